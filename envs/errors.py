@@ -1,0 +1,17 @@
+"""Errors a user can cause. Each carries a one-line message that names the bad value."""
+
+
+class Agent2Error(Exception):
+    """Base class: the CLI prints ``agent2: error: <message>`` and exits non-zero, no traceback."""
+
+
+class EnvLoadError(Agent2Error):
+    """The env reference does not resolve to a working environment."""
+
+
+class UnsupportedSpaceError(Agent2Error):
+    """The env has an observation or action space Agent² cannot handle."""
+
+
+class MDPCodeError(Agent2Error):
+    """Generated MDP code failed validation or raised while running."""

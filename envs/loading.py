@@ -1,0 +1,137 @@
+"""Resolve an env reference into a Gymnasium env with flat float observations.
+
+An env reference is one of:
+
+- a built-in task name (``agent2 tasks``), e.g. ``CartPole-v1``;
+- a registered Gymnasium id, e.g. ``Taxi-v3``;
+- ``path/to/file.py:Factory`` (``:make_env`` when the factory is left out), where the factory is a
+  function or an ``Env`` subclass called with no arguments;
+- ``package.module:Factory`` for an importable module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from envs.errors import EnvLoadError
+from envs.registry import BUILTIN_TASKS
+from envs.spaces import standardize
+
+DEFAULT_FACTORY = "make_env"
+
+
+def _is_file_ref(ref: str) -> bool:
+    path = ref.split(":", 1)[0]
+    return path.endswith(".py") or os.sep in path
+
+
+def _load_module_from_file(path: Path) -> Any:
+    if not path.is_file():
+        raise EnvLoadError(f"env file {str(path)!r} does not exist")
+    name = f"agent2_user_env_{abs(hash(str(path.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise EnvLoadError(f"env file {str(path)!r} cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - user code may raise anything
+        del sys.modules[name]
+        raise EnvLoadError(f"importing env file {str(path)!r} failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def resolve_factory(ref: str) -> Callable[..., gym.Env]:
+    """Return a no-argument callable that builds the raw (unwrapped by us) env for ``ref``."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise EnvLoadError(f"env reference must be a non-empty string, got {ref!r}")
+    ref = ref.strip()
+    if ref in BUILTIN_TASKS:
+        env_id = BUILTIN_TASKS[ref].env_id
+        return lambda **kw: gym.make(env_id, **kw)
+    if _is_file_ref(ref) or (":" in ref and ref not in gym.registry):
+        target, _, attr = ref.partition(":")
+        attr = attr or DEFAULT_FACTORY
+        if _is_file_ref(ref):
+            module = _load_module_from_file(Path(target))
+            where = f"env file {target!r}"
+        else:
+            try:
+                module = importlib.import_module(target)
+            except Exception as e:  # noqa: BLE001
+                raise EnvLoadError(f"cannot import env module {target!r}: {type(e).__name__}: {e}") from e
+            where = f"module {target!r}"
+        factory = getattr(module, attr, None)
+        if factory is None:
+            names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+            hint = difflib.get_close_matches(attr, names, n=3)
+            extra = f" (did you mean {', '.join(hint)}?)" if hint else ""
+            raise EnvLoadError(f"{where} defines no factory {attr!r}{extra}")
+        if not callable(factory):
+            raise EnvLoadError(f"{attr!r} in {where} is not callable")
+        return factory
+    if ref in gym.registry:
+        return lambda **kw: gym.make(ref, **kw)
+    known = list(dict.fromkeys([*BUILTIN_TASKS, *gym.registry.keys()]))
+    close = difflib.get_close_matches(ref, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see 'agent2 tasks'"
+    raise EnvLoadError(f"unknown env {ref!r}{hint}")
+
+
+def make_raw_env(ref: str, render_mode: str | None = None) -> gym.Env:
+    """Build the env as its author made it (no Agent² wrappers)."""
+    factory = resolve_factory(ref)
+    kwargs: dict[str, Any] = {}
+    if render_mode is not None:
+        try:
+            params = inspect.signature(factory).parameters
+            if "render_mode" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                kwargs["render_mode"] = render_mode
+        except (TypeError, ValueError):
+            pass
+    try:
+        env = factory(**kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvLoadError(f"env {ref!r} needs a package that is not installed: {e}") from e
+    except Exception as e:  # noqa: BLE001
+        raise EnvLoadError(f"creating env {ref!r} failed: {type(e).__name__}: {e}") from e
+    if not isinstance(env, gym.Env):
+        raise EnvLoadError(
+            f"env {ref!r}: the factory returned {type(env).__name__}, not a gymnasium.Env"
+        )
+    return env
+
+
+def make_env(ref: str, render_mode: str | None = None) -> gym.Env:
+    """Build the env with flat float32 observations and Discrete/Box actions."""
+    return standardize(make_raw_env(ref, render_mode=render_mode), ref)
+
+
+def env_source(ref: str, limit: int = 6000) -> str:
+    """The env's source code, trimmed to ``limit`` characters, for a designer to read."""
+    try:
+        env = make_raw_env(ref)
+    except EnvLoadError:
+        return ""
+    try:
+        src = inspect.getsource(type(env.unwrapped))
+    except (OSError, TypeError):
+        src = ""
+    finally:
+        env.close()
+    if len(src) > limit:
+        src = src[:limit] + f"\n# ... trimmed ({len(src) - limit} more characters)"
+    return src

@@ -1,0 +1,232 @@
+"""The ``agent2`` command line: run, resume, runs, show, play, tasks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from envs.errors import Agent2Error
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
+        self.exit(2, f"agent2: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from graph.config import DEFAULT_MAX_ITERATIONS, DEFAULT_RUNS_DIR, default_designer
+    from nodes.designers import DESIGNERS
+
+    p = _Parser(prog="agent2", description="Agent²: generate, train, judge and export an RL agent.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="generate and train an agent for a task")
+    run.add_argument("--env", required=True,
+                     help="built-in task, Gymnasium id, or path/to/file.py:Factory")
+    run.add_argument("--task", help="the task in plain language (default: the built-in description)")
+    run.add_argument("--target", type=_finite_float, help="mean evaluation return that counts as solved")
+    run.add_argument("--budget-steps", type=_positive_int, help="env steps for the whole run")
+    run.add_argument("--max-iterations", type=_positive_int, default=DEFAULT_MAX_ITERATIONS)
+    run.add_argument("--eval-episodes", type=_positive_int, default=20)
+    run.add_argument("--seed", type=_int, default=0)
+    run.add_argument("--thread-id", help="name of the run (default: env and time)")
+    run.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    res = sub.add_parser("resume", help="continue an interrupted run where it stopped")
+    res.add_argument("thread_id")
+    res.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+
+    runs = sub.add_parser("runs", help="table of runs")
+    runs.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+
+    show = sub.add_parser("show", help="the iterations of one run")
+    show.add_argument("thread_id")
+    show.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+
+    play = sub.add_parser("play", help="run an exported agent")
+    play.add_argument("agent_dir")
+    play.add_argument("--episodes", type=_positive_int, default=5)
+    play.add_argument("--seed", type=_int, default=12345)
+
+    sub.add_parser("tasks", help="built-in tasks")
+    return p
+
+
+def _summary(values: dict, thread_id: str) -> int:
+    from tools.rundb import RunDB  # noqa: F401 - keeps import cost on the paths that need it
+
+    status = values.get("status", "unknown")
+    history = values.get("history", [])
+    scored = [r for r in history if r.eval_mean is not None]
+    best = max(scored, key=lambda r: r.eval_mean) if scored else None
+    print(f"thread:  {thread_id}")
+    print(f"status:  {status}")
+    if best is not None:
+        print(f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
+              f"eval {best.eval_mean:.1f} ± {best.eval_std or 0:.1f} over {best.eval_episodes} episodes")
+    print(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")
+    if values.get("agent_dir"):
+        print(f"agent:   {values['agent_dir']}")
+        print(f"play:    agent2 play {values['agent_dir']}")
+    return 0 if status in ("target_met", "budget_exhausted") else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from envs.loading import make_env
+    from graph.config import default_budget, default_target, default_task_text
+    from graph.runner import new_thread_id, start_run
+    from graph.state import RunSettings
+    from tools.profiling import profile_env
+    from tools.schemas import TaskSpec
+
+    make_env(args.env).close()  # fail fast, before anything is recorded
+    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
+    task = TaskSpec(
+        text=args.task or default_task_text(args.env), env=args.env,
+        target=args.target if args.target is not None else default_target(args.env),
+        budget_steps=args.budget_steps or default_budget(args.env), max_iterations=args.max_iterations,
+        seed=args.seed, eval_episodes=args.eval_episodes)
+    thread_id = args.thread_id or new_thread_id(args.env)
+    settings = RunSettings(runs_dir=str(Path(args.runs_dir).resolve()), designer=args.designer,
+                           progress=not args.no_progress)
+    print(f"agent2: run {thread_id}: {task.env}, target {task.target}, budget {task.budget_steps} steps, "
+          f"designer {settings.designer}", file=sys.stderr)
+    try:
+        values = start_run(task, settings, thread_id)
+    except KeyboardInterrupt:
+        print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'",
+              file=sys.stderr)
+        return 130
+    return _summary(values, thread_id)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from graph.runner import resume_run
+
+    try:
+        values = resume_run(args.thread_id, Path(args.runs_dir).resolve())
+    except KeyboardInterrupt:
+        print(f"\nagent2: interrupted; continue with 'agent2 resume {args.thread_id}'", file=sys.stderr)
+        return 130
+    return _summary(values, args.thread_id)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tools.rundb import RunDB
+
+    table = Table("thread", "env", "status", "best", "iters", "steps", "time (s)")
+    for r in RunDB(args.runs_dir).runs():
+        best = "—" if r.get("best_score") is None else f"{r['best_score']:.1f}"
+        wall = "—" if r.get("wall_seconds") is None else f"{r['wall_seconds']:.0f}"
+        table.add_row(r["thread_id"], r.get("env") or "", r.get("status") or "", best,
+                      str(r.get("iterations") or 0), str(r.get("env_steps") or 0), wall)
+    Console(width=160).print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from graph.runner import run_state
+    from tools.rundb import RunDB
+
+    state = run_state(args.thread_id, Path(args.runs_dir).resolve())
+    values = state["values"]
+    task = values.get("task")
+    console = Console(width=200)
+    if task is not None:
+        console.print(f"[bold]{args.thread_id}[/]: {task.env} — {task.text}")
+        console.print(f"target {task.target}, budget {task.budget_steps} steps, status "
+                      f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}")
+    table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "reason")
+    for r in RunDB(args.runs_dir).iterations(args.thread_id):
+        cfg = json.loads(r["config"])
+        hp = f"lr={cfg['lr']:.3g} γ={cfg['gamma']:.4g} net={cfg['hidden_sizes']} envs={cfg['n_train_envs']}"
+        ev = "—" if r.get("eval_mean") is None else f"{r['eval_mean']:.1f} ± {r['eval_std'] or 0:.1f}"
+        table.add_row(str(r["iteration"]), r["mdp_summary"], r["algorithm"], hp, str(r["env_steps"]), ev,
+                      r["verdict"], r["reason"])
+    console.print(table)
+    if values.get("agent_dir"):
+        console.print(f"agent: {values['agent_dir']}")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from tools.agent_io import play
+
+    agent_dir = Path(args.agent_dir)
+    if not agent_dir.is_dir():
+        raise Agent2Error(f"agent folder {args.agent_dir!r} does not exist")
+    result = play(agent_dir, args.episodes, seed=args.seed)
+    for i, ret in enumerate(result.returns, 1):
+        print(f"episode {i}: return {ret:.1f}")
+    print(f"mean {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
+          f"(mean length {result.mean_length:.0f})")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from envs.registry import BUILTIN_TASKS
+
+    table = Table("name", "family", "target", "budget", "description")
+    for t in BUILTIN_TASKS.values():
+        table.add_row(t.name, t.family, f"{t.target:g}", str(t.budget_steps), t.description)
+    Console(width=160).print(table)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "play": cmd_play,
+            "tasks": cmd_tasks}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except Agent2Error as e:
+        print(f"agent2: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

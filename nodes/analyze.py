@@ -1,0 +1,23 @@
+"""Node: profile the env with tools, then let the designer analyse the task."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.context import design_context, designer, rundb, thread_id
+from tools.profiling import profile_env
+
+
+def analyze_task(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    task = state["task"]
+    profile = profile_env(task.env, seed=task.seed)
+    update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
+    analysis = designer(state).analyze(design_context({**state, **update}))
+    rundb(state).upsert_run(
+        thread_id(config), task=task.text, env=task.env, designer=state["settings"].designer,
+        status="running", target=task.target, budget_steps=task.budget_steps, iterations=0,
+        env_steps=0)
+    return {**update, "analysis": analysis, "wall_seconds": time.perf_counter() - t0}

@@ -1,0 +1,44 @@
+"""Helpers every node shares: where the run lives, the designer, the design context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.designers import DesignContext, Designer, get_designer
+from tools.rundb import RunDB
+
+
+def thread_id(config: RunnableConfig | None) -> str:
+    tid = ((config or {}).get("configurable") or {}).get("thread_id")
+    return str(tid) if tid else "default"
+
+
+def run_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
+    path = Path(state["settings"].runs_dir) / thread_id(config)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def iter_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
+    return run_dir(state, config) / f"iter_{state['iteration']}"
+
+
+def designer(state: dict[str, Any]) -> Designer:
+    return get_designer(state["settings"].designer)
+
+
+def rundb(state: dict[str, Any]) -> RunDB:
+    return RunDB(state["settings"].runs_dir)
+
+
+def design_context(state: dict[str, Any], config: RunnableConfig | None = None) -> DesignContext:
+    return DesignContext(
+        task=state["task"], profile=state["profile"], analysis=state.get("analysis"),
+        history=list(state.get("history") or []), mdp=state.get("mdp"), algo=state.get("algo"),
+        train=state.get("train"), eval=state.get("eval"), critique=state.get("critique"),
+        iteration=state.get("iteration", 1), steps_used=state.get("steps_used", 0),
+        iter_dir=str(iter_dir(state, config)) if config is not None and "iteration" in state else "",
+    )

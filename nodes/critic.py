@@ -1,0 +1,37 @@
+"""Node: the designer judges the iteration; the record goes to the history and the run database."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.context import design_context, designer, rundb, thread_id
+from tools.schemas import IterationRecord
+
+
+def best_record(history: list[IterationRecord]) -> IterationRecord | None:
+    scored = [r for r in history if r.eval_mean is not None]
+    return max(scored, key=lambda r: r.eval_mean) if scored else None  # type: ignore[arg-type, return-value]
+
+
+def critic(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    critique = designer(state).critique(design_context(state, config))
+    train, ev, mdp, algo = state["train"], state["eval"], state["mdp"], state["algo"]
+    record = IterationRecord(
+        iteration=state["iteration"], mdp_summary=mdp.summary, mdp_code=mdp.code, algo=algo,
+        env_steps=train.env_steps, train_best=train.best_test_mean, stop_reason=train.stop_reason,
+        eval_mean=ev.mean, eval_std=ev.std, eval_episodes=ev.episodes, verdict=critique.verdict,
+        diagnosis=critique.diagnosis, reason=critique.reason, changes=critique.changes,
+        iter_dir=train.iter_dir, wall_seconds=train.wall_seconds + ev.wall_seconds,
+    )
+    history = [*state.get("history", []), record]
+    best = best_record(history)
+    db = rundb(state)
+    db.record_iteration(thread_id(config), record, train)
+    db.upsert_run(thread_id(config), iterations=len(history), env_steps=state.get("steps_used", 0),
+                  best_score=best.eval_mean if best else None,
+                  best_iteration=best.iteration if best else None)
+    return {"critique": critique, "history": [record], "iteration": state["iteration"] + 1,
+            "wall_seconds": time.perf_counter() - t0}

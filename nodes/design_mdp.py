@@ -1,0 +1,57 @@
+"""Node: the designer writes the MDP (observation, action, reward code); a sandbox checks it.
+
+A design that fails is sent back to the designer with the error, a bounded number of times;
+then the loop falls back to the last good design (or the original MDP), never crashing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.context import design_context, designer, iter_dir
+from tools.mdp_check import validate_mdp
+from tools.schemas import MDPDesign
+
+MAX_REPAIRS = 3
+
+ORIGINAL_MDP_CODE = '''"""The env's own MDP, unchanged (fallback design)."""
+import numpy as np
+
+
+def observation(obs):
+    return np.asarray(obs, dtype=np.float32)
+
+
+def action(act):
+    return act
+
+
+def reward(obs, action, next_obs, reward, info):
+    return float(reward)
+'''
+
+
+def original_mdp(obs_dim: int) -> MDPDesign:
+    return MDPDesign(code=ORIGINAL_MDP_CODE, obs_dim=obs_dim, summary="original MDP (fallback)",
+                     rationale="generated designs failed validation")
+
+
+def design_mdp(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    ctx = design_context(state, config)
+    who = designer(state)
+    check_dir = iter_dir(state, config) / "mdp_check"
+    errors: list[str] = []
+    design: MDPDesign | None = who.design_mdp(ctx)
+    for _ in range(MAX_REPAIRS + 1):
+        if design is None:
+            break
+        error = validate_mdp(state["task"].env, design, check_dir)
+        if error is None:
+            return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}
+        errors.append(error)
+        design = who.repair_mdp(ctx, design, error)
+    fallback = state.get("mdp") or original_mdp(state["profile"].obs_dim)
+    return {"mdp": fallback, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}

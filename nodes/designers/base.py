@@ -1,0 +1,69 @@
+"""The contract every designer fulfils: typed answers (pydantic models) for each design step."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from tools.schemas import (
+    AlgoConfig,
+    Critique,
+    EnvProfile,
+    EvalResult,
+    IterationRecord,
+    MDPDesign,
+    TaskAnalysis,
+    TaskSpec,
+    TrainResult,
+)
+
+
+@dataclass
+class DesignContext:
+    """What a designer sees when asked for a decision."""
+
+    task: TaskSpec
+    profile: EnvProfile
+    analysis: TaskAnalysis | None = None
+    history: list[IterationRecord] = field(default_factory=list)
+    mdp: MDPDesign | None = None
+    algo: AlgoConfig | None = None
+    train: TrainResult | None = None
+    eval: EvalResult | None = None
+    critique: Critique | None = None
+    iteration: int = 1
+    steps_used: int = 0
+    iter_dir: str = ""
+
+    @property
+    def target(self) -> float | None:
+        return self.task.target
+
+    @property
+    def steps_left(self) -> int:
+        return max(0, self.task.budget_steps - self.steps_used)
+
+    @property
+    def iterations_left(self) -> int:
+        """Iterations after the current one."""
+        return max(0, self.task.max_iterations - self.iteration)
+
+
+class Designer(ABC):
+    name: str
+
+    @abstractmethod
+    def analyze(self, ctx: DesignContext) -> TaskAnalysis: ...
+
+    @abstractmethod
+    def design_mdp(self, ctx: DesignContext) -> MDPDesign: ...
+
+    def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
+        """A fixed design for ``error``, or None to fall back to the last good design."""
+        return None
+
+    @abstractmethod
+    def select_algorithm(self, ctx: DesignContext) -> AlgoConfig: ...
+
+    @abstractmethod
+    def critique(self, ctx: DesignContext) -> Critique: ...

@@ -1,0 +1,295 @@
+"""The offline expert designer: deterministic rules from what RL practitioners know.
+
+Every rule reads the env's measured properties (``EnvProfile``: space types and sizes, episode
+length, reward scale, reward sparsity under random play) and the learning curves, never the
+env's id, so an env it has never seen still gets a sensible design.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nodes.designers import mdp_code
+from nodes.designers.base import DesignContext, Designer
+from tools.schemas import (
+    AlgoConfig,
+    Critique,
+    EnvProfile,
+    MDPChanges,
+    MDPDesign,
+    TaskAnalysis,
+)
+
+FIRST_ITERATION_SHARE = 0.6
+"""Share of the steps left that a non-final iteration gets."""
+MIN_ITERATION_STEPS = 5_000
+TESTS_PER_ITERATION = 20
+SHAPING_SCALE = 1.0
+"""Potential scale, in units of the task's return gap (see ``_return_gap``) per unit distance."""
+
+
+def horizon(p: EnvProfile) -> int:
+    return int(p.max_episode_steps or max(p.random_episode_length, 100))
+
+
+def discount(p: EnvProfile) -> float:
+    """Effective horizon 1/(1-γ) of about a fifth of the episode, within [0.95, 0.995]."""
+    return float(np.clip(1.0 - 5.0 / horizon(p), 0.95, 0.995))
+
+
+def _return_gap(p: EnvProfile, target: float | None) -> float:
+    if target is not None:
+        return max(abs(target - p.random_return_mean), 1.0)
+    return max(abs(p.random_return_mean), p.random_return_std, 1.0)
+
+
+def _obs_scales(p: EnvProfile) -> np.ndarray:
+    std = np.array(p.obs_std)
+    span = np.array(p.obs_high) - np.array(p.obs_low)
+    fallback = np.where((span > 0) & (span < 1e6), span / 4.0, 1.0)
+    return np.where(std > 1e-6, std, fallback)
+
+
+def needs_normalization(p: EnvProfile) -> bool:
+    """Scales that differ by over 10x, or values far from unit size."""
+    scales = _obs_scales(p)
+    mean = np.abs(np.array(p.obs_mean))
+    return bool(scales.max() / max(scales.min(), 1e-8) > 10 or (mean + scales).max() > 10)
+
+
+def _pow2(x: float) -> int:
+    return int(2 ** round(math.log2(max(x, 1))))
+
+
+class ExpertDesigner(Designer):
+    name = "expert"
+
+    # -- analysis -------------------------------------------------------------------------------
+    def analyze(self, ctx: DesignContext) -> TaskAnalysis:
+        p = ctx.profile
+        challenges = []
+        if p.sparse_reward:
+            challenges.append("sparse reward: random play returns the same score every episode")
+        if needs_normalization(p):
+            challenges.append("observation scales differ widely: normalise")
+        if horizon(p) >= 1000:
+            challenges.append(f"long episodes ({horizon(p)} steps): credit assignment over a long horizon")
+        if p.action.kind == "continuous":
+            challenges.append(f"continuous control with {int(np.prod(p.action.shape))} action dimension(s)")
+        if ctx.target is not None and p.random_return_mean >= ctx.target:
+            challenges.append("random play already meets the target")
+        return TaskAnalysis(
+            objective=ctx.task.text,
+            action_type=p.action.kind,
+            horizon=horizon(p),
+            reward_sparse=p.sparse_reward,
+            reward_scale=max(abs(p.reward_step_mean), p.reward_step_std),
+            challenges=challenges[:5],
+        )
+
+    # -- stage 1: MDP ---------------------------------------------------------------------------
+    def design_mdp(self, ctx: DesignContext) -> MDPDesign:
+        p = ctx.profile
+        prev = ctx.mdp
+        changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
+        shaping = changes.shaping or ((prev.shaping or "none") if prev else
+                                      ("potential" if p.sparse_reward else "none"))
+        scale = changes.shaping_scale if changes.shaping_scale is not None else SHAPING_SCALE
+        normalize = changes.normalize_obs if changes.normalize_obs is not None else needs_normalization(p)
+        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration)
+
+    def build_mdp(self, p: EnvProfile, target: float | None, shaping: str, scale: float,
+                  normalize: bool, iteration: int) -> MDPDesign:
+        code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
+        parts, why = [], []
+        if normalize:
+            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean),
+                                                    scale=mdp_code.fmt(_obs_scales(p)))
+            parts.append("standardised obs")
+            why.append("observation scales differ widely, so inputs are standardised with random-play statistics")
+        else:
+            code += mdp_code.OBS_IDENTITY
+            parts.append("raw obs")
+        code += mdp_code.ACTION_IDENTITY
+        reward_scale = 1.0
+        if p.reward_step_std > 100:
+            reward_scale = float(10 ** -round(math.log10(p.reward_step_std)))
+            why.append(f"per-step rewards vary by {p.reward_step_std:.3g}; scaled by {reward_scale:g}")
+        if shaping == "potential":
+            gap = _return_gap(p, target)
+            code += mdp_code.REWARD_POTENTIAL.format(
+                start=mdp_code.fmt(p.obs_mean), spread=mdp_code.fmt(_obs_scales(p)),
+                gamma=discount(p), scale=round(scale * gap / max(horizon(p), 1) * 10, 6),
+                reward_scale=reward_scale)
+            parts.append(f"potential shaping x{scale:g}")
+            why.append("random play gets the same return every episode (sparse reward); potential-based "
+                       "shaping from the distance to the start states adds a gradient without changing "
+                       "the optimal policy")
+        elif reward_scale != 1.0:
+            code += mdp_code.REWARD_SCALED.format(scale=reward_scale)
+            parts.append(f"reward x{reward_scale:g}")
+        else:
+            code += mdp_code.REWARD_ORIGINAL
+            parts.append("original reward")
+        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False,
+                         shaping=shaping if shaping != "none" else None,
+                         summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
+
+    # -- stage 2: algorithm ---------------------------------------------------------------------
+    def default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
+        T = horizon(p)
+        gamma = discount(p)
+        if algorithm in ("PPO", "A2C"):
+            n_envs = 16 if T >= 1000 else 8
+            collect = int(np.clip(_pow2(T) * n_envs / 4, 256, 8192))
+            return AlgoConfig(
+                algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=1e-3 if T < 1000 else 3e-4,
+                gamma=gamma, gae_lambda=0.95 if T < 1000 else 0.98, n_train_envs=n_envs,
+                collect_steps=collect, batch_size=max(64, collect // 8), repeat=10 if collect <= 2048 else 4,
+                ent_coef=0.01 if (sparse or p.action.kind == "discrete" and T >= 1000) else 0.0,
+                budget_steps=budget,
+                rationale=f"{algorithm}: robust on-policy default; γ={gamma:g} from a {T}-step horizon, "
+                          f"{n_envs} envs × {collect // n_envs} steps per update",
+            )
+        if algorithm == "DQN":
+            return AlgoConfig(
+                algorithm="DQN", hidden_sizes=[256, 256], activation="relu", lr=6.3e-4, gamma=gamma,
+                n_train_envs=4, batch_size=128, buffer_size=int(min(max(budget, 10_000), 500_000)),
+                start_steps=int(np.clip(0.02 * budget, 1000, 20_000)), update_per_step=0.25,
+                target_update_freq=250, eps_start=1.0, eps_final=0.05, eps_decay_fraction=0.2,
+                n_step=3, budget_steps=budget,
+                rationale="DQN: off-policy value learning, sample-efficient on small discrete action sets",
+            )
+        small = p.obs_dim <= 8
+        noise = 0.5 if sparse else 0.0
+        start = int(np.clip(0.02 * budget, 1000, 10_000))
+        if algorithm == "SAC":
+            return AlgoConfig(
+                algorithm="SAC", hidden_sizes=[64, 64] if small else [256, 256], activation="relu",
+                lr=1e-3 if small else 3e-4, gamma=gamma, n_train_envs=4, batch_size=256,
+                buffer_size=int(min(max(budget, 10_000), 1_000_000)), start_steps=start,
+                update_per_step=1.0, tau=0.005, alpha="auto", exploration_noise=noise, budget_steps=budget,
+                rationale="SAC: sample-efficient off-policy continuous control with automatic entropy tuning"
+                          + ("; extra Gaussian exploration noise for the sparse reward" if sparse else ""),
+            )
+        return AlgoConfig(
+            algorithm="TD3", hidden_sizes=[64, 64] if small else [256, 256], activation="relu",
+            lr=1e-3, gamma=gamma, n_train_envs=4, batch_size=256,
+            buffer_size=int(min(max(budget, 10_000), 1_000_000)), start_steps=start,
+            update_per_step=1.0, exploration_noise=max(0.1, noise), budget_steps=budget,
+            rationale="TD3: deterministic off-policy continuous control, robust to over-estimation",
+        )
+
+    def iteration_budget(self, ctx: DesignContext) -> int:
+        left = ctx.steps_left
+        if ctx.iterations_left == 0 or left < 2 * MIN_ITERATION_STEPS:
+            return left
+        return int(max(MIN_ITERATION_STEPS, FIRST_ITERATION_SHARE * left))
+
+    @staticmethod
+    def epoch_steps(cfg: AlgoConfig) -> int:
+        steps = int(np.clip(cfg.budget_steps / TESTS_PER_ITERATION, 1000, 25_000))
+        if cfg.on_policy:
+            steps = max(cfg.collect_steps, steps // cfg.collect_steps * cfg.collect_steps)
+        return steps
+
+    def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
+        p = ctx.profile
+        budget = self.iteration_budget(ctx)
+        sparse = bool(p.sparse_reward)
+        crit, prev = ctx.critique, ctx.algo
+        if crit is None or prev is None:
+            first = "PPO" if p.action.kind == "discrete" else "SAC"
+            cfg = self.default_config(first, p, budget, sparse)
+        elif crit.next_algorithm and crit.next_algorithm != prev.algorithm:
+            cfg = self.default_config(crit.next_algorithm, p, budget, sparse)
+            cfg = cfg.model_copy(update=crit.algo_changes)
+        else:
+            cfg = prev.model_copy(update={**crit.algo_changes, "budget_steps": budget,
+                                          "warm_start_from": None})
+            if crit.warm_start and crit.verdict == "revise_algo" and ctx.history:
+                cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
+        cfg = cfg.model_copy(update={"epoch_steps": self.epoch_steps(cfg)})
+        return AlgoConfig.model_validate(cfg.model_dump())
+
+    # -- critic ---------------------------------------------------------------------------------
+    def critique(self, ctx: DesignContext) -> Critique:
+        p, train, ev, algo, mdp = ctx.profile, ctx.train, ctx.eval, ctx.algo, ctx.mdp
+        assert train is not None and ev is not None and algo is not None and mdp is not None
+        target = ctx.target
+        if ev.mean is not None and target is not None and ev.mean >= target:
+            return Critique(verdict="done", diagnosis="solved",
+                            reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
+        if train.stop_reason == "crash" or ev.mean is None:
+            return Critique(
+                verdict="revise_algo", diagnosis="crashed",
+                reason=f"training or evaluation failed: {(train.error or ev.error or '').splitlines()[-1:]}",
+                changes=["restart with the algorithm's defaults and a lower learning rate"],
+                algo_changes={"lr": algo.lr * 0.7})
+        if train.stop_reason == "divergence":
+            return Critique(
+                verdict="revise_algo", diagnosis="diverged", reason=train.error or "non-finite losses",
+                changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
+                algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5})
+        curve = [c.mean for c in train.curve]
+        start = p.random_return_mean
+        best = max(curve) if curve else start
+        gap = _return_gap(p, target)
+        gained = (best - start) / gap
+        if ctx.steps_left < MIN_ITERATION_STEPS:
+            return Critique(verdict="done", diagnosis="budget_spent",
+                            reason=f"{ctx.steps_left} env steps left: keep the best iteration")
+        if gained < 0.05:
+            if mdp.shaping is None and p.sparse_reward:
+                return Critique(
+                    verdict="revise_mdp", diagnosis="no_progress",
+                    reason=f"best test {best:.1f} is no better than random play ({start:.1f}) and the "
+                           "reward is sparse",
+                    changes=["add potential-based shaping from the distance to the start states"],
+                    mdp_changes=MDPChanges(shaping="potential"))
+            switch = self._alternative(algo.algorithm, p)
+            return Critique(
+                verdict="revise_algo", diagnosis="no_progress",
+                reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
+                changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
+        improving = self._still_improving(curve)
+        if improving and train.stop_reason == "budget":
+            return Critique(
+                verdict="revise_algo", diagnosis="still_improving",
+                reason=f"test score still rising at the end of the budget (best {best:.1f})",
+                changes=["continue training the same agent with more steps"], warm_start=True)
+        if self._unstable(curve, gap):
+            return Critique(
+                verdict="revise_algo", diagnosis="unstable",
+                reason=f"test score fell well below its best ({best:.1f}) after reaching it",
+                changes=["learning rate x0.7", "batch size x2"], warm_start=True,
+                algo_changes={"lr": algo.lr * 0.7, "batch_size": algo.batch_size * 2})
+        return Critique(
+            verdict="revise_algo", diagnosis="plateau",
+            reason=f"test score flat at {best:.1f} below the target",
+            changes=["learning rate x0.7", "discount closer to 1"], warm_start=True,
+            algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))})
+
+    @staticmethod
+    def _alternative(current: str, p: EnvProfile) -> str:
+        if p.action.kind == "discrete":
+            return "DQN" if current != "DQN" else "PPO"
+        return {"SAC": "TD3", "TD3": "PPO"}.get(current, "SAC")
+
+    @staticmethod
+    def _still_improving(curve: list[float]) -> bool:
+        if len(curve) < 4:
+            return True
+        k = max(2, len(curve) // 4)
+        return float(np.mean(curve[-k:])) > float(np.mean(curve[-2 * k:-k])) + 1e-6 and \
+            float(np.argmax(curve)) >= len(curve) - k - 1
+
+    @staticmethod
+    def _unstable(curve: list[float], gap: float) -> bool:
+        if len(curve) < 3:
+            return False
+        best_i = int(np.argmax(curve))
+        after = curve[best_i:]
+        return (curve[best_i] - min(after)) > 0.3 * gap and curve[-1] < curve[best_i] - 0.3 * gap

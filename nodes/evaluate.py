@@ -1,0 +1,21 @@
+"""Node: evaluate the iteration's best policy on the task's original reward."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.context import iter_dir
+from tools.schemas import EvalResult
+from tools.training import run_evaluation
+
+
+def evaluate(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    if state["train"].best_test_mean is None:
+        result = EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
+                            error="no policy to evaluate: training produced none")
+    else:
+        result = run_evaluation(iter_dir(state, config), state["task"].eval_episodes)
+    return {"eval": result, "wall_seconds": time.perf_counter() - t0}

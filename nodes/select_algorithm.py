@@ -1,0 +1,15 @@
+"""Node: the designer picks the Tianshou algorithm, network and hyper-parameters."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+
+from nodes.context import design_context, designer
+
+
+def select_algorithm(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    algo = designer(state).select_algorithm(design_context(state, config))
+    return {"algo": algo, "wall_seconds": time.perf_counter() - t0}

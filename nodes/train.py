@@ -1,0 +1,38 @@
+"""Node: train in a worker process (resuming from its checkpoint when one exists)."""
+
+from __future__ import annotations
+
+import time
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from nodes.context import iter_dir
+from tools.progress import TrainingProgress
+from tools.schemas import TrainJob
+from tools.training import run_training
+
+
+def _stream_writer():
+    try:
+        return get_stream_writer()
+    except RuntimeError:
+        return None
+
+
+def train(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    task, algo, k = state["task"], state["algo"], state["iteration"]
+    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
+                   target=task.target)
+    writer = _stream_writer()
+    label = f"iter {k} {algo.algorithm}"
+    with TrainingProgress(label, algo.budget_steps, enabled=state["settings"].progress) as bar:
+        def on_progress(event: dict) -> None:
+            bar.update(event)
+            if writer is not None and event.get("kind") in ("test", "checkpoint"):
+                writer({"type": "training", "iteration": k, **event})
+
+        result = run_training(job, iter_dir(state, config), on_progress=on_progress)
+    return {"train": result, "steps_used": state.get("steps_used", 0) + result.env_steps,
+            "wall_seconds": time.perf_counter() - t0}

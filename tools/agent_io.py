@@ -1,0 +1,45 @@
+"""The exported Target Agent: a folder that stands alone, and the loader ``agent2 play`` uses.
+
+Layout: ``policy.pt`` (weights and observation statistics), ``mdp.py`` (the generated MDP code),
+``config.json`` (env, MDP design, algorithm config), ``report.md`` + ``learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from envs.errors import Agent2Error
+from tools.schemas import EvalResult, TrainJob
+from tools.train_worker import BEST_POLICY, JOB, evaluate_policy
+
+POLICY_FILE = "policy.pt"
+CONFIG_FILE = "config.json"
+
+
+def export_agent(iter_dir: Path, agent_dir: Path, extra_config: dict) -> Path:
+    agent_dir.mkdir(parents=True, exist_ok=True)
+    job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+    shutil.copyfile(iter_dir / BEST_POLICY, agent_dir / POLICY_FILE)
+    (agent_dir / "mdp.py").write_text(job.mdp.code)
+    config = {"job": job.model_dump(), **extra_config}
+    (agent_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    return agent_dir
+
+
+def load_job(agent_dir: Path) -> TrainJob:
+    config_file = agent_dir / CONFIG_FILE
+    if not config_file.exists() or not (agent_dir / POLICY_FILE).exists():
+        raise Agent2Error(f"{str(agent_dir)!r} is not an exported agent (needs {CONFIG_FILE} and {POLICY_FILE})")
+    job = TrainJob.model_validate(json.loads(config_file.read_text())["job"])
+    mdp_file = agent_dir / "mdp.py"
+    if mdp_file.exists():  # the folder's mdp.py is what runs, so a user may edit it
+        job = job.model_copy(update={"mdp": job.mdp.model_copy(update={"code": mdp_file.read_text()})})
+    return job
+
+
+def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
+    """Run the exported agent deterministically on the original reward."""
+    job = load_job(agent_dir)
+    return evaluate_policy(job, agent_dir / POLICY_FILE, episodes, seed)

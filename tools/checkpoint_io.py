@@ -1,0 +1,49 @@
+"""Atomic checkpoint files: a torn or truncated file is detected and never replaces a good one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """Write to a temp file in the same folder, fsync, then ``os.replace`` over ``path``.
+
+    The previous version is kept as ``path.prev`` so a file damaged later can fall back to it.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.replace(path, path.with_name(path.name + ".prev"))
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> dict | None:
+    """Load ``path``, or its ``.prev`` copy when ``path`` is missing or unreadable; None if neither loads."""
+    path = Path(path)
+    for candidate in (path, path.with_name(path.name + ".prev")):
+        if not candidate.exists():
+            continue
+        try:
+            return torch.load(candidate, map_location="cpu", weights_only=False)
+        except Exception:  # noqa: BLE001 - torn/corrupt file: try the previous one
+            continue
+    return None

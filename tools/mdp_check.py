@@ -1,0 +1,115 @@
+"""Validate generated MDP code: static checks here, then a smoke rollout in a sandboxed process.
+
+    validate_mdp(env_ref, mdp, work_dir) -> None or a one-paragraph error for the designer to repair.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tools import sandbox
+from tools.schemas import MDPDesign
+
+ALLOWED_IMPORTS = {"numpy", "math"}
+SIGNATURES = {"observation": 1, "action": 1, "reward": 5}
+SMOKE_EPISODES = 3
+SMOKE_STEP_CAP = 300
+SMOKE_TIMEOUT_S = 60.0
+RESULT = "mdp_check.json"
+
+
+def static_check(code: str) -> str | None:
+    """Parse the code and check imports and the three functions' signatures."""
+    try:
+        tree = ast.parse(code, filename="mdp.py")
+    except SyntaxError as e:
+        return f"mdp.py:{e.lineno}: syntax error: {e.msg}"
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            bad = [n for n in names if n.split(".")[0] not in ALLOWED_IMPORTS]
+            if bad:
+                return f"mdp.py:{node.lineno}: import of {', '.join(bad)} is not allowed (only numpy, math)"
+        if isinstance(node, ast.Name) and node.id in {"open", "exec", "eval", "__import__", "compile"}:
+            return f"mdp.py:{node.lineno}: use of {node.id!r} is not allowed"
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for name, n_args in SIGNATURES.items():
+        fn = functions.get(name)
+        if fn is None:
+            return f"mdp.py: missing top-level function {name}()"
+        got = len(fn.args.posonlyargs) + len(fn.args.args)
+        if got != n_args:
+            return f"mdp.py:{fn.lineno}: {name}() takes {got} positional arguments, expected {n_args}"
+    return None
+
+
+def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0) -> dict:
+    """Random-action episodes through the MDP: finite rewards, observations of the declared shape."""
+    from tools.vector_envs import make_mdp_env
+
+    env = make_mdp_env(env_ref, mdp, shape_reward=True)
+    env.action_space.seed(seed)
+    shaped, original, steps = [], [], 0
+    for ep in range(SMOKE_EPISODES):
+        obs, _ = env.reset(seed=seed + ep)
+        _check_obs(obs, mdp.obs_dim, "reset")
+        s_ret = o_ret = 0.0
+        for _ in range(SMOKE_STEP_CAP):
+            obs, r, term, trunc, info = env.step(env.action_space.sample())
+            _check_obs(obs, mdp.obs_dim, "step")
+            if not math.isfinite(r):
+                raise ValueError(f"reward() returned {r!r}")
+            s_ret += r
+            o_ret += info["original_reward"]
+            steps += 1
+            if term or trunc:
+                break
+        shaped.append(s_ret)
+        original.append(o_ret)
+    env.close()
+    return {"ok": True, "steps": steps, "shaped_return_mean": float(np.mean(shaped)),
+            "original_return_mean": float(np.mean(original))}
+
+
+def _check_obs(obs: np.ndarray, dim: int, where: str) -> None:
+    if obs.shape != (dim,):
+        raise ValueError(f"observation() after {where} has shape {obs.shape}, declared ({dim},)")
+    if not np.all(np.isfinite(obs)):
+        raise ValueError(f"observation() after {where} has non-finite values {obs.tolist()}")
+
+
+def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path) -> str | None:
+    """None when the design runs; otherwise the error (with traceback tail) to send back."""
+    error = static_check(mdp.code)
+    if error:
+        return error
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "mdp_check_input.json").write_text(json.dumps({"env": env_ref, "mdp": mdp.model_dump()}))
+    (work_dir / RESULT).unlink(missing_ok=True)
+    log = work_dir / "mdp_check.log"
+    log.write_text("")
+    code = sandbox.run("tools.mdp_check", [str(work_dir)], log, timeout=SMOKE_TIMEOUT_S)
+    if code == -9:
+        return f"smoke rollout did not finish within {SMOKE_TIMEOUT_S:.0f} s (endless loop?)"
+    result_file = work_dir / RESULT
+    if code != 0 or not result_file.exists():
+        return "smoke rollout failed:\n" + sandbox.log_tail(log)
+    return None
+
+
+def _main(work_dir: str) -> int:
+    d = Path(work_dir)
+    spec = json.loads((d / "mdp_check_input.json").read_text())
+    result = smoke_rollout(spec["env"], MDPDesign.model_validate(spec["mdp"]))
+    (d / RESULT).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1]))

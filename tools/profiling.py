@@ -1,0 +1,115 @@
+"""Measure an env under random play: spaces, episode length, reward scale and sparsity.
+
+The expert designer's rules read these measured properties, never the env's id.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+
+from envs.errors import EnvLoadError
+from envs.loading import env_source, make_env, make_raw_env
+from tools.schemas import EnvProfile, SpaceInfo
+
+PROFILE_EPISODE_CAP = 2000
+"""Profiling cuts an episode here when the env has no time limit of its own."""
+
+
+def _action_info(space: gym.Space) -> SpaceInfo:
+    if isinstance(space, gym.spaces.Discrete):
+        return SpaceInfo(kind="discrete", n=int(space.n))
+    assert isinstance(space, gym.spaces.Box)
+    return SpaceInfo(
+        kind="continuous",
+        shape=list(space.shape),
+        low=[float(x) for x in space.low.reshape(-1)],
+        high=[float(x) for x in space.high.reshape(-1)],
+    )
+
+
+def _finite(values: np.ndarray, fill: float) -> list[float]:
+    return [float(v) if np.isfinite(v) else fill for v in values.reshape(-1)]
+
+
+def is_sparse(returns: np.ndarray) -> bool:
+    """Random play gives (almost) the same return every episode: no learning signal to follow."""
+    return bool(np.std(returns) <= 0.05 * abs(float(np.mean(returns))) + 1e-8)
+
+
+def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20_000,
+                max_seconds: float = 60.0) -> EnvProfile:
+    """Run a random policy for a few episodes and summarise what it saw.
+
+    Raises ``EnvLoadError`` naming the call (reset or step) when the env raises.
+    """
+    env = make_env(ref)
+    raw = make_raw_env(ref)
+    raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
+    raw.close()
+    spec = env.spec
+    max_episode_steps = spec.max_episode_steps if spec is not None else None
+    cap = max_episode_steps or PROFILE_EPISODE_CAP
+    env.action_space.seed(seed)
+    returns, lengths, rewards, observations = [], [], [], []
+    start = time.perf_counter()
+    steps = 0
+    for ep in range(episodes):
+        try:
+            obs, _ = env.reset(seed=seed + ep)
+        except Exception as e:  # noqa: BLE001 - user env code
+            raise EnvLoadError(f"env {ref!r} raised in reset(): {type(e).__name__}: {e}") from e
+        observations.append(obs)
+        total, n = 0.0, 0
+        while True:
+            try:
+                obs, r, terminated, truncated, _ = env.step(env.action_space.sample())
+            except Exception as e:  # noqa: BLE001
+                raise EnvLoadError(f"env {ref!r} raised in step(): {type(e).__name__}: {e}") from e
+            r = float(r)
+            if not np.isfinite(r):
+                raise EnvLoadError(f"env {ref!r} returned a non-finite reward {r!r} from step()")
+            observations.append(obs)
+            rewards.append(r)
+            total += r
+            n += 1
+            steps += 1
+            if terminated or truncated or n >= cap:
+                break
+        returns.append(total)
+        lengths.append(n)
+        if steps >= max_steps or time.perf_counter() - start > max_seconds:
+            break
+    elapsed = time.perf_counter() - start
+    env.close()
+    ret, rew, obs_arr = np.array(returns), np.array(rewards), np.array(observations, dtype=np.float64)
+    obs_space = env.observation_space
+    return EnvProfile(
+        env=ref,
+        raw_observation_space=raw_obs_space,
+        raw_action_space=raw_act_space,
+        obs_dim=int(obs_space.shape[0]),
+        obs_low=_finite(obs_space.low, -1e9),
+        obs_high=_finite(obs_space.high, 1e9),
+        obs_mean=[float(x) for x in obs_arr.mean(axis=0)],
+        obs_std=[float(x) for x in obs_arr.std(axis=0)],
+        action=_action_info(env.action_space),
+        max_episode_steps=max_episode_steps,
+        reward_threshold=spec.reward_threshold if spec is not None else None,
+        random_return_mean=float(ret.mean()),
+        random_return_std=float(ret.std()),
+        random_return_max=float(ret.max()),
+        random_episode_length=float(np.mean(lengths)),
+        reward_step_mean=float(rew.mean()),
+        reward_step_std=float(rew.std()),
+        reward_nonzero_fraction=float(np.mean(rew != 0)),
+        reward_distinct_values=int(len(np.unique(np.round(rew, 6)))),
+        reward_min=float(rew.min()),
+        reward_max=float(rew.max()),
+        sparse_reward=is_sparse(ret),
+        episodes_profiled=len(returns),
+        steps_per_second=steps / max(elapsed, 1e-9),
+        source=env_source(ref),
+    )

@@ -1,0 +1,49 @@
+"""Progress of a training iteration on the terminal (rich), fed by the worker's progress lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class TrainingProgress:
+    """A progress bar with env steps, steps/s and the latest test score (original reward)."""
+
+    def __init__(self, description: str, total: int, enabled: bool = True):
+        self.enabled = enabled
+        self.total = total
+        self.score: float | None = None
+        self.best: float | None = None
+        self._t0 = time.perf_counter()
+        self._first_step: int | None = None
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("{task.completed:>8.0f}/{task.total:.0f} steps"),
+            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[score]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+            console=Console(file=sys.stderr), transient=False, disable=not enabled,
+        )
+        self._task = self._progress.add_task(description, total=total, speed="", score="")
+
+    def __enter__(self) -> "TrainingProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def update(self, event: dict) -> None:
+        step = int(event.get("env_step", 0))
+        if self._first_step is None:
+            self._first_step = step
+            self._t0 = time.perf_counter()
+        if event.get("kind") == "test":
+            self.score, self.best = event.get("mean"), event.get("best")
+        elapsed = time.perf_counter() - self._t0
+        speed = (step - self._first_step) / elapsed if elapsed > 0 else 0.0
+        score = "" if self.score is None else f"test {self.score:.1f} (best {self.best:.1f})"
+        self._progress.update(self._task, completed=min(step, self.total), speed=f"{speed:.0f} st/s",
+                              score=score)

@@ -1,0 +1,82 @@
+"""The run report: a learning-curve plot (matplotlib) and a markdown summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tools.schemas import IterationRecord, TaskSpec, TrainResult  # noqa: E402
+from tools.train_worker import TRAIN_RESULT  # noqa: E402
+
+
+def _curve(rec: IterationRecord) -> TrainResult | None:
+    path = Path(rec.iter_dir) / TRAIN_RESULT
+    return TrainResult.model_validate_json(path.read_text()) if path.exists() else None
+
+
+def plot_learning_curve(history: list[IterationRecord], target: float | None, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    offset = 0
+    for rec in history:
+        tr = _curve(rec)
+        if tr is not None and tr.curve:
+            xs = [offset + p.env_step for p in tr.curve]
+            ys = [p.mean for p in tr.curve]
+            lo = [p.mean - p.std for p in tr.curve]
+            hi = [p.mean + p.std for p in tr.curve]
+            line, = ax.plot(xs, ys, marker=".", label=f"iter {rec.iteration}: {rec.algo.algorithm}, {rec.mdp_summary}")
+            ax.fill_between(xs, lo, hi, alpha=0.15, color=line.get_color())
+            if rec.eval_mean is not None:
+                ax.errorbar([xs[-1]], [rec.eval_mean], yerr=[rec.eval_std or 0], fmt="s",
+                            color=line.get_color(), capsize=3)
+        offset += rec.env_steps
+    if target is not None:
+        ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.set_xlabel("env steps (whole run)")
+    ax.set_ylabel("test return (original reward)")
+    ax.set_title("Agent² learning curve (squares: final evaluation)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}"
+
+
+def write_report(task: TaskSpec, history: list[IterationRecord], best: IterationRecord | None,
+                 status: str, result: dict, out_dir: Path) -> Path:
+    png = plot_learning_curve(history, task.target, out_dir / "learning_curve.png")
+    lines = [
+        "# Agent² report", "",
+        f"- **Task**: {task.text}", f"- **Env**: `{task.env}`",
+        f"- **Target**: {task.target if task.target is not None else 'none'} (mean of "
+        f"{task.eval_episodes} evaluation episodes, original reward)",
+        f"- **Status**: {status}",
+        f"- **Env steps**: {result['env_steps_total']} of {task.budget_steps}; "
+        f"**wall time**: {result['wall_seconds']:.0f} s", "",
+        f"![learning curve]({png.name})", "",
+        "## Iterations", "",
+        "| # | MDP | algorithm | env steps | best test | eval (mean ± std) | stop | verdict | reason |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in history:
+        ev = "—" if r.eval_mean is None else f"{r.eval_mean:.1f} ± {r.eval_std or 0:.1f}"
+        lines.append(f"| {r.iteration} | {r.mdp_summary} | {r.algo.short()} | {r.env_steps} | "
+                     f"{_fmt(r.train_best)} | {ev} | {r.stop_reason} | {r.verdict} | {r.reason} |")
+    if best is not None:
+        lines += ["", f"## Best: iteration {best.iteration}", "",
+                  f"Evaluation {best.eval_mean:.1f} ± {best.eval_std or 0:.1f} over {best.eval_episodes} episodes.",
+                  "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",
+                  "", "### MDP code", "", "```python", best.mdp_code.rstrip(), "```"]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,86 @@
+"""The run database (SQLite through sqlite-utils): runs, iterations and metrics over time.
+
+Writes are upserts keyed by (thread, iteration[, env_step]), so a resumed run that replays a
+step never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from tools.schemas import IterationRecord, TrainResult
+
+DB_NAME = "agent2.db"
+
+
+class RunDB:
+    def __init__(self, runs_dir: str | Path):
+        path = Path(runs_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path / DB_NAME
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.enable_wal()
+        self._ensure_tables()
+
+    def _ensure_tables(self) -> None:
+        if "runs" not in self.db.table_names():
+            self.db["runs"].create(
+                {"thread_id": str, "task": str, "env": str, "designer": str, "status": str,
+                 "target": float, "best_score": float, "best_iteration": int, "iterations": int,
+                 "env_steps": int, "budget_steps": int, "wall_seconds": float, "created_at": float,
+                 "updated_at": float, "agent_dir": str, "error": str},
+                pk="thread_id", not_null={"thread_id"}, if_not_exists=True)
+        if "iterations" not in self.db.table_names():
+            self.db["iterations"].create(
+                {"thread_id": str, "iteration": int, "algorithm": str, "mdp_summary": str,
+                 "config": str, "env_steps": int, "train_best": float, "stop_reason": str,
+                 "eval_mean": float, "eval_std": float, "eval_episodes": int, "verdict": str,
+                 "diagnosis": str, "reason": str, "wall_seconds": float, "iter_dir": str},
+                pk=("thread_id", "iteration"), if_not_exists=True)
+        if "metrics" not in self.db.table_names():
+            self.db["metrics"].create(
+                {"thread_id": str, "iteration": int, "env_step": int, "test_mean": float,
+                 "test_std": float, "wall": float},
+                pk=("thread_id", "iteration", "env_step"), if_not_exists=True)
+
+    def upsert_run(self, thread_id: str, **fields: Any) -> None:
+        now = time.time()
+        existing = self.get_run(thread_id)
+        row = {"thread_id": thread_id, "updated_at": now, **fields}
+        if existing is None:
+            row.setdefault("created_at", now)
+        self.db["runs"].upsert(row, pk="thread_id", alter=True)
+
+    def record_iteration(self, thread_id: str, rec: IterationRecord, train: TrainResult) -> None:
+        self.db["iterations"].upsert({
+            "thread_id": thread_id, "iteration": rec.iteration, "algorithm": rec.algo.algorithm,
+            "mdp_summary": rec.mdp_summary, "config": json.dumps(rec.algo.model_dump()),
+            "env_steps": rec.env_steps, "train_best": rec.train_best, "stop_reason": rec.stop_reason,
+            "eval_mean": rec.eval_mean, "eval_std": rec.eval_std, "eval_episodes": rec.eval_episodes,
+            "verdict": rec.verdict, "diagnosis": rec.diagnosis, "reason": rec.reason,
+            "wall_seconds": rec.wall_seconds, "iter_dir": rec.iter_dir,
+        }, pk=("thread_id", "iteration"), alter=True)
+        self.db["metrics"].upsert_all([
+            {"thread_id": thread_id, "iteration": rec.iteration, "env_step": p.env_step,
+             "test_mean": p.mean, "test_std": p.std, "wall": p.wall} for p in train.curve
+        ], pk=("thread_id", "iteration", "env_step"))
+
+    def get_run(self, thread_id: str) -> dict | None:
+        rows = list(self.db["runs"].rows_where("thread_id = ?", [thread_id]))
+        return rows[0] if rows else None
+
+    def runs(self) -> list[dict]:
+        return list(self.db["runs"].rows_where(order_by="created_at"))
+
+    def iterations(self, thread_id: str) -> list[dict]:
+        return list(self.db["iterations"].rows_where("thread_id = ?", [thread_id], order_by="iteration"))
+
+    def metrics(self, thread_id: str) -> list[dict]:
+        return list(self.db["metrics"].rows_where("thread_id = ?", [thread_id],
+                                                  order_by="iteration, env_step"))

@@ -1,0 +1,249 @@
+"""Typed artefacts that flow through the generator loop, defined once.
+
+The graph state (``graph/state.py``) holds these; the tools and the training worker read and
+write them as JSON, so every field is JSON-serialisable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AlgorithmName = Literal["PPO", "A2C", "DQN", "SAC", "TD3"]
+DISCRETE_ALGORITHMS: tuple[str, ...] = ("PPO", "A2C", "DQN")
+CONTINUOUS_ALGORITHMS: tuple[str, ...] = ("SAC", "TD3", "PPO", "A2C")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSpec(_Model):
+    """What the user asked for."""
+
+    text: str = Field(description="The task in the user's words.")
+    env: str = Field(description="Env reference: built-in name, Gymnasium id or path/to/file.py:Factory.")
+    target: float | None = Field(None, description="Mean evaluation return that counts as solved.")
+    budget_steps: int = Field(gt=0, description="Env steps for the whole run, all iterations together.")
+    max_iterations: int = Field(5, gt=0, le=50, description="Most loop passes.")
+    seed: int = 0
+    eval_episodes: int = Field(20, gt=0, le=1000)
+
+
+class SpaceInfo(_Model):
+    kind: Literal["discrete", "continuous"]
+    n: int | None = None
+    """Number of discrete actions."""
+    shape: list[int] = Field(default_factory=list)
+    low: list[float] | None = None
+    high: list[float] | None = None
+
+
+class EnvProfile(_Model):
+    """Measured facts about an env (from tools, not from a designer)."""
+
+    env: str
+    raw_observation_space: str
+    raw_action_space: str
+    obs_dim: int
+    obs_low: list[float]
+    obs_high: list[float]
+    obs_mean: list[float]
+    obs_std: list[float]
+    action: SpaceInfo
+    max_episode_steps: int | None
+    reward_threshold: float | None
+    random_return_mean: float
+    random_return_std: float
+    random_return_max: float
+    random_episode_length: float
+    reward_step_mean: float
+    reward_step_std: float
+    reward_nonzero_fraction: float
+    reward_distinct_values: int
+    reward_min: float
+    reward_max: float
+    sparse_reward: bool
+    """Random play almost never sees a reward that differs from the usual per-step value."""
+    episodes_profiled: int
+    steps_per_second: float
+    source: str = ""
+
+
+class TaskAnalysis(_Model):
+    objective: str
+    agents: Literal["single"] = "single"
+    action_type: Literal["discrete", "continuous"]
+    horizon: int
+    reward_sparse: bool
+    reward_scale: float
+    challenges: list[str] = Field(default_factory=list, max_length=5)
+
+
+class MDPDesign(_Model):
+    """Generated MDP code and declared spaces. The code defines three functions:
+
+    ``observation(obs) -> np.ndarray``, ``action(act) -> act`` and
+    ``reward(obs, action, next_obs, reward, info) -> float`` (``info`` carries ``terminated``
+    and ``truncated``). It may define ``OBS_DIM`` and import numpy and math only.
+    """
+
+    code: str
+    obs_dim: int = Field(gt=0)
+    normalize_obs: bool = False
+    shaping: str | None = None
+    summary: str
+    rationale: str = ""
+
+
+class AlgoConfig(_Model):
+    """One Tianshou 2.x algorithm with network and hyper-parameters."""
+
+    algorithm: AlgorithmName
+    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1, max_length=4)
+    activation: Literal["tanh", "relu"] = "tanh"
+    lr: float = Field(3e-4, gt=0, lt=1)
+    gamma: float = Field(0.99, gt=0, le=1)
+    n_train_envs: int = Field(8, ge=1, le=64)
+    n_test_envs: int = Field(10, ge=1, le=100)
+    test_episodes: int = Field(10, ge=1, le=200)
+    batch_size: int = Field(64, ge=1)
+    budget_steps: int = Field(100_000, gt=0, description="Env steps for this iteration.")
+    epoch_steps: int = Field(5_000, gt=0, description="Steps between tests and checkpoints.")
+    warm_start_from: str | None = Field(None, description="Iteration folder whose last checkpoint to continue from.")
+    # on-policy (PPO, A2C)
+    collect_steps: int = Field(2048, ge=1, description="Env steps per collection (all envs together).")
+    repeat: int = Field(10, ge=1, le=100, description="Passes over each collection (PPO epochs).")
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    ent_coef: float = Field(0.0, ge=0, le=1)
+    vf_coef: float = Field(0.5, ge=0)
+    eps_clip: float = Field(0.2, gt=0, le=1)
+    max_grad_norm: float = Field(0.5, gt=0)
+    lr_decay: bool = False
+    advantage_normalization: bool = True
+    return_scaling: bool = False
+    # off-policy (DQN, SAC, TD3)
+    buffer_size: int = Field(100_000, ge=100)
+    start_steps: int = Field(1_000, ge=0, description="Random-action steps before learning.")
+    update_per_step: float = Field(1.0, gt=0, le=32)
+    n_step: int = Field(1, ge=1, le=20)
+    tau: float = Field(0.005, gt=0, le=1)
+    target_update_freq: int = Field(500, ge=0)
+    eps_start: float = Field(1.0, ge=0, le=1)
+    eps_final: float = Field(0.05, ge=0, le=1)
+    eps_decay_fraction: float = Field(0.2, gt=0, le=1)
+    alpha: float | Literal["auto"] = "auto"
+    exploration_noise: float = Field(0.1, ge=0, le=5)
+    policy_noise: float = Field(0.2, ge=0, le=5)
+    noise_clip: float = Field(0.5, ge=0, le=5)
+    update_actor_freq: int = Field(2, ge=1)
+    rationale: str = ""
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _sizes_positive(cls, v: list[int]) -> list[int]:
+        if any(h < 1 or h > 4096 for h in v):
+            raise ValueError(f"hidden sizes must be in 1..4096, got {v}")
+        return v
+
+    @property
+    def on_policy(self) -> bool:
+        return self.algorithm in ("PPO", "A2C")
+
+    def short(self) -> str:
+        return f"{self.algorithm} {self.hidden_sizes} lr={self.lr:g} γ={self.gamma:g}"
+
+
+class TrainJob(_Model):
+    """Everything the training worker needs; written as ``job.json`` in the iteration folder."""
+
+    env: str
+    mdp: MDPDesign
+    algo: AlgoConfig
+    seed: int = 0
+    target: float | None = None
+
+
+class CurvePoint(_Model):
+    env_step: int
+    mean: float
+    std: float
+    wall: float
+
+
+StopReason = Literal["target", "budget", "plateau", "divergence", "crash"]
+
+
+class TrainResult(_Model):
+    env_steps: int
+    """Env steps used by this iteration (training collection only)."""
+    best_test_mean: float | None
+    stop_reason: StopReason
+    curve: list[CurvePoint] = Field(default_factory=list)
+    wall_seconds: float = 0.0
+    time_collect: float = 0.0
+    time_update: float = 0.0
+    time_test: float = 0.0
+    resumed_at_step: int = 0
+    error: str | None = None
+    iter_dir: str
+
+
+class EvalResult(_Model):
+    mean: float | None
+    """None when evaluation failed (see ``error``)."""
+    std: float | None
+    episodes: int
+    returns: list[float]
+    mean_length: float
+    wall_seconds: float = 0.0
+    error: str | None = None
+
+
+Verdict = Literal["done", "revise_mdp", "revise_algo", "give_up"]
+
+
+Diagnosis = Literal["solved", "no_progress", "still_improving", "plateau", "unstable",
+                    "diverged", "crashed", "budget_spent", "other"]
+
+
+class MDPChanges(_Model):
+    """What to change in the MDP design for the next pass (None: keep)."""
+
+    shaping: Literal["none", "potential"] | None = None
+    shaping_scale: float | None = Field(None, ge=0, le=1000)
+    normalize_obs: bool | None = None
+
+
+class Critique(_Model):
+    verdict: Verdict
+    diagnosis: Diagnosis
+    reason: str
+    changes: list[str] = Field(default_factory=list, max_length=8)
+    """The changes in words, for people and reports."""
+    next_algorithm: AlgorithmName | None = None
+    algo_changes: dict[str, float | int | bool | str | list[int]] = Field(default_factory=dict)
+    """Hyper-parameter updates (``AlgoConfig`` field names) for the next pass."""
+    mdp_changes: MDPChanges = Field(default_factory=MDPChanges)
+    warm_start: bool = False
+    """Continue training from this iteration's weights instead of starting over."""
+
+
+class IterationRecord(_Model):
+    iteration: int
+    mdp_summary: str
+    mdp_code: str
+    algo: AlgoConfig
+    env_steps: int
+    train_best: float | None
+    stop_reason: StopReason
+    eval_mean: float | None
+    eval_std: float | None
+    eval_episodes: int
+    verdict: Verdict
+    diagnosis: str
+    reason: str
+    changes: list[str] = Field(default_factory=list)
+    iter_dir: str
+    wall_seconds: float

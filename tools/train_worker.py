@@ -1,0 +1,413 @@
+"""Training/evaluation worker: runs in its own process, one per iteration folder.
+
+    python -m tools.train_worker train ITER_DIR      # reads job.json, resumes from checkpoint.pt
+    python -m tools.train_worker evaluate ITER_DIR N # evaluates best_policy.pt on the original reward
+
+It executes generated MDP code, so the parent starts it with a scrubbed environment and limits
+(``tools/sandbox.py``). Files it writes into ITER_DIR:
+
+- ``progress.jsonl``: one JSON line per test (and per training report) for the parent's progress bar;
+- ``checkpoint.pt``: everything needed to continue after a kill, written atomically every epoch;
+- ``best_policy.pt``: the weights (and observation statistics) with the best test score;
+- ``train_result.json`` / ``eval_result.json``: the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tianshou.algorithm import Algorithm
+from tianshou.utils.torch_utils import policy_within_training_step
+from tianshou.algorithm.modelfree.sac import AutoAlpha
+from tianshou.data import Collector, CollectStats, ReplayBuffer, VectorReplayBuffer
+from tianshou.utils.logger.logger_base import BaseLogger
+
+from tools.algorithms import build_algorithm, trainer_params
+from tools.checkpoint_io import load_checkpoint, save_atomic
+from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
+from tools.vector_envs import make_vector_env
+
+CHECKPOINT = "checkpoint.pt"
+BEST_POLICY = "best_policy.pt"
+PROGRESS = "progress.jsonl"
+TRAIN_RESULT = "train_result.json"
+EVAL_RESULT = "eval_result.json"
+JOB = "job.json"
+PLATEAU_TESTS = 12
+"""Stop an iteration when this many tests in a row (and half its budget) brought no new best."""
+
+
+class DivergenceError(RuntimeError):
+    pass
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _extra_optimizers(algorithm: Algorithm) -> list[torch.optim.Optimizer]:
+    """Optimizers Tianshou's ``state_dict`` leaves out (SAC's auto-alpha)."""
+    return [m._optim for m in algorithm.modules() if isinstance(m, AutoAlpha)]
+
+
+def algorithm_state(algorithm: Algorithm) -> dict[str, Any]:
+    return {
+        "algorithm": algorithm.state_dict(),
+        "lr_schedulers": [s.state_dict() for s in algorithm.lr_schedulers],
+        "extra_optimizers": [o.state_dict() for o in _extra_optimizers(algorithm)],
+    }
+
+
+def load_algorithm_state(algorithm: Algorithm, state: dict[str, Any]) -> None:
+    algorithm.load_state_dict(state["algorithm"])
+    for sched, s in zip(algorithm.lr_schedulers, state.get("lr_schedulers", []), strict=False):
+        sched.load_state_dict(s)
+    for opt, s in zip(_extra_optimizers(algorithm), state.get("extra_optimizers", []), strict=False):
+        opt.load_state_dict(s)
+
+
+class RunLogger(BaseLogger):
+    """A Tianshou logger that writes progress lines and the run's checkpoints.
+
+    Tianshou calls ``save_data`` at the end of every epoch and ``restore_data`` on
+    ``resume_from_log``; the counters come from our own checkpoint, written atomically,
+    so a kill between two writes never replays or skips an epoch.
+    """
+
+    def __init__(self, worker: "TrainWorker"):
+        super().__init__(training_interval=1, test_interval=0, update_interval=1)
+        self.worker = worker
+        self.last_collect_emit = 0.0
+
+    def prepare_dict_for_logging(self, log_data: dict) -> dict:
+        return log_data
+
+    def write(self, step_type: str, step: int, data: dict) -> None:  # pragma: no cover - unused
+        pass
+
+    def finalize(self) -> None:
+        pass
+
+    def log_training_data(self, log_data: dict, step: int) -> None:
+        self.worker.collect_time += float(log_data.get("collect_time", 0.0))
+        now = time.perf_counter()
+        if now - self.last_collect_emit >= 0.5:
+            self.last_collect_emit = now
+            self.worker.emit(kind="collect", env_step=self.worker.total_steps(step))
+        if log_data.get("n_collected_episodes", 0) > 0 and log_data.get("returns_stat"):
+            self.worker.emit(kind="train", env_step=self.worker.total_steps(step),
+                             mean=float(log_data["returns_stat"]["mean"]))
+
+    def log_update_data(self, log_data: dict, step: int) -> None:
+        for key, value in _flat_numbers(log_data):
+            if not math.isfinite(value):
+                raise DivergenceError(f"non-finite {key}={value} at update step {step}")
+
+    def log_test_data(self, log_data: dict, step: int) -> None:
+        stat = log_data["returns_stat"]
+        self.worker.test_time += float(log_data.get("collect_time", 0.0))
+        self.worker.on_test(step, float(stat["mean"]), float(stat["std"]))
+
+    def log_info_data(self, log_data: dict, step: int) -> None:
+        self.worker.timing = log_data.get("timing", {})
+
+    def save_data(self, epoch: int, env_step: int, update_step: int, save_checkpoint_fn=None) -> None:
+        self.worker.save_checkpoint(epoch, env_step, update_step)
+
+    def restore_data(self) -> tuple[int, int, int]:
+        c = self.worker.restored or {}
+        return c.get("epoch", 0), c.get("env_step", 0), c.get("update_step", 0)
+
+    @staticmethod
+    def restore_logged_data(log_path: str) -> dict:
+        return {}
+
+
+def _flat_numbers(d: Any, prefix: str = ""):
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _flat_numbers(v, f"{prefix}{k}.")
+    elif isinstance(d, (int, float, np.floating)) and not isinstance(d, bool):
+        yield prefix.rstrip("."), float(d)
+
+
+class TrainWorker:
+    def __init__(self, iter_dir: Path):
+        self.dir = iter_dir
+        self.job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+        self.cfg = self.job.algo
+        self.restored: dict[str, Any] | None = load_checkpoint(iter_dir / CHECKPOINT)
+        self.curve: list[CurvePoint] = []
+        self.best_score = -math.inf
+        self.prev_wall = 0.0
+        self.prev_timing = {"collect": 0.0, "update": 0.0, "test": 0.0}
+        self.timing: dict[str, float] = {}
+        self.collect_time = 0.0
+        self.test_time = 0.0
+        self.pre_steps = 0
+        self.since_best = 0
+        self.plateau = False
+        self.start = time.perf_counter()
+        self._step_offset = 0
+
+    # -- progress -------------------------------------------------------------------------------
+    def total_steps(self, trainer_env_step: int) -> int:
+        return trainer_env_step + self.pre_steps
+
+    def emit(self, **fields: Any) -> None:
+        fields["wall"] = round(self.prev_wall + time.perf_counter() - self.start, 3)
+        fields["pid"] = os.getpid()
+        with open(self.dir / PROGRESS, "a") as f:
+            f.write(json.dumps(fields) + "\n")
+
+    def on_test(self, env_step: int, mean: float, std: float) -> None:
+        steps = self.total_steps(env_step)
+        self.last_test = mean
+        if self.curve and self.curve[-1].env_step == steps:
+            self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
+        else:
+            self.curve.append(CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall()))
+        if mean > self.best_score:
+            self.best_score = mean
+            self.since_best = 0
+            self.save_best(steps)
+        else:
+            self.since_best += 1
+        half_spent = steps >= 0.5 * self.cfg.budget_steps
+        self.plateau = self.since_best >= PLATEAU_TESTS and half_spent
+        self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score)
+
+    def _wall(self) -> float:
+        return self.prev_wall + time.perf_counter() - self.start
+
+    # -- persistence ----------------------------------------------------------------------------
+    def policy_state(self) -> dict[str, Any]:
+        rms = self.train_envs.get_obs_rms() if self.job.mdp.normalize_obs else None
+        return {"algorithm": self.algorithm.state_dict(), "obs_rms": rms}
+
+    def save_best(self, env_step: int) -> None:
+        save_atomic({**self.policy_state(), "score": self.best_score, "env_step": env_step},
+                    self.dir / BEST_POLICY)
+
+    def save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> None:
+        state = {
+            **algorithm_state(self.algorithm),
+            "obs_rms": self.train_envs.get_obs_rms() if self.job.mdp.normalize_obs else None,
+            "epoch": epoch, "env_step": env_step, "update_step": update_step,
+            "pre_steps": self.pre_steps,
+            "best_score": self.best_score, "since_best": self.since_best,
+            "curve": [p.model_dump() for p in self.curve],
+            "rng": _rng_state(),
+            "wall": self._wall(),
+            "timing": self._timing_total(),
+            "eps": getattr(self.algorithm.policy, "eps_training", None),
+        }
+        if not self.cfg.on_policy:
+            state["buffer"] = self.buffer
+        save_atomic(state, self.dir / CHECKPOINT)
+        self.emit(kind="checkpoint", env_step=self.total_steps(env_step), epoch=epoch)
+
+    def _timing_total(self) -> dict[str, float]:
+        t = self.timing or {}
+        return {
+            "collect": self.prev_timing["collect"] + self.collect_time,
+            "update": self.prev_timing["update"] + float(t.get("train_time_update", 0.0)),
+            "test": self.prev_timing["test"] + self.test_time,
+        }
+
+    # -- the run --------------------------------------------------------------------------------
+    def build(self) -> None:
+        job, cfg = self.job, self.cfg
+        seed_everything(job.seed)
+        self.train_envs = make_vector_env(job.env, job.mdp, cfg.n_train_envs, job.seed,
+                                          shape_reward=True, update_obs_rms=True)
+        rms = self.train_envs.get_obs_rms() if job.mdp.normalize_obs else None
+        self.test_envs = make_vector_env(job.env, job.mdp, cfg.n_test_envs, job.seed + 10_000,
+                                         shape_reward=False, obs_rms=rms)
+        probe = self.train_envs.get_env_attr("action_space", 0)[0]
+        self.algorithm = build_algorithm(cfg, job.mdp.obs_dim, probe)
+        if cfg.on_policy:
+            self.buffer = VectorReplayBuffer(max(cfg.collect_steps, cfg.n_train_envs), cfg.n_train_envs)
+        else:
+            self.buffer = VectorReplayBuffer(cfg.buffer_size, cfg.n_train_envs)
+
+    def restore(self) -> None:
+        """Continue from this folder's checkpoint, or warm-start from another iteration's."""
+        c = self.restored
+        if c is None and self.cfg.warm_start_from:
+            warm = load_checkpoint(Path(self.cfg.warm_start_from) / CHECKPOINT)
+            if warm is not None:
+                self.algorithm.load_state_dict(warm["algorithm"])
+                if self.job.mdp.normalize_obs and warm.get("obs_rms") is not None:
+                    self.train_envs.set_obs_rms(warm["obs_rms"])
+                    self.test_envs.set_obs_rms(warm["obs_rms"])
+                if not self.cfg.on_policy and "buffer" in warm:
+                    self.buffer = warm["buffer"]
+                    self.buffer._set_batch_for_children()
+            return
+        if c is None:
+            return
+        load_algorithm_state(self.algorithm, c)
+        if self.job.mdp.normalize_obs and c.get("obs_rms") is not None:
+            self.train_envs.set_obs_rms(c["obs_rms"])
+            self.test_envs.set_obs_rms(c["obs_rms"])
+        if "buffer" in c:
+            self.buffer = c["buffer"]
+            self.buffer._set_batch_for_children()
+        if c.get("eps") is not None and hasattr(self.algorithm.policy, "set_eps_training"):
+            self.algorithm.policy.set_eps_training(c["eps"])
+        self.pre_steps = c.get("pre_steps", 0)
+        self.best_score = c.get("best_score", -math.inf)
+        self.since_best = c.get("since_best", 0)
+        self.curve = [CurvePoint(**p) for p in c.get("curve", [])]
+        self.prev_wall = c.get("wall", 0.0)
+        self.prev_timing = c.get("timing", self.prev_timing)
+        _set_rng_state(c["rng"])
+
+    def training_fn(self, epoch: int, env_step: int) -> None:
+        cfg = self.cfg
+        if cfg.algorithm == "DQN":
+            decay = max(1.0, cfg.eps_decay_fraction * cfg.budget_steps)
+            frac = min(1.0, self.total_steps(env_step) / decay)
+            self.algorithm.policy.set_eps_training(cfg.eps_start + frac * (cfg.eps_final - cfg.eps_start))
+
+    def stop_fn(self, best: float) -> bool:
+        target = self.job.target
+        return (target is not None and self.best_score >= target) or self.plateau
+
+    def run(self) -> TrainResult:
+        self.build()
+        self.restore()
+        cfg = self.cfg
+        resumed_at = self.total_steps(self.restored["env_step"]) if self.restored else 0
+        self.emit(kind="start", env_step=resumed_at)
+        self.training_collector = Collector[CollectStats](
+            self.algorithm, self.train_envs, self.buffer, exploration_noise=True)
+        self.test_collector = Collector[CollectStats](self.algorithm, self.test_envs)
+        if not cfg.on_policy and self.restored is None and cfg.start_steps > 0 and not cfg.warm_start_from:
+            with policy_within_training_step(self.algorithm.policy):
+                self.training_collector.reset()
+                stats = self.training_collector.collect(n_step=cfg.start_steps, random=True)
+            self.pre_steps = stats.n_collected_steps
+            self.collect_time += stats.collect_time
+        params = trainer_params(
+            cfg,
+            training_collector=self.training_collector,
+            test_collector=self.test_collector,
+            training_fn=self.training_fn,
+            stop_fn=self.stop_fn,
+            logger=RunLogger(self),
+            resume_from_log=self.restored is not None,
+            verbose=False,
+            show_progress=False,
+        )
+        params.max_epochs = max(1, math.ceil((cfg.budget_steps - self.pre_steps) / cfg.epoch_steps))
+        trainer = self.algorithm.create_trainer(params)
+        error, stop_reason = None, "budget"
+        try:
+            if self.restored is not None and self.restored.get("epoch", 0) >= params.max_epochs:
+                info_env_step = self.restored["env_step"]  # finished before the kill: nothing to redo
+            else:
+                trainer.run(reset_collectors=True, reset_collector_buffers=False)
+                info_env_step = trainer._env_step
+        except DivergenceError as e:
+            error, stop_reason, info_env_step = str(e), "divergence", trainer._env_step
+        if error is None:
+            if self.job.target is not None and self.best_score >= self.job.target:
+                stop_reason = "target"
+            elif self.plateau:
+                stop_reason = "plateau"
+            elif self.curve and not math.isfinite(self.curve[-1].mean):
+                stop_reason = "divergence"
+        timing = self._timing_total()
+        return TrainResult(
+            env_steps=self.total_steps(info_env_step),
+            best_test_mean=self.best_score if math.isfinite(self.best_score) else None,
+            stop_reason=stop_reason,  # type: ignore[arg-type]
+            curve=self.curve,
+            wall_seconds=self._wall(),
+            time_collect=timing["collect"], time_update=timing["update"], time_test=timing["test"],
+            resumed_at_step=resumed_at,
+            error=error,
+            iter_dir=str(self.dir),
+        )
+
+
+def train(iter_dir: Path) -> None:
+    result = TrainWorker(iter_dir).run()
+    (iter_dir / TRAIN_RESULT).write_text(result.model_dump_json(indent=1))
+
+
+def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
+    """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
+    from tools.vector_envs import make_mdp_env
+
+    probe = make_mdp_env(job.env, job.mdp, shape_reward=False)
+    algorithm = build_algorithm(job.algo, job.mdp.obs_dim, probe.action_space)
+    probe.close()
+    state = load_checkpoint(policy_file)
+    if state is None:
+        raise FileNotFoundError(f"no readable policy weights at {str(policy_file)!r}")
+    algorithm.load_state_dict(state["algorithm"])
+    algorithm.eval()
+    return algorithm, state.get("obs_rms")
+
+
+def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) -> EvalResult:
+    """Deterministic episodes on the original reward (no shaping) with the saved policy."""
+    start = time.perf_counter()
+    algorithm, rms = load_policy(job, policy_file)
+    envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
+    collector = Collector[CollectStats](algorithm, envs)
+    collector.reset()
+    stats = collector.collect(n_episode=episodes)
+    envs.close()
+    returns = [float(r) for r in stats.returns]
+    return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns),
+                      returns=returns, mean_length=float(np.mean(stats.lens)),
+                      wall_seconds=time.perf_counter() - start)
+
+
+def evaluate(iter_dir: Path, episodes: int) -> None:
+    job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+    result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + 100_000)
+    (iter_dir / EVAL_RESULT).write_text(result.model_dump_json(indent=1))
+
+
+def main(argv: list[str]) -> int:
+    torch.set_num_threads(1)
+    mode, iter_dir = argv[0], Path(argv[1])
+    if mode == "train":
+        train(iter_dir)
+    elif mode == "evaluate":
+        evaluate(iter_dir, int(argv[2]))
+    else:
+        print(f"unknown mode {mode!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

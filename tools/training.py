@@ -1,0 +1,117 @@
+"""Parent side of training: start the worker, follow its progress, collect its result.
+
+A rerun on the same iteration folder continues from the worker's last checkpoint, which is how
+``agent2 resume`` continues a killed run without starting the iteration over.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tools import sandbox
+from tools.schemas import EvalResult, TrainJob, TrainResult
+from tools.train_worker import EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
+
+ProgressFn = Callable[[dict], None]
+POLL_SECONDS = 0.5
+EVAL_TIMEOUT_S = 900.0
+
+
+def write_job(job: TrainJob, iter_dir: Path) -> None:
+    iter_dir.mkdir(parents=True, exist_ok=True)
+    (iter_dir / JOB).write_text(job.model_dump_json(indent=1))
+    (iter_dir / "mdp.py").write_text(job.mdp.code)
+
+
+def _follow(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
+    if not path.exists():
+        return offset
+    with open(path) as f:
+        f.seek(offset)
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            offset += len(line)
+            if on_progress is not None:
+                try:
+                    on_progress(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return offset
+
+
+def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None = None,
+                 timeout: float | None = None) -> TrainResult:
+    """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process."""
+    write_job(job, iter_dir)
+    (iter_dir / TRAIN_RESULT).unlink(missing_ok=True)
+    progress = iter_dir / PROGRESS
+    offset = progress.stat().st_size if progress.exists() else 0
+    log = iter_dir / "worker.log"
+    proc = sandbox.start("tools.train_worker", ["train", str(iter_dir)], log)
+    start = time.perf_counter()
+    try:
+        while proc.poll() is None:
+            offset = _follow(progress, offset, on_progress)
+            if timeout is not None and time.perf_counter() - start > timeout:
+                sandbox.kill(proc)
+                break
+            time.sleep(POLL_SECONDS)
+        _follow(progress, offset, on_progress)
+    except BaseException:
+        sandbox.kill(proc)
+        raise
+    result_file = iter_dir / TRAIN_RESULT
+    if proc.returncode == 0 and result_file.exists():
+        return TrainResult.model_validate_json(result_file.read_text())
+    reason = "timed out" if proc.returncode in (None, -9) else f"exit code {proc.returncode}"
+    return TrainResult(env_steps=_steps_seen(progress), best_test_mean=None, stop_reason="crash",
+                       error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
+                       iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
+
+
+def _events(progress: Path) -> list[dict]:
+    events = []
+    if progress.exists():
+        for line in progress.read_text().splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
+
+
+def _steps_seen(progress: Path) -> int:
+    return max((int(e.get("env_step", 0)) for e in _events(progress)), default=0)
+
+
+def steps_consumed(iter_dir: Path) -> int:
+    """Env steps actually collected by every worker session of this iteration, replays included.
+
+    A session that was killed collected steps past its last checkpoint that the next session
+    collects again; those count here, not in the trainer's own counter.
+    """
+    sessions: dict[int, tuple[int, int]] = {}
+    for e in _events(iter_dir / PROGRESS):
+        pid, step = e.get("pid"), int(e.get("env_step", 0))
+        if pid is None:
+            continue
+        lo, hi = sessions.get(pid, (step, step))
+        sessions[pid] = (min(lo, step), max(hi, step))
+    return sum(hi - lo for lo, hi in sessions.values())
+
+
+def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
+    """Evaluate the iteration's best policy on the original reward, in a sandboxed worker."""
+    log = iter_dir / "eval.log"
+    (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
+    code = sandbox.run("tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log,
+                       timeout=EVAL_TIMEOUT_S)
+    result_file = iter_dir / EVAL_RESULT
+    if code == 0 and result_file.exists():
+        return EvalResult.model_validate_json(result_file.read_text())
+    return EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
+                      error=f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
