@@ -222,17 +222,17 @@ class ExpertDesigner(Designer):
         if ev.mean is not None and target is not None and ev.mean >= target:
             return Critique(verdict="done", diagnosis="solved",
                             reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
-        if train.stop_reason == "crash" or ev.mean is None:
-            return Critique(
-                verdict="revise_algo", diagnosis="crashed",
-                reason=f"training or evaluation failed: {(train.error or ev.error or '').splitlines()[-1:]}",
-                changes=["restart with the algorithm's defaults and a lower learning rate"],
-                algo_changes={"lr": algo.lr * 0.7})
         if train.stop_reason == "divergence":
             return Critique(
                 verdict="revise_algo", diagnosis="diverged", reason=train.error or "non-finite losses",
                 changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
                 algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5})
+        if train.stop_reason == "crash" or ev.mean is None:
+            return Critique(
+                verdict="revise_algo", diagnosis="crashed",
+                reason="training or evaluation failed: " + ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1],
+                changes=["restart with the algorithm's defaults and a lower learning rate"],
+                algo_changes={"lr": algo.lr * 0.7})
         curve = [c.mean for c in train.curve]
         start = p.random_return_mean
         best = max(curve) if curve else start

@@ -1,0 +1,81 @@
+"""Small user envs for the tests: every observation space kind, and envs that misbehave."""
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class _Base(gym.Env):
+    def __init__(self, observation_space, action_space, length=20):
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.length = length
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action), f"bad action {action!r}"
+        self.t += 1
+        return self.observation_space.sample(), float(self.np_random.random()), False, self.t >= self.length, {}
+
+
+def dict_obs():
+    return _Base(spaces.Dict({"pos": spaces.Box(-1, 1, (2,)), "mode": spaces.Discrete(3)}), spaces.Discrete(2))
+
+
+def tuple_obs():
+    return _Base(spaces.Tuple((spaces.Discrete(4), spaces.MultiBinary(3))), spaces.Discrete(2))
+
+
+def multidiscrete_obs_and_action():
+    return _Base(spaces.MultiDiscrete([3, 2]), spaces.MultiDiscrete([2, 3]))
+
+
+def image_like_obs():
+    return _Base(spaces.Box(0, 255, (4, 4, 2), dtype=np.uint8), spaces.Box(-2.0, 2.0, (2,)))
+
+
+class RaisesOnStep(_Base):
+    def __init__(self):
+        super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2))
+
+    def step(self, action):
+        raise RuntimeError("simulator exploded")
+
+
+class RaisesOnReset(_Base):
+    def __init__(self):
+        super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2))
+
+    def reset(self, *, seed=None, options=None):
+        raise ValueError("no scenario loaded")
+
+
+def not_an_env():
+    return 42
+
+
+class GoRight(gym.Env):
+    """A corridor: step right to reach the goal. Never seen by any tuned table."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.pos, self.t = 0, 0
+        return np.array([0.0], dtype=np.float32), {}
+
+    def step(self, action):
+        self.pos = max(0, self.pos + (1 if action == 1 else -1))
+        self.t += 1
+        done = self.pos >= 10
+        return (np.array([self.pos / 10], dtype=np.float32), 1.0 if done else -0.1, done, self.t >= 50, {})
+
+
+def make_env():
+    return GoRight()

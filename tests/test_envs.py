@@ -1,0 +1,49 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from conftest import ENV_FILE
+from envs.errors import EnvLoadError
+from envs.loading import make_env, resolve_factory
+
+
+@pytest.mark.parametrize("factory,dim", [("dict_obs", 5), ("tuple_obs", 7),
+                                         ("multidiscrete_obs_and_action", 5), ("image_like_obs", 32)])
+def test_every_observation_space_becomes_a_flat_float_vector(factory, dim):
+    env = make_env(f"{ENV_FILE}:{factory}")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (dim,) and obs.dtype == np.float32
+    assert env.observation_space.shape == (dim,)
+    obs, *_ = env.step(env.action_space.sample())
+    assert obs.shape == (dim,)
+
+
+def test_multidiscrete_action_becomes_one_discrete_over_combinations():
+    env = make_env(f"{ENV_FILE}:multidiscrete_obs_and_action")
+    assert isinstance(env.action_space, gym.spaces.Discrete) and env.action_space.n == 6
+    env.reset(seed=0)
+    for a in range(6):  # the wrapped env asserts every joint action is valid
+        env.step(a)
+
+
+def test_gymnasium_id_and_builtin_and_default_factory():
+    assert make_env("CartPole-v1").action_space.n == 2
+    assert make_env("FrozenLake-v1").observation_space.shape == (16,)  # one-hot Discrete
+    assert make_env(str(ENV_FILE)).observation_space.shape == (1,)  # make_env by default
+
+
+def test_unknown_id_suggests_close_names():
+    with pytest.raises(EnvLoadError, match=r"unknown env 'CartPol-v1'; did you mean CartPole-v1"):
+        resolve_factory("CartPol-v1")
+
+
+def test_missing_file_and_missing_factory_are_named():
+    with pytest.raises(EnvLoadError, match="does not exist"):
+        resolve_factory("no/such/file.py:make_env")
+    with pytest.raises(EnvLoadError, match=r"defines no factory 'make_enf' \(did you mean make_env"):
+        resolve_factory(f"{ENV_FILE}:make_enf")
+
+
+def test_factory_that_returns_no_env():
+    with pytest.raises(EnvLoadError, match="returned int, not a gymnasium.Env"):
+        make_env(f"{ENV_FILE}:not_an_env")

@@ -1,0 +1,115 @@
+"""The expert designer's decisions come from measured properties and curves."""
+
+import functools
+
+import pytest
+
+from conftest import ENV_FILE
+from nodes.designers.base import DesignContext
+from nodes.designers.expert import ExpertDesigner, discount
+from tools.profiling import profile_env
+from tools.schemas import AlgoConfig, CurvePoint, EvalResult, TaskSpec, TrainResult
+
+EXPERT = ExpertDesigner()
+
+
+@functools.cache
+def _profile(env: str):
+    return profile_env(env, episodes=3)
+
+
+def ctx_for(env: str, target=None, budget=100_000, **kw) -> DesignContext:
+    task = TaskSpec(text="t", env=env, target=target, budget_steps=budget)
+    return DesignContext(task=task, profile=_profile(env), **kw)
+
+
+@pytest.fixture
+def cartpole():
+    return ctx_for("CartPole-v1", target=475)
+
+
+@pytest.fixture
+def mcc():
+    return ctx_for("MountainCarContinuous-v0", target=90)
+
+
+def test_discrete_gets_ppo_continuous_gets_sac(cartpole, mcc):
+    assert EXPERT.select_algorithm(cartpole).algorithm == "PPO"
+    assert EXPERT.select_algorithm(mcc).algorithm == "SAC"
+
+
+def test_sparse_reward_gets_potential_shaping_and_exploration(mcc, cartpole):
+    design = EXPERT.design_mdp(mcc)
+    assert design.shaping == "potential" and "potential" in design.code
+    assert EXPERT.select_algorithm(mcc).exploration_noise > 0
+    assert EXPERT.design_mdp(cartpole).shaping is None
+
+
+def test_discount_follows_the_horizon(cartpole):
+    assert discount(cartpole.profile) == pytest.approx(0.99)
+    assert EXPERT.select_algorithm(cartpole).gamma == pytest.approx(0.99)
+
+
+def test_first_iteration_keeps_budget_for_later_ones(cartpole):
+    cfg = EXPERT.select_algorithm(cartpole)
+    assert cfg.budget_steps == 60_000 and cfg.epoch_steps <= cfg.budget_steps / 10
+
+
+def test_unseen_env_from_a_file_gets_a_design():
+    ctx = ctx_for(f"{ENV_FILE}:make_env", budget=20_000)
+    analysis = EXPERT.analyze(ctx)
+    assert analysis.action_type == "discrete"
+    assert EXPERT.select_algorithm(ctx).algorithm in ("PPO", "DQN")
+    assert EXPERT.design_mdp(ctx).obs_dim == 1
+
+
+def _judge(ctx: DesignContext, curve: list[float], eval_mean: float | None, stop="budget", mdp=None,
+           algo=None, error=None):
+    ctx.mdp = mdp or EXPERT.design_mdp(ctx)
+    ctx.algo = algo or EXPERT.select_algorithm(ctx)
+    ctx.train = TrainResult(env_steps=ctx.algo.budget_steps, best_test_mean=max(curve) if curve else None,
+                            stop_reason=stop, iter_dir="/tmp/x", error=error,
+                            curve=[CurvePoint(env_step=1000 * (i + 1), mean=m, std=1, wall=i)
+                                   for i, m in enumerate(curve)])
+    ctx.eval = EvalResult(mean=eval_mean, std=0 if eval_mean is not None else None, episodes=20,
+                          returns=[], mean_length=1)
+    ctx.steps_used = ctx.algo.budget_steps
+    return EXPERT.critique(ctx)
+
+
+def test_critic_solved(cartpole):
+    assert _judge(cartpole, [20, 200, 500], 500).verdict == "done"
+
+
+def test_critic_no_progress_on_sparse_reward_revises_the_mdp(mcc):
+    base = EXPERT.build_mdp(mcc.profile, 90, "none", 1.0, False, 1)
+    c = _judge(mcc, [-33, -32, -33, -33], -33, mdp=base)
+    assert (c.verdict, c.diagnosis, c.mdp_changes.shaping) == ("revise_mdp", "no_progress", "potential")
+
+
+def test_critic_no_progress_with_shaping_switches_algorithm(mcc):
+    c = _judge(mcc, [-33, -32, -33, -33], -33)
+    assert (c.verdict, c.next_algorithm) == ("revise_algo", "TD3")
+
+
+def test_critic_still_improving_continues_warm(cartpole):
+    c = _judge(cartpole, [20, 60, 100, 150, 200, 260, 320, 380], 380)
+    assert (c.diagnosis, c.warm_start) == ("still_improving", True)
+    cartpole.critique = c
+    cartpole.history = [type("R", (), {"iter_dir": "/tmp/iter_1"})()]
+    nxt = EXPERT.select_algorithm(cartpole)
+    assert nxt.warm_start_from == "/tmp/iter_1" and nxt.algorithm == "PPO"
+
+
+def test_critic_unstable_lowers_learning_rate(cartpole):
+    algo = EXPERT.select_algorithm(cartpole)
+    c = _judge(cartpole, [20, 200, 450, 460, 300, 120, 90, 100], 100, algo=algo)
+    assert c.diagnosis == "unstable" and c.algo_changes["lr"] == pytest.approx(algo.lr * 0.7)
+
+
+def test_critic_divergence_and_crash(cartpole):
+    algo = AlgoConfig(algorithm="PPO", lr=1e-3)
+    c = _judge(cartpole, [20, 30], None, stop="divergence", algo=algo, error="non-finite loss")
+    assert (c.diagnosis, c.verdict) == ("diverged", "revise_algo") and c.algo_changes["lr"] == 5e-4
+    c = _judge(cartpole, [], None, stop="crash", algo=algo, error="boom")
+    assert c.diagnosis == "crashed"
