@@ -1,0 +1,90 @@
+"""Real runs through the graph with tiny budgets: export and play, a kill -9 and a resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ENV_FILE, ROOT, agent2
+from tools.rundb import RunDB
+from tools.training import steps_consumed
+from tools.train_worker import PROGRESS
+
+
+def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
+    proc = agent2("run", "--env", f"{ENV_FILE}:make_env", "--target", "100", "--budget-steps", "20000",
+                  "--max-iterations", "2", "--eval-episodes", "5", "--runs-dir", str(runs_dir),
+                  "--thread-id", "go-right", "--no-progress", timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((runs_dir / "go-right" / "result.json").read_text())
+    assert result["status"] == "budget_exhausted"  # a target of 100 cannot be met in this corridor
+    assert len(result["iterations"]) == 2  # the critic looped back once
+    first, second = result["iterations"]
+    assert first["verdict"] in ("revise_algo", "revise_mdp") and first["mdp_code"]
+    assert result["best"]["eval_mean"] == max(i["eval_mean"] for i in result["iterations"])
+    assert result["env_steps_total"] <= 20000 + 2048
+    agent_dir = Path(result["agent_dir"])
+    for name in ("policy.pt", "mdp.py", "config.json", "report.md", "learning_curve.png"):
+        assert (agent_dir / name).exists(), name
+    assert "## Iterations" in (agent_dir / "report.md").read_text()
+    play = agent2("play", str(agent_dir), "--episodes", "3")
+    assert play.returncode == 0, play.stderr
+    assert play.stdout.count("episode ") == 3
+    rows = RunDB(runs_dir).iterations("go-right")
+    assert [r["iteration"] for r in rows] == [1, 2]
+    shown = agent2("show", "go-right", "--runs-dir", str(runs_dir))
+    assert shown.returncode == 0 and "budget_exhausted" in shown.stdout
+    assert "go-right" in agent2("runs", "--runs-dir", str(runs_dir)).stdout
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited; only its reaper is missing
+
+
+def _wait_for_step(progress: Path, step: int, proc: subprocess.Popen, timeout: float = 240) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "run ended before it could be killed"
+        if progress.exists():
+            seen = [json.loads(x) for x in progress.read_text().splitlines() if x.endswith("}")]
+            ckpt = [e["env_step"] for e in seen if e["kind"] == "checkpoint"]
+            if ckpt and ckpt[-1] >= step:
+                return ckpt[-1]
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint in time")
+
+
+def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir):
+    budget = 24_000
+    cmd = [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--target", "100000",
+           "--budget-steps", str(budget), "--max-iterations", "1", "--eval-episodes", "3",
+           "--runs-dir", str(runs_dir), "--thread-id", "kr", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = runs_dir / "kr" / "iter_1" / PROGRESS
+    killed_after = _wait_for_step(progress, budget // 3, proc)
+    time.sleep(0.7)  # die between checkpoints, with work in flight
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)  # the worker follows its parent (PR_SET_PDEATHSIG)
+    pids = {json.loads(x)["pid"] for x in progress.read_text().splitlines()}
+    assert not any(_alive(p) for p in pids), "training worker outlived its parent"
+    assert not (runs_dir / "kr" / "result.json").exists()
+
+    resumed = agent2("resume", "kr", "--runs-dir", str(runs_dir), timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads((runs_dir / "kr" / "result.json").read_text())
+    assert result["status"] == "budget_exhausted" and len(result["iterations"]) == 1
+    train = json.loads((runs_dir / "kr" / "iter_1" / "train_result.json").read_text())
+    assert train["resumed_at_step"] >= killed_after  # continued, not restarted
+    consumed = steps_consumed(runs_dir / "kr" / "iter_1")
+    assert consumed <= 1.1 * train["env_steps"], (consumed, train["env_steps"])
+    assert len(RunDB(runs_dir).iterations("kr")) == 1
+    again = agent2("resume", "kr", "--runs-dir", str(runs_dir))  # a finished run: nothing to redo
+    assert again.returncode == 0 and "budget_exhausted" in again.stdout
