@@ -76,3 +76,11 @@ class MDPWrapper(gym.Wrapper):
                 raise MDPCodeError(f"reward() returned a non-finite value {rew!r}")
         self._last_raw_obs = raw_next
         return self._obs(raw_next), rew, terminated, truncated, info
+
+
+def make_mdp_env(env_ref: str, code: str, obs_dim: int, shape_reward: bool,
+                 render_mode: str | None = None) -> MDPWrapper:
+    """The env behind ``env_ref`` with a generated MDP applied."""
+    from envs.loading import make_env
+
+    return MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward)

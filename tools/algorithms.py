@@ -34,6 +34,14 @@ from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, AlgoConfig
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
+class NoisySACPolicy(SACPolicy):
+    """SAC's policy with extra exploration noise kept inside the tanh-squashed range [-1, 1]."""
+
+    def add_exploration_noise(self, act, batch):  # type: ignore[override]
+        act = super().add_exploration_noise(act, batch)
+        return np.clip(act, -1.0, 1.0) if isinstance(act, np.ndarray) else act
+
+
 def check_compatible(cfg: AlgoConfig, action_space: gym.Space) -> None:
     discrete = isinstance(action_space, gym.spaces.Discrete)
     allowed = DISCRETE_ALGORITHMS if discrete else CONTINUOUS_ALGORITHMS
@@ -134,7 +142,7 @@ def _sac(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorit
     else:
         alpha = float(cfg.alpha)
     noise = GaussianNoise(sigma=cfg.exploration_noise) if cfg.exploration_noise > 0 else None
-    policy = SACPolicy(actor=actor, action_space=action_space, exploration_noise=noise)
+    policy = NoisySACPolicy(actor=actor, action_space=action_space, exploration_noise=noise)
     return SAC(policy=policy, policy_optim=_optim(cfg), critic=c1, critic_optim=_optim(cfg),
                critic2=c2, critic2_optim=_optim(cfg), tau=cfg.tau, gamma=cfg.gamma, alpha=alpha,
                n_step_return_horizon=cfg.n_step)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.mdp_wrapper import make_mdp_env
 from tools import sandbox
 from tools.schemas import MDPDesign
 
@@ -51,9 +52,7 @@ def static_check(code: str) -> str | None:
 
 def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0) -> dict:
     """Random-action episodes through the MDP: finite rewards, observations of the declared shape."""
-    from tools.vector_envs import make_mdp_env
-
-    env = make_mdp_env(env_ref, mdp, shape_reward=True)
+    env = make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward=True)
     env.action_space.seed(seed)
     shaped, original, steps = [], [], 0
     for ep in range(SMOKE_EPISODES):

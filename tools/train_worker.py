@@ -35,6 +35,7 @@ from tianshou.utils.logger.logger_base import BaseLogger
 from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
+from envs.mdp_wrapper import make_mdp_env
 from tools.vector_envs import make_vector_env
 
 CHECKPOINT = "checkpoint.pt"
@@ -362,9 +363,7 @@ def train(iter_dir: Path) -> None:
 
 def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
-    from tools.vector_envs import make_mdp_env
-
-    probe = make_mdp_env(job.env, job.mdp, shape_reward=False)
+    probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
     algorithm = build_algorithm(job.algo, job.mdp.obs_dim, probe.action_space)
     probe.close()
     state = load_checkpoint(policy_file)

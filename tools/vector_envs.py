@@ -5,14 +5,8 @@ from __future__ import annotations
 from tianshou.env import BaseVectorEnv, DummyVectorEnv, VectorEnvNormObs
 from tianshou.utils import RunningMeanStd
 
-from envs.loading import make_env
-from envs.mdp_wrapper import MDPWrapper
+from envs.mdp_wrapper import make_mdp_env
 from tools.schemas import MDPDesign
-
-
-def make_mdp_env(env_ref: str, mdp: MDPDesign, shape_reward: bool, render_mode: str | None = None):
-    return MDPWrapper(make_env(env_ref, render_mode=render_mode), mdp.code, mdp.obs_dim,
-                      shape_reward=shape_reward)
 
 
 def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_reward: bool,
@@ -23,7 +17,7 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
     updating it only when ``update_obs_rms``.
     """
     venv: BaseVectorEnv = DummyVectorEnv(
-        [lambda: make_mdp_env(env_ref, mdp, shape_reward) for _ in range(n)]
+        [lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward) for _ in range(n)]
     )
     venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:

@@ -228,6 +228,13 @@ class ExpertDesigner(Designer):
                 changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
                 algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5})
         if train.stop_reason == "crash" or ev.mean is None:
+            if ctx.history and ctx.history[-1].stop_reason == "crash":
+                switch = self._alternative(algo.algorithm, p)
+                return Critique(
+                    verdict="revise_algo", diagnosis="crashed",
+                    reason=f"{algo.algorithm} failed twice in a row: " + (
+                        (train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1],
+                    changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
             return Critique(
                 verdict="revise_algo", diagnosis="crashed",
                 reason="training or evaluation failed: " + ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1],
