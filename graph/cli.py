@@ -106,14 +106,15 @@ def _summary(values: dict, thread_id: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from envs.loading import make_env
+    from tools.profiling import profile_env
+
+    make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
+    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
+
     from graph.config import default_budget, default_target, default_task_text
     from graph.runner import new_thread_id, start_run
     from graph.state import RunSettings
-    from tools.profiling import profile_env
     from tools.schemas import TaskSpec
-
-    make_env(args.env).close()  # fail fast, before anything is recorded
-    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
     task = TaskSpec(
         text=args.task or default_task_text(args.env), env=args.env,
         target=args.target if args.target is not None else default_target(args.env),

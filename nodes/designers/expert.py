@@ -147,7 +147,7 @@ class ExpertDesigner(Designer):
             return AlgoConfig(
                 algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=1e-3 if T < 1000 else 3e-4,
                 gamma=gamma, gae_lambda=0.95 if T < 1000 else 0.98, n_train_envs=n_envs,
-                collect_steps=collect, batch_size=max(64, collect // 8), repeat=10 if collect <= 2048 else 4,
+                collect_steps=collect, batch_size=64, repeat=10 if collect <= 2048 else 4,
                 ent_coef=0.01 if (sparse or p.action.kind == "discrete" and T >= 1000) else 0.0,
                 budget_steps=budget,
                 rationale=f"{algorithm}: robust on-policy default; γ={gamma:g} from a {T}-step horizon, "
