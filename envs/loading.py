@@ -28,6 +28,8 @@ from envs.registry import BUILTIN_TASKS
 from envs.spaces import standardize
 
 DEFAULT_FACTORY = "make_env"
+DEFAULT_MAX_EPISODE_STEPS = 1000
+"""Episode cap for envs without a time limit of their own, so every episode ends."""
 
 
 def _is_file_ref(ref: str) -> bool:
@@ -115,9 +117,21 @@ def make_raw_env(ref: str, render_mode: str | None = None) -> gym.Env:
     return env
 
 
+def episode_limit(env: gym.Env) -> int | None:
+    """The step limit of the first ``TimeLimit`` in the wrapper chain (None if there is none)."""
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        env = env.env
+    return None
+
+
 def make_env(ref: str, render_mode: str | None = None) -> gym.Env:
-    """Build the env with flat float32 observations and Discrete/Box actions."""
-    return standardize(make_raw_env(ref, render_mode=render_mode), ref)
+    """Build the env with flat float32 observations, Discrete/Box actions and a time limit."""
+    env = make_raw_env(ref, render_mode=render_mode)
+    if episode_limit(env) is None:
+        env = gym.wrappers.TimeLimit(env, max_episode_steps=DEFAULT_MAX_EPISODE_STEPS)
+    return standardize(env, ref)
 
 
 def env_source(ref: str, limit: int = 6000) -> str:

@@ -47,3 +47,15 @@ def test_missing_file_and_missing_factory_are_named():
 def test_factory_that_returns_no_env():
     with pytest.raises(EnvLoadError, match="returned int, not a gymnasium.Env"):
         make_env(f"{ENV_FILE}:not_an_env")
+
+
+def test_env_without_time_limit_gets_one():
+    from envs.loading import DEFAULT_MAX_EPISODE_STEPS, episode_limit
+
+    env = make_env(f"{ENV_FILE}:Endless")
+    env.reset(seed=0)
+    for t in range(1, DEFAULT_MAX_EPISODE_STEPS + 1):
+        *_, terminated, truncated, _ = env.step(0)
+        if truncated:
+            break
+    assert t == DEFAULT_MAX_EPISODE_STEPS == episode_limit(env)

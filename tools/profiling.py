@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.errors import EnvLoadError
-from envs.loading import env_source, make_env, make_raw_env
+from envs.loading import env_source, episode_limit, make_env, make_raw_env
 from tools.schemas import EnvProfile, SpaceInfo
 
 PROFILE_EPISODE_CAP = 2000
@@ -50,7 +50,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
     raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
     raw.close()
     spec = env.spec
-    max_episode_steps = spec.max_episode_steps if spec is not None else None
+    max_episode_steps = episode_limit(env)
     cap = max_episode_steps or PROFILE_EPISODE_CAP
     env.action_space.seed(seed)
     returns, lengths, rewards, observations = [], [], [], []

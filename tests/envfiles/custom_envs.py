@@ -55,6 +55,11 @@ class RaisesOnReset(_Base):
         raise ValueError("no scenario loaded")
 
 
+class Endless(_Base):
+    def __init__(self):
+        super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), length=10**9)
+
+
 def not_an_env():
     return 42
 
