@@ -113,3 +113,9 @@ def test_critic_divergence_and_crash(cartpole):
     assert (c.diagnosis, c.verdict) == ("diverged", "revise_algo") and c.algo_changes["lr"] == 5e-4
     c = _judge(cartpole, [], None, stop="crash", algo=algo, error="boom")
     assert c.diagnosis == "crashed"
+
+
+def test_critic_tests_met_target_but_evaluation_did_not_trains_on(cartpole):
+    c = _judge(cartpole, [20, 300, 480], 430, stop="target")
+    assert (c.verdict, c.diagnosis, c.warm_start) == ("revise_algo", "still_improving", True)
+    assert not c.algo_changes  # same hyper-parameters

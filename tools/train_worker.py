@@ -170,6 +170,7 @@ class TrainWorker:
         self.pre_steps = 0
         self.since_best = 0
         self.plateau = False
+        self.target_reached = False
         self.start = time.perf_counter()
         self._step_offset = 0
 
@@ -295,8 +296,14 @@ class TrainWorker:
             self.algorithm.policy.set_eps_training(cfg.eps_start + frac * (cfg.eps_final - cfg.eps_start))
 
     def stop_fn(self, best: float) -> bool:
+        """Stop at the target only when the last test clears it beyond its noise (mean − std/√n)."""
         target = self.job.target
-        return (target is not None and self.best_score >= target) or self.plateau
+        if target is not None and self.curve:
+            last = self.curve[-1]
+            if last.mean - last.std / math.sqrt(self.cfg.test_episodes) >= target:
+                self.target_reached = True
+                return True
+        return self.plateau
 
     def run(self) -> TrainResult:
         self.build()
@@ -336,7 +343,7 @@ class TrainWorker:
         except DivergenceError as e:
             error, stop_reason, info_env_step = str(e), "divergence", trainer._env_step
         if error is None:
-            if self.job.target is not None and self.best_score >= self.job.target:
+            if self.target_reached:
                 stop_reason = "target"
             elif self.plateau:
                 stop_reason = "plateau"

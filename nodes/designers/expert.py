@@ -261,6 +261,11 @@ class ExpertDesigner(Designer):
                 verdict="revise_algo", diagnosis="no_progress",
                 reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
                 changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
+        if train.stop_reason == "target":
+            return Critique(
+                verdict="revise_algo", diagnosis="still_improving",
+                reason=f"tests met the target but the {ev.episodes}-episode evaluation ({ev.mean:.1f}) did not",
+                changes=["continue training the same agent"], warm_start=True)
         improving = self._still_improving(curve)
         if improving and train.stop_reason == "budget":
             return Critique(
