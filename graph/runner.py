@@ -65,21 +65,22 @@ def start_run(task: TaskSpec, settings: RunSettings, thread_id: str) -> dict:
         return dict(graph.get_state(_config(thread_id)).values)
 
 
+def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
+    snapshot = graph.get_state(_config(thread_id))
+    if snapshot.created_at is None:
+        raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs_dir)!r} "
+                                 "(see 'agent2 runs')")
+    return snapshot
+
+
 def resume_run(thread_id: str, runs_dir: str | Path) -> dict:
     with compiled_graph(runs_dir) as graph:
-        snapshot = graph.get_state(_config(thread_id))
-        if snapshot.created_at is None:
-            raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs_dir)!r} "
-                                     "(see 'agent2 runs')")
-        if snapshot.next:
+        if _snapshot(graph, thread_id, runs_dir).next:
             graph.invoke(None, _config(thread_id), durability="sync")
         return dict(graph.get_state(_config(thread_id)).values)
 
 
 def run_state(thread_id: str, runs_dir: str | Path) -> dict:
     with compiled_graph(runs_dir) as graph:
-        snapshot = graph.get_state(_config(thread_id))
-        if snapshot.created_at is None:
-            raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs_dir)!r} "
-                                     "(see 'agent2 runs')")
+        snapshot = _snapshot(graph, thread_id, runs_dir)
         return {"values": dict(snapshot.values), "next": list(snapshot.next)}
