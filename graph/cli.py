@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _llm_flags(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run where it stopped")
     res.add_argument("thread_id")
@@ -82,7 +83,38 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--seed", type=_int, default=12345)
 
     sub.add_parser("tasks", help="built-in tasks")
+
+    doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
+    _llm_flags(doctor)
     return p
+
+
+def _llm_flags(p: argparse.ArgumentParser) -> None:
+    from nodes.designers.llm_config import METHODS
+
+    g = p.add_argument_group("LLM designer (flags win over AGENT2_*/OPENAI_* environment variables)")
+    g.add_argument("--model", help="model name ($AGENT2_MODEL)")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint ($OPENAI_BASE_URL); key from $OPENAI_API_KEY")
+    g.add_argument("--temperature", type=_finite_float, help="($AGENT2_TEMPERATURE, default 0.6)")
+    g.add_argument("--structured-method", choices=METHODS, help="($AGENT2_STRUCTURED_METHOD, default json_schema)")
+    g.add_argument("--llm-timeout", type=_finite_float, help="seconds per request ($AGENT2_TIMEOUT)")
+    g.add_argument("--llm-retries", type=_int, help="re-asks and HTTP retries ($AGENT2_RETRIES, default 3)")
+    g.add_argument("--token-budget", type=_positive_int, help="tokens per run ($AGENT2_TOKEN_BUDGET)")
+
+
+def llm_settings(args: argparse.Namespace):
+    from pydantic import ValidationError
+
+    from nodes.designers.llm_config import LLMSettings
+
+    try:
+        return LLMSettings.from_env(model=args.model, base_url=args.base_url, temperature=args.temperature,
+                                    method=args.structured_method, timeout=args.llm_timeout,
+                                    retries=args.llm_retries, token_budget=args.token_budget)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise Agent2Error(f"invalid LLM setting {'.'.join(map(str, err['loc']))}={err.get('input')!r}: "
+                          f"{err['msg']}") from None
 
 
 def _summary(values: dict, thread_id: str) -> int:
@@ -122,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed, eval_episodes=args.eval_episodes)
     thread_id = args.thread_id or new_thread_id(args.env)
     settings = RunSettings(runs_dir=str(Path(args.runs_dir).resolve()), designer=args.designer,
+                           llm=llm_settings(args) if args.designer == "llm" else None,
                            progress=not args.no_progress)
     print(f"agent2: run {thread_id}: {task.env}, target {task.target}, budget {task.budget_steps} steps, "
           f"designer {settings.designer}", file=sys.stderr)
@@ -131,6 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'",
               file=sys.stderr)
         return 130
+    except Agent2Error as e:
+        raise Agent2Error(f"{e}; the run is saved: 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'") from e
     return _summary(values, thread_id)
 
 
@@ -184,6 +219,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         table.add_row(str(r["iteration"]), r["mdp_summary"], r["algorithm"], hp, str(r["env_steps"]), ev,
                       r["verdict"], r["reason"])
     console.print(table)
+    usage = RunDB(args.runs_dir).llm_usage(args.thread_id)
+    if usage:
+        llm = Table("node", "LLM calls", "invalid answers", "prompt tokens", "completion tokens")
+        for u in usage:
+            llm.add_row(u["node"], str(u["calls"]), str(u["invalid"]), str(u["prompt_tokens"]),
+                        str(u["completion_tokens"]))
+        console.print(llm)
     if values.get("agent_dir"):
         console.print(f"agent: {values['agent_dir']}")
     return 0
@@ -216,7 +258,18 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "play": cmd_play,
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from nodes.designers.llm_doctor import check_endpoint
+
+    settings = llm_settings(args)
+    ok = True
+    for line, good in check_endpoint(settings):
+        print(("ok    " if good else "FAIL  ") + line)
+        ok = ok and good
+    return 0 if ok else 1
+
+
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "play": cmd_play,
             "tasks": cmd_tasks}
 
 

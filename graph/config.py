@@ -15,8 +15,10 @@ DEFAULT_EVAL_EPISODES = 20
 
 
 def default_designer() -> str:
-    """``llm`` once an endpoint is configured and the LLM designer exists; ``expert`` otherwise."""
-    return os.environ.get("AGENT2_DESIGNER", "expert")
+    """``$AGENT2_DESIGNER`` if set, else ``llm`` when a model endpoint is configured, else ``expert``."""
+    from nodes.designers.llm_config import endpoint_configured
+
+    return os.environ.get("AGENT2_DESIGNER") or ("llm" if endpoint_configured() else "expert")
 
 
 def default_task_text(env: str) -> str:

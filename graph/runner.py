@@ -21,7 +21,7 @@ from tools.schemas import TaskSpec
 CHECKPOINT_DB = "checkpoints.sqlite"
 STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
                if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)]
-STATE_TYPES.append(("graph.state", "RunSettings"))
+STATE_TYPES += [("graph.state", "RunSettings"), ("nodes.designers.llm_config", "LLMSettings")]
 
 
 class UnknownThreadError(Agent2Error):

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from nodes.designers.llm_config import LLMSettings
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -29,6 +30,7 @@ class RunSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     runs_dir: str = Field(description="Folder holding every run's folder and the run database.")
     designer: str = "expert"
+    llm: LLMSettings | None = Field(None, description="Model settings of the LLM designer (never the key).")
     progress: bool = True
 
 

@@ -15,7 +15,7 @@ def analyze_task(state: dict, config: RunnableConfig) -> dict:
     task = state["task"]
     profile = profile_env(task.env, seed=task.seed)
     update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
-    analysis = designer(state).analyze(design_context({**state, **update}))
+    analysis = designer(state, config).analyze(design_context({**state, **update}))
     rundb(state).upsert_run(
         thread_id(config), task=task.text, env=task.env, designer=state["settings"].designer,
         status="running", target=task.target, budget_steps=task.budget_steps, iterations=0,

@@ -26,8 +26,17 @@ def iter_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
     return run_dir(state, config) / f"iter_{state['iteration']}"
 
 
-def designer(state: dict[str, Any]) -> Designer:
-    return get_designer(state["settings"].designer)
+def designer(state: dict[str, Any], config: RunnableConfig | None = None) -> Designer:
+    """The run's designer; LLM calls and tokens go to the run database under this thread."""
+    settings = state["settings"]
+    if settings.designer != "llm":
+        return get_designer(settings.designer)
+    db, tid, iteration = rundb(state), thread_id(config), state.get("iteration", 0)
+
+    def record(row: dict) -> None:
+        db.record_llm_call(tid, iteration, row)
+
+    return get_designer("llm", settings.llm, recorder=record, tokens_used=db.llm_tokens(tid))
 
 
 def rundb(state: dict[str, Any]) -> RunDB:

@@ -17,7 +17,7 @@ def best_record(history: list[IterationRecord]) -> IterationRecord | None:
 
 def critic(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    critique = designer(state).critique(design_context(state, config))
+    critique = designer(state, config).critique(design_context(state, config))
     train, ev, mdp, algo = state["train"], state["eval"], state["mdp"], state["algo"]
     record = IterationRecord(
         iteration=state["iteration"], mdp_summary=mdp.summary, mdp_code=mdp.code, algo=algo,

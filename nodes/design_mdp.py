@@ -41,10 +41,10 @@ def original_mdp(obs_dim: int) -> MDPDesign:
 def design_mdp(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
-    who = designer(state)
+    who = designer(state, config)
     check_dir = iter_dir(state, config) / "mdp_check"
     errors: list[str] = []
-    design: MDPDesign | None = who.design_mdp(ctx)
+    design: MDPDesign | None = who.design_mdp(ctx)  # None: the designer has no answer
     for _ in range(MAX_REPAIRS + 1):
         if design is None:
             break

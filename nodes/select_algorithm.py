@@ -11,5 +11,5 @@ from nodes.context import design_context, designer
 
 def select_algorithm(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    algo = designer(state).select_algorithm(design_context(state, config))
+    algo = designer(state, config).select_algorithm(design_context(state, config))
     return {"algo": algo, "wall_seconds": time.perf_counter() - t0}

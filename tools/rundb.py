@@ -49,6 +49,22 @@ class RunDB:
                  "test_std": float, "wall": float},
                 pk=("thread_id", "iteration", "env_step"), if_not_exists=True)
 
+    def record_llm_call(self, thread_id: str, iteration: int, row: dict) -> None:
+        self.db["llm_calls"].insert({"thread_id": thread_id, "iteration": iteration, "at": time.time(), **row},
+                                    alter=True)
+
+    def llm_usage(self, thread_id: str) -> list[dict]:
+        """Calls, failed answers and tokens per node."""
+        if "llm_calls" not in self.db.table_names():
+            return []
+        return list(self.db.query(
+            "select node, count(*) as calls, sum(not ok) as invalid, sum(prompt_tokens) as prompt_tokens, "
+            "sum(completion_tokens) as completion_tokens from llm_calls where thread_id = ? "
+            "group by node order by min(at)", [thread_id]))
+
+    def llm_tokens(self, thread_id: str) -> int:
+        return sum((r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0) for r in self.llm_usage(thread_id))
+
     def upsert_run(self, thread_id: str, **fields: Any) -> None:
         now = time.time()
         existing = self.get_run(thread_id)

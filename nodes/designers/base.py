@@ -56,7 +56,8 @@ class Designer(ABC):
     def analyze(self, ctx: DesignContext) -> TaskAnalysis: ...
 
     @abstractmethod
-    def design_mdp(self, ctx: DesignContext) -> MDPDesign: ...
+    def design_mdp(self, ctx: DesignContext) -> MDPDesign | None:
+        """The MDP design, or None when the designer has none (the loop falls back)."""
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         """A fixed design for ``error``, or None to fall back to the last good design."""

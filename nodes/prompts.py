@@ -1,0 +1,119 @@
+"""Prompt templates of the LLM designer, each a named constant (``str.format`` placeholders)."""
+
+SYSTEM = """You are Agent², an expert reinforcement-learning engineer. You turn a task and an \
+environment into a trained agent: you analyse the task, design the MDP (observation transform, \
+action transform, shaped reward) as Python code, choose a Tianshou 2.x algorithm with its \
+network and hyper-parameters, and read training reports to improve your design. Scores are always \
+measured on the environment's ORIGINAL reward; a shaped reward only helps training. Answer only \
+with the requested structure."""
+
+ANALYZE = """Analyse this reinforcement-learning task.
+
+Task (the user's words): {task}
+Target: {target} (mean evaluation return on the original reward)
+
+Measured by running a random policy:
+{profile}
+
+Environment source code (trimmed):
+```python
+{source}
+```
+
+Give the objective in one sentence and the two or three key challenges (sparse or deceptive \
+reward, long horizon, observation scales, exploration, ...)."""
+
+MDP_CONTRACT = """The MDP module must define exactly these top-level functions and may import only \
+numpy (as np) and math:
+
+    def observation(obs):            # obs: flat float32 numpy array of length {obs_dim}
+        return ...                   # a flat array of length OBS_DIM (declare it as obs_dim)
+    def action(act):                 # act: what the learner outputs ({action})
+        return ...                   # what the environment's step() takes
+    def reward(obs, action, next_obs, reward, info):
+        return ...                   # a finite float; info has 'terminated' and 'truncated'
+
+reward() receives the RAW observations (before observation()) and the env's own reward. Prefer \
+potential-based shaping (gamma * phi(next_obs) - phi(obs), phi = 0 when info['terminated']) so \
+the optimal policy is unchanged. No file, network or process access."""
+
+DESIGN_MDP = """Design the MDP for this task (iteration {iteration}).
+
+Task: {task}
+Target: {target}
+Analysis: {analysis}
+
+Measured by running a random policy:
+{profile}
+
+Environment source code (trimmed):
+```python
+{source}
+```
+
+{contract}
+
+Earlier iterations:
+{history}
+
+Critic's diagnosis of the last iteration: {critique}
+
+Return the complete module as `code`, the length of observation()'s output as `obs_dim`, a \
+one-line `summary` and your `rationale`."""
+
+REPAIR_MDP = """Your MDP module failed validation. Fix it.
+
+Error:
+{error}
+
+Your module:
+```python
+{code}
+```
+
+{contract}
+
+Return the complete corrected module."""
+
+SELECT_ALGORITHM = """Choose the algorithm, network and hyper-parameters (iteration {iteration}).
+
+Task: {task}
+Target: {target}
+Action space: {action}; observation length after the MDP: {obs_dim}; episode horizon: {horizon}
+MDP design: {mdp}
+Env steps for this iteration: {budget}
+
+Candidate algorithms (Tianshou 2.x): {algorithms}.
+On-policy (PPO, A2C) use collect_steps, repeat, batch_size, gae_lambda, ent_coef; off-policy \
+(DQN, SAC, TD3) use buffer_size, start_steps, batch_size, exploration_noise. Leave a field out to \
+keep the expert default ({defaults}). When tuning after an earlier iteration, change at most five \
+parameters, each by less than 30%, learning rate first.
+
+Earlier iterations:
+{history}
+
+Critic's diagnosis of the last iteration: {critique}"""
+
+CRITIQUE = """Judge this training iteration and decide what to change.
+
+Task: {task}
+Target: {target}; random-policy return {random_return}
+MDP: {mdp}
+Algorithm: {algo}
+Training stop reason: {stop_reason}{error}
+Test returns over training (env step: mean ± std, original reward):
+{curve}
+Final evaluation: {evaluation}
+Env steps left: {steps_left}; iterations left: {iterations_left}
+
+Earlier iterations:
+{history}
+
+verdict: done (target met or nothing left to try), revise_mdp (the reward or observation design is \
+the problem), revise_algo (the algorithm or its hyper-parameters are), give_up. For revise_algo, \
+put hyper-parameter changes in algo_changes (field name -> new value), a new algorithm in \
+next_algorithm, and set warm_start to continue from this iteration's weights."""
+
+INVALID_ANSWER = """Your answer did not match the required structure:
+{error}
+Answer again with the complete structure."""
