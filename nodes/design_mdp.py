@@ -45,9 +45,11 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
     check_dir = iter_dir(state, config) / "mdp_check"
     errors: list[str] = []
     design: MDPDesign | None = who.design_mdp(ctx)  # None: the designer has no answer
-    for _ in range(MAX_REPAIRS + 1):
+    for attempt in range(1, MAX_REPAIRS + 2):
         if design is None:
             break
+        check_dir.mkdir(parents=True, exist_ok=True)
+        (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
         error = validate_mdp(state["task"].env, design, check_dir)
         if error is None:
             return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}

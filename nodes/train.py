@@ -33,6 +33,7 @@ def train(state: dict, config: RunnableConfig) -> dict:
             if writer is not None and event.get("kind") in ("test", "checkpoint"):
                 writer({"type": "training", "iteration": k, **event})
 
-        result = run_training(job, iter_dir(state, config), on_progress=on_progress)
+        result = run_training(job, iter_dir(state, config), on_progress=on_progress,
+                              eval_episodes=task.eval_episodes)
     return {"train": result, "steps_used": state.get("steps_used", 0) + result.env_steps,
             "wall_seconds": time.perf_counter() - t0}

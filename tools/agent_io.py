@@ -12,7 +12,7 @@ from pathlib import Path
 
 from envs.errors import Agent2Error
 from tools.schemas import EvalResult, TrainJob
-from tools.train_worker import BEST_POLICY, JOB, evaluate_policy
+from tools.run_files import BEST_POLICY, JOB
 
 POLICY_FILE = "policy.pt"
 CONFIG_FILE = "config.json"
@@ -41,5 +41,7 @@ def load_job(agent_dir: Path) -> TrainJob:
 
 def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
     """Run the exported agent deterministically on the original reward."""
+    from tools.train_worker import evaluate_policy  # torch and Tianshou only where an agent runs
+
     job = load_job(agent_dir)
     return evaluate_policy(job, agent_dir / POLICY_FILE, episodes, seed)

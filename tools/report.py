@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tools.schemas import IterationRecord, TaskSpec, TrainResult  # noqa: E402
-from tools.train_worker import TRAIN_RESULT  # noqa: E402
+from tools.run_files import TRAIN_RESULT  # noqa: E402
 
 
 def _curve(rec: IterationRecord) -> TrainResult | None:
@@ -77,6 +77,12 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
                   f"Evaluation {best.eval_mean:.1f} ± {best.eval_std or 0:.1f} over {best.eval_episodes} episodes.",
                   "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",
                   "", "### MDP code", "", "```python", best.mdp_code.rstrip(), "```"]
+    if len(history) > 1:
+        lines += ["", "## Every iteration's design", ""]
+        for r in history:
+            lines += [f"<details><summary>Iteration {r.iteration}: {r.mdp_summary}; {r.algo.short()}; "
+                      f"{r.diagnosis}: {r.reason}</summary>", "", "```python", r.mdp_code.rstrip(), "```", "",
+                      "```json", json.dumps(r.algo.model_dump(exclude={"rationale"})), "```", "</details>", ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -1,6 +1,7 @@
 """Training/evaluation worker: runs in its own process, one per iteration folder.
 
-    python -m tools.train_worker train ITER_DIR      # reads job.json, resumes from checkpoint.pt
+    python -m tools.train_worker train ITER_DIR [N]  # reads job.json, resumes from checkpoint.pt;
+                                                     # then evaluates N episodes when N is given
     python -m tools.train_worker evaluate ITER_DIR N # evaluates best_policy.pt on the original reward
 
 It executes generated MDP code, so the parent starts it with a scrubbed environment and limits
@@ -34,16 +35,11 @@ from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic
+from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
 from envs.mdp_wrapper import make_mdp_env
 from tools.vector_envs import make_vector_env
 
-CHECKPOINT = "checkpoint.pt"
-BEST_POLICY = "best_policy.pt"
-PROGRESS = "progress.jsonl"
-TRAIN_RESULT = "train_result.json"
-EVAL_RESULT = "eval_result.json"
-JOB = "job.json"
 PLATEAU_TESTS = 12
 """Stop an iteration when this many tests in a row (and half its budget) brought no new best."""
 
@@ -363,9 +359,12 @@ class TrainWorker:
         )
 
 
-def train(iter_dir: Path) -> None:
+def train(iter_dir: Path, eval_episodes: int = 0) -> None:
+    """Train; then, with ``eval_episodes``, evaluate the best policy here (saves a process start)."""
     result = TrainWorker(iter_dir).run()
     (iter_dir / TRAIN_RESULT).write_text(result.model_dump_json(indent=1))
+    if eval_episodes > 0 and result.best_test_mean is not None:
+        evaluate(iter_dir, eval_episodes)
 
 
 def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
@@ -406,7 +405,7 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     mode, iter_dir = argv[0], Path(argv[1])
     if mode == "train":
-        train(iter_dir)
+        train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
     elif mode == "evaluate":
         evaluate(iter_dir, int(argv[2]))
     else:

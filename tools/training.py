@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tools import sandbox
 from tools.schemas import EvalResult, TrainJob, TrainResult
-from tools.train_worker import EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
+from tools.run_files import BEST_POLICY, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5
@@ -44,14 +44,19 @@ def _follow(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
 
 
 def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None = None,
-                 timeout: float | None = None) -> TrainResult:
-    """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process."""
+                 timeout: float | None = None, eval_episodes: int = 0) -> TrainResult:
+    """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process.
+
+    With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
+    ``run_evaluation`` then reads instead of starting another process.
+    """
     write_job(job, iter_dir)
     (iter_dir / TRAIN_RESULT).unlink(missing_ok=True)
+    (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
     progress = iter_dir / PROGRESS
     offset = progress.stat().st_size if progress.exists() else 0
     log = iter_dir / "worker.log"
-    proc = sandbox.start("tools.train_worker", ["train", str(iter_dir)], log)
+    proc = sandbox.start("tools.train_worker", ["train", str(iter_dir), str(eval_episodes)], log)
     start = time.perf_counter()
     try:
         while proc.poll() is None:
@@ -105,7 +110,15 @@ def steps_consumed(iter_dir: Path) -> int:
 
 
 def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
-    """Evaluate the iteration's best policy on the original reward, in a sandboxed worker."""
+    """Evaluate the iteration's best policy on the original reward, in a sandboxed worker.
+
+    An evaluation the training worker already wrote for the current best policy is reused.
+    """
+    done, best = iter_dir / EVAL_RESULT, iter_dir / BEST_POLICY
+    if done.exists() and best.exists() and done.stat().st_mtime >= best.stat().st_mtime:
+        result = EvalResult.model_validate_json(done.read_text())
+        if result.episodes == episodes and result.error is None:
+            return result
     log = iter_dir / "eval.log"
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
     code = sandbox.run("tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log,
