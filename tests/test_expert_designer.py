@@ -119,3 +119,14 @@ def test_critic_tests_met_target_but_evaluation_did_not_trains_on(cartpole):
     c = _judge(cartpole, [20, 300, 480], 430, stop="target")
     assert (c.verdict, c.diagnosis, c.warm_start) == ("revise_algo", "still_improving", True)
     assert not c.algo_changes  # same hyper-parameters
+
+
+def test_changes_from_a_critic_are_validated_one_by_one(cartpole):
+    from tools.schemas import Critique
+
+    first = EXPERT.select_algorithm(cartpole)
+    cartpole.algo = first
+    cartpole.critique = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", next_algorithm="SAC",
+                                 algo_changes={"lr": 5e-4, "learning_rate": 3, "gamma": 7.0, "batch_size": 128})
+    nxt = EXPERT.select_algorithm(cartpole)  # SAC cannot take discrete actions: kept PPO
+    assert nxt.algorithm == "PPO" and nxt.lr == 5e-4 and nxt.batch_size == 128 and nxt.gamma == first.gamma

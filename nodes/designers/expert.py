@@ -14,6 +14,8 @@ import numpy as np
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer
 from tools.schemas import (
+    CONTINUOUS_ALGORITHMS,
+    DISCRETE_ALGORITHMS,
     AlgoConfig,
     Critique,
     EnvProfile,
@@ -57,6 +59,18 @@ def needs_normalization(p: EnvProfile) -> bool:
     scales = _obs_scales(p)
     mean = np.abs(np.array(p.obs_mean))
     return bool(scales.max() / max(scales.min(), 1e-8) > 10 or (mean + scales).max() > 10)
+
+
+def apply_changes(cfg: AlgoConfig, changes: dict) -> AlgoConfig:
+    """``cfg`` with each change that names a real field and passes validation; others are dropped."""
+    for key, value in changes.items():
+        if key in ("algorithm", "budget_steps", "epoch_steps", "warm_start_from") or key not in AlgoConfig.model_fields:
+            continue
+        try:
+            cfg = AlgoConfig.model_validate({**cfg.model_dump(), key: value})
+        except ValueError:
+            continue
+    return cfg
 
 
 def _pow2(x: float) -> int:
@@ -200,19 +214,18 @@ class ExpertDesigner(Designer):
         budget = self.iteration_budget(ctx)
         sparse = bool(p.sparse_reward)
         crit, prev = ctx.critique, ctx.algo
+        allowed = DISCRETE_ALGORITHMS if p.action.kind == "discrete" else CONTINUOUS_ALGORITHMS
         if crit is None or prev is None:
             first = "PPO" if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)
-        elif crit.next_algorithm and crit.next_algorithm != prev.algorithm:
-            cfg = self.default_config(crit.next_algorithm, p, budget, sparse)
-            cfg = cfg.model_copy(update=crit.algo_changes)
+        elif crit.next_algorithm and crit.next_algorithm != prev.algorithm and crit.next_algorithm in allowed:
+            cfg = apply_changes(self.default_config(crit.next_algorithm, p, budget, sparse), crit.algo_changes)
         else:
-            cfg = prev.model_copy(update={**crit.algo_changes, "budget_steps": budget,
-                                          "warm_start_from": None})
+            cfg = apply_changes(prev, crit.algo_changes).model_copy(
+                update={"budget_steps": budget, "warm_start_from": None})
             if crit.warm_start and crit.verdict == "revise_algo" and ctx.history:
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
-        cfg = cfg.model_copy(update={"epoch_steps": self.epoch_steps(cfg)})
-        return AlgoConfig.model_validate(cfg.model_dump())
+        return cfg.model_copy(update={"epoch_steps": self.epoch_steps(cfg)})
 
     # -- critic ---------------------------------------------------------------------------------
     def critique(self, ctx: DesignContext) -> Critique:
