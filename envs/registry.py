@@ -66,6 +66,30 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
             budget_steps=1_000_000,
             family="box2d",
         ),
+        BuiltinTask(
+            name="Hopper-v5", env_id="Hopper-v5",
+            description="Make the one-legged hopper hop forward as fast as possible without falling, "
+            "using little torque.",
+            target=3000.0, budget_steps=300_000, family="mujoco"),
+        BuiltinTask(
+            name="Walker2d-v5", env_id="Walker2d-v5",
+            description="Make the two-legged walker walk forward as fast as possible without falling, "
+            "using little torque.",
+            target=3000.0, budget_steps=300_000, family="mujoco"),
+        BuiltinTask(
+            name="HalfCheetah-v5", env_id="HalfCheetah-v5",
+            description="Make the planar cheetah run forward as fast as possible, using little torque.",
+            target=5000.0, budget_steps=300_000, family="mujoco"),
+        BuiltinTask(
+            name="Ant-v5", env_id="Ant-v5",
+            description="Make the four-legged ant walk forward as fast as possible without flipping over, "
+            "using little torque and few hard contacts.",
+            target=2500.0, budget_steps=300_000, family="mujoco"),
+        BuiltinTask(
+            name="Humanoid-v5", env_id="Humanoid-v5",
+            description="Make the humanoid walk forward as fast as possible without falling, "
+            "using little torque.",
+            target=5000.0, budget_steps=300_000, family="mujoco"),
     ]
 }
 

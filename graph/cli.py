@@ -249,13 +249,28 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from envs.errors import Agent2Error as _Unavailable
+    from envs.loading import make_raw_env
     from envs.registry import BUILTIN_TASKS
 
-    table = Table("name", "family", "target", "budget", "description")
+    table = Table("name", "family", "agents", "observation", "action", "target", "budget", "description")
     for t in BUILTIN_TASKS.values():
-        table.add_row(t.name, t.family, f"{t.target:g}", str(t.budget_steps), t.description)
-    Console(width=160).print(table)
+        try:
+            env = make_raw_env(t.name)
+            obs, act = _space(env.observation_space), _space(env.action_space)
+            env.close()
+        except _Unavailable as e:
+            obs, act = "not installed", str(e)[:40]
+        table.add_row(t.name, t.family, "1", obs, act, f"{t.target:g}", str(t.budget_steps), t.description)
+    Console(width=200).print(table)
     return 0
+
+
+def _space(space) -> str:
+    name = type(space).__name__
+    if hasattr(space, "n") and name == "Discrete":
+        return f"Discrete({space.n})"
+    return f"{name}{tuple(space.shape)}" if getattr(space, "shape", None) else name
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -35,8 +35,10 @@ def _finite(values: np.ndarray, fill: float) -> list[float]:
 
 
 def is_sparse(returns: np.ndarray) -> bool:
-    """Random play gives (almost) the same return every episode: no learning signal to follow."""
-    return bool(np.std(returns) <= 0.05 * abs(float(np.mean(returns))) + 1e-8)
+    """Random play gives (almost) the same return every episode: no learning signal to follow.
+
+    Needs three episodes or more to say so."""
+    return len(returns) >= 3 and bool(np.std(returns) <= 0.05 * abs(float(np.mean(returns))) + 1e-8)
 
 
 def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20_000,
