@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels compile once, not per worker
 from tianshou.algorithm import Algorithm
 from tianshou.utils.torch_utils import policy_within_training_step
 from tianshou.algorithm.modelfree.sac import AutoAlpha
