@@ -27,6 +27,7 @@ def run_agent2(env: str, runs_dir: Path, thread_id: str, seed: int = 0, budget: 
     result = json.loads(result_file.read_text())
     result["outside_wall_seconds"] = wall
     result["work_seconds"] = work_seconds(runs_dir / thread_id)
+    result["overhead"] = overhead_split(runs_dir / thread_id, wall)
     return result
 
 
@@ -43,3 +44,23 @@ def work_seconds(run_dir: Path) -> dict:
         if ev.exists():
             totals["eval"] += json.loads(ev.read_text())["wall_seconds"]
     return totals
+
+
+def overhead_split(run_dir: Path, outside_wall: float) -> dict:
+    """Split the time outside env steps and updates into Agent²'s own (CLI, graph, profiling, checks,
+    worker start-up and set-up, export) and the bookkeeping inside Tianshou's trainer loop."""
+    worker_loop, setup = 0.0, 0.0
+    for it in sorted(run_dir.glob("iter_*")):
+        tr = it / "train_result.json"
+        if not tr.exists():
+            continue
+        t = json.loads(tr.read_text())
+        starts = [json.loads(x) for x in (it / "progress.jsonl").read_text().splitlines() if '"start"' in x]
+        first = starts[0]["wall"] if starts else 0.0
+        setup += first
+        worker_loop += t["wall_seconds"] - first - t["time_collect"] - t["time_update"] - t["time_test"]
+    work = sum(work_seconds(run_dir).values())
+    agent2 = outside_wall - work - worker_loop
+    return {"agent2_seconds": agent2, "agent2_share": agent2 / outside_wall,
+            "tianshou_loop_seconds": worker_loop, "tianshou_loop_share": worker_loop / outside_wall,
+            "worker_setup_seconds": setup}

@@ -45,9 +45,12 @@ def main() -> None:
           f"{best.get('eval_std') or 0:.1f}, {a2['env_steps_total']} steps, {wall:.1f} s, "
           f"{len(a2['iterations'])} iteration(s), status {a2['status']}")
     print(f"wall-time ratio Agent²/plain: {wall / base['wall_seconds']:.2f}")
+    o = a2["overhead"]
     print(f"Agent² time in env steps + updates: {work:.1f} s of {wall:.1f} s "
-          f"({json.dumps({k: round(v, 1) for k, v in a2['work_seconds'].items()})}); "
-          f"orchestration overhead {100 * (wall - work) / wall:.1f}%")
+          f"({json.dumps({k: round(v, 1) for k, v in a2['work_seconds'].items()})}); outside them: "
+          f"Agent² orchestration {o['agent2_seconds']:.1f} s ({100 * o['agent2_share']:.1f}%, of which worker "
+          f"set-up {o['worker_setup_seconds']:.1f} s), Tianshou trainer-loop bookkeeping "
+          f"{o['tianshou_loop_seconds']:.1f} s ({100 * o['tianshou_loop_share']:.1f}%)")
 
 
 if __name__ == "__main__":

@@ -169,3 +169,24 @@ def test_doctor_reports_the_working_method():
         out = agent2("doctor", "--base-url", stub.url, "--model", "stub-model")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reachable" in out.stdout and "structured output via json_schema (configured): works" in out.stdout
+
+
+def test_model_stopping_below_target_gets_an_expert_second_opinion():
+    from nodes.designers.base import DesignContext
+    from nodes.designers.expert import ExpertDesigner
+    from nodes.designers.llm import LLMDesigner
+    from nodes.designers.llm_config import LLMSettings
+    from tools.profiling import profile_env
+    from tools.schemas import CurvePoint, EvalResult, TaskSpec, TrainResult
+
+    ctx = DesignContext(task=TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000),
+                        profile=profile_env("CartPole-v1", episodes=3))
+    expert = ExpertDesigner()
+    ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
+    ctx.train = TrainResult(env_steps=20_000, best_test_mean=300, stop_reason="budget", iter_dir="/tmp/x",
+                            curve=[CurvePoint(env_step=1000 * i, mean=30 * i, std=5, wall=i) for i in range(1, 11)])
+    ctx.eval = EvalResult(mean=290, std=10, episodes=20, returns=[], mean_length=290)
+    ctx.steps_used = 20_000
+    with StubLLM({"Critique": [{"verdict": "done", "diagnosis": "other", "reason": "looks fine"}]}) as stub:
+        c = LLMDesigner(LLMSettings(base_url=stub.url, model="stub-model", retries=0)).critique(ctx)
+    assert c.verdict == "revise_algo" and c.warm_start and "model said done" in c.reason

@@ -250,8 +250,14 @@ class LLMDesigner(Designer):
             **self._common(ctx)), Critique)
         if ans is None:
             return self.expert.critique(ctx)
-        if ev.mean is not None and ctx.target is not None and ev.mean >= ctx.target:
+        solved = ev.mean is not None and ctx.target is not None and ev.mean >= ctx.target
+        if solved:
             return ans.model_copy(update={"verdict": "done", "diagnosis": "solved"})
+        if ans.verdict in ("done", "give_up") and ctx.target is not None and ctx.iterations_left > 0:
+            second = self.expert.critique(ctx)  # a second opinion before stopping below the target
+            if second.verdict not in ("done", "give_up"):
+                return second.model_copy(update={"reason": f"model said {ans.verdict} ({ans.reason[:120]}) "
+                                                           f"below the target; expert: {second.reason}"})
         return ans
 
 
