@@ -12,13 +12,7 @@ ANALYZE = """Analyse this reinforcement-learning task.
 Task (the user's words): {task}
 Target: {target} (mean evaluation return on the original reward)
 
-Measured by running a random policy:
-{profile}
-
-Environment source code (trimmed):
-```python
-{source}
-```
+{env_facts}
 
 Give the objective in one sentence and the two or three key challenges (sparse or deceptive \
 reward, long horizon, observation scales, exploration, ...)."""
@@ -43,13 +37,7 @@ Task: {task}
 Target: {target}
 Analysis: {analysis}
 
-Measured by running a random policy:
-{profile}
-
-Environment source code (trimmed):
-```python
-{source}
-```
+{env_facts}
 
 {contract}
 
@@ -113,6 +101,14 @@ verdict: done (target met or nothing left to try), revise_mdp (the reward or obs
 the problem), revise_algo (the algorithm or its hyper-parameters are), give_up. For revise_algo, \
 put hyper-parameter changes in algo_changes (field name -> new value), a new algorithm in \
 next_algorithm, and set warm_start to continue from this iteration's weights."""
+
+ENV_FACTS = """Measured by running a random policy:
+{profile}
+
+Environment source code (trimmed):
+```python
+{source}
+```"""
 
 INVALID_ANSWER = """Your answer did not match the required structure:
 {error}

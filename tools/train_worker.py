@@ -169,7 +169,6 @@ class TrainWorker:
         self.plateau = False
         self.target_reached = False
         self.start = time.perf_counter()
-        self._step_offset = 0
 
     # -- progress -------------------------------------------------------------------------------
     def total_steps(self, trainer_env_step: int) -> int:
@@ -183,7 +182,6 @@ class TrainWorker:
 
     def on_test(self, env_step: int, mean: float, std: float) -> None:
         steps = self.total_steps(env_step)
-        self.last_test = mean
         if self.curve and self.curve[-1].env_step == steps:
             self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
         else:

@@ -188,14 +188,18 @@ class LLMDesigner(Designer):
                 "critique": "(first iteration)" if ctx.critique is None else
                 ctx.critique.model_dump_json(exclude_defaults=True)}
 
+    @staticmethod
+    def env_facts(p: EnvProfile) -> str:
+        return prompts.ENV_FACTS.format(profile=profile_text(p), source=p.source[:SOURCE_LIMIT])
+
     def contract(self, p: EnvProfile) -> str:
         return prompts.MDP_CONTRACT.format(obs_dim=p.obs_dim, action=_action_text(p))
 
     def analyze(self, ctx: DesignContext) -> TaskAnalysis:
         measured = self.expert.analyze(ctx)
         p = ctx.profile
-        ans = self.ask("analyze_task", prompts.ANALYZE.format(
-            profile=profile_text(p), source=p.source[:SOURCE_LIMIT], **self._common(ctx)), AnalysisAnswer)
+        ans = self.ask("analyze_task", prompts.ANALYZE.format(env_facts=self.env_facts(p), **self._common(ctx)),
+                       AnalysisAnswer)
         if ans is None:
             return measured
         return measured.model_copy(update={"objective": ans.objective, "challenges": ans.challenges[:5]})
@@ -203,8 +207,8 @@ class LLMDesigner(Designer):
     def design_mdp(self, ctx: DesignContext) -> MDPDesign | None:
         p = ctx.profile
         ans = self.ask("design_mdp", prompts.DESIGN_MDP.format(
-            analysis=ctx.analysis.model_dump_json() if ctx.analysis else "", profile=profile_text(p),
-            source=p.source[:SOURCE_LIMIT], contract=self.contract(p), **self._common(ctx)), MDPAnswer)
+            analysis=ctx.analysis.model_dump_json() if ctx.analysis else "", env_facts=self.env_facts(p),
+            contract=self.contract(p), **self._common(ctx)), MDPAnswer)
         return None if ans is None else _to_design(ans)
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
