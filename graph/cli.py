@@ -186,6 +186,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     from tools.rundb import RunDB
 
+    from tools.rundb import DB_NAME
+
+    if not (Path(args.runs_dir) / DB_NAME).exists():
+        print(f"no runs in {args.runs_dir!r} (start one with 'agent2 run --env ENV')")
+        return 0
     table = Table("thread", "env", "status", "best", "iters", "steps", "time (s)")
     for r in RunDB(args.runs_dir).runs():
         best = "—" if r.get("best_score") is None else f"{r['best_score']:.1f}"
