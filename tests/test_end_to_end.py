@@ -88,3 +88,22 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir)
     assert len(RunDB(runs_dir).iterations("kr")) == 1
     again = agent2("resume", "kr", "--runs-dir", str(runs_dir))  # a finished run: nothing to redo
     assert again.returncode == 0 and "budget_exhausted" in again.stdout
+
+
+def test_a_finished_iteration_is_not_trained_again(tmp_path):
+    from nodes.design_mdp import original_mdp
+    from tools.schemas import AlgoConfig, TrainJob
+    from tools.training import run_training
+
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), target=None,
+                   algo=AlgoConfig(algorithm="PPO", budget_steps=1024, epoch_steps=512, collect_steps=512,
+                                   n_train_envs=2, n_test_envs=2, test_episodes=2))
+    first = run_training(job, tmp_path, eval_episodes=2)
+    assert first.env_steps >= 1024 and (tmp_path / "eval_result.json").exists()
+    sessions = (tmp_path / PROGRESS).read_text().count('"start"')
+    again = run_training(job, tmp_path, eval_episodes=2)  # e.g. a resume after a kill during evaluation
+    assert again == first and (tmp_path / PROGRESS).read_text().count('"start"') == sessions
+    changed = job.model_copy(update={"seed": 1})
+    third = run_training(changed, tmp_path, eval_episodes=2)
+    assert third.resumed_at_step == 0  # another job starts afresh, not from the old checkpoint
+    assert (tmp_path / PROGRESS).read_text().count('"start"') == 1

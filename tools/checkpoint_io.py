@@ -36,6 +36,17 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         raise
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a small text file so that readers see the old or the new content, never a torn one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def load_checkpoint(path: str | Path) -> dict | None:
     """Load ``path``, or its ``.prev`` copy when ``path`` is missing or unreadable; None if neither loads."""
     path = Path(path)

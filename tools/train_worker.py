@@ -35,7 +35,7 @@ from tianshou.data import Collector, CollectStats, ReplayBuffer, VectorReplayBuf
 from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
-from tools.checkpoint_io import load_checkpoint, save_atomic
+from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
 from envs.mdp_wrapper import make_mdp_env
@@ -361,7 +361,7 @@ class TrainWorker:
 def train(iter_dir: Path, eval_episodes: int = 0) -> None:
     """Train; then, with ``eval_episodes``, evaluate the best policy here (saves a process start)."""
     result = TrainWorker(iter_dir).run()
-    (iter_dir / TRAIN_RESULT).write_text(result.model_dump_json(indent=1))
+    write_text_atomic(iter_dir / TRAIN_RESULT, result.model_dump_json(indent=1))
     if eval_episodes > 0 and result.best_test_mean is not None:
         evaluate(iter_dir, eval_episodes)
 
@@ -397,7 +397,7 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) 
 def evaluate(iter_dir: Path, episodes: int) -> None:
     job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
     result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + 100_000)
-    (iter_dir / EVAL_RESULT).write_text(result.model_dump_json(indent=1))
+    write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tools import sandbox
 from tools.schemas import EvalResult, TrainJob, TrainResult
-from tools.run_files import BEST_POLICY, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
+from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5
@@ -24,6 +24,32 @@ def write_job(job: TrainJob, iter_dir: Path) -> None:
     iter_dir.mkdir(parents=True, exist_ok=True)
     (iter_dir / JOB).write_text(job.model_dump_json(indent=1))
     (iter_dir / "mdp.py").write_text(job.mdp.code)
+
+
+def _finished(job: TrainJob, iter_dir: Path) -> TrainResult | None:
+    """The result of this very job if its worker already finished in ``iter_dir``."""
+    job_file, result_file = iter_dir / JOB, iter_dir / TRAIN_RESULT
+    if not (job_file.exists() and result_file.exists()):
+        return None
+    try:
+        same = TrainJob.model_validate_json(job_file.read_text()) == job
+        result = TrainResult.model_validate_json(result_file.read_text())
+    except ValueError:
+        return None
+    return result if same and result.stop_reason != "crash" else None
+
+
+def _forget_other_job(job: TrainJob, iter_dir: Path) -> None:
+    """A different job in this folder must not resume from the old one's checkpoint."""
+    job_file = iter_dir / JOB
+    try:
+        same = not job_file.exists() or TrainJob.model_validate_json(job_file.read_text()) == job
+    except ValueError:
+        same = False
+    if not same:
+        for pattern in (CHECKPOINT + "*", BEST_POLICY + "*", PROGRESS, TRAIN_RESULT, EVAL_RESULT):
+            for f in iter_dir.glob(pattern):
+                f.unlink()
 
 
 def _follow(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
@@ -50,6 +76,10 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
     With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
     ``run_evaluation`` then reads instead of starting another process.
     """
+    finished = _finished(job, iter_dir)
+    if finished is not None:  # trained before a kill that came later (evaluation, critic): keep it
+        return finished
+    _forget_other_job(job, iter_dir)
     write_job(job, iter_dir)
     (iter_dir / TRAIN_RESULT).unlink(missing_ok=True)
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
