@@ -19,7 +19,6 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
-from torch.distributions import Independent, Normal
 
 from tianshou.algorithm import PPO, SAC
 from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy

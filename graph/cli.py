@@ -118,8 +118,6 @@ def llm_settings(args: argparse.Namespace):
 
 
 def _summary(values: dict, thread_id: str) -> int:
-    from tools.rundb import RunDB  # noqa: F401 - keeps import cost on the paths that need it
-
     status = values.get("status", "unknown")
     history = values.get("history", [])
     scored = [r for r in history if r.eval_mean is not None]

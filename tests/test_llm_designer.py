@@ -3,15 +3,13 @@
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, agent2
+from conftest import agent2
 from stub_llm import StubLLM
 from tools.rundb import RunDB
 

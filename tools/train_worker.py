@@ -31,7 +31,7 @@ import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels com
 from tianshou.algorithm import Algorithm
 from tianshou.utils.torch_utils import policy_within_training_step
 from tianshou.algorithm.modelfree.sac import AutoAlpha
-from tianshou.data import Collector, CollectStats, ReplayBuffer, VectorReplayBuffer
+from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
