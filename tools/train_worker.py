@@ -175,7 +175,7 @@ class TrainWorker:
         return trainer_env_step + self.pre_steps
 
     def emit(self, **fields: Any) -> None:
-        fields["wall"] = round(self.prev_wall + time.perf_counter() - self.start, 3)
+        fields["wall"] = round(self._wall(), 3)
         fields["pid"] = os.getpid()
         with open(self.dir / PROGRESS, "a") as f:
             f.write(json.dumps(fields) + "\n")
@@ -250,29 +250,31 @@ class TrainWorker:
         else:
             self.buffer = VectorReplayBuffer(cfg.buffer_size, cfg.n_train_envs)
 
+    def _load_env_state(self, state: dict[str, Any]) -> None:
+        """Observation statistics and (off-policy) the replay buffer from a checkpoint."""
+        if self.job.mdp.normalize_obs and state.get("obs_rms") is not None:
+            self.train_envs.set_obs_rms(state["obs_rms"])
+            self.test_envs.set_obs_rms(state["obs_rms"])
+        if not self.cfg.on_policy and "buffer" in state:
+            self.buffer = state["buffer"]
+            self.buffer._set_batch_for_children()
+
     def restore(self) -> None:
         """Continue from this folder's checkpoint, or warm-start from another iteration's."""
         c = self.restored
         if c is None and self.cfg.warm_start_from:
             warm = load_checkpoint(Path(self.cfg.warm_start_from) / CHECKPOINT)
             if warm is not None:
-                self.algorithm.load_state_dict(warm["algorithm"])
-                if self.job.mdp.normalize_obs and warm.get("obs_rms") is not None:
-                    self.train_envs.set_obs_rms(warm["obs_rms"])
-                    self.test_envs.set_obs_rms(warm["obs_rms"])
-                if not self.cfg.on_policy and "buffer" in warm:
-                    self.buffer = warm["buffer"]
-                    self.buffer._set_batch_for_children()
+                try:
+                    self.algorithm.load_state_dict(warm["algorithm"])
+                except (RuntimeError, ValueError, KeyError):
+                    return  # another network shape: train from scratch rather than crash
+                self._load_env_state(warm)
             return
         if c is None:
             return
         load_algorithm_state(self.algorithm, c)
-        if self.job.mdp.normalize_obs and c.get("obs_rms") is not None:
-            self.train_envs.set_obs_rms(c["obs_rms"])
-            self.test_envs.set_obs_rms(c["obs_rms"])
-        if "buffer" in c:
-            self.buffer = c["buffer"]
-            self.buffer._set_batch_for_children()
+        self._load_env_state(c)
         if c.get("eps") is not None and hasattr(self.algorithm.policy, "set_eps_training"):
             self.algorithm.policy.set_eps_training(c["eps"])
         self.pre_steps = c.get("pre_steps", 0)

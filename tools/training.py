@@ -26,27 +26,27 @@ def write_job(job: TrainJob, iter_dir: Path) -> None:
     (iter_dir / "mdp.py").write_text(job.mdp.code)
 
 
+def _stored_job(iter_dir: Path) -> TrainJob | None:
+    try:
+        return TrainJob.model_validate_json((iter_dir / JOB).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _finished(job: TrainJob, iter_dir: Path) -> TrainResult | None:
     """The result of this very job if its worker already finished in ``iter_dir``."""
-    job_file, result_file = iter_dir / JOB, iter_dir / TRAIN_RESULT
-    if not (job_file.exists() and result_file.exists()):
+    if _stored_job(iter_dir) != job:
         return None
     try:
-        same = TrainJob.model_validate_json(job_file.read_text()) == job
-        result = TrainResult.model_validate_json(result_file.read_text())
-    except ValueError:
+        result = TrainResult.model_validate_json((iter_dir / TRAIN_RESULT).read_text())
+    except (OSError, ValueError):
         return None
-    return result if same and result.stop_reason != "crash" else None
+    return result if result.stop_reason != "crash" else None
 
 
 def _forget_other_job(job: TrainJob, iter_dir: Path) -> None:
     """A different job in this folder must not resume from the old one's checkpoint."""
-    job_file = iter_dir / JOB
-    try:
-        same = not job_file.exists() or TrainJob.model_validate_json(job_file.read_text()) == job
-    except ValueError:
-        same = False
-    if not same:
+    if (iter_dir / JOB).exists() and _stored_job(iter_dir) != job:
         for pattern in (CHECKPOINT + "*", BEST_POLICY + "*", PROGRESS, TRAIN_RESULT, EVAL_RESULT):
             for f in iter_dir.glob(pattern):
                 f.unlink()

@@ -241,16 +241,16 @@ class ExpertDesigner(Designer):
                 changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
                 algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5})
         if train.stop_reason == "crash" or ev.mean is None:
+            failure = ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1]
             if ctx.history and ctx.history[-1].stop_reason == "crash":
                 switch = self._alternative(algo.algorithm, p)
                 return Critique(
                     verdict="revise_algo", diagnosis="crashed",
-                    reason=f"{algo.algorithm} failed twice in a row: " + (
-                        (train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1],
+                    reason=f"{algo.algorithm} failed twice in a row: {failure}",
                     changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
             return Critique(
                 verdict="revise_algo", diagnosis="crashed",
-                reason="training or evaluation failed: " + ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1],
+                reason=f"training or evaluation failed: {failure}",
                 changes=["restart with the algorithm's defaults and a lower learning rate"],
                 algo_changes={"lr": algo.lr * 0.7})
         curve = [c.mean for c in train.curve]
