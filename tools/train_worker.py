@@ -402,8 +402,20 @@ def evaluate(iter_dir: Path, episodes: int) -> None:
     write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
 
 
+def torch_threads() -> int:
+    """Intra-op threads for updates: AGENT2_TORCH_THREADS, else every core (SAC's 256-wide
+    updates run ~1.8x faster on 2 threads than on 1 here)."""
+    raw = os.environ.get("AGENT2_TORCH_THREADS", "")
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise SystemExit(f"AGENT2_TORCH_THREADS must be a whole number, got {raw!r}") from None
+    return max(1, os.cpu_count() or 1)
+
+
 def main(argv: list[str]) -> int:
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads())
     mode, iter_dir = argv[0], Path(argv[1])
     if mode == "train":
         train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
