@@ -7,11 +7,16 @@ An env reference is one of:
 - ``path/to/file.py:Factory`` (``:make_env`` when the factory is left out), where the factory is a
   function or an ``Env`` subclass called with no arguments;
 - ``package.module:Factory`` for an importable module.
+
+A factory may return a PettingZoo env (parallel or AEC): the env is then multi-agent.
+``make_parallel_env`` builds the game for training (``envs/multiagent.py``); ``make_env`` gives
+one agent's view of it (the others acting at random) for profiling and MDP checks.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -23,7 +28,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from pettingzoo.utils.env import ParallelEnv
+
 from envs.errors import EnvLoadError
+from envs.multiagent import SoloAgentEnv, as_parallel, is_pettingzoo
 from envs.registry import BUILTIN_TASKS
 from envs.spaces import standardize
 
@@ -56,13 +64,25 @@ def _load_module_from_file(path: Path) -> Any:
     return module
 
 
-def resolve_factory(ref: str) -> Callable[..., gym.Env]:
+def _import_attr(target: str, attr: str) -> Any:
+    try:
+        module = importlib.import_module(target)
+    except ImportError as e:
+        raise EnvLoadError(f"cannot import env module {target!r}: {e}") from e
+    return getattr(module, attr)
+
+
+def resolve_factory(ref: str) -> Callable[..., Any]:
     """Return a no-argument callable that builds the raw (unwrapped by us) env for ``ref``."""
     if not isinstance(ref, str) or not ref.strip():
         raise EnvLoadError(f"env reference must be a non-empty string, got {ref!r}")
     ref = ref.strip()
     if ref in BUILTIN_TASKS:
-        env_id = BUILTIN_TASKS[ref].env_id
+        task = BUILTIN_TASKS[ref]
+        if task.factory:
+            module, _, attr = task.factory.partition(":")
+            return functools.partial(_import_attr(module, attr), **task.kwargs)
+        env_id = task.env_id
         return lambda **kw: gym.make(env_id, **kw)
     if _is_file_ref(ref) or (":" in ref and ref not in gym.registry):
         target, _, attr = ref.partition(":")
@@ -93,8 +113,7 @@ def resolve_factory(ref: str) -> Callable[..., gym.Env]:
     raise EnvLoadError(f"unknown env {ref!r}{hint}")
 
 
-def make_raw_env(ref: str, render_mode: str | None = None) -> gym.Env:
-    """Build the env as its author made it (no Agent² wrappers)."""
+def _build(ref: str, render_mode: str | None = None) -> Any:
     factory = resolve_factory(ref)
     kwargs: dict[str, Any] = {}
     if render_mode is not None:
@@ -110,9 +129,39 @@ def make_raw_env(ref: str, render_mode: str | None = None) -> gym.Env:
         raise EnvLoadError(f"env {ref!r} needs a package that is not installed: {e}") from e
     except Exception as e:  # noqa: BLE001
         raise EnvLoadError(f"creating env {ref!r} failed: {type(e).__name__}: {e}") from e
+    return env
+
+
+def make_parallel_env(ref: str, render_mode: str | None = None) -> ParallelEnv:
+    """The PettingZoo parallel env behind a multi-agent ``ref``."""
+    env = _build(ref, render_mode)
+    if not is_pettingzoo(env):
+        raise EnvLoadError(f"env {ref!r} is single-agent, not a PettingZoo env")
+    return as_parallel(env, ref)
+
+
+@functools.lru_cache(maxsize=64)
+def is_multi_agent(ref: str) -> bool:
+    """Whether ``ref`` builds a PettingZoo (multi-agent) env."""
+    task = BUILTIN_TASKS.get(ref.strip()) if isinstance(ref, str) else None
+    if task is not None:
+        return task.multi_agent
+    env = _build(ref)
+    try:
+        return is_pettingzoo(env)
+    finally:
+        env.close()
+
+
+def make_raw_env(ref: str, render_mode: str | None = None) -> gym.Env:
+    """Build the env as its author made it (no Agent² wrappers); a multi-agent env as agent 0's view."""
+    env = _build(ref, render_mode)
+    if is_pettingzoo(env):
+        solo = SoloAgentEnv(as_parallel(env, ref), ref)
+        return gym.wrappers.TimeLimit(solo, solo.limit) if solo.limit else solo
     if not isinstance(env, gym.Env):
         raise EnvLoadError(
-            f"env {ref!r}: the factory returned {type(env).__name__}, not a gymnasium.Env"
+            f"env {ref!r}: the factory returned {type(env).__name__}, not a gymnasium.Env or PettingZoo env"
         )
     return env
 
@@ -140,8 +189,13 @@ def env_source(ref: str, limit: int = 6000) -> str:
         env = make_raw_env(ref)
     except EnvLoadError:
         return ""
+    inner = env.unwrapped
+    if isinstance(inner, SoloAgentEnv):
+        inner = getattr(inner.parallel, "unwrapped", inner.parallel)
+        inner = getattr(inner, "aec_env", inner)
+        inner = getattr(inner, "unwrapped", inner)
     try:
-        src = inspect.getsource(type(env.unwrapped))
+        src = inspect.getsource(type(inner))
     except (OSError, TypeError):
         src = ""
     finally:

@@ -5,7 +5,8 @@ Names follow the env ids of their libraries, so ``--env CartPole-v1`` picks the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,18 @@ class BuiltinTask:
     """Default env-step budget for a whole run."""
     family: str = "classic_control"
     metric: str = "mean episode return (original reward)"
+    factory: str | None = None
+    """``module:callable`` that builds the env when it is not a Gymnasium id (PettingZoo envs)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``factory``."""
+    agents: int = 1
+
+    @property
+    def multi_agent(self) -> bool:
+        return self.agents > 1
+
+
+PER_AGENT = "per-agent mean episode return (original reward, mean over agents)"
 
 
 BUILTIN_TASKS: dict[str, BuiltinTask] = {
@@ -90,6 +103,22 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
             description="Make the humanoid walk forward as fast as possible without falling, "
             "using little torque.",
             target=5000.0, budget_steps=300_000, family="mujoco"),
+        BuiltinTask(
+            name="simple_spread_v3", env_id="simple_spread_v3",
+            description="Three cooperating agents must spread out to cover three landmarks, each "
+            "landmark close to some agent, without colliding with each other (MPE, 25 steps).",
+            target=-16.3, budget_steps=1_000_000, family="mpe", metric=PER_AGENT,
+            factory="mpe2.simple_spread_v3:parallel_env",
+            kwargs={"N": 3, "local_ratio": 0.5, "max_cycles": 25, "continuous_actions": False},
+            agents=3),
+        BuiltinTask(
+            name="simple_reference_v3", env_id="simple_reference_v3",
+            description="Two agents must each reach a target landmark that only the other agent "
+            "knows; each speaks to tell the other where to go and moves (MPE, 25 steps).",
+            target=-20.0, budget_steps=1_000_000, family="mpe", metric=PER_AGENT,
+            factory="mpe2.simple_reference_v3:parallel_env",
+            kwargs={"local_ratio": 0.5, "max_cycles": 25, "continuous_actions": False},
+            agents=2),
     ]
 }
 

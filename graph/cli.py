@@ -241,6 +241,10 @@ def cmd_play(args: argparse.Namespace) -> int:
     if not agent_dir.is_dir():
         raise Agent2Error(f"agent folder {args.agent_dir!r} does not exist")
     result = play(agent_dir, args.episodes, seed=args.seed)
+    if result.agents > 1:
+        print(f"mean per-agent return {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
+              f"× {result.agents} agents (mean length {result.mean_length:.0f})")
+        return 0
     for i, ret in enumerate(result.returns, 1):
         print(f"episode {i}: return {ret:.1f}")
     print(f"mean {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "

@@ -21,7 +21,7 @@ from tianshou.algorithm.modelfree.sac import AutoAlpha, SACPolicy
 from tianshou.algorithm.optim import AdamOptimizerFactory, LRSchedulerFactoryLinear
 from tianshou.exploration import GaussianNoise
 from tianshou.trainer import OffPolicyTrainerParams, OnPolicyTrainerParams
-from tianshou.utils.net.common import Net
+from tianshou.utils.net.common import MLP, ModuleWithVectorOutput, Net
 from tianshou.utils.net.continuous import (
     ContinuousActorDeterministic,
     ContinuousActorProbabilistic,
@@ -29,7 +29,8 @@ from tianshou.utils.net.continuous import (
 )
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
-from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, AlgoConfig
+from envs.multiagent import AgentLayout
+from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, MULTI_AGENT_ALGORITHMS, AlgoConfig
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -42,7 +43,49 @@ class NoisySACPolicy(SACPolicy):
         return np.clip(act, -1.0, 1.0) if isinstance(act, np.ndarray) else act
 
 
-def check_compatible(cfg: AlgoConfig, action_space: gym.Space) -> None:
+class AgentView(ModuleWithVectorOutput):
+    """The body of a multi-agent actor or critic: reads its part of a slot observation.
+
+    A slot observation is ``[own | agent one-hot | state]`` (``envs/multiagent.py``). ``part``:
+    ``"local"`` reads own + one-hot (one network for all agents, told apart by the one-hot),
+    ``"central"`` reads the state + one-hot (MAPPO's centralised critic). With ``independent``
+    every agent has its own network on its own observation and each sample trains only its
+    agent's network (independent PPO).
+    """
+
+    def __init__(self, layout: AgentLayout, part: str, hidden_sizes: list[int], activation: type[nn.Module],
+                 independent: bool = False):
+        if part not in ("local", "central"):
+            raise ValueError(f"part must be 'local' or 'central', got {part!r}")
+        self.layout, self.part, self.independent = layout, part, independent
+        if independent:
+            in_dim = layout.obs_dim if part == "local" else layout.state_dim
+        else:
+            in_dim = (layout.obs_dim if part == "local" else layout.state_dim) + layout.n_agents
+        nets = [MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation)
+                for _ in range(layout.n_agents if independent else 1)]
+        super().__init__(nets[0].output_dim)
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, obs, state=None, info=None):
+        x = torch.as_tensor(obs, dtype=torch.float32, device=next(self.parameters()).device)
+        d, n = self.layout.obs_dim, self.layout.n_agents
+        own, onehot, world = x[:, :d], x[:, d:d + n], x[:, d + n:]
+        body = own if self.part == "local" else world
+        if not self.independent:
+            return self.nets[0](torch.cat([body, onehot], dim=1)), state
+        outs = torch.stack([net(body) for net in self.nets], dim=1)
+        return outs[torch.arange(x.shape[0]), onehot.argmax(dim=1)], state
+
+
+def check_compatible(cfg: AlgoConfig, action_space: gym.Space, layout: AgentLayout | None = None) -> None:
+    if layout is not None:
+        if cfg.algorithm not in MULTI_AGENT_ALGORITHMS:
+            raise ValueError(f"algorithm {cfg.algorithm!r} is single-agent; a multi-agent env takes one of "
+                             f"{MULTI_AGENT_ALGORITHMS}")
+        return
+    if cfg.algorithm in ("MAPPO", "IPPO"):
+        raise ValueError(f"algorithm {cfg.algorithm!r} needs a multi-agent env; this env has one agent")
     discrete = isinstance(action_space, gym.spaces.Discrete)
     allowed = DISCRETE_ALGORITHMS if discrete else CONTINUOUS_ALGORITHMS
     if cfg.algorithm not in allowed:
@@ -80,10 +123,18 @@ def _optim(cfg: AlgoConfig, with_decay: bool = False) -> AdamOptimizerFactory:
     return optim
 
 
-def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space) -> Algorithm:
+def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: AgentLayout | None) -> Algorithm:
     act = ACTIVATIONS[cfg.activation]
-    actor_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
-    critic_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
+    actor_body: ModuleWithVectorOutput
+    critic_body: ModuleWithVectorOutput
+    if layout is None:
+        actor_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
+        critic_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
+    else:
+        independent = cfg.algorithm == "IPPO"
+        actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent)
+        critic_body = AgentView(layout, "central" if cfg.algorithm == "MAPPO" else "local",
+                                cfg.hidden_sizes, act, independent)
     policy: ProbabilisticActorPolicy
     if isinstance(action_space, gym.spaces.Discrete):
         actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
@@ -106,7 +157,7 @@ def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space) -> Algori
     common = dict(policy=policy, critic=critic, optim=_optim(cfg, with_decay=True), gamma=cfg.gamma,
                   gae_lambda=cfg.gae_lambda, vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef,
                   max_grad_norm=cfg.max_grad_norm, return_scaling=cfg.return_scaling)
-    if cfg.algorithm == "PPO":
+    if cfg.algorithm in ("PPO", "MAPPO", "IPPO"):
         return PPO(eps_clip=cfg.eps_clip, advantage_normalization=cfg.advantage_normalization, **common)
     return A2C(**common)
 
@@ -162,11 +213,15 @@ def _td3(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorit
                update_actor_freq=cfg.update_actor_freq, n_step_return_horizon=cfg.n_step)
 
 
-def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space) -> Algorithm:
-    """Build the Tianshou algorithm (policy + learner) the config names."""
-    check_compatible(cfg, action_space)
+def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space,
+                    layout: AgentLayout | None = None) -> Algorithm:
+    """Build the Tianshou algorithm (policy + learner) the config names.
+
+    ``layout`` (multi-agent envs) says how slot observations split; MAPPO, PPO and IPPO then all
+    train with Tianshou's PPO over the agent slots, differing only in their networks."""
+    check_compatible(cfg, action_space, layout)
     if cfg.on_policy:
-        return _on_policy(cfg, obs_dim, action_space)
+        return _on_policy(cfg, obs_dim, action_space, layout)
     if cfg.algorithm == "DQN":
         return _dqn(cfg, obs_dim, action_space)
     if cfg.algorithm == "SAC":
@@ -174,13 +229,16 @@ def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space) -> A
     return _td3(cfg, obs_dim, action_space)
 
 
-def trainer_params(cfg: AlgoConfig, **common) -> OnPolicyTrainerParams | OffPolicyTrainerParams:
-    """Tianshou trainer parameters for this config; ``common`` holds collectors, hooks and logger."""
+def trainer_params(cfg: AlgoConfig, agents: int = 1, **common) -> OnPolicyTrainerParams | OffPolicyTrainerParams:
+    """Tianshou trainer parameters for this config; ``common`` holds collectors, hooks and logger.
+
+    With ``agents`` > 1 the config counts joint steps and games, Tianshou counts agent slots:
+    each joint step is ``agents`` slot transitions and each game episode ``agents`` slot episodes."""
     if cfg.on_policy:
         return OnPolicyTrainerParams(
-            max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps,
-            collection_step_num_env_steps=cfg.collect_steps, update_step_num_repetitions=cfg.repeat,
-            batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes, **common)
+            max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps * agents,
+            collection_step_num_env_steps=cfg.collect_steps * agents, update_step_num_repetitions=cfg.repeat,
+            batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes * agents, **common)
     return OffPolicyTrainerParams(
         max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps,
         collection_step_num_env_steps=cfg.n_train_envs,

@@ -10,9 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-AlgorithmName = Literal["PPO", "A2C", "DQN", "SAC", "TD3"]
+AlgorithmName = Literal["PPO", "A2C", "DQN", "SAC", "TD3", "MAPPO", "IPPO"]
 DISCRETE_ALGORITHMS: tuple[str, ...] = ("PPO", "A2C", "DQN")
 CONTINUOUS_ALGORITHMS: tuple[str, ...] = ("SAC", "TD3", "PPO", "A2C")
+MULTI_AGENT_ALGORITHMS: tuple[str, ...] = ("MAPPO", "PPO", "IPPO")
+"""Multi-agent: MAPPO (shared actor, centralised critic on every agent's observation), PPO (one
+network shared by all agents, each critic on its own observation) and IPPO (independent networks)."""
 
 
 class _Model(BaseModel):
@@ -69,11 +72,18 @@ class EnvProfile(_Model):
     episodes_profiled: int
     steps_per_second: float
     source: str = ""
+    agents: list[str] = Field(default_factory=list)
+    """Agent ids of a multi-agent env (empty for a single-agent env); the other fields then
+    describe one agent's view (its observation, action and reward) with the others acting at random."""
+
+    @property
+    def multi_agent(self) -> bool:
+        return len(self.agents) > 1
 
 
 class TaskAnalysis(_Model):
     objective: str
-    agents: Literal["single"] = "single"
+    agents: Literal["single", "multi"] = "single"
     action_type: Literal["discrete", "continuous"]
     horizon: int
     reward_sparse: bool
@@ -149,7 +159,7 @@ class AlgoConfig(_Model):
 
     @property
     def on_policy(self) -> bool:
-        return self.algorithm in ("PPO", "A2C")
+        return self.algorithm in ("PPO", "A2C", "MAPPO", "IPPO")
 
     def short(self) -> str:
         return f"{self.algorithm} {self.hidden_sizes} lr={self.lr:g} γ={self.gamma:g}"
@@ -192,10 +202,13 @@ class TrainResult(_Model):
 
 class EvalResult(_Model):
     mean: float | None
-    """None when evaluation failed (see ``error``)."""
+    """None when evaluation failed (see ``error``). Multi-agent: the mean over agents and episodes
+    of each agent's return (a per-agent figure, not a team sum)."""
     std: float | None
     episodes: int
     returns: list[float]
+    """One per episode, or one per agent and episode for a multi-agent env."""
+    agents: int = 1
     mean_length: float
     wall_seconds: float = 0.0
     error: str | None = None

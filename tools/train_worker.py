@@ -39,7 +39,7 @@ from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
 from envs.mdp_wrapper import make_mdp_env
-from tools.vector_envs import make_vector_env
+from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
 """Stop an iteration when this many tests in a row (and half its budget) brought no new best."""
@@ -165,6 +165,8 @@ class TrainWorker:
         self.collect_time = 0.0
         self.test_time = 0.0
         self.pre_steps = 0
+        self.agents = 1
+        """Agents per game: Tianshou counts slot steps, budgets and curves count joint steps."""
         self.since_best = 0
         self.plateau = False
         self.target_reached = False
@@ -172,7 +174,7 @@ class TrainWorker:
 
     # -- progress -------------------------------------------------------------------------------
     def total_steps(self, trainer_env_step: int) -> int:
-        return trainer_env_step + self.pre_steps
+        return trainer_env_step // self.agents + self.pre_steps
 
     def emit(self, **fields: Any) -> None:
         fields["wall"] = round(self._wall(), 3)
@@ -240,15 +242,19 @@ class TrainWorker:
         seed_everything(job.seed)
         self.train_envs = make_vector_env(job.env, job.mdp, cfg.n_train_envs, job.seed,
                                           shape_reward=True, update_obs_rms=True)
+        layout = getattr(self.train_envs, "layout", None)
+        self.agents = layout.n_agents if layout else 1
         rms = self.train_envs.get_obs_rms() if job.mdp.normalize_obs else None
-        self.test_envs = make_vector_env(job.env, job.mdp, cfg.n_test_envs, job.seed + 10_000,
+        n_test = min(cfg.n_test_envs, cfg.test_episodes) if layout else cfg.n_test_envs
+        self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
                                          shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0]
-        self.algorithm = build_algorithm(cfg, job.mdp.obs_dim, probe)
+        self.algorithm = build_algorithm(cfg, job.mdp.obs_dim, probe, layout)
+        slots = len(self.train_envs)
         if cfg.on_policy:
-            self.buffer = VectorReplayBuffer(max(cfg.collect_steps, cfg.n_train_envs), cfg.n_train_envs)
+            self.buffer = VectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
         else:
-            self.buffer = VectorReplayBuffer(cfg.buffer_size, cfg.n_train_envs)
+            self.buffer = VectorReplayBuffer(cfg.buffer_size, slots)
 
     def _load_env_state(self, state: dict[str, Any]) -> None:
         """Observation statistics and (off-policy) the replay buffer from a checkpoint."""
@@ -319,6 +325,7 @@ class TrainWorker:
             self.collect_time += stats.collect_time
         params = trainer_params(
             cfg,
+            agents=self.agents,
             training_collector=self.training_collector,
             test_collector=self.test_collector,
             training_fn=self.training_fn,
@@ -371,7 +378,8 @@ def train(iter_dir: Path, eval_episodes: int = 0) -> None:
 def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
-    algorithm = build_algorithm(job.algo, job.mdp.obs_dim, probe.action_space)
+    algorithm = build_algorithm(job.algo, job.mdp.obs_dim, probe.action_space,
+                                agent_layout(job.env, job.mdp.obs_dim))
     probe.close()
     state = load_checkpoint(policy_file)
     if state is None:
@@ -386,13 +394,14 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) 
     start = time.perf_counter()
     algorithm, rms = load_policy(job, policy_file)
     envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
+    agents = getattr(envs, "n_agents", 1)  # multi-agent: one return per agent and episode
     collector = Collector[CollectStats](algorithm, envs)
     collector.reset()
-    stats = collector.collect(n_episode=episodes)
+    stats = collector.collect(n_episode=episodes * agents)
     envs.close()
     returns = [float(r) for r in stats.returns]
-    return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns),
-                      returns=returns, mean_length=float(np.mean(stats.lens)),
+    return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns) // agents,
+                      returns=returns, agents=agents, mean_length=float(np.mean(stats.lens)),
                       wall_seconds=time.perf_counter() - start)
 
 
@@ -402,21 +411,26 @@ def evaluate(iter_dir: Path, episodes: int) -> None:
     write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
 
 
-def torch_threads() -> int:
-    """Intra-op threads for updates: AGENT2_TORCH_THREADS, else every core (SAC's 256-wide
-    updates run ~1.8x faster on 2 threads than on 1 here)."""
+def torch_threads(iter_dir: Path) -> int:
+    """Intra-op threads: AGENT2_TORCH_THREADS, else every core for wide networks (SAC's 256-wide
+    updates run ~1.8x faster on 2 threads than on 1 here) and one for small ones, whose tiny
+    matrix products only lose to thread hand-offs (10x slower when another process holds a core)."""
     raw = os.environ.get("AGENT2_TORCH_THREADS", "")
     if raw:
         try:
             return max(1, int(raw))
         except ValueError:
             raise SystemExit(f"AGENT2_TORCH_THREADS must be a whole number, got {raw!r}") from None
-    return max(1, os.cpu_count() or 1)
+    try:
+        widest = max(TrainJob.model_validate_json((iter_dir / JOB).read_text()).algo.hidden_sizes)
+    except (OSError, ValueError):
+        widest = 0
+    return max(1, os.cpu_count() or 1) if widest >= 256 else 1
 
 
 def main(argv: list[str]) -> int:
-    torch.set_num_threads(torch_threads())
     mode, iter_dir = argv[0], Path(argv[1])
+    torch.set_num_threads(torch_threads(iter_dir))
     if mode == "train":
         train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
     elif mode == "evaluate":

@@ -5,7 +5,9 @@ from __future__ import annotations
 from tianshou.env import BaseVectorEnv, DummyVectorEnv, VectorEnvNormObs
 from tianshou.utils import RunningMeanStd
 
-from envs.mdp_wrapper import make_mdp_env
+from envs.loading import is_multi_agent, make_parallel_env
+from envs.mdp_wrapper import load_mdp_module, make_mdp_env
+from envs.multiagent import AgentLayout, make_slot_vector_env
 from tools.schemas import MDPDesign
 
 
@@ -13,15 +15,31 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
                     obs_rms: RunningMeanStd | None = None, update_obs_rms: bool = False) -> BaseVectorEnv:
     """``n`` envs in one process (cheap envs on 2 cores gain nothing from subprocesses).
 
+    A multi-agent env gives ``n`` games of one slot per agent (``envs/multiagent.py``).
     With ``mdp.normalize_obs`` the envs share the running mean/std ``obs_rms`` (a new one when None),
     updating it only when ``update_obs_rms``.
     """
-    venv: BaseVectorEnv = DummyVectorEnv(
-        [lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward) for _ in range(n)]
-    )
-    venv.seed([seed + i for i in range(n)])
+    venv: BaseVectorEnv
+    if is_multi_agent(env_ref):
+        venv = make_slot_vector_env(lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code),
+                                    mdp.obs_dim, n, seed, shape_reward)
+    else:
+        venv = DummyVectorEnv(
+            [lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward) for _ in range(n)])
+        venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:
         venv = VectorEnvNormObs(venv, update_obs_rms=update_obs_rms)
         if obs_rms is not None:
             venv.set_obs_rms(obs_rms)
     return venv
+
+
+def agent_layout(env_ref: str, obs_dim: int) -> AgentLayout | None:
+    """How a multi-agent env's slot observations split (None for a single-agent env)."""
+    if not is_multi_agent(env_ref):
+        return None
+    game = make_parallel_env(env_ref)
+    try:
+        return AgentLayout(obs_dim=obs_dim, n_agents=len(game.possible_agents))
+    finally:
+        game.close()

@@ -16,6 +16,7 @@ from nodes.designers.base import DesignContext, Designer
 from tools.schemas import (
     CONTINUOUS_ALGORITHMS,
     DISCRETE_ALGORITHMS,
+    MULTI_AGENT_ALGORITHMS,
     AlgoConfig,
     Critique,
     EnvProfile,
@@ -94,8 +95,12 @@ class ExpertDesigner(Designer):
             challenges.append(f"continuous control with {int(np.prod(p.action.shape))} action dimension(s)")
         if ctx.target is not None and p.random_return_mean >= ctx.target:
             challenges.append("random play already meets the target")
+        if p.multi_agent:
+            challenges.insert(0, f"{len(p.agents)} agents act at once: each agent's reward depends on the "
+                                 "others (credit assignment, non-stationary partners)")
         return TaskAnalysis(
             objective=ctx.task.text,
+            agents="multi" if p.multi_agent else "single",
             action_type=p.action.kind,
             horizon=horizon(p),
             reward_sparse=p.sparse_reward,
@@ -155,6 +160,8 @@ class ExpertDesigner(Designer):
     def default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
         T = horizon(p)
         gamma = discount(p)
+        if p.multi_agent:
+            return self.multi_agent_config(algorithm, p, budget)
         if algorithm in ("PPO", "A2C"):
             n_envs = 16 if T >= 1000 else 8
             collect = int(np.clip(_pow2(T) * n_envs / 4, 256, 8192))
@@ -196,6 +203,26 @@ class ExpertDesigner(Designer):
             rationale="TD3: deterministic off-policy continuous control, robust to over-estimation",
         )
 
+    @staticmethod
+    def multi_agent_config(algorithm: str, p: EnvProfile, budget: int) -> AlgoConfig:
+        """MAPPO-style settings (Yu et al. 2022 on MPE): shared actor, γ 0.99, GAE 0.95, ten PPO
+        epochs per batch of whole episodes from many games, small entropy bonus, linear LR decay."""
+        T = horizon(p)
+        games = 16
+        episodes_per_game = max(1, round(200 / max(T, 1)))  # ~200 joint steps per game per update
+        collect = max(games * min(T, 1000), min(games * min(T, 1000) * episodes_per_game, budget // 4))
+        kind = {"MAPPO": "shared actor, centralised critic on every agent's observation",
+                "PPO": "one network shared by all agents, each critic on its own observation",
+                "IPPO": "independent networks per agent"}[algorithm]
+        return AlgoConfig(
+            algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=7e-4, lr_decay=True,
+            gamma=0.99, gae_lambda=0.95, n_train_envs=games, n_test_envs=10, test_episodes=10,
+            collect_steps=int(min(collect, 16_384)), batch_size=int(min(collect, 16_384) * len(p.agents) // 4),
+            repeat=10, ent_coef=0.01, max_grad_norm=10.0, budget_steps=budget,
+            rationale=f"{algorithm} ({kind}) for {len(p.agents)} agents: {games} games × "
+                      f"{collect // games} joint steps per update, γ 0.99, 10 PPO epochs, 4 minibatches",
+        )
+
     def iteration_budget(self, ctx: DesignContext) -> int:
         left = ctx.steps_left
         if ctx.iterations_left == 0 or left < 2 * MIN_ITERATION_STEPS:
@@ -215,8 +242,10 @@ class ExpertDesigner(Designer):
         sparse = bool(p.sparse_reward)
         crit, prev = ctx.critique, ctx.algo
         allowed = DISCRETE_ALGORITHMS if p.action.kind == "discrete" else CONTINUOUS_ALGORITHMS
+        if p.multi_agent:
+            allowed = MULTI_AGENT_ALGORITHMS
         if crit is None or prev is None:
-            first = "PPO" if p.action.kind == "discrete" else "SAC"
+            first = "MAPPO" if p.multi_agent else "PPO" if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)
         elif crit.next_algorithm and crit.next_algorithm != prev.algorithm and crit.next_algorithm in allowed:
             cfg = apply_changes(self.default_config(crit.next_algorithm, p, budget, sparse), crit.algo_changes)
@@ -299,6 +328,8 @@ class ExpertDesigner(Designer):
 
     @staticmethod
     def _alternative(current: str, p: EnvProfile) -> str:
+        if p.multi_agent:
+            return {"MAPPO": "PPO", "PPO": "IPPO"}.get(current, "MAPPO")
         if p.action.kind == "discrete":
             return "DQN" if current != "DQN" else "PPO"
         return {"SAC": "TD3", "TD3": "PPO"}.get(current, "SAC")

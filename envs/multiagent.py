@@ -1,0 +1,393 @@
+"""Multi-agent envs (PettingZoo parallel API) as one Tianshou vector-env slot per agent.
+
+Tianshou's own ``PettingZooEnv`` takes AEC envs turn by turn, which for simultaneous-move envs
+such as MPE gives each reward to the wrong agent (``../shared/DESIGN.md``). Here every agent of
+every game is a slot of one ``BaseVectorEnv``: the vector env sends all slots their actions
+first and only then receives, so the first receive of a round steps the whole game once with
+every agent's action, and each slot gets its own observation, reward and end-of-episode flags.
+Tianshou's collectors, buffers, GAE and trainers then run unchanged, and the returns they
+report are per-agent returns.
+
+The generated MDP applies per agent as a PettingZoo parallel wrapper (``MDPParallelEnv``).
+A slot's observation is one flat vector ``[own observation | agent one-hot | state]`` where the
+state is every agent's (MDP-transformed) observation side by side: a parameter-shared actor
+reads the first two parts, a centralised (MAPPO) critic the last (``AgentLayout``).
+
+All of a game's slots start and end their episodes together: an agent that is done early
+(e.g. a dead unit) stays in its slot with zero observation and reward until the game ends, and
+its action is ignored. A slot the collector does not step in a round acts with a no-op (0).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from pettingzoo.utils.env import AECEnv, ParallelEnv
+from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+from envs.errors import EnvLoadError, MDPCodeError, UnsupportedSpaceError
+
+DEFAULT_MAX_CYCLES = 1000
+"""Step cap for games without an episode limit of their own."""
+
+
+def as_parallel(env: Any, ref: str) -> ParallelEnv:
+    """A PettingZoo parallel env from a parallel or AEC env (AEC via PettingZoo's converter)."""
+    if isinstance(env, ParallelEnv):
+        return env
+    if isinstance(env, AECEnv):
+        from pettingzoo.utils.conversions import aec_to_parallel
+
+        return aec_to_parallel(env)
+    raise EnvLoadError(f"env {ref!r}: {type(env).__name__} is not a PettingZoo env")
+
+
+def is_pettingzoo(env: Any) -> bool:
+    return isinstance(env, (ParallelEnv, AECEnv))
+
+
+def game_limit(env: ParallelEnv) -> int | None:
+    """The game's own episode limit (mpe2 ``max_cycles``, SMAX ``max_steps``), if it says."""
+    for obj in (env, getattr(env, "unwrapped", None), getattr(env, "aec_env", None)):
+        for name in ("max_cycles", "max_steps", "episode_limit"):
+            value = getattr(obj, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
+
+
+def _agent_spaces(env: ParallelEnv, ref: str) -> tuple[list[str], int, spaces.Space]:
+    """Agent ids, the largest flat observation size and the (shared) action space."""
+    agents = list(env.possible_agents)
+    if not agents:
+        raise EnvLoadError(f"env {ref!r} has no agents")
+    obs_dims = [int(spaces.flatdim(env.observation_space(a))) for a in agents]
+    act = env.action_space(agents[0])
+    for a in agents[1:]:
+        if env.action_space(a) != act:
+            raise UnsupportedSpaceError(
+                f"env {ref!r}: agents have different action spaces ({agents[0]}: {act}, "
+                f"{a}: {env.action_space(a)}); parameter sharing needs one action space")
+    if not isinstance(act, (spaces.Discrete, spaces.Box)):
+        raise UnsupportedSpaceError(f"env {ref!r}: agent action space {act} is not Discrete or Box")
+    return agents, max(obs_dims), act
+
+
+def _flat(space: spaces.Space, obs: Any, dim: int) -> np.ndarray:
+    """One agent's observation as a float32 vector of ``dim`` (zero-padded)."""
+    out = np.zeros(dim, dtype=np.float32)
+    if obs is not None:
+        v = np.asarray(spaces.flatten(space, obs), dtype=np.float32).reshape(-1)
+        out[: v.size] = v
+    return out
+
+
+def _noop(space: spaces.Space) -> Any:
+    if isinstance(space, spaces.Discrete):
+        return int(space.start)
+    return np.zeros(space.shape, dtype=space.dtype)
+
+
+@dataclass(frozen=True)
+class AgentLayout:
+    """How a slot's flat observation splits: ``[own (obs_dim) | one-hot (n_agents) | state]``."""
+
+    obs_dim: int
+    n_agents: int
+
+    @property
+    def state_dim(self) -> int:
+        return self.obs_dim * self.n_agents
+
+    @property
+    def flat_dim(self) -> int:
+        return self.obs_dim + self.n_agents + self.state_dim
+
+
+class SoloAgentEnv(gym.Env):
+    """One agent's view of a multi-agent game as a plain Gymnasium env; the others act at random.
+
+    Profiling, the MDP smoke check and designers see a multi-agent env through this: the
+    observation is the agent's own (flattened), the reward its own; ``info`` adds
+    ``team_reward`` (mean over agents) and the agent's id and index.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, parallel: ParallelEnv, ref: str, agent_index: int = 0):
+        self.parallel = parallel
+        self.agents, self.obs_dim, self.action_space = _agent_spaces(parallel, ref)
+        self.agent = self.agents[agent_index]
+        self.index = agent_index
+        self.observation_space = spaces.Box(-np.inf, np.inf, (self.obs_dim,), np.float32)
+        self.limit = game_limit(parallel)
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            for i, a in enumerate(self.agents):
+                self.parallel.action_space(a).seed(seed + i)
+        obs, infos = self.parallel.reset(seed=seed, options=options)
+        own = obs.get(self.agent)
+        return _flat(self.parallel.observation_space(self.agent), own, self.obs_dim), dict(infos.get(self.agent, {}))
+
+    def step(self, action):
+        actions = {a: (action if a == self.agent else self.parallel.action_space(a).sample())
+                   for a in self.parallel.agents}
+        obs, rew, term, trunc, infos = self.parallel.step(actions)
+        over = not self.parallel.agents or all(term.get(a, True) or trunc.get(a, True) for a in actions)
+        info = dict(infos.get(self.agent, {}))
+        info.update(agent=self.agent, agent_index=self.index,
+                    team_reward=float(np.mean([float(r) for r in rew.values()])) if rew else 0.0)
+        terminated = over and bool(term.get(self.agent, True)) and not bool(trunc.get(self.agent, False))
+        return (_flat(self.parallel.observation_space(self.agent), obs.get(self.agent), self.obs_dim),
+                float(rew.get(self.agent, 0.0)), terminated, over and not terminated, info)
+
+    def render(self):
+        return self.parallel.render()
+
+    def close(self):
+        self.parallel.close()
+
+
+class MDPParallelEnv(BaseParallelWrapper):
+    """A generated MDP applied per agent, as a PettingZoo parallel env.
+
+    ``observation`` maps each agent's raw observation (flattened, zero-padded to the largest
+    agent's size) to a vector of ``obs_dim``; ``action`` maps each agent's action; ``reward``
+    (when ``shape_reward``) each agent's transition, with ``info`` carrying ``agent``,
+    ``agent_index``, ``team_reward`` (mean over agents), ``terminated`` and ``truncated``.
+    Every agent's ``info['original_reward']`` is the env's own reward; with
+    ``shape_reward=False`` that is the reward passed on, or the env's ``metric_reward`` when the
+    env defines one (SMAX: 1 on a won episode's last step, so a mean return is a win rate).
+    """
+
+    def __init__(self, env: ParallelEnv, ref: str, mdp: Any, obs_dim: int, shape_reward: bool):
+        super().__init__(env)
+        self.ref = ref
+        self.mdp = mdp
+        self.order, self.raw_dim, _ = _agent_spaces(env, ref)
+        self.obs_dim = obs_dim
+        self.shape_reward = shape_reward
+        self.metric = None if shape_reward else getattr(env.unwrapped, "metric_reward", None)
+        self._space = spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        self._raw: dict[Any, np.ndarray] = {}
+
+    def observation_space(self, agent):  # type: ignore[override]
+        return self._space
+
+    def _observe(self, obs: dict) -> tuple[dict, dict]:
+        raw = {a: _flat(self.env.observation_space(a), o, self.raw_dim) for a, o in obs.items()}
+        out = {}
+        for a, r in raw.items():
+            o = np.asarray(self.mdp.observation(r), dtype=np.float32).reshape(-1)
+            if o.shape != (self.obs_dim,):
+                raise MDPCodeError(f"observation() returned shape {o.shape} for agent {a!r}, "
+                                   f"declared ({self.obs_dim},)")
+            out[a] = o
+        return raw, out
+
+    def reset(self, seed: int | None = None, options: dict | None = None):  # type: ignore[override]
+        obs, infos = self.env.reset(seed=seed, options=options)
+        self._raw, out = self._observe(obs)
+        return out, infos
+
+    def step(self, actions: dict):  # type: ignore[override]
+        env_actions = {a: self.mdp.action(act) for a, act in actions.items()}
+        obs, rew, term, trunc, infos = self.env.step(env_actions)
+        raw_next, out = self._observe(obs)
+        team = float(np.mean([float(r) for r in rew.values()])) if rew else 0.0
+        over = all(term.get(a, False) or trunc.get(a, False) for a in rew) or not self.env.agents
+        rewards, new_infos = {}, {}
+        for a, r in rew.items():
+            info = dict(infos.get(a, {}))
+            info.update(agent=a, agent_index=self.order.index(a), team_reward=team, original_reward=float(r))
+            value = float(r)
+            if self.shape_reward:
+                zero = np.zeros(self.raw_dim, dtype=np.float32)
+                value = float(self.mdp.reward(self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero),
+                                              float(r), {**info, "terminated": bool(term.get(a, False)),
+                                                         "truncated": bool(trunc.get(a, False))}))
+                if not math.isfinite(value):
+                    raise MDPCodeError(f"reward() returned a non-finite value {value!r} for agent {a!r}")
+            elif self.metric is not None:
+                value = float(self.metric(a, float(r), info, over))
+            rewards[a], new_infos[a] = value, info
+        self._raw = {**self._raw, **raw_next}
+        return out, rewards, term, trunc, new_infos
+
+
+class JointGame:
+    """One parallel env stepped with every agent's action at once, its results split per agent.
+
+    The env's observations must already be flat vectors of one size (``MDPParallelEnv``).
+    """
+
+    def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int):
+        self.env = parallel
+        self.agents, _, self.action_space = _agent_spaces(parallel, ref)
+        self.layout = AgentLayout(obs_dim=obs_dim, n_agents=len(self.agents))
+        self.limit = game_limit(parallel) or DEFAULT_MAX_CYCLES
+        self._eye = np.eye(len(self.agents), dtype=np.float32)
+        self._seed: int | None = None
+        self._pending: dict[int, Any] = {}
+        self._reset_requested = False
+        self._results: list[Any] = []
+        self._t = 0
+        self.closed = False
+
+    # -- the protocol the slot workers use --------------------------------------------------
+    def seed(self, seed: int | None) -> None:
+        self._seed = seed
+
+    def submit(self, index: int, action: Any, reset_kwargs: dict | None = None) -> None:
+        if action is None:
+            self._reset_requested = True
+            if reset_kwargs and reset_kwargs.get("seed") is not None:
+                self._seed = reset_kwargs["seed"]
+        else:
+            self._pending[index] = action
+
+    def result(self, index: int) -> Any:
+        if self._reset_requested:
+            self._reset_requested, self._pending = False, {}
+            self._results = self._reset()
+        elif self._pending:
+            actions, self._pending = self._pending, {}
+            self._results = self._step(actions)
+        return self._results[index]
+
+    # -- the game -----------------------------------------------------------------------------
+    def _slot_obs(self, obs: dict) -> list[np.ndarray]:
+        zero = np.zeros(self.layout.obs_dim, dtype=np.float32)
+        own = [np.asarray(obs.get(a, zero), dtype=np.float32) for a in self.agents]
+        state = np.concatenate(own)
+        return [np.concatenate([own[k], self._eye[k], state]) for k in range(len(own))]
+
+    def _reset(self) -> list[tuple[np.ndarray, dict]]:
+        seed, self._seed = self._seed, None
+        obs, infos = self.env.reset(seed=seed)
+        self._t = 0
+        slot_obs = self._slot_obs(obs)
+        return [(slot_obs[k], dict(infos.get(a, {}))) for k, a in enumerate(self.agents)]
+
+    def _step(self, slot_actions: dict[int, Any]):
+        live = list(self.env.agents)
+        actions: dict[Any, Any] = {}
+        for k, a in enumerate(self.agents):
+            if a in live:
+                act = slot_actions.get(k, _noop(self.action_space))
+                if isinstance(self.action_space, spaces.Discrete):
+                    act = int(np.asarray(act).reshape(-1)[0])
+                actions[a] = act
+        obs, rew, term, trunc, infos = self.env.step(actions)
+        self._t += 1
+        over = (not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live)
+                or self._t >= self.limit)
+        slot_obs = self._slot_obs(obs)
+        out = []
+        for k, a in enumerate(self.agents):
+            info = dict(infos.get(a, {}))
+            info.setdefault("original_reward", 0.0)
+            terminated = over and bool(term.get(a, a not in live)) and not bool(trunc.get(a, False))
+            out.append((slot_obs[k], float(rew.get(a, 0.0)), terminated, over and not terminated, info))
+        return out
+
+    def render(self) -> Any:
+        return self.env.render()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.env.close()
+
+
+class AgentSlot(gym.Env):
+    """Slot ``index`` of a ``JointGame`` (a Gymnasium env so Tianshou's vector env accepts it)."""
+
+    def __init__(self, game: JointGame, index: int):
+        self.game = game
+        self.index = index
+        self.action_space = copy.deepcopy(game.action_space)  # seeded per slot
+        self.observation_space = spaces.Box(-np.inf, np.inf, (game.layout.flat_dim,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.game.submit(self.index, None, {"seed": seed})
+        return self.game.result(self.index)
+
+    def step(self, action):
+        self.game.submit(self.index, action)
+        return self.game.result(self.index)
+
+    def close(self):
+        self.game.close()
+
+
+def _worker_class():
+    from tianshou.env.worker import EnvWorker
+
+    class AgentSlotWorker(EnvWorker):
+        """A Tianshou env worker whose ``send`` only records; the game steps on the first ``recv``."""
+
+        def __init__(self, env_fn: Callable[[], AgentSlot]):
+            self.slot = env_fn()
+            super().__init__(env_fn)
+
+        def get_env_attr(self, key: str) -> Any:
+            return getattr(self.slot, key)
+
+        def set_env_attr(self, key: str, value: Any) -> None:
+            setattr(self.slot, key, value)
+
+        def reset(self, **kwargs: Any):
+            self.send(None, **kwargs)
+            return self.recv()
+
+        @staticmethod
+        def wait(workers, wait_num, timeout=None):  # type: ignore[override]
+            return workers
+
+        def send(self, action: Any, **kwargs: Any) -> None:
+            self.slot.game.submit(self.slot.index, action, kwargs)
+
+        def recv(self) -> Any:
+            return self.slot.game.result(self.slot.index)
+
+        def seed(self, seed: int | None = None) -> list[int] | None:
+            super().seed(seed)
+            if self.slot.index == 0:
+                self.slot.game.seed(seed)
+            return [seed] if seed is not None else None
+
+        def render(self, **kwargs: Any) -> Any:
+            return self.slot.game.render() if self.slot.index == 0 else None
+
+        def close_env(self) -> None:
+            self.slot.game.close()
+
+    return AgentSlotWorker
+
+
+def make_slot_vector_env(make_parallel: Callable[[], ParallelEnv], ref: str, mdp: Any, obs_dim: int,
+                         n_games: int, seed: int, shape_reward: bool):
+    """``n_games`` games with the MDP applied, each agent a slot: a Tianshou ``BaseVectorEnv`` of
+    ``n_games × agents`` slots."""
+    from tianshou.env import BaseVectorEnv
+
+    games = [JointGame(MDPParallelEnv(make_parallel(), ref, mdp, obs_dim, shape_reward), ref, obs_dim)
+             for _ in range(n_games)]
+    fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]
+    venv = BaseVectorEnv(fns, _worker_class())
+    n_agents = len(games[0].agents)
+    venv.seed([seed + 1000 * i if k == 0 else None for i in range(n_games) for k in range(n_agents)])
+    venv.layout = games[0].layout  # type: ignore[attr-defined]
+    venv.n_agents = n_agents  # type: ignore[attr-defined]
+    return venv
