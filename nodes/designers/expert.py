@@ -216,7 +216,7 @@ class ExpertDesigner(Designer):
                 "IPPO": "independent networks per agent"}[algorithm]
         return AlgoConfig(
             algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=7e-4, lr_decay=True,
-            gamma=0.99, gae_lambda=0.95, n_train_envs=games, n_test_envs=10, test_episodes=10,
+            gamma=0.99, gae_lambda=0.95, n_train_envs=games, n_test_envs=10, test_episodes=30,
             collect_steps=int(min(collect, 16_384)), batch_size=int(min(collect, 16_384) * len(p.agents) // 4),
             repeat=10, ent_coef=0.01, max_grad_norm=10.0, budget_steps=budget,
             rationale=f"{algorithm} ({kind}) for {len(p.agents)} agents: {games} games × "
