@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[test]"
+	# the tests cover SMAX too, so the [smax] extra (JAX on CPU) comes along
+	$(PIP) install -q -e ".[test,smax]"
 	touch $(STAMP)
 
 demo: setup

@@ -127,6 +127,8 @@ def _build(ref: str, render_mode: str | None = None) -> Any:
         env = factory(**kwargs)
     except gym.error.DependencyNotInstalled as e:
         raise EnvLoadError(f"env {ref!r} needs a package that is not installed: {e}") from e
+    except EnvLoadError as e:
+        raise EnvLoadError(f"env {ref!r}: {e}") from e
     except Exception as e:  # noqa: BLE001
         raise EnvLoadError(f"creating env {ref!r} failed: {type(e).__name__}: {e}") from e
     return env

@@ -80,6 +80,12 @@ def _agent_spaces(env: ParallelEnv, ref: str) -> tuple[list[str], int, spaces.Sp
     return agents, max(obs_dims), act
 
 
+def win_metric(agent: str, reward: float, info: dict, over: bool) -> float:
+    """A ``metric_reward`` for battles: 1 on the last step of a won one (``info['won']``), so a
+    mean evaluation return is the win rate."""
+    return 1.0 if over and info.get("won") else 0.0
+
+
 def _flat(space: spaces.Space, obs: Any, dim: int) -> np.ndarray:
     """One agent's observation as a float32 vector of ``dim`` (zero-padded)."""
     out = np.zeros(dim, dtype=np.float32)
@@ -293,10 +299,12 @@ class JointGame:
         over = (not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live)
                 or self._t >= self.limit)
         slot_obs = self._slot_obs(obs)
+        # every slot's info has the same keys (Tianshou stacks them; a missing key becomes NaN)
+        keys = {"original_reward", "agent_index"}.union(*(infos.get(a, {}).keys() for a in self.agents))
         out = []
         for k, a in enumerate(self.agents):
-            info = dict(infos.get(a, {}))
-            info.setdefault("original_reward", 0.0)
+            info = {key: 0 for key in keys}
+            info.update(infos.get(a, {}), agent_index=k)
             terminated = over and bool(term.get(a, a not in live)) and not bool(trunc.get(a, False))
             out.append((slot_obs[k], float(rew.get(a, 0.0)), terminated, over and not terminated, info))
         return out

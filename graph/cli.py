@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -267,8 +268,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             obs, act = _space(env.observation_space), _space(env.action_space)
             env.close()
         except _Unavailable as e:
-            obs, act = "not installed", str(e)[:40]
-        table.add_row(t.name, t.family, "1", obs, act, f"{t.target:g}", str(t.budget_steps), t.description)
+            obs, act = "unavailable", str(e).split(": ", 1)[-1].split(" (")[0][:60]
+        if t.multi_agent and obs != "unavailable":
+            obs, act = f"{obs} each", f"{act} each"
+        target = f"{t.target:g} " + ("win rate" if "win rate" in t.metric else "per agent" if t.multi_agent else "")
+        table.add_row(t.name, t.family, str(t.agents), obs, act, target.strip(), str(t.budget_steps), t.description)
     Console(width=200).print(table)
     return 0
 
@@ -296,6 +300,8 @@ COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "runs": 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # JAX (SMAX) warns on every fork; our forks exec a fresh worker at once, which is safe
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
