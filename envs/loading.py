@@ -32,7 +32,7 @@ from pettingzoo.utils.env import ParallelEnv
 
 from envs.errors import EnvLoadError
 from envs.multiagent import SoloAgentEnv, as_parallel, is_pettingzoo
-from envs.registry import BUILTIN_TASKS
+from envs.registry import BUILTIN_TASKS, PER_AGENT
 from envs.spaces import standardize
 
 DEFAULT_FACTORY = "make_env"
@@ -205,3 +205,11 @@ def env_source(ref: str, limit: int = 6000) -> str:
     if len(src) > limit:
         src = src[:limit] + f"\n# ... trimmed ({len(src) - limit} more characters)"
     return src
+
+
+def metric_name(ref: str) -> str:
+    """What an evaluation score of ``ref`` measures."""
+    task = BUILTIN_TASKS.get(ref)
+    if task is not None:
+        return task.metric
+    return PER_AGENT if is_multi_agent(ref) else "mean episode return (original reward)"

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("tasks", help="built-in tasks")
 
+    setup = sub.add_parser("setup", help="prepare an optional simulator")
+    setup.add_argument("simulator", choices=["metadrive"])
+    setup.add_argument("--state-only", action="store_true",
+                       help="offline: prepare what state (lidar) observations need, without MetaDrive's "
+                            "asset download (camera observations still need 'python -m metadrive.pull_asset')")
+
     doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
     _llm_flags(doctor)
     return p
@@ -127,7 +133,9 @@ def _summary(values: dict, thread_id: str) -> int:
     print(f"status:  {status}")
     if best is not None:
         print(f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
-              f"eval {best.eval_mean:.1f} ± {best.eval_std or 0:.1f} over {best.eval_episodes} episodes")
+              f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
+              + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
+              + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items()))
     print(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")
     if values.get("agent_dir"):
         print(f"agent:   {values['agent_dir']}")
@@ -250,6 +258,8 @@ def cmd_play(args: argparse.Namespace) -> int:
         print(f"episode {i}: return {ret:.1f}")
     print(f"mean {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
           f"(mean length {result.mean_length:.0f})")
+    for key, value in result.metrics.items():
+        print(f"{key}: {value:.2f}")
     return 0
 
 
@@ -284,6 +294,21 @@ def _space(space) -> str:
     return f"{name}{tuple(space.shape)}" if getattr(space, "shape", None) else name
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from envs.metadrive_env import assets_ready, prepare_state_only
+
+    if assets_ready():
+        print("metadrive: assets present; nothing to do")
+        return 0
+    if not args.state_only:
+        raise Agent2Error("metadrive: assets are missing; with a network run 'python -m metadrive.pull_asset', "
+                          "offline run 'agent2 setup metadrive --state-only'")
+    folder = prepare_state_only()
+    print(f"metadrive: prepared state-only assets in {folder} (camera observations and rendering need "
+          "'python -m metadrive.pull_asset')")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from nodes.designers.llm_doctor import check_endpoint
 
@@ -296,7 +321,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "play": cmd_play,
-            "tasks": cmd_tasks}
+            "tasks": cmd_tasks, "setup": cmd_setup}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,8 @@ def critic(state: dict, config: RunnableConfig) -> dict:
     record = IterationRecord(
         iteration=state["iteration"], mdp_summary=mdp.summary, mdp_code=mdp.code, algo=algo,
         env_steps=train.env_steps, train_best=train.best_test_mean, stop_reason=train.stop_reason,
-        eval_mean=ev.mean, eval_std=ev.std, eval_episodes=ev.episodes, verdict=critique.verdict,
+        eval_mean=ev.mean, eval_std=ev.std, eval_episodes=ev.episodes, eval_metrics=ev.metrics,
+        eval_agents=ev.agents, verdict=critique.verdict,
         diagnosis=critique.diagnosis, reason=critique.reason, changes=critique.changes,
         iter_dir=train.iter_dir, wall_seconds=train.wall_seconds + ev.wall_seconds,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
+from envs.loading import metric_name
 from nodes.context import rundb, run_dir, thread_id
 from nodes.critic import best_record
 from tools.agent_io import export_agent
@@ -37,12 +38,15 @@ def export(state: dict, config: RunnableConfig) -> dict:
         "target": task.target, "designer": state["settings"].designer,
         "best": None if best is None else {
             "iteration": best.iteration, "algorithm": best.algo.algorithm, "eval_mean": best.eval_mean,
-            "eval_std": best.eval_std, "eval_episodes": best.eval_episodes},
+            "eval_std": best.eval_std, "eval_episodes": best.eval_episodes,
+            "eval_metrics": best.eval_metrics, "agents": best.eval_agents},
+        "metric": metric_name(task.env),
         "iterations": [
             {"iteration": r.iteration, "design": r.mdp_summary, "mdp_code": r.mdp_code,
              "algorithm": r.algo.algorithm, "hyperparameters": r.algo.model_dump(),
              "env_steps": r.env_steps, "train_best": r.train_best, "stop_reason": r.stop_reason,
-             "eval_mean": r.eval_mean, "eval_std": r.eval_std, "verdict": r.verdict,
+             "eval_mean": r.eval_mean, "eval_std": r.eval_std, "eval_metrics": r.eval_metrics,
+             "verdict": r.verdict,
              "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes}
             for r in history],
         "env_steps_total": state.get("steps_used", 0), "budget_steps": task.budget_steps,

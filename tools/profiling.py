@@ -47,10 +47,10 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
 
     Raises ``EnvLoadError`` naming the call (reset or step) when the env raises.
     """
-    env = make_env(ref)
-    raw = make_raw_env(ref)
+    raw = make_raw_env(ref)  # closed before the next is made: some simulators allow one per process
     raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
     raw.close()
+    env = make_env(ref)
     spec = env.spec
     max_episode_steps = episode_limit(env)
     cap = max_episode_steps or PROFILE_EPISODE_CAP

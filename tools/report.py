@@ -58,8 +58,8 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
     lines = [
         "# Agent² report", "",
         f"- **Task**: {task.text}", f"- **Env**: `{task.env}`",
-        f"- **Target**: {task.target if task.target is not None else 'none'} (mean of "
-        f"{task.eval_episodes} evaluation episodes, original reward)",
+        f"- **Target**: {task.target if task.target is not None else 'none'} ({result.get('metric', 'mean episode return')}, "
+        f"{task.eval_episodes} evaluation episodes)",
         f"- **Status**: {status}",
         f"- **Env steps**: {result['env_steps_total']} of {task.budget_steps}; "
         f"**wall time**: {result['wall_seconds']:.0f} s", "",
@@ -74,7 +74,9 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
                      f"{_fmt(r.train_best)} | {ev} | {r.stop_reason} | {r.verdict} | {r.reason} |")
     if best is not None:
         lines += ["", f"## Best: iteration {best.iteration}", "",
-                  f"Evaluation {best.eval_mean:.1f} ± {best.eval_std or 0:.1f} over {best.eval_episodes} episodes.",
+                  f"Evaluation {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
+                  + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
+                  + "".join(f"; {k} {v:.2f}" for k, v in best.eval_metrics.items()) + ".",
                   "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",
                   "", "### MDP code", "", "```python", best.mdp_code.rstrip(), "```"]
     if len(history) > 1:

@@ -209,6 +209,9 @@ class EvalResult(_Model):
     returns: list[float]
     """One per episode, or one per agent and episode for a multi-agent env."""
     agents: int = 1
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """Means of the env's episode-end measures (MetaDrive: ``arrive_dest`` success rate,
+    ``route_completion``)."""
     mean_length: float
     wall_seconds: float = 0.0
     error: str | None = None
@@ -254,6 +257,8 @@ class IterationRecord(_Model):
     eval_mean: float | None
     eval_std: float | None
     eval_episodes: int
+    eval_metrics: dict[str, float] = Field(default_factory=dict)
+    eval_agents: int = 1
     verdict: Verdict
     diagnosis: str
     reason: str

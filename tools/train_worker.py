@@ -38,7 +38,9 @@ from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
+from envs.loading import episode_limit, make_env
 from envs.mdp_wrapper import make_mdp_env
+from envs.registry import get_builtin
 from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
@@ -395,14 +397,38 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) 
     algorithm, rms = load_policy(job, policy_file)
     envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
     agents = getattr(envs, "n_agents", 1)  # multi-agent: one return per agent and episode
-    collector = Collector[CollectStats](algorithm, envs)
+    task = get_builtin(job.env)
+    keys = task.episode_metrics if task is not None else ()
+    buffer = VectorReplayBuffer(2 * episodes * (episode_cap(job.env) + 1), len(envs)) if keys else None
+    collector = Collector[CollectStats](algorithm, envs, buffer)
     collector.reset()
     stats = collector.collect(n_episode=episodes * agents)
     envs.close()
     returns = [float(r) for r in stats.returns]
+    metrics = episode_metrics(buffer, keys) if buffer is not None else {}
     return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns) // agents,
-                      returns=returns, agents=agents, mean_length=float(np.mean(stats.lens)),
+                      returns=returns, agents=agents, metrics=metrics, mean_length=float(np.mean(stats.lens)),
                       wall_seconds=time.perf_counter() - start)
+
+
+def episode_cap(env_ref: str) -> int:
+    env = make_env(env_ref)
+    try:
+        return episode_limit(env) or 1000
+    finally:
+        env.close()
+
+
+def episode_metrics(buffer: VectorReplayBuffer, keys: tuple[str, ...]) -> dict[str, float]:
+    """Means over the collected episodes of the env's episode-end ``info`` values (success, ...)."""
+    batch, _ = buffer.sample(0)
+    ends = np.logical_or(batch.terminated, batch.truncated)
+    out = {}
+    for key in keys:
+        values = batch.info.get(key) if hasattr(batch.info, "get") else None
+        if values is not None and np.any(ends):
+            out[key] = float(np.mean(np.asarray(values, dtype=np.float64)[ends]))
+    return out
 
 
 def evaluate(iter_dir: Path, episodes: int) -> None:
@@ -412,9 +438,10 @@ def evaluate(iter_dir: Path, episodes: int) -> None:
 
 
 def torch_threads(iter_dir: Path) -> int:
-    """Intra-op threads: AGENT2_TORCH_THREADS, else every core for wide networks (SAC's 256-wide
-    updates run ~1.8x faster on 2 threads than on 1 here) and one for small ones, whose tiny
-    matrix products only lose to thread hand-offs (10x slower when another process holds a core)."""
+    """Intra-op threads: AGENT2_TORCH_THREADS, else the idle cores for wide networks (SAC's
+    256-wide updates run ~1.8x faster on 2 threads than on 1 on an idle 2-core machine) and one
+    for small ones, whose tiny matrix products only lose to thread hand-offs. Threads on a core
+    another process holds make updates ~10x slower, hence the load average."""
     raw = os.environ.get("AGENT2_TORCH_THREADS", "")
     if raw:
         try:
@@ -425,7 +452,11 @@ def torch_threads(iter_dir: Path) -> int:
         widest = max(TrainJob.model_validate_json((iter_dir / JOB).read_text()).algo.hidden_sizes)
     except (OSError, ValueError):
         widest = 0
-    return max(1, os.cpu_count() or 1) if widest >= 256 else 1
+    cores = max(1, os.cpu_count() or 1)
+    if widest < 256:
+        return 1
+    idle = cores - os.getloadavg()[0]  # threads that wait on a busy core spin: only take idle ones
+    return max(1, min(cores, int(idle + 0.5)))
 
 
 def main(argv: list[str]) -> int:
