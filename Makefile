@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	# the tests cover SMAX too, so the [smax] extra (JAX on CPU) comes along
-	$(PIP) install -q -e ".[test,smax]"
+	# the tests cover SMAX and MetaDrive too, so those extras come along; MetaDrive's assets are
+	# not downloadable offline: prepare what state observations need
+	$(PIP) install -q -e ".[test,smax,metadrive]"
+	$(VENV)/bin/agent2 setup metadrive --state-only
 	touch $(STAMP)
 
 demo: setup

@@ -45,6 +45,16 @@ def _is_file_ref(ref: str) -> bool:
     return path.endswith(".py") or os.sep in path
 
 
+def canonical_ref(ref: str) -> str:
+    """``ref`` with a relative env-file path made absolute, so workers that run in another folder
+    find the file; other references unchanged."""
+    ref = ref.strip()
+    if ref in BUILTIN_TASKS or not _is_file_ref(ref):
+        return ref
+    path, sep, attr = ref.partition(":")
+    return str(Path(path).resolve()) + sep + attr
+
+
 def _load_module_from_file(path: Path) -> Any:
     if not path.is_file():
         raise EnvLoadError(f"env file {str(path)!r} does not exist")
@@ -213,3 +223,18 @@ def metric_name(ref: str) -> str:
     if task is not None:
         return task.metric
     return PER_AGENT if is_multi_agent(ref) else "mean episode return (original reward)"
+
+
+@functools.lru_cache(maxsize=64)
+def env_traits(ref: str) -> tuple[bool, tuple[str, ...]]:
+    """What a (single-agent) env declares on its unwrapped class: ``one_per_process`` (only one
+    instance may live in a process, as MetaDrive: vector envs then use subprocesses) and
+    ``episode_metrics`` (episode-end ``info`` keys evaluation reports next to the return)."""
+    if is_multi_agent(ref):
+        return False, ()
+    env = make_raw_env(ref)
+    try:
+        inner = env.unwrapped
+        return bool(getattr(inner, "one_per_process", False)), tuple(getattr(inner, "episode_metrics", ()))
+    finally:
+        env.close()

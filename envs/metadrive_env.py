@@ -11,7 +11,7 @@ stops with one clear line instead:
   still need the real assets.
 
 Only one MetaDrive engine may live in a process, so vector envs run it in subprocesses
-(``BuiltinTask.one_per_process``). Evaluation reports the success rate (``arrive_dest``) and
+(``MetaDrive.one_per_process``, read by ``envs.loading.env_traits``). Evaluation reports the success rate (``arrive_dest``) and
 route completion of the episodes, next to the return.
 """
 
@@ -64,6 +64,9 @@ class MetaDrive(gym.Env):
     ``start_seed + seed % num_scenarios`` (MetaDrive takes no options and only seeds of its maps)."""
 
     metadata = {"render_modes": []}
+    one_per_process = True
+    """MetaDrive allows one engine per process: vector envs run it in subprocesses."""
+    episode_metrics = EPISODE_METRICS
 
     def __init__(self, num_scenarios: int, start_seed: int, **config: Any):
         from metadrive.envs import MetaDriveEnv

@@ -26,10 +26,6 @@ class BuiltinTask:
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``factory``."""
     agents: int = 1
-    one_per_process: bool = False
-    """Only one instance may live in a process (MetaDrive): vector envs use subprocesses."""
-    episode_metrics: tuple[str, ...] = ()
-    """Episode-end ``info`` keys that evaluation reports as means next to the return."""
 
     @property
     def multi_agent(self) -> bool:
@@ -135,8 +131,7 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
             "crashing or leaving the road, as far and as fast as possible (MetaDrive, 10 maps, lidar "
             "and ego-state observations, steering and throttle).",
             target=260.0, budget_steps=400_000, family="metadrive",
-            factory="envs.metadrive_env:make_metadrive", kwargs={"num_scenarios": 10, "start_seed": 0},
-            one_per_process=True, episode_metrics=("arrive_dest", "route_completion")),
+            factory="envs.metadrive_env:make_metadrive", kwargs={"num_scenarios": 10, "start_seed": 0}),
         *[BuiltinTask(
             name=f"smax_{m}", env_id=f"smax_{m}",
             description=f"SMAX (JAX StarCraft micromanagement) map {m}: {what}; win the battle "

@@ -144,9 +144,10 @@ def _summary(values: dict, thread_id: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from envs.loading import make_env
+    from envs.loading import canonical_ref, make_env
     from tools.profiling import profile_env
 
+    args.env = canonical_ref(args.env)  # workers run in the iteration folder
     make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
 

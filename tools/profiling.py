@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.errors import EnvLoadError
-from envs.loading import env_source, episode_limit, is_multi_agent, make_env, make_parallel_env, make_raw_env
+from envs.loading import env_source, env_traits, episode_limit, is_multi_agent, make_env, make_parallel_env, make_raw_env
 from tools.schemas import EnvProfile, SpaceInfo
 
 PROFILE_EPISODE_CAP = 2000
@@ -115,6 +115,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
         steps_per_second=steps / max(elapsed, 1e-9),
         source=env_source(ref),
         agents=_agents(ref),
+        one_per_process=env_traits(ref)[0],
     )
 
 

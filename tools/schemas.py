@@ -72,6 +72,8 @@ class EnvProfile(_Model):
     episodes_profiled: int
     steps_per_second: float
     source: str = ""
+    one_per_process: bool = False
+    """Only one instance fits in a process (MetaDrive): every env is a process of its own."""
     agents: list[str] = Field(default_factory=list)
     """Agent ids of a multi-agent env (empty for a single-agent env); the other fields then
     describe one agent's view (its observation, action and reward) with the others acting at random."""

@@ -38,9 +38,8 @@ from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
-from envs.loading import episode_limit, make_env
+from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import make_mdp_env
-from envs.registry import get_builtin
 from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
@@ -397,8 +396,7 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) 
     algorithm, rms = load_policy(job, policy_file)
     envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
     agents = getattr(envs, "n_agents", 1)  # multi-agent: one return per agent and episode
-    task = get_builtin(job.env)
-    keys = task.episode_metrics if task is not None else ()
+    _, keys = env_traits(job.env)
     buffer = VectorReplayBuffer(2 * episodes * (episode_cap(job.env) + 1), len(envs)) if keys else None
     collector = Collector[CollectStats](algorithm, envs, buffer)
     collector.reset()

@@ -5,10 +5,9 @@ from __future__ import annotations
 from tianshou.env import BaseVectorEnv, DummyVectorEnv, SubprocVectorEnv, VectorEnvNormObs
 from tianshou.utils import RunningMeanStd
 
-from envs.loading import is_multi_agent, make_parallel_env
+from envs.loading import env_traits, is_multi_agent, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module, make_mdp_env
 from envs.multiagent import AgentLayout, make_slot_vector_env
-from envs.registry import get_builtin
 from tools.schemas import MDPDesign
 
 
@@ -25,8 +24,8 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
         venv = make_slot_vector_env(lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code),
                                     mdp.obs_dim, n, seed, shape_reward)
     else:
-        task = get_builtin(env_ref)
-        kind = SubprocVectorEnv if (task is not None and task.one_per_process) else DummyVectorEnv
+        one_per_process, _ = env_traits(env_ref)
+        kind = SubprocVectorEnv if one_per_process else DummyVectorEnv
         venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward) for _ in range(n)])
         venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:

@@ -56,7 +56,12 @@ def _obs_scales(p: EnvProfile) -> np.ndarray:
 
 
 def needs_normalization(p: EnvProfile) -> bool:
-    """Scales that differ by over 10x, or values far from unit size."""
+    """Scales that differ by over 10x, or values far from unit size; never for observations the
+    env already bounds to ranges of unit order (random play may just not move some of them)."""
+    low, high = np.array(p.obs_low), np.array(p.obs_high)
+    if np.all(np.abs(low) < 1e8) and np.all(np.abs(high) < 1e8) and np.all(high - low >= 0.5) \
+            and np.all(np.maximum(np.abs(low), np.abs(high)) <= 10):
+        return False
     scales = _obs_scales(p)
     mean = np.abs(np.array(p.obs_mean))
     return bool(scales.max() / max(scales.min(), 1e-8) > 10 or (mean + scales).max() > 10)
@@ -254,6 +259,9 @@ class ExpertDesigner(Designer):
                 update={"budget_steps": budget, "warm_start_from": None})
             if crit.warm_start and crit.verdict == "revise_algo" and ctx.history:
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
+        if p.one_per_process:  # each env is a process of its own: a few, not a dozen
+            cfg = cfg.model_copy(update={"n_train_envs": min(cfg.n_train_envs, 2),
+                                         "n_test_envs": min(cfg.n_test_envs, 2)})
         return cfg.model_copy(update={"epoch_steps": self.epoch_steps(cfg)})
 
     # -- critic ---------------------------------------------------------------------------------
