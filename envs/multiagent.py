@@ -103,10 +103,14 @@ def _noop(space: spaces.Space) -> Any:
 
 @dataclass(frozen=True)
 class AgentLayout:
-    """How a slot's flat observation splits: ``[own (obs_dim) | one-hot (n_agents) | state]``."""
+    """How a slot's flat observation splits: ``[own (obs_dim) | one-hot (n_agents) | state | mask]``.
+
+    ``mask_dim`` is the number of discrete actions when the env gives action masks (PettingZoo's
+    ``info['action_mask']``, 1 = allowed), else 0."""
 
     obs_dim: int
     n_agents: int
+    mask_dim: int = 0
 
     @property
     def state_dim(self) -> int:
@@ -114,7 +118,15 @@ class AgentLayout:
 
     @property
     def flat_dim(self) -> int:
-        return self.obs_dim + self.n_agents + self.state_dim
+        return self.obs_dim + self.n_agents + self.state_dim + self.mask_dim
+
+
+def mask_dim(env: ParallelEnv) -> int:
+    """Discrete action count when the env declares ``action_masks = True``, else 0."""
+    if not getattr(env.unwrapped, "action_masks", False):
+        return 0
+    space = env.action_space(env.possible_agents[0])
+    return int(space.n) if isinstance(space, spaces.Discrete) else 0
 
 
 class SoloAgentEnv(gym.Env):
@@ -240,7 +252,7 @@ class JointGame:
     def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int):
         self.env = parallel
         self.agents, _, self.action_space = _agent_spaces(parallel, ref)
-        self.layout = AgentLayout(obs_dim=obs_dim, n_agents=len(self.agents))
+        self.layout = AgentLayout(obs_dim=obs_dim, n_agents=len(self.agents), mask_dim=mask_dim(parallel))
         self.limit = game_limit(parallel) or DEFAULT_MAX_CYCLES
         self._eye = np.eye(len(self.agents), dtype=np.float32)
         self._seed: int | None = None
@@ -272,17 +284,21 @@ class JointGame:
         return self._results[index]
 
     # -- the game -----------------------------------------------------------------------------
-    def _slot_obs(self, obs: dict) -> list[np.ndarray]:
+    def _slot_obs(self, obs: dict, infos: dict) -> list[np.ndarray]:
         zero = np.zeros(self.layout.obs_dim, dtype=np.float32)
         own = [np.asarray(obs.get(a, zero), dtype=np.float32) for a in self.agents]
         state = np.concatenate(own)
-        return [np.concatenate([own[k], self._eye[k], state]) for k in range(len(own))]
+        if not self.layout.mask_dim:
+            return [np.concatenate([own[k], self._eye[k], state]) for k in range(len(own))]
+        allow_all = np.ones(self.layout.mask_dim, dtype=np.float32)  # an agent out of the game: its action is ignored
+        masks = [np.asarray(infos.get(a, {}).get("action_mask", allow_all), dtype=np.float32) for a in self.agents]
+        return [np.concatenate([own[k], self._eye[k], state, masks[k]]) for k in range(len(own))]
 
     def _reset(self) -> list[tuple[np.ndarray, dict]]:
         seed, self._seed = self._seed, None
         obs, infos = self.env.reset(seed=seed)
         self._t = 0
-        slot_obs = self._slot_obs(obs)
+        slot_obs = self._slot_obs(obs, infos)
         return [(slot_obs[k], dict(infos.get(a, {}))) for k, a in enumerate(self.agents)]
 
     def _step(self, slot_actions: dict[int, Any]):
@@ -298,13 +314,13 @@ class JointGame:
         self._t += 1
         over = (not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live)
                 or self._t >= self.limit)
-        slot_obs = self._slot_obs(obs)
+        slot_obs = self._slot_obs(obs, infos)
         # every slot's info has the same keys (Tianshou stacks them; a missing key becomes NaN)
         keys = {"original_reward", "agent_index"}.union(*(infos.get(a, {}).keys() for a in self.agents))
         out = []
         for k, a in enumerate(self.agents):
-            info = {key: 0 for key in keys}
-            info.update(infos.get(a, {}), agent_index=k)
+            info = {key: 0 for key in keys - {"action_mask"}}  # the mask travels in the observation
+            info.update({key: v for key, v in infos.get(a, {}).items() if key != "action_mask"}, agent_index=k)
             terminated = over and bool(term.get(a, a not in live)) and not bool(trunc.get(a, False))
             out.append((slot_obs[k], float(rew.get(a, 0.0)), terminated, over and not terminated, info))
         return out

@@ -5,9 +5,9 @@ who have them: ``pip install git+https://github.com/oxwhirl/smac.git`` (the ``sm
 PyPI is SMAC3, an unrelated optimiser), set ``SC2PATH``, then ``agent2 run --env smac_3m``.
 Without the game, the same maps run through SMAX (``envs/smax.py``).
 
-SMAC rejects an action that is not available to a unit (dead units may only take no-op 0), and
-the learners here have no action masks, so an unavailable action becomes the unit's first
-available one ("stop" for a living unit). The reward is SMAC's shared team reward, given to
+SMAC rejects an action that is not available to a unit (dead units may only take no-op 0). The
+available actions go out as ``info['action_mask']`` (the learners mask their logits with it);
+an unavailable action that still arrives becomes the unit's first available one. The reward is SMAC's shared team reward, given to
 every agent; ``metric_reward`` is 1 on the last step of a won battle (``info['battle_won']``),
 so a mean evaluation return is the win rate.
 """
@@ -39,6 +39,8 @@ def _starcraft_env_class() -> Callable[..., Any]:
 
 class SMACParallelEnv(ParallelEnv):
     metadata = {"name": "smac", "render_modes": []}
+    action_masks = True
+    """``info['action_mask']``: the unit's available actions (``get_avail_agent_actions``)."""
 
     def __init__(self, map_name: str = "3m", env_class: Callable[..., Any] | None = None, **kwargs: Any):
         cls = env_class or _starcraft_env_class()
@@ -70,7 +72,10 @@ class SMACParallelEnv(ParallelEnv):
             self._env._seed = seed
         self._env.reset()
         self.agents = list(self.possible_agents)
-        return self._observe(self.agents), {a: {} for a in self.agents}
+        return self._observe(self.agents), {a: {"action_mask": self._mask(a)} for a in self.agents}
+
+    def _mask(self, agent: str) -> np.ndarray:
+        return np.asarray(self._env.get_avail_agent_actions(int(agent.split("_")[1])), dtype=np.int8)
 
     def legal_action(self, k: int, action: int) -> int:
         avail = np.asarray(self._env.get_avail_agent_actions(k))
@@ -89,7 +94,7 @@ class SMACParallelEnv(ParallelEnv):
         term = {a: (over and not timeout) or a in dead for a in live}
         trunc = {a: over and timeout for a in live}
         rewards = {a: float(reward) for a in live}
-        infos = {a: {"won": won, "battle_over": bool(over)} for a in live}
+        infos = {a: {"won": won, "battle_over": bool(over), "action_mask": self._mask(a)} for a in live}
         self.agents = [] if over else [a for a in live if a not in dead]
         return obs, rewards, term, trunc, infos
 

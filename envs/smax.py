@@ -55,10 +55,14 @@ def _compiled(map_name: str, max_steps: int):
     env = make("HeuristicEnemySMAX", scenario=scenario, max_steps=max_steps)
     agents, allies = list(env.agents), int(env.num_allies)
 
+    def masks(state):
+        avail = env.get_avail_actions(state)
+        return jnp.stack([avail[a] for a in agents])
+
     def reset(key):
         key, sub = jax.random.split(key)
         obs, state = env.reset(sub)
-        return key, state, jnp.stack([obs[a] for a in agents])
+        return key, state, jnp.stack([obs[a] for a in agents]), masks(state)
 
     def step(key, state, actions):
         key, sub = jax.random.split(key)
@@ -67,13 +71,15 @@ def _compiled(map_name: str, max_steps: int):
         alive = state.state.unit_alive
         won = jnp.all(~alive[allies:]) & jnp.any(alive[:allies])
         return (key, state, jnp.stack([obs[a] for a in agents]), jnp.stack([rew[a] for a in agents]),
-                jnp.stack([dones[a] for a in agents]), dones["__all__"], won, state.state.step)
+                jnp.stack([dones[a] for a in agents]), dones["__all__"], won, state.state.step, masks(state))
 
     return env, jax.jit(reset), jax.jit(step)
 
 
 class SMAXParallelEnv(ParallelEnv):
     metadata = {"name": "smax", "render_modes": []}
+    action_masks = True
+    """``info['action_mask']``: SMAX's available actions (attack only enemies in range)."""
 
     def __init__(self, map_name: str = "3m", max_steps: int = 100):
         jax, jnp, _, _ = _jax()
@@ -102,15 +108,17 @@ class SMAXParallelEnv(ParallelEnv):
             import jax
 
             self._key = jax.random.PRNGKey(seed)
-        self._key, self._state, obs = self._reset(self._key)
-        obs = np.asarray(obs, dtype=np.float32)
+        self._key, self._state, obs, masks = self._reset(self._key)
+        obs, masks = np.asarray(obs, dtype=np.float32), np.asarray(masks, dtype=np.int8)
         self.agents = list(self.possible_agents)
-        return {a: obs[i] for i, a in enumerate(self.possible_agents)}, {a: {} for a in self.agents}
+        return ({a: obs[i] for i, a in enumerate(self.possible_agents)},
+                {a: {"action_mask": masks[i]} for i, a in enumerate(self.agents)})
 
     def step(self, actions: dict):
         acts = self._jnp.asarray([int(actions.get(a, 0)) for a in self.possible_agents], dtype=self._jnp.int32)
-        self._key, self._state, obs, rew, done, over, won, t = self._step(self._key, self._state, acts)
+        self._key, self._state, obs, rew, done, over, won, t, masks = self._step(self._key, self._state, acts)
         obs, rew, done = np.asarray(obs, dtype=np.float32), np.asarray(rew), np.asarray(done)
+        masks = np.asarray(masks, dtype=np.int8)
         over, won, timeout = bool(over), bool(won), int(t) >= self.max_steps
         live = self.agents
         idx = {a: i for i, a in enumerate(self.possible_agents)}
@@ -118,7 +126,7 @@ class SMAXParallelEnv(ParallelEnv):
         rewards = {a: float(rew[idx[a]]) for a in live}
         term = {a: (bool(done[idx[a]]) or over) and not (over and timeout and not won) for a in live}
         trunc = {a: over and timeout and not won for a in live}
-        infos = {a: {"won": won, "battle_over": over} for a in live}
+        infos = {a: {"won": won, "battle_over": over, "action_mask": masks[idx[a]]} for a in live}
         self.agents = [] if over else [a for a in live if not done[idx[a]]]
         return out_obs, rewards, term, trunc, infos
 

@@ -23,6 +23,7 @@ from tools.vector_envs import make_vector_env
 MA_FILE = ROOT / "tests" / "envfiles" / "ma_envs.py"
 TOY = f"{MA_FILE}:make_env"
 DYING = f"{MA_FILE}:make_dying"
+MASKED = f"{MA_FILE}:make_masked"
 
 IDENTITY = """import numpy as np
 def observation(obs):
@@ -112,6 +113,25 @@ def test_a_shared_reward_design_gives_every_agent_the_team_reward():
 def _random_algorithm(venv):
     cfg = AlgoConfig(algorithm="MAPPO", hidden_sizes=[8])
     return build_algorithm(cfg, venv.layout.flat_dim, venv.get_env_attr("action_space", 0)[0], venv.layout)
+
+
+def test_action_masks_travel_in_the_observation_and_masked_actions_are_never_taken():
+    venv = make_vector_env(MASKED, _mdp(3), n=2, seed=0, shape_reward=True)
+    layout = venv.layout
+    assert layout.mask_dim == 3 and layout.flat_dim == 3 + 3 + 9 + 3
+    obs, _ = venv.reset()
+    np.testing.assert_array_equal(obs[:3, -3:], [[1, 1, 0], [1, 1, 1], [1, 1, 1]])
+    algo = build_algorithm(AlgoConfig(algorithm="MAPPO", hidden_sizes=[8]), layout.flat_dim,
+                           venv.get_env_attr("action_space", 0)[0], layout)
+    logits, _ = algo.policy.actor(torch.as_tensor(obs))
+    assert float(logits[0, 2]) < -1e8 and float(logits[1, 2]) > -1e8
+    buf = VectorReplayBuffer(600, len(venv))
+    Collector[CollectStats](algo, venv, buf).collect(n_step=6 * 40, reset_before_collect=True)
+    batch, _ = buf.sample(0)
+    agent0 = batch.obs[:, 0] == 0
+    assert agent0.sum() >= 40 and not np.any(batch.act[agent0] == 2)
+    assert np.any(batch.act[~agent0] == 2)  # the others may
+    venv.close()
 
 
 def test_mappo_shares_one_actor_and_reads_the_state_in_its_critic():

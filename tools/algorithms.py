@@ -70,12 +70,26 @@ class AgentView(ModuleWithVectorOutput):
     def forward(self, obs, state=None, info=None):
         x = torch.as_tensor(obs, dtype=torch.float32, device=next(self.parameters()).device)
         d, n = self.layout.obs_dim, self.layout.n_agents
-        own, onehot, world = x[:, :d], x[:, d:d + n], x[:, d + n:]
+        own, onehot, world = x[:, :d], x[:, d:d + n], x[:, d + n:d + n + self.layout.state_dim]
         body = own if self.part == "local" else world
         if not self.independent:
             return self.nets[0](torch.cat([body, onehot], dim=1)), state
         outs = torch.stack([net(body) for net in self.nets], dim=1)
         return outs[torch.arange(x.shape[0]), onehot.argmax(dim=1)], state
+
+
+class MaskedDiscreteActor(DiscreteActor):
+    """A discrete actor whose unavailable actions (the slot observation's mask part) get no
+    probability: their logits become -1e9 before the distribution and the greedy choice."""
+
+    def __init__(self, *args, layout: AgentLayout, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layout = layout
+
+    def forward(self, obs, state=None, info=None):
+        logits, hidden = super().forward(obs, state, info)
+        mask = torch.as_tensor(obs, dtype=torch.float32, device=logits.device)[:, -self.layout.mask_dim:]
+        return logits.masked_fill(mask < 0.5, -1e9), hidden
 
 
 def check_compatible(cfg: AlgoConfig, action_space: gym.Space, layout: AgentLayout | None = None) -> None:
@@ -137,8 +151,12 @@ def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: A
                                 cfg.hidden_sizes, act, independent)
     policy: ProbabilisticActorPolicy
     if isinstance(action_space, gym.spaces.Discrete):
-        actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
-                              softmax_output=False)
+        if layout is not None and layout.mask_dim:
+            actor = MaskedDiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
+                                        softmax_output=False, layout=layout)
+        else:
+            actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
+                                  softmax_output=False)
         critic = DiscreteCritic(preprocess_net=critic_body)
         _orthogonal_init(actor, critic)
         policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)

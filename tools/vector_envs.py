@@ -7,7 +7,7 @@ from tianshou.utils import RunningMeanStd
 
 from envs.loading import env_traits, is_multi_agent, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module, make_mdp_env
-from envs.multiagent import AgentLayout, make_slot_vector_env
+from envs.multiagent import AgentLayout, make_slot_vector_env, mask_dim
 from tools.schemas import MDPDesign
 
 
@@ -41,6 +41,6 @@ def agent_layout(env_ref: str, obs_dim: int) -> AgentLayout | None:
         return None
     game = make_parallel_env(env_ref)
     try:
-        return AgentLayout(obs_dim=obs_dim, n_agents=len(game.possible_agents))
+        return AgentLayout(obs_dim=obs_dim, n_agents=len(game.possible_agents), mask_dim=mask_dim(game))
     finally:
         game.close()

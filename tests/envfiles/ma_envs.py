@@ -61,3 +61,25 @@ def make_env() -> LabelledAgents:
 
 def make_dying() -> LabelledAgents:
     return LabelledAgents(die_early=True)
+
+
+class MaskedAgents(LabelledAgents):
+    """The same game with action masks: agent 0 may not take action 2 (PettingZoo's ``action_mask``)."""
+
+    action_masks = True
+
+    def _masks(self):
+        return {a: {"action_mask": np.array([1, 1, 0] if a == "agent_0" else [1, 1, 1], dtype=np.int8)}
+                for a in self.agents}
+
+    def reset(self, seed=None, options=None):
+        obs, _ = super().reset(seed, options)
+        return obs, self._masks()
+
+    def step(self, actions):
+        obs, rew, term, trunc, _ = super().step(actions)
+        return obs, rew, term, trunc, self._masks()
+
+
+def make_masked() -> MaskedAgents:
+    return MaskedAgents()
