@@ -34,6 +34,7 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from envs.errors import EnvLoadError, MDPCodeError, UnsupportedSpaceError
 
+SLOT_INFO_DROPPED = {"action_mask", "agent"}
 DEFAULT_MAX_CYCLES = 1000
 """Step cap for games without an episode limit of their own."""
 
@@ -319,8 +320,11 @@ class JointGame:
         keys = {"original_reward", "agent_index"}.union(*(infos.get(a, {}).keys() for a in self.agents))
         out = []
         for k, a in enumerate(self.agents):
-            info = {key: 0 for key in keys - {"action_mask"}}  # the mask travels in the observation
-            info.update({key: v for key, v in infos.get(a, {}).items() if key != "action_mask"}, agent_index=k)
+            # the mask travels in the observation; the agent id as agent_index (strings would not
+            # stack with a left agent's 0)
+            info = {key: 0 for key in keys - SLOT_INFO_DROPPED}
+            info.update({key: v for key, v in infos.get(a, {}).items() if key not in SLOT_INFO_DROPPED},
+                        agent_index=k)
             terminated = over and bool(term.get(a, a not in live)) and not bool(trunc.get(a, False))
             out.append((slot_obs[k], float(rew.get(a, 0.0)), terminated, over and not terminated, info))
         return out

@@ -92,9 +92,14 @@ def test_an_agent_that_leaves_early_keeps_its_slot_with_zero_reward_until_the_ga
         rewards.append(rew)
         ends.append(term | trunc)
     rewards = np.array(rewards)
-    assert list(rewards[:3, 1]) == [20, 20, 20] and list(rewards[3:, 1]) == [0] * 5
-    assert list(rewards[:, 0]) == [10] * 8
+    assert list(rewards[:3, 0]) == [10, 10, 10] and list(rewards[3:, 0]) == [0] * 5
+    assert list(rewards[:, 1]) == [20] * 8
     assert not np.any(ends[:-1]) and np.all(ends[-1])
+    # Tianshou stacks the slots' infos: a left agent's must have the same keys and types
+    buf = VectorReplayBuffer(100, len(venv))
+    Collector[CollectStats](_random_algorithm(venv), venv, buf).collect(n_step=30,
+                                                                        reset_before_collect=True)
+    assert len(buf) == 30
 
 
 def test_a_shared_reward_design_gives_every_agent_the_team_reward():

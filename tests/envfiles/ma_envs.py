@@ -2,7 +2,7 @@
 
 Agent ``k`` observes ``[k, t, its last action]`` and earns ``10 * (k + 1) + action`` each step,
 so a test can tell from any transition which agent it belongs to. Episodes last ``LENGTH``
-steps; with ``die_early`` agent 1 leaves the game after step 3 (its slot must then see zero
+steps; with ``die_early`` agent 0 leaves the game after step 3 (its slot must then see zero
 reward until the game ends).
 """
 
@@ -48,7 +48,7 @@ class LabelledAgents(ParallelEnv):
             act = int(actions[a])
             obs[a] = self._obs(a, act)
             rew[a] = float(10 * (self.possible_agents.index(a) + 1) + act)
-            term[a] = self.die_early and a == "agent_1" and self.t >= 3
+            term[a] = self.die_early and a == "agent_0" and self.t >= 3
             trunc[a] = self.t >= LENGTH
         infos = {a: {} for a in self.agents}
         self.agents = [a for a in self.agents if not (term[a] or trunc[a])]
