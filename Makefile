@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml
 	# the tests cover SMAX and MetaDrive too, so those extras come along; MetaDrive's assets are
 	# not downloadable offline: prepare what state observations need
 	$(PIP) install -q -e ".[test,smax,metadrive]"
+	# metadrive pulls pygame, mpe2 pygame-ce: both write pygame/; keep mpe2's (MetaDrive's state
+	# observations never use pygame)
+	$(PIP) install -q --force-reinstall --no-deps pygame-ce
 	$(VENV)/bin/agent2 setup metadrive --state-only
 	touch $(STAMP)
 

@@ -52,6 +52,8 @@ def canonical_ref(ref: str) -> str:
     if ref in BUILTIN_TASKS or not _is_file_ref(ref):
         return ref
     path, sep, attr = ref.partition(":")
+    if not Path(path).is_file():
+        return ref  # errors name the file as the user wrote it
     return str(Path(path).resolve()) + sep + attr
 
 

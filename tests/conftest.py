@@ -18,3 +18,26 @@ def agent2(*args: str, timeout: float = 300, env: dict | None = None) -> subproc
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+IDENTITY_MDP = """import numpy as np
+def observation(obs):
+    return obs
+def action(act):
+    return act
+def reward(obs, action, next_obs, reward, info):
+    return reward
+"""
+"""MDP code that changes nothing (a test's starting point)."""
+
+
+def tiny_run(runs_dir: Path, env: str, thread: str, budget: int, eval_episodes: int = 3,
+             timeout: float = 400) -> dict:
+    """``agent2 run`` for one iteration without a progress bar; returns result.json."""
+    import json
+
+    proc = agent2("run", "--env", env, "--budget-steps", str(budget), "--max-iterations", "1",
+                  "--eval-episodes", str(eval_episodes), "--runs-dir", str(runs_dir), "--thread-id", thread,
+                  "--no-progress", timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((runs_dir / thread / "result.json").read_text())

@@ -1,13 +1,14 @@
 """MetaDrive (the ``[metadrive]`` extra): the offline asset path, make/profile, a tiny run, play."""
 
-import json
+import subprocess
+import sys
 
 import pytest
 
 import envs.metadrive_env as md
-from conftest import ROOT, agent2
+from conftest import ROOT, agent2, tiny_run
 from envs.errors import EnvLoadError
-from tools.profiling import profile_env
+from tools.schemas import EnvProfile
 
 SHORT = f"{ROOT / 'tests' / 'envfiles' / 'short_metadrive.py'}:make_env"
 
@@ -30,16 +31,18 @@ def test_setup_command_reports_what_it_did():
 
 
 def test_metadrive_makes_and_profiles_as_one_engine_per_process():
-    p = profile_env("MetaDriveEnv", episodes=1, max_steps=300)
+    # in a subprocess: MetaDrive's panda3d and MPE's pygame freetype crash one process together
+    code = ("from tools.profiling import profile_env; "
+            "print(profile_env('MetaDriveEnv', episodes=1, max_steps=300).model_dump_json())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    p = EnvProfile.model_validate_json(proc.stdout.strip().splitlines()[-1])
     assert p.action.kind == "continuous" and p.action.shape == [2]
     assert p.obs_dim == 259 and p.one_per_process
 
 
 def test_tiny_metadrive_run_reports_success_and_route_completion_and_plays(runs_dir):
-    proc = agent2("run", "--env", SHORT, "--budget-steps", "1000", "--max-iterations", "1", "--eval-episodes", "2",
-                  "--runs-dir", str(runs_dir), "--thread-id", "md", "--no-progress", timeout=500)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((runs_dir / "md" / "result.json").read_text())
+    result = tiny_run(runs_dir, SHORT, "md", 1000, eval_episodes=2, timeout=500)
     metrics = result["best"]["eval_metrics"]
     assert set(metrics) == {"arrive_dest", "route_completion"} and 0 <= metrics["arrive_dest"] <= 1
     assert result["iterations"][0]["hyperparameters"]["n_test_envs"] <= 2  # one process per engine

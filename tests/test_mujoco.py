@@ -1,8 +1,6 @@
 """MuJoCo built-in tasks: make, profile, the expert's design, and a tiny run through the graph."""
 
-import json
-
-from conftest import agent2
+from conftest import agent2, tiny_run
 from envs.registry import BUILTIN_TASKS
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
@@ -27,11 +25,7 @@ def test_expert_gives_high_dimensional_control_a_bigger_sac():
 
 
 def test_tiny_hopper_run_exports_and_plays(runs_dir):
-    proc = agent2("run", "--env", "Hopper-v5", "--budget-steps", "1500", "--max-iterations", "1",
-                  "--eval-episodes", "2", "--runs-dir", str(runs_dir), "--thread-id", "hop", "--no-progress",
-                  timeout=400)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((runs_dir / "hop" / "result.json").read_text())
+    result = tiny_run(runs_dir, "Hopper-v5", "hop", 1500, eval_episodes=2)
     assert result["iterations"][0]["algorithm"] == "SAC" and result["best"]["eval_mean"] is not None
     play = agent2("play", result["agent_dir"], "--episodes", "1")
     assert play.returncode == 0 and "episode 1: return" in play.stdout

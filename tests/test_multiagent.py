@@ -1,14 +1,12 @@
 """Multi-agent envs: the per-agent MDP wrapper, one slot per agent, shared and independent networks."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from pettingzoo.test import parallel_api_test
 
-from conftest import ROOT, agent2
+from conftest import IDENTITY_MDP, ROOT, agent2, tiny_run
 from envs.loading import is_multi_agent, make_env, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
 from envs.multiagent import AgentLayout, MDPParallelEnv
@@ -25,14 +23,7 @@ TOY = f"{MA_FILE}:make_env"
 DYING = f"{MA_FILE}:make_dying"
 MASKED = f"{MA_FILE}:make_masked"
 
-IDENTITY = """import numpy as np
-def observation(obs):
-    return obs
-def action(act):
-    return act
-def reward(obs, action, next_obs, reward, info):
-    return reward
-"""
+IDENTITY = IDENTITY_MDP
 
 SHARED_REWARD = IDENTITY.replace("    return reward\n", "    return info['team_reward']\n")
 
@@ -190,16 +181,8 @@ def test_expert_picks_mappo_then_shared_then_independent_ppo():
     assert expert._alternative("MAPPO", p) == "PPO" and expert._alternative("PPO", p) == "IPPO"
 
 
-def _run(runs_dir: Path, env: str, thread: str, budget: str) -> dict:
-    proc = agent2("run", "--env", env, "--budget-steps", budget, "--max-iterations", "1",
-                  "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", thread, "--no-progress",
-                  timeout=400)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((runs_dir / thread / "result.json").read_text())
-
-
 def test_tiny_mpe_run_exports_and_plays(runs_dir):
-    result = _run(runs_dir, "simple_spread_v3", "mpe", "2000")
+    result = tiny_run(runs_dir, "simple_spread_v3", "mpe", 2000)
     assert result["iterations"][0]["algorithm"] == "MAPPO" and result["best"]["eval_mean"] is not None
     play = agent2("play", result["agent_dir"], "--episodes", "2")
     assert play.returncode == 0, play.stderr[-2000:]
@@ -207,7 +190,7 @@ def test_tiny_mpe_run_exports_and_plays(runs_dir):
 
 
 def test_a_user_pettingzoo_env_by_path_learns_each_agents_best_action(runs_dir):
-    result = _run(runs_dir, TOY, "toy", "20000")
+    result = tiny_run(runs_dir, TOY, "toy", 20000)
     # per-agent return of the best action (2) every step: mean over agents of 8 * (10(k+1) + 2)
     best_possible = np.mean([8 * (10 * (k + 1) + 2) for k in range(3)])
     random_play = np.mean([8 * (10 * (k + 1) + 1) for k in range(3)])

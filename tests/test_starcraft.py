@@ -1,12 +1,10 @@
 """SMAX (jaxmarl, the ``[smax]`` extra) and the SMAC adapter: API, win-rate metric, a tiny run."""
 
-import json
-
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from conftest import agent2
+from conftest import IDENTITY_MDP, agent2, tiny_run
 from envs.errors import EnvLoadError
 from envs.loading import make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
@@ -16,14 +14,7 @@ from tools.profiling import profile_env
 from tools.schemas import MDPDesign
 from tools.vector_envs import make_vector_env
 
-IDENTITY = """import numpy as np
-def observation(obs):
-    return obs
-def action(act):
-    return act
-def reward(obs, action, next_obs, reward, info):
-    return reward
-"""
+IDENTITY = IDENTITY_MDP
 
 
 def test_smax_passes_the_pettingzoo_parallel_api_test():
@@ -52,11 +43,7 @@ def test_smax_profiles_and_its_evaluation_reward_is_the_win_indicator():
 
 
 def test_tiny_smax_run_exports_and_plays(runs_dir):
-    proc = agent2("run", "--env", "smax_3m", "--budget-steps", "3000", "--max-iterations", "1",
-                  "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "smax", "--no-progress",
-                  timeout=400)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((runs_dir / "smax" / "result.json").read_text())
+    result = tiny_run(runs_dir, "smax_3m", "smax", 3000)
     assert result["iterations"][0]["algorithm"] == "MAPPO"
     assert 0.0 <= result["best"]["eval_mean"] <= 1.0  # a win rate
     play = agent2("play", result["agent_dir"], "--episodes", "2")
