@@ -119,7 +119,8 @@ def test_action_masks_travel_in_the_observation_and_masked_actions_are_never_tak
     np.testing.assert_array_equal(obs[:3, -3:], [[1, 1, 0], [1, 1, 1], [1, 1, 1]])
     algo = build_algorithm(AlgoConfig(algorithm="MAPPO", hidden_sizes=[8]), layout.flat_dim,
                            venv.get_env_attr("action_space", 0)[0], layout)
-    logits, _ = algo.policy.actor(torch.as_tensor(obs))
+    with torch.no_grad():
+        logits, _ = algo.policy.actor(torch.as_tensor(obs))
     assert float(logits[0, 2]) < -1e8 and float(logits[1, 2]) > -1e8
     buf = VectorReplayBuffer(600, len(venv))
     Collector[CollectStats](algo, venv, buf).collect(n_step=6 * 40, reset_before_collect=True)
