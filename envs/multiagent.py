@@ -9,9 +9,10 @@ Tianshou's collectors, buffers, GAE and trainers then run unchanged, and the ret
 report are per-agent returns.
 
 The generated MDP applies per agent as a PettingZoo parallel wrapper (``MDPParallelEnv``).
-A slot's observation is one flat vector ``[own observation | agent one-hot | state]`` where the
-state is every agent's (MDP-transformed) observation side by side: a parameter-shared actor
-reads the first two parts, a centralised (MAPPO) critic the last (``AgentLayout``).
+A slot's observation is one flat vector ``[own observation | agent one-hot | state | mask]`` where
+the state is every agent's (MDP-transformed) observation side by side and the mask the agent's
+available actions (only for envs with ``action_masks = True``): a parameter-shared actor reads
+the first two parts, a centralised (MAPPO) critic the state (``AgentLayout``).
 
 All of a game's slots start and end their episodes together: an agent that is done early
 (e.g. a dead unit) stays in its slot with zero observation and reward until the game ends, and
@@ -35,6 +36,7 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper
 from envs.errors import EnvLoadError, MDPCodeError, UnsupportedSpaceError
 
 SLOT_INFO_DROPPED = {"action_mask", "agent"}
+"""Info keys a slot does not pass on: the mask is in the observation, the id is ``agent_index``."""
 DEFAULT_MAX_CYCLES = 1000
 """Step cap for games without an episode limit of their own."""
 
