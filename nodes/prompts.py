@@ -31,6 +31,13 @@ reward() receives the RAW observations (before observation()) and the env's own 
 potential-based shaping (gamma * phi(next_obs) - phi(obs), phi = 0 when info['terminated']) so \
 the optimal policy is unchanged. No file, network or process access."""
 
+MDP_CONTRACT_AGENTS = """This env has {n} agents ({agents}) acting at once. The three functions \
+apply to every agent separately: observation() gets one agent's raw observation, action() one \
+agent's action, reward() one agent's transition and the env's reward for that agent; its info also \
+has 'agent' (the id), 'agent_index' and 'team_reward' (the mean reward of all agents this step): \
+return info['team_reward'] for a fully shared reward. Scores are each agent's original return, \
+averaged over agents."""
+
 DESIGN_MDP = """Design the MDP for this task (iteration {iteration}).
 
 Task: {task}
@@ -73,7 +80,9 @@ Env steps for this iteration: {budget}
 
 Candidate algorithms (Tianshou 2.x): {algorithms}.
 On-policy (PPO, A2C) use collect_steps, repeat, batch_size, gae_lambda, ent_coef; off-policy \
-(DQN, SAC, TD3) use buffer_size, start_steps, batch_size, exploration_noise. Leave a field out to \
+(DQN, SAC, TD3) use buffer_size, start_steps, batch_size, exploration_noise. Multi-agent (all PPO \
+underneath): MAPPO = one actor shared by the agents and a critic that sees every agent's \
+observation, PPO = one network shared, IPPO = independent networks. Leave a field out to \
 keep the expert default ({defaults}). When tuning after an earlier iteration, change at most five \
 parameters, each by less than 30%, learning rate first.
 

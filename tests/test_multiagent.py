@@ -15,7 +15,8 @@ from nodes.designers.expert import ExpertDesigner
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 from tools.algorithms import AgentView, build_algorithm
 from tools.profiling import profile_env
-from tools.schemas import AlgoConfig, MDPDesign, TaskSpec
+from nodes.designers.llm import LLMDesigner
+from tools.schemas import AlgoConfig, MDPDesign, TaskSpec, allowed_algorithms
 from tools.vector_envs import make_vector_env
 
 MA_FILE = ROOT / "tests" / "envfiles" / "ma_envs.py"
@@ -104,6 +105,14 @@ def test_a_shared_reward_design_gives_every_agent_the_team_reward():
     venv.reset()
     _, rew, _, _, _ = venv.step(np.array([0, 1, 2]))
     assert list(rew) == [10, 21, 32]
+
+
+def test_the_llm_designer_is_told_about_the_agents_and_offered_only_multi_agent_learners():
+    p = profile_env("simple_spread_v3", episodes=2)
+    text = LLMDesigner.contract(p)
+    assert "3 agents (agent_0, agent_1, agent_2)" in text and "info['team_reward']" in text
+    assert allowed_algorithms(p.action.kind, p.multi_agent) == ("MAPPO", "PPO", "IPPO")
+    assert "agents" not in LLMDesigner.contract(profile_env("CartPole-v1", episodes=2))
 
 
 def _random_algorithm(venv):

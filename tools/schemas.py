@@ -18,6 +18,13 @@ MULTI_AGENT_ALGORITHMS: tuple[str, ...] = ("MAPPO", "PPO", "IPPO")
 network shared by all agents, each critic on its own observation) and IPPO (independent networks)."""
 
 
+def allowed_algorithms(action_kind: str, multi_agent: bool) -> tuple[str, ...]:
+    """The catalog entries that can train on an env with these actions and agents."""
+    if multi_agent:
+        return MULTI_AGENT_ALGORITHMS
+    return DISCRETE_ALGORITHMS if action_kind == "discrete" else CONTINUOUS_ALGORITHMS
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -14,15 +14,13 @@ import numpy as np
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer
 from tools.schemas import (
-    CONTINUOUS_ALGORITHMS,
-    DISCRETE_ALGORITHMS,
-    MULTI_AGENT_ALGORITHMS,
     AlgoConfig,
     Critique,
     EnvProfile,
     MDPChanges,
     MDPDesign,
     TaskAnalysis,
+    allowed_algorithms,
 )
 
 FIRST_ITERATION_SHARE = 0.6
@@ -246,9 +244,7 @@ class ExpertDesigner(Designer):
         budget = self.iteration_budget(ctx)
         sparse = bool(p.sparse_reward)
         crit, prev = ctx.critique, ctx.algo
-        allowed = DISCRETE_ALGORITHMS if p.action.kind == "discrete" else CONTINUOUS_ALGORITHMS
-        if p.multi_agent:
-            allowed = MULTI_AGENT_ALGORITHMS
+        allowed = allowed_algorithms(p.action.kind, p.multi_agent)
         if crit is None or prev is None:
             first = "MAPPO" if p.multi_agent else "PPO" if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)

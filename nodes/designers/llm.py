@@ -27,8 +27,6 @@ from nodes.designers.base import DesignContext, Designer
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
 from tools.schemas import (
-    CONTINUOUS_ALGORITHMS,
-    DISCRETE_ALGORITHMS,
     AlgoConfig,
     AlgorithmName,
     Critique,
@@ -36,6 +34,7 @@ from tools.schemas import (
     IterationRecord,
     MDPDesign,
     TaskAnalysis,
+    allowed_algorithms,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -192,8 +191,12 @@ class LLMDesigner(Designer):
     def env_facts(p: EnvProfile) -> str:
         return prompts.ENV_FACTS.format(profile=profile_text(p), source=p.source[:SOURCE_LIMIT])
 
-    def contract(self, p: EnvProfile) -> str:
-        return prompts.MDP_CONTRACT.format(obs_dim=p.obs_dim, action=_action_text(p))
+    @staticmethod
+    def contract(p: EnvProfile) -> str:
+        text = prompts.MDP_CONTRACT.format(obs_dim=p.obs_dim, action=_action_text(p))
+        if p.multi_agent:
+            text += "\n\n" + prompts.MDP_CONTRACT_AGENTS.format(n=len(p.agents), agents=", ".join(p.agents))
+        return text
 
     def analyze(self, ctx: DesignContext) -> TaskAnalysis:
         measured = self.expert.analyze(ctx)
@@ -219,7 +222,7 @@ class LLMDesigner(Designer):
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
         base = self.expert.select_algorithm(ctx)
         p = ctx.profile
-        allowed = DISCRETE_ALGORITHMS if p.action.kind == "discrete" else CONTINUOUS_ALGORITHMS
+        allowed = allowed_algorithms(p.action.kind, p.multi_agent)
         ans = self.ask("select_algorithm", prompts.SELECT_ALGORITHM.format(
             action=_action_text(p), obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim, horizon=horizon(p),
             mdp=ctx.mdp.summary if ctx.mdp else "", budget=base.budget_steps, algorithms=", ".join(allowed),
