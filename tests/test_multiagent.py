@@ -131,6 +131,8 @@ def test_action_masks_travel_in_the_observation_and_masked_actions_are_never_tak
     with torch.no_grad():
         logits, _ = algo.policy.actor(torch.as_tensor(obs))
     assert float(logits[0, 2]) < -1e8 and float(logits[1, 2]) > -1e8
+    torch.manual_seed(0)
+    algo.policy.deterministic_eval = False  # sample actions, as in training
     buf = VectorReplayBuffer(600, len(venv))
     Collector[CollectStats](algo, venv, buf).collect(n_step=6 * 40, reset_before_collect=True)
     batch, _ = buf.sample(0)
