@@ -144,7 +144,7 @@ def _summary(values: dict, thread_id: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from envs.loading import canonical_ref, make_env
+    from envs.loading import canonical_ref, make_env, metric_name
     from tools.profiling import profile_env
 
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
@@ -164,8 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = RunSettings(runs_dir=str(Path(args.runs_dir).resolve()), designer=args.designer,
                            llm=llm_settings(args) if args.designer == "llm" else None,
                            progress=not args.no_progress)
-    print(f"agent2: run {thread_id}: {task.env}, target {task.target}, budget {task.budget_steps} steps, "
-          f"designer {settings.designer}", file=sys.stderr)
+    print(f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
+          f"budget {task.budget_steps} steps, designer {settings.designer}", file=sys.stderr)
     try:
         values = start_run(task, settings, thread_id)
     except KeyboardInterrupt:
@@ -213,6 +213,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from envs.loading import metric_name
     from graph.runner import run_state
     from tools.rundb import RunDB
 
@@ -222,7 +223,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     console = Console(width=200)
     if task is not None:
         console.print(f"[bold]{args.thread_id}[/]: {task.env} — {task.text}")
-        console.print(f"target {task.target}, budget {task.budget_steps} steps, status "
+        try:
+            metric = f" ({metric_name(task.env)})"
+        except Agent2Error:  # the env (a user file) is gone; the record is still worth showing
+            metric = ""
+        console.print(f"target {task.target}{metric}, budget {task.budget_steps} steps, status "
                       f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}")
     table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "reason")
     for r in RunDB(args.runs_dir).iterations(args.thread_id):
