@@ -419,5 +419,4 @@ def make_slot_vector_env(make_parallel: Callable[[], ParallelEnv], ref: str, mdp
     n_agents = len(games[0].agents)
     venv.seed([seed + 1000 * i if k == 0 else None for i in range(n_games) for k in range(n_agents)])
     venv.layout = games[0].layout  # type: ignore[attr-defined]
-    venv.n_agents = n_agents  # type: ignore[attr-defined]
     return venv

@@ -395,7 +395,8 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) 
     start = time.perf_counter()
     algorithm, rms = load_policy(job, policy_file)
     envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
-    agents = getattr(envs, "n_agents", 1)  # multi-agent: one return per agent and episode
+    layout = getattr(envs, "layout", None)
+    agents = layout.n_agents if layout else 1  # multi-agent: one return per agent and episode
     _, keys = env_traits(job.env)
     buffer = VectorReplayBuffer(2 * episodes * (episode_cap(job.env) + 1), len(envs)) if keys else None
     collector = Collector[CollectStats](algorithm, envs, buffer)
