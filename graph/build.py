@@ -1,8 +1,12 @@
 """The generator graph: nodes, edges and the critic's router, wired in one place.
 
-    analyze_task → design_mdp → select_algorithm → train → evaluate → critic ─┬→ export → END
-                        ▲               ▲                                      │
-                        └── revise_mdp ─┴── revise_algo ───────────────────────┘
+    intake → analyze_task → design_mdp → review_mdp → select_algorithm → review_algorithm → train
+                                ▲    └─ reject ─┘ ▲   ▲         └─ reject ─┘                    │
+                                │                 │   └──────────── revise_algo ─┐              ▼
+                                └──────────────── revise_mdp ─── critic ◀── evaluate ◀──────────┘
+                                                                   └→ export → END
+
+The review nodes pass straight through unless the run asked for human review.
 """
 
 from __future__ import annotations
@@ -12,22 +16,29 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Checkpointer
 
-from graph.state import GeneratorInput, GeneratorOutput, GeneratorState
+from graph.state import GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.analyze import analyze_task
 from nodes.critic import best_record, critic
 from nodes.design_mdp import design_mdp
 from nodes.designers.expert import MIN_ITERATION_STEPS
 from nodes.evaluate import evaluate
 from nodes.export import export
+from nodes.intake import intake
+from nodes.review import after_algorithm_review, after_mdp_review, review_algorithm, review_mdp
 from nodes.select_algorithm import select_algorithm
 from nodes.train import train
+
+DESCRIPTION = ("Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
+               "evaluates on the task's original metric and revises until the target is met or the budget "
+               "is spent; exports the best agent with a report. Human review of each design is opt-in "
+               "(context: review).")
 
 Route = Literal["design_mdp", "select_algorithm", "export"]
 
 
 def route_after_critic(state: GeneratorState) -> Route:
     """Loop back while the target is unmet and budget and iterations remain; else export."""
-    task = state["task"]
+    task = state["spec"]
     best = best_record(state.get("history", []))
     if best is not None and task.target is not None and best.eval_mean >= task.target:
         return "export"
@@ -44,20 +55,29 @@ def route_after_critic(state: GeneratorState) -> Route:
 
 
 def build_graph(checkpointer: Checkpointer = None):
-    builder = StateGraph(GeneratorState, input_schema=GeneratorInput, output_schema=GeneratorOutput)
+    builder = StateGraph(GeneratorState, input_schema=RunRequest, output_schema=GeneratorOutput,
+                         context_schema=RunContext)
+    builder.add_node("intake", intake, input_schema=RunRequest)
     builder.add_node("analyze_task", analyze_task)
     builder.add_node("design_mdp", design_mdp)
+    builder.add_node("review_mdp", review_mdp)
     builder.add_node("select_algorithm", select_algorithm)
+    builder.add_node("review_algorithm", review_algorithm)
     builder.add_node("train", train)
     builder.add_node("evaluate", evaluate)
     builder.add_node("critic", critic)
     builder.add_node("export", export)
-    builder.add_edge(START, "analyze_task")
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "analyze_task")
     builder.add_edge("analyze_task", "design_mdp")
-    builder.add_edge("design_mdp", "select_algorithm")
-    builder.add_edge("select_algorithm", "train")
+    builder.add_edge("design_mdp", "review_mdp")
+    builder.add_conditional_edges("review_mdp", after_mdp_review)
+    builder.add_edge("select_algorithm", "review_algorithm")
+    builder.add_conditional_edges("review_algorithm", after_algorithm_review)
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "critic")
     builder.add_conditional_edges("critic", route_after_critic)
     builder.add_edge("export", END)
-    return builder.compile(checkpointer=checkpointer, name="agent2-generator")
+    graph = builder.compile(checkpointer=checkpointer, name="agent2-generator")
+    graph.description = DESCRIPTION
+    return graph

@@ -1,4 +1,4 @@
-"""The ``agent2`` command line: run, resume, runs, show, play, tasks."""
+"""The ``agent2`` command line: run, resume, fork, runs, show, play, tasks, setup, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -65,11 +65,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--review", action="store_true",
+                     help="stop for your review after each MDP design and algorithm choice")
     _llm_flags(run)
 
-    res = sub.add_parser("resume", help="continue an interrupted run where it stopped")
+    res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id")
     res.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
+    ans.add_argument("--approve", action="store_true", help="keep the proposal")
+    ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
+                     help="change a field of the proposal (repeatable), e.g. lr=0.001, algorithm=PPO")
+    ans.add_argument("--edit-code", metavar="FILE.py", help="replace the proposed MDP code with this file's")
+    ans.add_argument("--reject", metavar="FEEDBACK", help="ask the designer for another proposal")
+
+    fork = sub.add_parser("fork", help="start a new run from an iteration of another (after its MDP design)")
+    fork.add_argument("thread_id")
+    fork.add_argument("--iteration", type=_positive_int, required=True,
+                      help="the iteration whose MDP design the new run starts from")
+    fork.add_argument("--thread-id", dest="new_thread_id", help="name of the new run (default: THREAD-fork-K)")
+    fork.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    fork.add_argument("--review", action="store_true", help="review the designs in the new run")
+    fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
+
+    mcp = sub.add_parser("mcp", help="serve the RL toolset over the Model Context Protocol")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
+    mcp.add_argument("--port", type=_positive_int, default=8765, help="HTTP: port (default 8765)")
+    mcp.add_argument("--token", help="HTTP: require 'Authorization: Bearer TOKEN' ($AGENT2_MCP_TOKEN)")
+    mcp.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
 
     runs = sub.add_parser("runs", help="table of runs")
     runs.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
@@ -143,6 +167,25 @@ def _summary(values: dict, thread_id: str) -> int:
     return 0 if status in ("target_met", "budget_exhausted") else 1
 
 
+def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
+    """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
+    from rich.console import Console
+
+    from graph.review_prompt import WAITING, ask_review, how_to_answer, show_review
+    from graph.runner import resume_run
+
+    console = Console(file=sys.stderr, width=None if sys.stderr.isatty() else 120)
+    while values.get("__interrupt__"):
+        payload = values["__interrupt__"][0]
+        show_review(payload, console)
+        if not sys.stdin.isatty():
+            print(f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
+                  f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}")
+            return WAITING
+        values = resume_run(thread_id, Path(runs_dir).resolve(), ask_review(payload))
+    return _summary(values, thread_id)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from envs.loading import canonical_ref, make_env, metric_name
     from tools.profiling import profile_env
@@ -151,41 +194,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
 
-    from graph.config import default_budget, default_target, default_task_text
+    from graph.config import resolve_spec
     from graph.runner import new_thread_id, start_run
-    from graph.state import RunSettings
-    from tools.schemas import TaskSpec
-    task = TaskSpec(
-        text=args.task or default_task_text(args.env), env=args.env,
-        target=args.target if args.target is not None else default_target(args.env),
-        budget_steps=args.budget_steps or default_budget(args.env), max_iterations=args.max_iterations,
-        seed=args.seed, eval_episodes=args.eval_episodes)
+    from graph.state import RunContext, RunRequest
+    request = RunRequest(env=args.env, task=args.task, target=args.target, budget_steps=args.budget_steps,
+                         max_iterations=args.max_iterations, seed=args.seed, eval_episodes=args.eval_episodes)
+    task = resolve_spec(request)
     thread_id = args.thread_id or new_thread_id(args.env)
-    settings = RunSettings(runs_dir=str(Path(args.runs_dir).resolve()), designer=args.designer,
-                           llm=llm_settings(args) if args.designer == "llm" else None,
-                           progress=not args.no_progress)
+    context = RunContext(designer=args.designer, runs_dir=str(Path(args.runs_dir).resolve()),
+                         progress=not args.no_progress, review=args.review,
+                         llm=llm_settings(args) if args.designer == "llm" else None)
     print(f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
-          f"budget {task.budget_steps} steps, designer {settings.designer}", file=sys.stderr)
+          f"budget {task.budget_steps} steps, designer {args.designer}", file=sys.stderr)
     try:
-        values = start_run(task, settings, thread_id)
+        values = start_run(request, context, thread_id)
+        return _settle(values, thread_id, args.runs_dir)
     except KeyboardInterrupt:
         print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'",
               file=sys.stderr)
         return 130
     except Agent2Error as e:
         raise Agent2Error(f"{e}; the run is saved: 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'") from e
-    return _summary(values, thread_id)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from graph.review_prompt import answer_from_flags
     from graph.runner import resume_run
 
+    answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code)
     try:
-        values = resume_run(args.thread_id, Path(args.runs_dir).resolve())
+        values = resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer)
+        return _settle(values, args.thread_id, args.runs_dir)
     except KeyboardInterrupt:
         print(f"\nagent2: interrupted; continue with 'agent2 resume {args.thread_id}'", file=sys.stderr)
         return 130
-    return _summary(values, args.thread_id)
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    from graph.runner import fork_run, resume_run
+
+    new_id = args.new_thread_id or f"{args.thread_id}-fork-{args.iteration}"
+    runs_dir = Path(args.runs_dir).resolve()
+    fork_run(args.thread_id, args.iteration, new_id, runs_dir, review=True if args.review else None)
+    print(f"agent2: forked {args.thread_id} at iteration {args.iteration} into {new_id}", file=sys.stderr)
+    if args.no_start:
+        print(f"thread:  {new_id}\nstart:   agent2 resume {new_id} --runs-dir {args.runs_dir}")
+        return 0
+    try:
+        return _settle(resume_run(new_id, runs_dir), new_id, args.runs_dir)
+    except KeyboardInterrupt:
+        print(f"\nagent2: interrupted; continue with 'agent2 resume {new_id}'", file=sys.stderr)
+        return 130
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import os
+
+    from tools.mcp_server import serve
+
+    serve(runs_dir=str(Path(args.runs_dir).resolve()), http=args.http, host=args.host, port=args.port,
+          token=args.token or os.environ.get("AGENT2_MCP_TOKEN"))
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -219,7 +288,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     state = run_state(args.thread_id, Path(args.runs_dir).resolve())
     values = state["values"]
-    task = values.get("task")
+    task = values.get("spec")
     console = Console(width=200)
     if task is not None:
         console.print(f"[bold]{args.thread_id}[/]: {task.env} — {task.text}")
@@ -326,8 +395,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "runs": cmd_runs, "show": cmd_show, "play": cmd_play,
-            "tasks": cmd_tasks, "setup": cmd_setup}
+COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "fork": cmd_fork, "runs": cmd_runs,
+            "show": cmd_show, "play": cmd_play, "tasks": cmd_tasks, "setup": cmd_setup, "mcp": cmd_mcp}
 
 
 def main(argv: list[str] | None = None) -> int:

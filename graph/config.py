@@ -7,6 +7,8 @@ import os
 import gymnasium as gym
 
 from envs.registry import get_builtin
+from graph.state import RunContext, RunRequest, RunSettings
+from tools.schemas import TaskSpec
 
 DEFAULT_RUNS_DIR = os.environ.get("AGENT2_RUNS_DIR", "runs")
 DEFAULT_BUDGET_STEPS = 200_000
@@ -40,3 +42,31 @@ def default_target(env: str) -> float | None:
 def default_budget(env: str) -> int:
     builtin = get_builtin(env)
     return builtin.budget_steps if builtin is not None else DEFAULT_BUDGET_STEPS
+
+
+def resolve_spec(request: RunRequest) -> TaskSpec:
+    """The request with every default filled in (env paths made absolute: workers run elsewhere)."""
+    from envs.loading import canonical_ref
+
+    env = canonical_ref(request.env)
+    return TaskSpec(
+        text=request.task or default_task_text(env), env=env,
+        target=request.target if request.target is not None else default_target(env),
+        budget_steps=request.budget_steps or default_budget(env), max_iterations=request.max_iterations,
+        seed=request.seed, eval_episodes=request.eval_episodes)
+
+
+def run_settings(context: RunContext | None) -> RunSettings:
+    """Settings of a run from its context, environment variables filling what it leaves unset."""
+    from pathlib import Path
+
+    from nodes.designers.llm_config import LLMSettings
+
+    ctx = context or RunContext()
+    designer = ctx.designer or default_designer()
+    llm = None
+    if designer == "llm":
+        llm = LLMSettings.from_env(**(ctx.llm.model_dump(exclude_unset=True) if ctx.llm else {}))
+    review = ctx.review if ctx.review is not None else os.environ.get("AGENT2_REVIEW", "") in ("1", "true", "yes")
+    return RunSettings(runs_dir=str(Path(ctx.runs_dir or DEFAULT_RUNS_DIR).resolve()),
+                       designer=designer, llm=llm, progress=ctx.progress, review=review)

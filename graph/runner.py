@@ -11,17 +11,22 @@ from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
 from envs.errors import Agent2Error
+
 from graph.build import build_graph
-from graph.state import RunSettings
+from graph.config import run_settings
+from graph.state import RunContext, RunRequest
 from tools import schemas
-from tools.schemas import TaskSpec
+from tools.rundb import RunDB
+from tools.schemas import ReviewAnswer
 
 CHECKPOINT_DB = "checkpoints.sqlite"
 STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
                if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)]
-STATE_TYPES += [("graph.state", "RunSettings"), ("nodes.designers.llm_config", "LLMSettings")]
+STATE_TYPES += [("graph.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
+STATE_TYPES += [("nodes.designers.llm_config", "LLMSettings")]
 
 
 class UnknownThreadError(Agent2Error):
@@ -56,13 +61,23 @@ def thread_exists(graph: Any, thread_id: str) -> bool:
     return graph.get_state(_config(thread_id)).created_at is not None
 
 
-def start_run(task: TaskSpec, settings: RunSettings, thread_id: str) -> dict:
-    with compiled_graph(settings.runs_dir) as graph:
+def start_run(request: RunRequest, context: RunContext, thread_id: str) -> dict:
+    """Run a new thread until it ends or stops for a review; its state values (``__interrupt__``: pending)."""
+    runs_dir = run_settings(context).runs_dir
+    with compiled_graph(runs_dir) as graph:
         if thread_exists(graph, thread_id):
-            raise Agent2Error(f"thread {thread_id!r} already exists in {settings.runs_dir!r}; "
+            raise Agent2Error(f"thread {thread_id!r} already exists in {runs_dir!r}; "
                               f"use 'agent2 resume {thread_id}'")
-        graph.invoke({"task": task, "settings": settings}, _config(thread_id), durability="sync")
-        return dict(graph.get_state(_config(thread_id)).values)
+        graph.invoke(request, _config(thread_id), context=context, durability="sync")
+        return _values(graph, thread_id)
+
+
+def _values(graph: Any, thread_id: str) -> dict:
+    snapshot = graph.get_state(_config(thread_id))
+    values = dict(snapshot.values)
+    if snapshot.interrupts:
+        values["__interrupt__"] = [i.value for i in snapshot.interrupts]
+    return values
 
 
 def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
@@ -73,14 +88,53 @@ def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
     return snapshot
 
 
-def resume_run(thread_id: str, runs_dir: str | Path) -> dict:
+def pending_review(thread_id: str, runs_dir: str | Path) -> dict | None:
+    """The review a thread is waiting on (the interrupt's payload), or None."""
     with compiled_graph(runs_dir) as graph:
-        if _snapshot(graph, thread_id, runs_dir).next:
+        snapshot = _snapshot(graph, thread_id, runs_dir)
+        return snapshot.interrupts[0].value if snapshot.interrupts else None
+
+
+def resume_run(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None) -> dict:
+    """Continue a thread: after a crash or Ctrl-C, or with the answer to its pending review."""
+    with compiled_graph(runs_dir) as graph:
+        snapshot = _snapshot(graph, thread_id, runs_dir)
+        if snapshot.interrupts:
+            if answer is None:
+                return _values(graph, thread_id)  # still waiting for the human
+            graph.invoke(Command(resume=answer.model_dump()), _config(thread_id), durability="sync")
+        elif answer is not None:
+            raise Agent2Error(f"thread {thread_id!r} is not waiting for a review; resume it without an answer")
+        elif snapshot.next:
             graph.invoke(None, _config(thread_id), durability="sync")
-        return dict(graph.get_state(_config(thread_id)).values)
+        return _values(graph, thread_id)
 
 
 def run_state(thread_id: str, runs_dir: str | Path) -> dict:
     with compiled_graph(runs_dir) as graph:
         snapshot = _snapshot(graph, thread_id, runs_dir)
-        return {"values": dict(snapshot.values), "next": list(snapshot.next)}
+        return {"values": dict(snapshot.values), "next": list(snapshot.next),
+                "interrupts": [i.value for i in snapshot.interrupts]}
+
+
+def fork_run(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str | Path,
+             review: bool | None = None) -> None:
+    """A new thread from iteration ``iteration``'s checkpoint just after its MDP was designed (and
+    reviewed): the new thread chooses the algorithm again and goes on. Earlier iterations stay in
+    the parent's folder (the new thread's history points there) and are copied into its records."""
+    with compiled_graph(runs_dir) as graph:
+        _snapshot(graph, thread_id, runs_dir)
+        if thread_exists(graph, new_thread_id):
+            raise Agent2Error(f"thread {new_thread_id!r} already exists in {str(runs_dir)!r}")
+        fork_point = next((s for s in graph.get_state_history(_config(thread_id))
+                           if s.next == ("select_algorithm",) and s.values.get("iteration") == iteration), None)
+        if fork_point is None:
+            done = sorted({s.values["iteration"] for s in graph.get_state_history(_config(thread_id))
+                           if s.next == ("select_algorithm",)})
+            raise Agent2Error(f"thread {thread_id!r} has no iteration {iteration} with a designed MDP "
+                              f"(it has {', '.join(map(str, done)) or 'none'})")
+        values = dict(fork_point.values)
+        if review is not None:
+            values["settings"] = values["settings"].model_copy(update={"review": review})
+        graph.update_state(_config(new_thread_id), values, as_node="review_mdp")
+    RunDB(runs_dir).copy_run(thread_id, new_thread_id, before_iteration=iteration)

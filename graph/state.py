@@ -16,12 +16,56 @@ from tools.schemas import (
     EvalResult,
     IterationRecord,
     MDPDesign,
+    ReviewNote,
+    ReviewRecord,
+    RunSummary,
     TaskAnalysis,
     TaskSpec,
     TrainResult,
 )
 
 RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
+
+
+class RunRequest(BaseModel):
+    """What a user asks for: the graph's input (the form LangGraph Studio shows).
+
+    Unset fields take the built-in task's values (or Gymnasium's reward threshold, or the
+    defaults in ``graph/config.py``); the ``intake`` node resolves them into a ``TaskSpec``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    env: str = Field(description="Built-in task (see 'agent2 tasks'), Gymnasium id, or path/to/file.py:factory.")
+    task: str | None = Field(None, description="The task in plain language (default: the built-in description).")
+    target: float | None = Field(None, description="Mean evaluation score on the original metric that counts "
+                                                   "as solved (default: the built-in or Gymnasium threshold).")
+    budget_steps: int | None = Field(None, gt=0, description="Env steps for the whole run, every iteration "
+                                                             "together (default: the built-in budget).")
+    max_iterations: int = Field(5, gt=0, le=50, description="Most design-train-judge passes.")
+    seed: int = Field(0, description="Seed of the first iteration (later ones add 1000 each).")
+    eval_episodes: int = Field(20, gt=0, le=1000, description="Episodes of the final evaluation.")
+
+
+class RunContext(BaseModel):
+    """How a run is carried out: the designer and its model, review, where runs live.
+
+    The graph's context schema (LangGraph Studio's assistant settings; ``context=`` in
+    ``langgraph-sdk``). Never the API key: that stays in the server's environment.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    designer: Literal["expert", "llm"] | None = Field(
+        None, description="Who designs: the offline expert or an LLM (default: llm when an endpoint is "
+                          "configured in the environment, else expert).")
+    llm: LLMSettings | None = Field(
+        None, description="LLM designer: model, endpoint, structured-output method, limits; fields left "
+                          "out come from $AGENT2_*/$OPENAI_BASE_URL, then the defaults.")
+    review: bool | None = Field(
+        None, description="Stop for a human review after MDP design and after algorithm selection "
+                          "(default: $AGENT2_REVIEW).")
+    runs_dir: str | None = Field(None, description="Folder of run folders and the run database "
+                                                   "(default: $AGENT2_RUNS_DIR or ./runs).")
+    progress: bool = Field(False, description="Progress bars on the server's terminal.")
 
 
 class RunSettings(BaseModel):
@@ -32,10 +76,12 @@ class RunSettings(BaseModel):
     designer: str = "expert"
     llm: LLMSettings | None = Field(None, description="Model settings of the LLM designer (never the key).")
     progress: bool = True
+    review: bool = Field(False, description="Stop for a human review of each MDP design and algorithm choice.")
 
 
 class GeneratorState(TypedDict, total=False):
-    task: TaskSpec
+    spec: TaskSpec
+    """The request resolved (defaults filled in) by the intake node."""
     settings: RunSettings
     profile: EnvProfile
     analysis: TaskAnalysis
@@ -50,16 +96,18 @@ class GeneratorState(TypedDict, total=False):
     history: Annotated[list[IterationRecord], operator.add]
     status: RunStatus
     agent_dir: str
+    summary: RunSummary
+    review: ReviewNote | None
+    """The last review's rejection, for the designer's next proposal (None after an approval)."""
+    reviews: Annotated[list[ReviewRecord], operator.add]
     wall_seconds: Annotated[float, operator.add]
     """Seconds spent inside nodes, summed over every pass (time between a kill and a resume excluded)."""
 
 
-class GeneratorInput(TypedDict, total=False):
-    task: TaskSpec
-    settings: RunSettings
-
-
 class GeneratorOutput(TypedDict, total=False):
+    """What a finished run hands back (the result Studio shows)."""
+
     status: RunStatus
-    history: list[IterationRecord]
+    summary: RunSummary
     agent_dir: str
+    history: list[IterationRecord]

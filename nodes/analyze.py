@@ -12,7 +12,7 @@ from tools.profiling import profile_env
 
 def analyze_task(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    task = state["task"]
+    task = state["spec"]
     profile = profile_env(task.env, seed=task.seed)
     update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
     analysis = designer(state, config).analyze(design_context({**state, **update}))

@@ -50,7 +50,7 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
             break
         check_dir.mkdir(parents=True, exist_ok=True)
         (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
-        error = validate_mdp(state["task"].env, design, check_dir)
+        error = validate_mdp(state["spec"].env, design, check_dir)
         if error is None:
             return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}
         errors.append(error)

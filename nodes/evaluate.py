@@ -17,5 +17,5 @@ def evaluate(state: dict, config: RunnableConfig) -> dict:
         result = EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
                             error="no policy to evaluate: training produced none")
     else:
-        result = run_evaluation(iter_dir(state, config), state["task"].eval_episodes)
+        result = run_evaluation(iter_dir(state, config), state["spec"].eval_episodes)
     return {"eval": result, "wall_seconds": time.perf_counter() - t0}

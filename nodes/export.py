@@ -13,11 +13,12 @@ from nodes.context import rundb, run_dir, thread_id
 from nodes.critic import best_record
 from tools.agent_io import export_agent
 from tools.report import write_report
+from tools.schemas import BestIteration, RunSummary
 
 
 def run_status(state: dict) -> str:
     best = best_record(state.get("history", []))
-    target = state["task"].target
+    target = state["spec"].target
     if best is None:
         return "failed"
     if target is not None and best.eval_mean >= target:
@@ -27,20 +28,22 @@ def run_status(state: dict) -> str:
 
 def export(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    task, history = state["task"], state.get("history", [])
+    task, history = state["spec"], state.get("history", [])
     out = run_dir(state, config)
     best = best_record(history)
     status = run_status(state)
     agent_dir = out / "agent"
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
-    result = {
-        "thread_id": thread_id(config), "task": task.text, "env": task.env, "status": status,
-        "target": task.target, "designer": state["settings"].designer,
-        "best": None if best is None else {
-            "iteration": best.iteration, "algorithm": best.algo.algorithm, "eval_mean": best.eval_mean,
-            "eval_std": best.eval_std, "eval_episodes": best.eval_episodes,
-            "eval_metrics": best.eval_metrics, "agents": best.eval_agents},
-        "metric": metric_name(task.env),
+    summary = RunSummary(
+        thread_id=thread_id(config), task=task.text, env=task.env, status=status, target=task.target,
+        designer=state["settings"].designer, metric=metric_name(task.env),
+        best=None if best is None else BestIteration(
+            iteration=best.iteration, algorithm=best.algo.algorithm, eval_mean=best.eval_mean,
+            eval_std=best.eval_std, eval_episodes=best.eval_episodes, eval_metrics=best.eval_metrics,
+            agents=best.eval_agents),
+        env_steps_total=state.get("steps_used", 0), budget_steps=task.budget_steps,
+        wall_seconds=round(wall, 2), agent_dir=str(agent_dir) if best else None)
+    result = summary.model_dump() | {
         "iterations": [
             {"iteration": r.iteration, "design": r.mdp_summary, "mdp_code": r.mdp_code,
              "algorithm": r.algo.algorithm, "hyperparameters": r.algo.model_dump(),
@@ -49,19 +52,20 @@ def export(state: dict, config: RunnableConfig) -> dict:
              "verdict": r.verdict,
              "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes}
             for r in history],
-        "env_steps_total": state.get("steps_used", 0), "budget_steps": task.budget_steps,
-        "wall_seconds": round(wall, 2), "agent_dir": str(agent_dir) if best else None,
-    }
+        "reviews": [r.model_dump() for r in state.get("reviews") or []]}
+    reviews = state.get("reviews") or []
     if best is not None:
         export_agent(Path(best.iter_dir), agent_dir,
                      {"task": task.model_dump(), "eval": result["best"], "thread_id": thread_id(config)})
-        write_report(task, history, best, status, result, agent_dir)
+        report = write_report(task, history, best, status, result, agent_dir, reviews)
     else:
-        write_report(task, history, None, status, result, out)
+        report = write_report(task, history, None, status, result, out, reviews)
+    summary = summary.model_copy(update={"report": str(report)})
+    result["report"] = summary.report
     (out / "result.json").write_text(json.dumps(result, indent=1))
-    rundb(state).upsert_run(thread_id(config), status=status, wall_seconds=result["wall_seconds"],
-                            env_steps=result["env_steps_total"], agent_dir=result["agent_dir"],
-                            best_score=result["best"]["eval_mean"] if best else None,
+    rundb(state).upsert_run(thread_id(config), status=status, wall_seconds=summary.wall_seconds,
+                            env_steps=summary.env_steps_total, agent_dir=summary.agent_dir,
+                            best_score=best.eval_mean if best else None,
                             best_iteration=best.iteration if best else None, iterations=len(history))
-    return {"status": status, "agent_dir": result["agent_dir"] or "",
+    return {"status": status, "agent_dir": summary.agent_dir or "", "summary": summary,
             "wall_seconds": time.perf_counter() - t0}

@@ -111,6 +111,9 @@ the problem), revise_algo (the algorithm or its hyper-parameters are), give_up. 
 put hyper-parameter changes in algo_changes (field name -> new value), a new algorithm in \
 next_algorithm, and set warm_start to continue from this iteration's weights."""
 
+REVIEW_REJECTED = """A human reviewer REJECTED your last {stage} proposal ({rejected}). Their \
+feedback: {feedback}. Propose something different that answers it."""
+
 ENV_FACTS = """Measured by running a random policy:
 {profile}
 

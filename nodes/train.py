@@ -22,7 +22,7 @@ def _stream_writer():
 
 def train(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    task, algo, k = state["task"], state["algo"], state["iteration"]
+    task, algo, k = state["spec"], state["algo"], state["iteration"]
     job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
                    target=task.target)
     writer = _stream_writer()

@@ -17,7 +17,7 @@ def record(i: int, score: float | None) -> IterationRecord:
 
 
 def state(verdict="revise_algo", scores=(10.0,), used=10_000, iteration=2, budget=100_000, max_it=5):
-    return {"task": TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=budget,
+    return {"spec": TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=budget,
                              max_iterations=max_it),
             "history": [record(i + 1, s) for i, s in enumerate(scores)], "steps_used": used,
             "iteration": iteration, "critique": Critique(verdict=verdict, diagnosis="plateau", reason="r")}
@@ -47,7 +47,7 @@ def test_state_round_trips_through_the_checkpointer(tmp_path):
     task = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=1000)
     crit = Critique(verdict="revise_mdp", diagnosis="no_progress", reason="r",
                     mdp_changes=MDPChanges(shaping="potential"), algo_changes={"lr": 1e-4})
-    values = {"task": task, "settings": RunSettings(runs_dir=str(tmp_path)), "critique": crit,
+    values = {"spec": task, "settings": RunSettings(runs_dir=str(tmp_path)), "critique": crit,
               "history": [record(1, 12.5)], "steps_used": 77}
     with SqliteSaver.from_conn_string(str(tmp_path / "cp.sqlite")) as saver:
         saver.serde = serializer()
@@ -57,6 +57,6 @@ def test_state_round_trips_through_the_checkpointer(tmp_path):
     with SqliteSaver.from_conn_string(str(tmp_path / "cp.sqlite")) as saver:
         saver.serde = serializer()
         got = build_graph(checkpointer=saver).get_state(cfg).values
-    assert got["task"] == task and got["critique"] == crit
+    assert got["spec"] == task and got["critique"] == crit
     assert got["history"] == [record(1, 12.5)] and got["steps_used"] == 77
     assert isinstance(got["settings"], RunSettings)

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tools.schemas import IterationRecord, TaskSpec, TrainResult  # noqa: E402
+from tools.schemas import IterationRecord, ReviewRecord, TaskSpec, TrainResult  # noqa: E402
 from tools.run_files import TRAIN_RESULT  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def _fmt(x: float | None) -> str:
 
 
 def write_report(task: TaskSpec, history: list[IterationRecord], best: IterationRecord | None,
-                 status: str, result: dict, out_dir: Path) -> Path:
+                 status: str, result: dict, out_dir: Path, reviews: list[ReviewRecord] = ()) -> Path:
     png = plot_learning_curve(history, task.target, out_dir / "learning_curve.png")
     lines = [
         "# Agent² report", "",
@@ -85,6 +85,13 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
             lines += [f"<details><summary>Iteration {r.iteration}: {r.mdp_summary}; {r.algo.short()}; "
                       f"{r.diagnosis}: {r.reason}</summary>", "", "```python", r.mdp_code.rstrip(), "```", "",
                       "```json", json.dumps(r.algo.model_dump(exclude={"rationale"})), "```", "</details>", ""]
+    if reviews:
+        lines += ["", "## Human reviews", "", "| iteration | stage | answer | proposal | changes / feedback |",
+                  "|---|---|---|---|---|"]
+        for v in reviews:
+            said = ", ".join(f"{k}={'<code>' if k == 'code' else repr(x)}" for k, x in v.changes.items())
+            lines.append(f"| {v.iteration} | {v.stage} | {v.action} | {v.proposal} | "
+                         f"{'; '.join(t for t in (said, v.feedback) if t) or '—'} |")
     path = out_dir / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

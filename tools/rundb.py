@@ -87,6 +87,22 @@ class RunDB:
              "test_mean": p.mean, "test_std": p.std, "wall": p.wall} for p in train.curve
         ], pk=("thread_id", "iteration", "env_step"))
 
+    def copy_run(self, thread_id: str, new_thread_id: str, before_iteration: int) -> None:
+        """A fork's records: the parent's run row and its iterations (and metrics) before ``before_iteration``."""
+        kept = ("task", "env", "designer", "target", "budget_steps")
+        run = {k: v for k, v in (self.get_run(thread_id) or {}).items() if k in kept}
+        for table in ("iterations", "metrics"):
+            rows = self.db[table].rows_where("thread_id = ? and iteration < ?", [thread_id, before_iteration])
+            self.db[table].upsert_all([{**r, "thread_id": new_thread_id} for r in rows],
+                                      pk=self.db[table].pks, alter=True)
+        scored = [r for r in self.iterations(new_thread_id) if r.get("eval_mean") is not None]
+        best = max(scored, key=lambda r: r["eval_mean"]) if scored else None
+        self.upsert_run(new_thread_id, **run, status="running", forked_from=f"{thread_id}@{before_iteration}",
+                        iterations=before_iteration - 1,
+                        env_steps=sum(r["env_steps"] or 0 for r in self.iterations(new_thread_id)),
+                        best_score=best["eval_mean"] if best else None,
+                        best_iteration=best["iteration"] if best else None)
+
     def get_run(self, thread_id: str) -> dict | None:
         rows = list(self.db["runs"].rows_where("thread_id = ?", [thread_id]))
         return rows[0] if rows else None

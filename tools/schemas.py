@@ -173,6 +173,14 @@ class AlgoConfig(_Model):
     def short(self) -> str:
         return f"{self.algorithm} {self.hidden_sizes} lr={self.lr:g} γ={self.gamma:g}"
 
+    @staticmethod
+    def unused_fields(algorithm: str) -> set[str]:
+        """Fields ``algorithm`` ignores (the other family's hyper-parameters)."""
+        names = list(AlgoConfig.model_fields)
+        on = names[names.index("collect_steps"):names.index("buffer_size")]
+        off = names[names.index("buffer_size"):names.index("rationale")]
+        return set(off if algorithm in ("PPO", "A2C", "MAPPO", "IPPO") else on)
+
 
 class TrainJob(_Model):
     """Everything the training worker needs; written as ``job.json`` in the iteration folder."""
@@ -274,3 +282,68 @@ class IterationRecord(_Model):
     changes: list[str] = Field(default_factory=list)
     iter_dir: str
     wall_seconds: float
+
+
+ReviewStage = Literal["mdp", "algorithm"]
+
+
+class ReviewAnswer(_Model):
+    """A human's answer to a review: ``Command(resume=...)`` on the server, flags or a prompt in the CLI.
+
+    ``approve`` keeps the proposal; ``edit`` changes some of its fields (``MDPDesign`` fields for
+    the MDP, e.g. ``code``; ``AlgoConfig`` fields for the algorithm, e.g. ``lr``), and the edited
+    proposal is checked like a designer's; ``reject`` asks the designer for another proposal,
+    with the feedback.
+    """
+
+    action: Literal["approve", "edit", "reject"]
+    changes: dict[str, object] = Field(default_factory=dict)
+    feedback: str = ""
+
+
+class ReviewNote(_Model):
+    """A rejection the designer's next proposal must answer."""
+
+    stage: ReviewStage
+    rejected: str
+    """The rejected proposal in one line."""
+    feedback: str = ""
+
+
+class ReviewRecord(_Model):
+    iteration: int
+    stage: ReviewStage
+    action: Literal["approve", "edit", "reject"]
+    proposal: str
+    """The proposal in one line, as it stood when answered."""
+    changes: dict[str, object] = Field(default_factory=dict)
+    feedback: str = ""
+
+
+class BestIteration(_Model):
+    iteration: int
+    algorithm: str
+    eval_mean: float
+    eval_std: float | None
+    eval_episodes: int
+    eval_metrics: dict[str, float] = Field(default_factory=dict)
+    agents: int = 1
+
+
+class RunSummary(_Model):
+    """A finished run in brief (``result.json`` adds every iteration)."""
+
+    thread_id: str
+    task: str
+    env: str
+    status: Literal["running", "target_met", "budget_exhausted", "failed"]
+    target: float | None
+    designer: str
+    metric: str
+    best: BestIteration | None
+    env_steps_total: int
+    budget_steps: int
+    wall_seconds: float
+    agent_dir: str | None
+    report: str | None = None
+    """Path of the Markdown report."""

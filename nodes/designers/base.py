@@ -12,6 +12,7 @@ from tools.schemas import (
     EvalResult,
     IterationRecord,
     MDPDesign,
+    ReviewNote,
     TaskAnalysis,
     TaskSpec,
     TrainResult,
@@ -34,6 +35,11 @@ class DesignContext:
     iteration: int = 1
     steps_used: int = 0
     iter_dir: str = ""
+    review: ReviewNote | None = None
+    """A human's rejection of the last proposal at this stage (``mdp`` or ``algorithm``)."""
+
+    def rejected(self, stage: str) -> ReviewNote | None:
+        return self.review if self.review is not None and self.review.stage == stage else None
 
     @property
     def target(self) -> float | None:

@@ -115,6 +115,10 @@ class ExpertDesigner(Designer):
     def design_mdp(self, ctx: DesignContext) -> MDPDesign:
         p = ctx.profile
         prev = ctx.mdp
+        if ctx.rejected("mdp") and prev is not None:  # a reviewer said no: flip one decision of that design
+            standardised = "standardised obs" in prev.summary
+            shaping, normalize = ("none", standardised) if prev.shaping else ("none", not standardised)
+            return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         shaping = changes.shaping or ((prev.shaping or "none") if prev else
                                       ("potential" if p.sparse_reward else "none"))
@@ -245,7 +249,9 @@ class ExpertDesigner(Designer):
         sparse = bool(p.sparse_reward)
         crit, prev = ctx.critique, ctx.algo
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
-        if crit is None or prev is None:
+        if ctx.rejected("algorithm") and prev is not None:  # a reviewer said no: the next algorithm in line
+            cfg = self.default_config(self._alternative(prev.algorithm, p), p, budget, sparse)
+        elif crit is None or prev is None:
             first = "MAPPO" if p.multi_agent else "PPO" if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)
         elif crit.next_algorithm and crit.next_algorithm != prev.algorithm and crit.next_algorithm in allowed:

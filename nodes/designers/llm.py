@@ -184,8 +184,11 @@ class LLMDesigner(Designer):
     def _common(self, ctx: DesignContext) -> dict[str, Any]:
         return {"task": ctx.task.text, "target": ctx.target if ctx.target is not None else "none given",
                 "iteration": ctx.iteration, "history": history_text(ctx.history),
-                "critique": "(first iteration)" if ctx.critique is None else
-                ctx.critique.model_dump_json(exclude_defaults=True)}
+                "critique": ("(first iteration)" if ctx.critique is None else
+                             ctx.critique.model_dump_json(exclude_defaults=True))
+                + ("" if ctx.review is None else "\n\n" + prompts.REVIEW_REJECTED.format(
+                    stage=ctx.review.stage, rejected=ctx.review.rejected,
+                    feedback=ctx.review.feedback or "(no reason given)"))}
 
     @staticmethod
     def env_facts(p: EnvProfile) -> str:
