@@ -13,6 +13,10 @@ from tools.schemas import TrainJob
 from tools.training import run_training
 
 
+STREAM_EVERY_S = 2.0
+"""Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
+
+
 def _stream_writer():
     try:
         return get_stream_writer()
@@ -27,11 +31,18 @@ def train(state: dict, config: RunnableConfig) -> dict:
                    target=task.target)
     writer = _stream_writer()
     label = f"iter {k} {algo.algorithm}"
+    last_streamed = [0.0]
     with TrainingProgress(label, algo.budget_steps, enabled=state["settings"].progress) as bar:
         def on_progress(event: dict) -> None:
             bar.update(event)
-            if writer is not None and event.get("kind") in ("test", "checkpoint"):
-                writer({"type": "training", "iteration": k, **event})
+            if writer is None or event.get("kind") == "train":
+                return
+            now = time.perf_counter()
+            if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
+                return
+            last_streamed[0] = now
+            writer({"type": "training", "iteration": k, "algorithm": algo.algorithm,
+                    "budget_steps": algo.budget_steps, **event})
 
         result = run_training(job, iter_dir(state, config), on_progress=on_progress,
                               eval_episodes=task.eval_episodes)

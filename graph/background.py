@@ -1,0 +1,137 @@
+"""Runs started in the background (the MCP server's ``start_run``): one ``agent2 run`` process each.
+
+The process writes its log to ``RUNS/THREAD/run.log`` and its pid to ``run.pid``; status comes from
+the thread's checkpoint, the run database and the latest iteration's progress file, so it can be
+read by any process, during the run and after a restart of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from envs.errors import Agent2Error
+from graph.runner import UnknownThreadError, new_thread_id, run_state
+from graph.state import RunRequest
+from tools.run_files import PROGRESS
+
+LOG = "run.log"
+PID = "run.pid"
+SECRETS = ("OPENAI_API_KEY",)
+
+
+def start_background_run(request: RunRequest, runs_dir: str | Path, designer: str | None = None,
+                         thread_id: str | None = None) -> str:
+    """Start ``agent2 run`` for the request in a process of its own; its thread id, at once."""
+    runs = Path(runs_dir).resolve()
+    thread_id = thread_id or new_thread_id(request.env)
+    folder = runs / thread_id
+    if folder.exists():
+        raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
+    folder.mkdir(parents=True)
+    args = [sys.executable, "-m", "graph.cli", "run", "--env", request.env, "--thread-id", thread_id,
+            "--runs-dir", str(runs), "--no-progress", "--max-iterations", str(request.max_iterations),
+            "--seed", str(request.seed), "--eval-episodes", str(request.eval_episodes)]
+    for flag, value in (("--task", request.task), ("--target", request.target),
+                        ("--budget-steps", request.budget_steps), ("--designer", designer)):
+        if value is not None:
+            args += [flag, str(value)]
+    env = dict(os.environ)
+    if designer != "llm":  # the key only goes where a model is called
+        for name in SECRETS:
+            env.pop(name, None)
+    with open(folder / LOG, "w") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=Path(__file__).resolve().parent.parent, env=env, start_new_session=True)
+    (folder / PID).write_text(str(proc.pid))
+    _children[thread_id] = proc
+    return thread_id
+
+
+_children: dict[str, subprocess.Popen] = {}
+"""Processes this process started (reaped on status reads so they don't linger as zombies)."""
+
+
+def _alive(folder: Path, thread_id: str) -> bool:
+    child = _children.get(thread_id)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(int((folder / PID).read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _last_event(path: Path) -> dict | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+def _log_tail(folder: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((folder / LOG).read_text().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_status(thread_id: str, runs_dir: str | Path) -> dict:
+    """Where a run stands: ``state`` is starting, running, waiting_for_review, finished or failed."""
+    runs = Path(runs_dir).resolve()
+    folder = runs / thread_id
+    if not folder.is_dir():
+        raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs)!r}")
+    alive = _alive(folder, thread_id)
+    try:
+        snap = run_state(thread_id, runs)
+    except UnknownThreadError:
+        snap = None
+    if snap is None:
+        state = "starting" if alive else "failed"
+        return {"thread_id": thread_id, "state": state,
+                **({"log_tail": _log_tail(folder)} if state == "failed" else {})}
+    values = snap["values"]
+    spec = values.get("spec")
+    iteration = values.get("iteration", 1)
+    history = values.get("history") or []
+    best = max((r.eval_mean for r in history if r.eval_mean is not None), default=None)
+    if not snap["next"]:
+        state = "finished"
+    elif snap["interrupts"]:
+        state = "waiting_for_review"
+    else:
+        state = "running" if alive else "failed"
+    out = {"thread_id": thread_id, "state": state, "status": values.get("status"),
+           "env": spec.env if spec else None, "target": spec.target if spec else None,
+           "iteration": iteration, "iterations_done": len(history), "next": snap["next"],
+           "env_steps": values.get("steps_used", 0), "budget_steps": spec.budget_steps if spec else None,
+           "best_eval": best, "training": _last_event(folder / f"iter_{iteration}" / PROGRESS)}
+    if state == "failed":
+        out["log_tail"] = _log_tail(folder)
+        out["resume"] = f"agent2 resume {thread_id} --runs-dir {runs}"
+    if state == "waiting_for_review":
+        out["review"] = snap["interrupts"][0]
+    return out
+
+
+def run_result(thread_id: str, runs_dir: str | Path) -> dict:
+    """A finished run's ``result.json`` and its report (Markdown)."""
+    folder = Path(runs_dir).resolve() / thread_id
+    path = folder / "result.json"
+    if not path.exists():
+        state = run_status(thread_id, runs_dir)["state"]
+        raise Agent2Error(f"run {thread_id!r} has no result yet (it is {state})")
+    result = json.loads(path.read_text())
+    report = Path(result["report"]) if result.get("report") else None
+    return {"result": result, "report": report.read_text() if report and report.exists() else ""}

@@ -1,0 +1,129 @@
+"""The app under ``langgraph dev`` (the LangGraph API server), driven with ``langgraph-sdk`` on loopback."""
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("langgraph_api", reason="langgraph-cli[inmem] is part of 'make setup'")
+from langgraph_sdk import get_client  # noqa: E402
+
+TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``langgraph dev`` on a free loopback port, run from a scratch folder with the repo's langgraph.json."""
+    work = tmp_path_factory.mktemp("lgdev")
+    port = _free_port()
+    exe = Path(sys.executable).with_name("langgraph")
+    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
+           "LANGSMITH_TRACING": "false", "AGENT2_RUNS_DIR": str(work / "runs"), "AGENT2_DESIGNER": "expert"}
+    env.pop("OPENAI_API_KEY", None)
+    log = open(work / "server.log", "w")
+    proc = subprocess.Popen([str(exe), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
+                             "--port", str(port), "--config", str(ROOT / "langgraph.json")],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail("langgraph dev did not start:\n" + (work / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield {"url": url, "runs": work / "runs", "log": work / "server.log"}
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+    log.close()
+    shutil.rmtree(work / ".langgraph_api", ignore_errors=True)
+
+
+async def _stream(client, thread_id: str, **kwargs) -> list:
+    return [part async for part in client.runs.stream(
+        thread_id, "agent2", stream_mode=["updates", "custom"], **kwargs)]
+
+
+def test_schemas_give_studio_a_clean_form(server):
+    async def go():
+        client = get_client(url=server["url"])
+        (assistant,) = await client.assistants.search(graph_id="agent2")
+        return await client.assistants.get_schemas(assistant["assistant_id"])
+
+    schemas = asyncio.run(go())
+    fields = schemas["input_schema"]["properties"]
+    assert {"env", "task", "target", "budget_steps", "max_iterations", "seed", "eval_episodes"} == set(fields)
+    assert schemas["input_schema"]["required"] == ["env"]
+    assert all(f.get("description") for f in fields.values())
+    assert {"status", "summary", "agent_dir", "history"} <= set(schemas["output_schema"]["properties"])
+    assert {"designer", "llm", "review", "runs_dir"} <= set(schemas["context_schema"]["properties"])
+
+
+def test_tiny_run_streams_to_the_end(server):
+    async def go():
+        client = get_client(url=server["url"])
+        thread = await client.threads.create()
+        parts = await _stream(client, thread["thread_id"], input=TINY)
+        state = await client.threads.get_state(thread["thread_id"])
+        return parts, state
+
+    parts, state = asyncio.run(go())
+    errors = [p.data for p in parts if p.event == "error"]
+    assert not errors, errors
+    nodes = [name for p in parts if p.event == "updates" for name in p.data]
+    assert nodes[:3] == ["intake", "analyze_task", "design_mdp"]
+    assert {"review_mdp", "select_algorithm", "train", "evaluate", "critic", "export"} <= set(nodes)
+    training = [p.data for p in parts if p.event == "custom" and p.data.get("type") == "training"]
+    assert any(e["kind"] == "test" for e in training) and all(e["iteration"] == 1 for e in training)
+    values = state["values"]
+    assert values["status"] in ("budget_exhausted", "target_met")
+    assert values["summary"]["best"]["eval_episodes"] == 2 and values["summary"]["env"] == "CartPole-v1"
+    assert Path(values["summary"]["report"]).is_file() and Path(values["agent_dir"], "policy.pt").exists()
+    assert not state["next"]
+
+
+def test_review_interrupts_and_an_edit_takes_effect(server):
+    async def go():
+        client = get_client(url=server["url"])
+        thread = await client.threads.create()
+        tid = thread["thread_id"]
+        seen = []
+        await _stream(client, tid, input=TINY, context={"review": True})
+        state = await client.threads.get_state(tid)
+        seen.append(state["interrupts"][0]["value"])
+        await _stream(client, tid, command={"resume": {"action": "approve"}})
+        state = await client.threads.get_state(tid)
+        seen.append(state["interrupts"][0]["value"])
+        await _stream(client, tid, command={"resume": {"action": "edit", "changes": {"lr": 0.0025, "n_train_envs": 2}}})
+        return seen, await client.threads.get_state(tid)
+
+    (mdp_review, algo_review), final = asyncio.run(go())
+    assert mdp_review["stage"] == "mdp" and "def reward" in mdp_review["proposal"]["code"]
+    assert algo_review["stage"] == "algorithm" and algo_review["proposal"]["algorithm"] == "PPO"
+    values = final["values"]
+    assert values["status"] in ("budget_exhausted", "target_met") and not final["next"]
+    algo = values["history"][0]["algo"]
+    assert algo["lr"] == 0.0025 and algo["n_train_envs"] == 2
+    assert [(r["stage"], r["action"]) for r in values["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]

@@ -1,0 +1,180 @@
+"""The RL toolset over the Model Context Protocol (official ``mcp`` SDK): ``agent2 mcp [--http]``.
+
+Tools call the same functions the generator's nodes call (``profile_env``, ``validate_mdp``, the
+exported agent's evaluation); env code runs in a fresh process per call (an env that hangs or
+crashes takes that process down, not the server; MetaDrive and MPE cannot share one process).
+Runs start in the background and are polled. Over HTTP the server binds 127.0.0.1 by default and,
+with a token, refuses requests without ``Authorization: Bearer TOKEN`` (the SDK's bearer auth).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+from envs.errors import Agent2Error
+
+ENV_CALL_TIMEOUT_S = 600.0
+
+INSTRUCTIONS = """Agent² generates reinforcement-learning agents. list_tasks shows the built-in \
+tasks; profile_env measures an env (spaces, random-play returns, reward sparsity); validate_mdp \
+checks MDP code (observation/action/reward functions) in a sandbox; start_run starts a whole \
+generation run in the background and returns its thread id; poll run_status until its state is \
+finished (or failed), then read run_result; evaluate_agent replays an exported agent."""
+
+
+def _in_fresh_process(fn, *args: Any) -> Any:
+    """``fn(*args)`` in a new process (spawned, one task), with a time limit."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as pool:
+        return pool.submit(fn, *args).result(timeout=ENV_CALL_TIMEOUT_S)
+
+
+def _user_errors(fn):
+    """Bad input (an unknown env, a bad value) reaches the client as the tool's error message."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (Agent2Error, ValidationError, ValueError) as e:
+            raise ToolError(str(e)) from e
+    return wrapper
+
+
+def list_tasks() -> list[dict]:
+    from envs.registry import BUILTIN_TASKS
+
+    return [{"name": t.name, "family": t.family, "agents": t.agents, "target": t.target, "metric": t.metric,
+             "budget_steps": t.budget_steps, "description": t.description} for t in BUILTIN_TASKS.values()]
+
+
+def _profile(env: str, seed: int, episodes: int) -> dict:
+    from envs.loading import canonical_ref
+    from tools.profiling import profile_env
+
+    profile = profile_env(canonical_ref(env), seed=seed, episodes=episodes)
+    return profile.model_dump(exclude={"source"}) | {"source_chars": len(profile.source)}
+
+
+def _validate(env: str, code: str, obs_dim: int) -> dict:
+    from envs.loading import canonical_ref
+    from tools.mdp_check import validate_mdp
+    from tools.schemas import MDPDesign
+
+    design = MDPDesign(code=code, obs_dim=obs_dim, summary="submitted over MCP")
+    with tempfile.TemporaryDirectory(prefix="agent2-mcp-") as work:
+        error = validate_mdp(canonical_ref(env), design, Path(work))
+    return {"valid": error is None, "error": error}
+
+
+def _evaluate(agent_dir: str, episodes: int, seed: int) -> dict:
+    from tools.agent_io import play
+
+    if not Path(agent_dir).is_dir():
+        raise Agent2Error(f"agent folder {agent_dir!r} does not exist")
+    result = play(Path(agent_dir), episodes, seed=seed)
+    return result.model_dump(exclude={"wall_seconds"})
+
+
+def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> MCPServer:
+    from graph.background import run_result, run_status, start_background_run
+    from graph.state import RunRequest
+
+    auth: dict[str, Any] = {}
+    if token:
+        class _StaticToken:
+            async def verify_token(self, presented: str) -> AccessToken | None:
+                return AccessToken(token=presented, client_id="agent2", scopes=[]) if presented == token else None
+
+        url = f"http://{host}:{port}"
+        auth = {"token_verifier": _StaticToken(),
+                "auth": AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp")}
+    server = MCPServer("agent2", instructions=INSTRUCTIONS, version="0.1.0", **auth)
+
+    @server.tool(name="list_tasks")
+    @_user_errors
+    def list_tasks_tool() -> dict:
+        """The built-in tasks: name (use as env), family, agents, target and its metric, default budget."""
+        return {"tasks": list_tasks()}
+
+    @server.tool()
+    @_user_errors
+    def profile_env(env: str, seed: int = 0, episodes: int = 5) -> dict:
+        """Measure an env with random play: spaces, observation statistics, returns, reward sparsity.
+
+        env: built-in task, Gymnasium id, or path/to/file.py:factory."""
+        return _in_fresh_process(_profile, env, seed, episodes)
+
+    @server.tool()
+    @_user_errors
+    def validate_mdp(env: str, code: str, obs_dim: int) -> dict:
+        """Check MDP code (observation(obs), action(act), reward(obs, action, next_obs, reward, info);
+        numpy and math only) statically and by a short rollout in a sandbox. Returns valid and error."""
+        return _in_fresh_process(_validate, env, code, obs_dim)
+
+    @server.tool()
+    @_user_errors
+    def start_run(env: str, task: str | None = None, target: float | None = None, budget_steps: int | None = None,
+                  max_iterations: int = 5, seed: int = 0, eval_episodes: int = 20, designer: str | None = None,
+                  thread_id: str | None = None) -> dict:
+        """Start a generation run in the background; returns its thread id at once (poll run_status).
+
+        Unset fields take the built-in task's values. designer: expert (offline) or llm."""
+        request = RunRequest(env=env, task=task, target=target, budget_steps=budget_steps,
+                             max_iterations=max_iterations, seed=seed, eval_episodes=eval_episodes)
+        if designer not in (None, "expert", "llm"):
+            raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
+        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id)
+        return {"thread_id": tid, "runs_dir": runs_dir, "started_at": time.time()}
+
+    @server.tool(name="run_status")
+    @_user_errors
+    def run_status_tool(thread_id: str) -> dict:
+        """A run's state (starting, running, waiting_for_review, finished, failed), iteration, env steps
+        used of the budget, best evaluation so far and the latest training progress event."""
+        return run_status(thread_id, runs_dir)
+
+    @server.tool(name="run_result")
+    @_user_errors
+    def run_result_tool(thread_id: str) -> dict:
+        """A finished run's result (best iteration, score, every iteration's design) and its report."""
+        return run_result(thread_id, runs_dir)
+
+    @server.tool()
+    @_user_errors
+    def evaluate_agent(agent_dir: str, episodes: int = 5, seed: int = 12345) -> dict:
+        """Replay an exported agent (a run's agent folder) deterministically on the original reward."""
+        return _in_fresh_process(_evaluate, agent_dir, episodes, seed)
+
+    @server.resource("agent2://runs/{thread_id}/report", mime_type="text/markdown",
+                     description="A finished run's report (Markdown).")
+    def report(thread_id: str) -> str:
+        return run_result(thread_id, runs_dir)["report"]
+
+    @server.resource("agent2://runs/{thread_id}/result", mime_type="application/json",
+                     description="A finished run's result.json.")
+    def result(thread_id: str) -> str:
+        return json.dumps(run_result(thread_id, runs_dir)["result"], indent=1)
+
+    return server
+
+
+def serve(runs_dir: str, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
+          token: str | None = None) -> None:
+    server = build_server(runs_dir, token=token, host=host, port=port)
+    if not http:
+        server.run("stdio")
+        return
+    server.run("streamable-http", host=host, port=port)
