@@ -25,9 +25,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	# the tests cover SMAX and MetaDrive too, so those extras come along; MetaDrive's assets are
-	# not downloadable offline: prepare what state observations need
-	$(PIP) install -q -e ".[test,smax,metadrive]"
+	# the tests cover SMAX, MetaDrive and the LangGraph dev server too, so those extras come along;
+	# MetaDrive's assets are not downloadable offline: prepare what state observations need
+	$(PIP) install -q -e ".[test,smax,metadrive,studio]"
 	# metadrive pulls pygame, mpe2 pygame-ce: both write pygame/; keep mpe2's (MetaDrive's state
 	# observations never use pygame)
 	$(PIP) install -q --force-reinstall --no-deps pygame-ce
