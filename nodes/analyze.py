@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import design_context, designer, rundb, thread_id
+from nodes.context import announce, design_context, designer, rundb, thread_id
 from tools.profiling import profile_env
 
 
@@ -20,4 +20,6 @@ def analyze_task(state: dict, config: RunnableConfig) -> dict:
         thread_id(config), task=task.text, env=task.env, designer=state["settings"].designer,
         status="running", target=task.target, budget_steps=task.budget_steps, iterations=0,
         env_steps=0)
+    announce("analyze_task", 1, f"{analysis.objective} ({profile.obs_dim}-dim observations, "
+             f"{profile.action.kind} actions, random-play return {profile.random_return_mean:.1f})")
     return {**update, "analysis": analysis, "wall_seconds": time.perf_counter() - t0}

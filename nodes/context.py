@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
 
 from nodes.designers import DesignContext, Designer, get_designer
 from tools.rundb import RunDB
@@ -51,3 +52,19 @@ def design_context(state: dict[str, Any], config: RunnableConfig | None = None) 
         iteration=state.get("iteration", 1), steps_used=state.get("steps_used", 0), review=state.get("review"),
         iter_dir=str(iter_dir(state, config)) if config is not None and "iteration" in state else "",
     )
+
+
+def stream_writer():
+    """The run's custom-event writer (``stream_mode="custom"``), or None outside a streamed run."""
+    try:
+        return get_stream_writer()
+    except RuntimeError:
+        return None
+
+
+def announce(node: str, iteration: int, text: str, **data: Any) -> None:
+    """A one-line account of a node's decision as a custom event (``{"type": "step", ...}``), so a
+    streaming client (LangGraph Studio, ``langgraph-sdk``) sees what each node decided."""
+    writer = stream_writer()
+    if writer is not None:
+        writer({"type": "step", "node": node, "iteration": iteration, "text": text, **data})

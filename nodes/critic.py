@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import design_context, designer, rundb, thread_id
+from nodes.context import announce, design_context, designer, rundb, thread_id
 from tools.schemas import IterationRecord
 
 
@@ -34,5 +34,6 @@ def critic(state: dict, config: RunnableConfig) -> dict:
     db.upsert_run(thread_id(config), iterations=len(history), env_steps=state.get("steps_used", 0),
                   best_score=best.eval_mean if best else None,
                   best_iteration=best.iteration if best else None)
+    announce("critic", state["iteration"], f"{critique.verdict}: {critique.reason}", verdict=critique.verdict)
     return {"critique": critique, "history": [record], "iteration": state["iteration"] + 1,
             "wall_seconds": time.perf_counter() - t0}

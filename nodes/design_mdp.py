@@ -10,7 +10,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import design_context, designer, iter_dir
+from nodes.context import announce, design_context, designer, iter_dir
 from tools.mdp_check import validate_mdp
 from tools.schemas import MDPDesign
 
@@ -52,8 +52,11 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
         (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
         error = validate_mdp(state["spec"].env, design, check_dir)
         if error is None:
+            announce("design_mdp", state["iteration"], design.summary, failed_attempts=len(errors))
             return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}
         errors.append(error)
         design = who.repair_mdp(ctx, design, error)
     fallback = state.get("mdp") or original_mdp(state["profile"].obs_dim)
+    announce("design_mdp", state["iteration"], f"{fallback.summary} (after {len(errors)} failed designs)",
+             failed_attempts=len(errors))
     return {"mdp": fallback, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}

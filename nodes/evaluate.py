@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import iter_dir
+from nodes.context import announce, iter_dir
 from tools.schemas import EvalResult
 from tools.training import run_evaluation
 
@@ -18,4 +18,7 @@ def evaluate(state: dict, config: RunnableConfig) -> dict:
                             error="no policy to evaluate: training produced none")
     else:
         result = run_evaluation(iter_dir(state, config), state["spec"].eval_episodes)
+    announce("evaluate", state["iteration"],
+             f"evaluation failed: {result.error}" if result.mean is None else
+             f"{result.mean:.2f} ± {result.std or 0:.2f} over {result.episodes} episodes", mean=result.mean)
     return {"eval": result, "wall_seconds": time.perf_counter() - t0}

@@ -9,7 +9,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
-from nodes.context import rundb, run_dir, thread_id
+from nodes.context import announce, rundb, run_dir, thread_id
 from nodes.critic import best_record
 from tools.agent_io import export_agent
 from tools.report import write_report
@@ -67,5 +67,7 @@ def export(state: dict, config: RunnableConfig) -> dict:
                             env_steps=summary.env_steps_total, agent_dir=summary.agent_dir,
                             best_score=best.eval_mean if best else None,
                             best_iteration=best.iteration if best else None, iterations=len(history))
+    announce("export", state.get("iteration", 1) - 1, f"{status}; agent in {summary.agent_dir}" if best
+             else f"{status}: no iteration produced an agent", status=status)
     return {"status": status, "agent_dir": summary.agent_dir or "", "summary": summary,
             "wall_seconds": time.perf_counter() - t0}

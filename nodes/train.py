@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.config import get_stream_writer
-
-from nodes.context import iter_dir
+from nodes.context import iter_dir, stream_writer
 from tools.progress import TrainingProgress
 from tools.schemas import TrainJob
 from tools.training import run_training
@@ -17,19 +15,12 @@ STREAM_EVERY_S = 2.0
 """Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
 
 
-def _stream_writer():
-    try:
-        return get_stream_writer()
-    except RuntimeError:
-        return None
-
-
 def train(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, algo, k = state["spec"], state["algo"], state["iteration"]
     job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
                    target=task.target)
-    writer = _stream_writer()
+    writer = stream_writer()
     label = f"iter {k} {algo.algorithm}"
     last_streamed = [0.0]
     with TrainingProgress(label, algo.budget_steps, enabled=state["settings"].progress) as bar:

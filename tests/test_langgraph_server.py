@@ -97,6 +97,9 @@ def test_tiny_run_streams_to_the_end(server):
     assert {"review_mdp", "select_algorithm", "train", "evaluate", "critic", "export"} <= set(nodes)
     training = [p.data for p in parts if p.event == "custom" and p.data.get("type") == "training"]
     assert any(e["kind"] == "test" for e in training) and all(e["iteration"] == 1 for e in training)
+    steps = {p.data["node"]: p.data["text"] for p in parts if p.event == "custom" and p.data.get("type") == "step"}
+    assert set(steps) == {"analyze_task", "design_mdp", "select_algorithm", "evaluate", "critic", "export"}
+    assert steps["select_algorithm"].startswith("PPO") and "episodes" in steps["evaluate"]
     values = state["values"]
     assert values["status"] in ("budget_exhausted", "target_met")
     assert values["summary"]["best"]["eval_episodes"] == 2 and values["summary"]["env"] == "CartPole-v1"
