@@ -17,6 +17,7 @@ from envs.errors import Agent2Error
 from graph.runner import UnknownThreadError, new_thread_id, run_state
 from graph.state import RunRequest
 from tools.run_files import PROGRESS
+from tools.schemas import ReviewAnswer
 
 LOG = "run.log"
 PID = "run.pid"
@@ -24,31 +25,50 @@ SECRETS = ("OPENAI_API_KEY",)
 
 
 def start_background_run(request: RunRequest, runs_dir: str | Path, designer: str | None = None,
-                         thread_id: str | None = None) -> str:
-    """Start ``agent2 run`` for the request in a process of its own; its thread id, at once."""
+                         thread_id: str | None = None, review: bool = False) -> str:
+    """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
+
+    With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
     runs = Path(runs_dir).resolve()
     thread_id = thread_id or new_thread_id(request.env)
     folder = runs / thread_id
     if folder.exists():
         raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
     folder.mkdir(parents=True)
-    args = [sys.executable, "-m", "graph.cli", "run", "--env", request.env, "--thread-id", thread_id,
-            "--runs-dir", str(runs), "--no-progress", "--max-iterations", str(request.max_iterations),
-            "--seed", str(request.seed), "--eval-episodes", str(request.eval_episodes)]
+    args = ["run", "--env", request.env, "--thread-id", thread_id, "--no-progress",
+            "--max-iterations", str(request.max_iterations), "--seed", str(request.seed),
+            "--eval-episodes", str(request.eval_episodes)]
     for flag, value in (("--task", request.task), ("--target", request.target),
                         ("--budget-steps", request.budget_steps), ("--designer", designer)):
         if value is not None:
             args += [flag, str(value)]
+    _launch(thread_id, runs, args + (["--review"] if review else []), keep_key=designer == "llm")
+    return thread_id
+
+
+def answer_review(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer) -> None:
+    """Answer the run's pending review and let it go on, in a process of its own."""
+    runs = Path(runs_dir).resolve()
+    status = run_status(thread_id, runs)
+    if status["state"] != "waiting_for_review":
+        raise Agent2Error(f"run {thread_id!r} is not waiting for a review (it is {status['state']})")
+    designer = (run_state(thread_id, runs)["values"]["settings"]).designer
+    _launch(thread_id, runs, ["resume", thread_id, "--answer", answer.model_dump_json()],
+            keep_key=designer == "llm")
+
+
+def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None:
     env = dict(os.environ)
-    if designer != "llm":  # the key only goes where a model is called
+    if not keep_key:  # the key only goes where a model is called
         for name in SECRETS:
             env.pop(name, None)
-    with open(folder / LOG, "w") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    folder = runs / thread_id
+    with open(folder / LOG, "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "graph.cli", *args, "--runs-dir", str(runs)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=Path(__file__).resolve().parent.parent, env=env, start_new_session=True)
     (folder / PID).write_text(str(proc.pid))
     _children[thread_id] = proc
-    return thread_id
 
 
 _children: dict[str, subprocess.Popen] = {}
@@ -108,10 +128,12 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
     best = max((r.eval_mean for r in history if r.eval_mean is not None), default=None)
     if not snap["next"]:
         state = "finished"
+    elif alive:
+        state = "running"
     elif snap["interrupts"]:
         state = "waiting_for_review"
     else:
-        state = "running" if alive else "failed"
+        state = "failed"
     out = {"thread_id": thread_id, "state": state, "status": values.get("status"),
            "env": spec.env if spec else None, "target": spec.target if spec else None,
            "iteration": iteration, "iterations_done": len(history), "next": snap["next"],

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="change a field of the proposal (repeatable), e.g. lr=0.001, algorithm=PPO")
     ans.add_argument("--edit-code", metavar="FILE.py", help="replace the proposed MDP code with this file's")
     ans.add_argument("--reject", metavar="FEEDBACK", help="ask the designer for another proposal")
+    ans.add_argument("--answer", metavar="JSON", help='the whole answer as JSON, as the server takes it: '
+                     '{"action": "approve"|"edit"|"reject", "changes": {...}, "feedback": "..."}')
 
     fork = sub.add_parser("fork", help="start a new run from an iteration of another (after its MDP design)")
     fork.add_argument("thread_id")
@@ -221,7 +223,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from graph.review_prompt import answer_from_flags
     from graph.runner import resume_run
 
-    answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code)
+    answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
     try:
         values = resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer)
         return _settle(values, args.thread_id, args.runs_dir)
@@ -298,6 +300,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             metric = ""
         console.print(f"target {task.target}{metric}, budget {task.budget_steps} steps, status "
                       f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}")
+        if state["interrupts"]:
+            from graph.review_prompt import how_to_answer
+
+            pending = state["interrupts"][0]
+            console.print(f"[bold]waiting for review[/] of the {pending['stage']} (iteration "
+                          f"{pending['iteration']}): {pending['summary']}; "
+                          + how_to_answer(args.thread_id, args.runs_dir))
     table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "reason")
     for r in RunDB(args.runs_dir).iterations(args.thread_id):
         cfg = json.loads(r["config"])

@@ -11,6 +11,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from envs.errors import Agent2Error
+from nodes.review import parse_answer
 from tools.schemas import AlgoConfig, ReviewAnswer
 
 WAITING = 3
@@ -38,12 +39,20 @@ def _read_code(path: str) -> str:
         raise Agent2Error(f"cannot read MDP code file {path!r}: {e.strerror}") from None
 
 
-def answer_from_flags(approve: bool, reject: str | None, edits: list[str], edit_code: str | None) -> ReviewAnswer | None:
+def answer_from_flags(approve: bool, reject: str | None, edits: list[str], edit_code: str | None,
+                      answer_json: str | None = None) -> ReviewAnswer | None:
     """The answer the resume flags give, or None when they give none."""
     chosen = [name for name, on in (("--approve", approve), ("--reject", reject is not None),
-                                    ("--edit/--edit-code", bool(edits) or edit_code is not None)) if on]
+                                    ("--edit/--edit-code", bool(edits) or edit_code is not None),
+                                    ("--answer", answer_json is not None)) if on]
     if len(chosen) > 1:
         raise Agent2Error(f"give one answer to a review, not {' and '.join(chosen)}")
+    if answer_json is not None:
+        try:
+            return parse_answer(json.loads(answer_json))
+        except (json.JSONDecodeError, ValueError) as e:
+            raise Agent2Error(f"--answer {answer_json[:80]!r} is not a review answer: "
+                              f"{str(e).splitlines()[0]}") from None
     if approve:
         return ReviewAnswer(action="approve")
     if reject is not None:

@@ -19,7 +19,8 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import IDENTITY_MDP, ROOT
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
-TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "run_result", "evaluate_agent"}
+TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",
+         "evaluate_agent"}
 
 
 def _data(result) -> dict | list:
@@ -27,18 +28,23 @@ def _data(result) -> dict | list:
     return json.loads(result.content[0].text)
 
 
-async def _run_to_the_end(client: Client, timeout: float = 300) -> tuple[str, list[str]]:
-    started = _data(await client.call_tool("start_run", TINY))
-    tid, states = started["thread_id"], []
+async def _poll(client: Client, tid: str, until: tuple[str, ...], timeout: float = 300) -> tuple[dict, list[str]]:
+    states = []
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = _data(await client.call_tool("run_status", {"thread_id": tid}))
         states.append(status["state"])
-        if status["state"] in ("finished", "failed"):
-            assert status["state"] == "finished", status
-            return tid, states
+        if status["state"] in until:
+            return status, states
+        assert status["state"] != "failed", status
         await asyncio.sleep(1.0)
-    pytest.fail(f"run {tid} did not finish in {timeout} s: {states[-5:]}")
+    pytest.fail(f"run {tid} did not reach {until} in {timeout} s: {states[-5:]}")
+
+
+async def _run_to_the_end(client: Client) -> tuple[str, list[str]]:
+    tid = _data(await client.call_tool("start_run", TINY))["thread_id"]
+    _, states = await _poll(client, tid, ("finished",))
+    return tid, states
 
 
 def test_stdio_tools_profile_validate_run_and_result(tmp_path):
@@ -111,12 +117,24 @@ def test_http_with_token_runs_and_refuses_a_wrong_token(http_server):
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
         async with Client(streamable_http_client(http_server, http_client=http)) as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            tid, _ = await _run_to_the_end(client)
+            tid = _data(await client.call_tool("start_run", {**TINY, "review": True}))["thread_id"]
+            first, _ = await _poll(client, tid, ("waiting_for_review",))
+            early = await client.call_tool("run_result", {"thread_id": tid})
+            _data(await client.call_tool("answer_review", {"thread_id": tid, "action": "approve"}))
+            second, _ = await _poll(client, tid, ("waiting_for_review",))
+            _data(await client.call_tool("answer_review", {"thread_id": tid, "action": "edit",
+                                                           "changes": {"lr": 0.0025}}))
+            await _poll(client, tid, ("finished",))
             result = await client.read_resource(f"agent2://runs/{tid}/result")
-            return names, json.loads(result.contents[0].text)
+            return names, first, early, second, json.loads(result.contents[0].text)
 
-    names, result = asyncio.run(session("s3cret"))
+    names, first, early, second, result = asyncio.run(session("s3cret"))
     assert names == TOOLS and result["status"] in ("budget_exhausted", "target_met")
+    assert first["review"]["stage"] == "mdp" and "def reward" in first["review"]["proposal"]["code"]
+    assert early.is_error and "no result yet" in early.content[0].text
+    assert second["review"]["stage"] == "algorithm"
+    assert result["iterations"][0]["hyperparameters"]["lr"] == 0.0025
+    assert [(r["stage"], r["action"]) for r in result["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                        "clientInfo": {"name": "t", "version": "0"}}}

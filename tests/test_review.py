@@ -35,8 +35,14 @@ def test_flags_give_one_answer(tmp_path):
     assert answer_from_flags(False, "no", [], None) == ReviewAnswer(action="reject", feedback="no")
     edit = answer_from_flags(False, None, ["lr=0.01", "hidden_sizes=[32, 32]", "activation=relu"], str(code))
     assert edit.changes == {"lr": 0.01, "hidden_sizes": [32, 32], "activation": "relu", "code": IDENTITY_MDP}
+    as_json = answer_from_flags(False, None, [], None, '{"action": "edit", "changes": {"gamma": 0.98}}')
+    assert as_json == ReviewAnswer(action="edit", changes={"gamma": 0.98})
     with pytest.raises(Agent2Error, match="one answer"):
         answer_from_flags(True, "no", [], None)
+    with pytest.raises(Agent2Error, match="not a review answer"):
+        answer_from_flags(False, None, [], None, '{"action": "maybe"}')
+    with pytest.raises(Agent2Error, match="not a review answer"):
+        answer_from_flags(False, None, [], None, "{oops")
     with pytest.raises(Agent2Error, match="KEY=VALUE"):
         parse_assignments(["lr"])
     with pytest.raises(Agent2Error, match="missing.py"):

@@ -89,8 +89,9 @@ def _evaluate(agent_dir: str, episodes: int, seed: int) -> dict:
 
 
 def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> MCPServer:
-    from graph.background import run_result, run_status, start_background_run
+    from graph.background import answer_review, run_result, run_status, start_background_run
     from graph.state import RunRequest
+    from tools.schemas import ReviewAnswer
 
     auth: dict[str, Any] = {}
     if token:
@@ -128,15 +129,17 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
     @_user_errors
     def start_run(env: str, task: str | None = None, target: float | None = None, budget_steps: int | None = None,
                   max_iterations: int = 5, seed: int = 0, eval_episodes: int = 20, designer: str | None = None,
-                  thread_id: str | None = None) -> dict:
+                  thread_id: str | None = None, review: bool = False) -> dict:
         """Start a generation run in the background; returns its thread id at once (poll run_status).
 
-        Unset fields take the built-in task's values. designer: expert (offline) or llm."""
+        Unset fields take the built-in task's values. designer: expert (offline) or llm. review: the
+        run waits after each MDP design and algorithm choice (run_status shows the proposal) until
+        answer_review is called."""
         request = RunRequest(env=env, task=task, target=target, budget_steps=budget_steps,
                              max_iterations=max_iterations, seed=seed, eval_episodes=eval_episodes)
         if designer not in (None, "expert", "llm"):
             raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
-        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id)
+        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id, review=review)
         return {"thread_id": tid, "runs_dir": runs_dir, "started_at": time.time()}
 
     @server.tool(name="run_status")
@@ -145,6 +148,16 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
         """A run's state (starting, running, waiting_for_review, finished, failed), iteration, env steps
         used of the budget, best evaluation so far and the latest training progress event."""
         return run_status(thread_id, runs_dir)
+
+    @server.tool(name="answer_review")
+    @_user_errors
+    def answer_review_tool(thread_id: str, action: str, changes: dict[str, Any] | None = None,
+                           feedback: str = "") -> dict:
+        """Answer a run's pending review (see run_status): action approve, edit (changes: fields of the
+        proposal, e.g. {"lr": 0.001} or {"code": "..."}) or reject (feedback for the designer)."""
+        answer = ReviewAnswer.model_validate({"action": action, "changes": changes or {}, "feedback": feedback})
+        answer_review(thread_id, runs_dir, answer)
+        return {"thread_id": thread_id, "answered": answer.action}
 
     @server.tool(name="run_result")
     @_user_errors
