@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from conftest import ROOT
 
 pytest.importorskip("langgraph_api", reason="langgraph-cli[inmem] is part of 'make setup'")
 from langgraph_sdk import get_client  # noqa: E402

@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import IDENTITY_MDP, ROOT
+from conftest import IDENTITY_MDP, ROOT
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",

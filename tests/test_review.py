@@ -10,7 +10,7 @@ from graph.review_prompt import WAITING, answer_from_flags, ask_review, parse_as
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from nodes.review import parse_answer
-from tests.conftest import IDENTITY_MDP, ROOT, agent2
+from conftest import IDENTITY_MDP, ROOT, agent2
 from tools.profiling import profile_env
 from tools.schemas import ReviewAnswer, ReviewNote, TaskSpec
 
