@@ -15,3 +15,7 @@ class UnsupportedSpaceError(Agent2Error):
 
 class MDPCodeError(Agent2Error):
     """Generated MDP code failed validation or raised while running."""
+
+
+class NonFiniteRewardError(MDPCodeError):
+    """A training reward was NaN or infinite (the MDP's reward(), perhaps from the env's own reward)."""

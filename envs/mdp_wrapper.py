@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.errors import MDPCodeError
+from envs.errors import MDPCodeError, NonFiniteRewardError
 
 REQUIRED_FUNCTIONS = ("observation", "action", "reward")
 
@@ -71,9 +71,11 @@ class MDPWrapper(gym.Wrapper):
                 self._last_raw_obs, env_action, raw_next, float(rew),
                 {**info, "terminated": bool(terminated), "truncated": bool(truncated)},
             )
+            if not math.isfinite(float(shaped)):
+                raise NonFiniteRewardError(f"reward() returned a non-finite value {float(shaped)!r}"
+                                           + (f" (the env's own reward was {float(rew)!r})"
+                                              if not math.isfinite(float(rew)) else ""))
             rew = float(shaped)
-            if not math.isfinite(rew):
-                raise MDPCodeError(f"reward() returned a non-finite value {rew!r}")
         self._last_raw_obs = raw_next
         return self._obs(raw_next), rew, terminated, truncated, info
 

@@ -33,7 +33,7 @@ from gymnasium import spaces
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from envs.errors import EnvLoadError, MDPCodeError, UnsupportedSpaceError
+from envs.errors import EnvLoadError, MDPCodeError, NonFiniteRewardError, UnsupportedSpaceError
 
 SLOT_INFO_DROPPED = {"action_mask", "agent"}
 """Info keys a slot does not pass on: the mask is in the observation, the id is ``agent_index``."""
@@ -238,7 +238,9 @@ class MDPParallelEnv(BaseParallelWrapper):
                                               float(r), {**info, "terminated": bool(term.get(a, False)),
                                                          "truncated": bool(trunc.get(a, False))}))
                 if not math.isfinite(value):
-                    raise MDPCodeError(f"reward() returned a non-finite value {value!r} for agent {a!r}")
+                    raise NonFiniteRewardError(f"reward() returned a non-finite value {value!r} for agent {a!r}"
+                                               + (f" (the env's own reward was {float(r)!r})"
+                                                  if not math.isfinite(float(r)) else ""))
             elif self.metric is not None:
                 value = float(self.metric(a, float(r), info, over))
             rewards[a], new_infos[a] = value, info

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from envs.errors import EnvLoadError
+from tools.run_files import cache_dir
 from envs.multiagent import win_metric
 
 SMAX_MAPS = ("3m", "8m", "2s3z", "3s5z", "25m", "5m_vs_6m", "10m_vs_11m", "3s_vs_5z", "6h_vs_8z")
@@ -45,7 +45,7 @@ def _compiled(map_name: str, max_steps: int):
     """The SMAX env and its jitted reset/step, built once per process and map (every game of a
     vector env shares them, so each compiles once; the compilation cache keeps it across runs)."""
     jax, jnp, make, map_name_to_scenario = _jax()
-    cache = Path.home() / ".cache" / "agent2" / "jax"
+    cache = cache_dir() / "jax"
     cache.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(cache))
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from langchain_core.runnables import RunnableConfig
@@ -18,6 +19,9 @@ def evaluate(state: dict, config: RunnableConfig) -> dict:
                             error="no policy to evaluate: training produced none")
     else:
         result = run_evaluation(iter_dir(state, config), state["spec"].eval_episodes)
+        if result.mean is not None and not (math.isfinite(result.mean) and math.isfinite(result.std or 0.0)):
+            result = result.model_copy(update={"mean": None, "std": None,
+                                               "error": f"evaluation returns are not finite ({result.mean})"})
     announce("evaluate", state["iteration"],
              f"evaluation failed: {result.error}" if result.mean is None else
              f"{result.mean:.2f} ± {result.std or 0:.2f} over {result.episodes} episodes", mean=result.mean)

@@ -32,11 +32,11 @@ def reward(obs, action, next_obs, reward, info):
 
 
 def tiny_run(runs_dir: Path, env: str, thread: str, budget: int, eval_episodes: int = 3,
-             timeout: float = 400) -> dict:
-    """``agent2 run`` for one iteration without a progress bar; returns result.json."""
+             timeout: float = 400, max_iterations: int = 1) -> dict:
+    """``agent2 run`` (one iteration unless told) without a progress bar; returns result.json."""
     import json
 
-    proc = agent2("run", "--env", env, "--budget-steps", str(budget), "--max-iterations", "1",
+    proc = agent2("run", "--env", env, "--budget-steps", str(budget), "--max-iterations", str(max_iterations),
                   "--eval-episodes", str(eval_episodes), "--runs-dir", str(runs_dir), "--thread-id", thread,
                   "--no-progress", timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]

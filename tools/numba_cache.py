@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
+from tools.run_files import cache_dir
 
-CACHE_DIR = Path(os.environ.get("AGENT2_CACHE_DIR", Path.home() / ".cache" / "agent2")) / "numba"
+CACHE_DIR = cache_dir() / "numba"
 
 
 def enable() -> None:

@@ -6,3 +6,11 @@ CHECKPOINT = "checkpoint.pt"
 BEST_POLICY = "best_policy.pt"
 TRAIN_RESULT = "train_result.json"
 EVAL_RESULT = "eval_result.json"
+
+
+def cache_dir():
+    """Agent²'s compilation caches (numba, JAX): ``$AGENT2_CACHE_DIR`` or ``~/.cache/agent2``."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("AGENT2_CACHE_DIR", Path.home() / ".cache" / "agent2"))

@@ -1,10 +1,17 @@
 """Run untrusted (generated) code in a separate process with limits and no secrets.
 
-Guards in place here: a separate process, a wall-clock timeout, an address-space limit
-(``RLIMIT_AS``), a CPU-time limit, no inherited secrets (any variable whose name looks like a key,
-token, secret or password, and every ``OPENAI_*``/``LANGSMITH_*``/``LANGCHAIN_*`` variable is
-dropped), and death with the parent (``PR_SET_PDEATHSIG``). Not guarded here: file-system
-writes and network access (a namespace sandbox such as bubblewrap is the place for those).
+Always: a separate process, a wall-clock timeout, an address-space limit (``RLIMIT_AS``), a
+CPU-time limit, no inherited secrets (any variable whose name looks like a key, token, secret or
+password, and every ``OPENAI_*``/``LANGSMITH_*``/``LANGCHAIN_*`` variable is dropped), and death
+with the parent (``PR_SET_PDEATHSIG``).
+
+Where bubblewrap (``bwrap``) is installed, the process also runs in its namespaces: the whole
+file system read-only except its own folder (the iteration or check folder) and Agent²'s cache
+folder (numba and JAX compilation caches), a private ``/tmp``-like folder inside its own, a network
+namespace with nothing in it (no route anywhere, not even to the host's loopback services), and
+its own IPC namespace. ``AGENT2_SANDBOX=bwrap`` makes bubblewrap required (an error if missing),
+``none`` turns it off, ``auto`` (default) uses it when present. Without it, file-system writes and
+the network are not guarded.
 """
 
 from __future__ import annotations
@@ -13,16 +20,58 @@ import ctypes
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tools.run_files import cache_dir
+
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 SECRET_PREFIXES = ("OPENAI_", "LANGSMITH_", "LANGCHAIN_", "ANTHROPIC_", "AGENT2_API", "AWS_", "HF_")
 DEFAULT_MEMORY_BYTES = 12 * 1024**3
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SandboxUnavailableError(RuntimeError):
+    pass
+
+
+def bwrap_path() -> str | None:
+    """bubblewrap's path when it is to be used (``AGENT2_SANDBOX``: auto, bwrap or none)."""
+    mode = os.environ.get("AGENT2_SANDBOX", "auto").lower()
+    if mode not in ("auto", "bwrap", "none"):
+        raise SandboxUnavailableError(f"AGENT2_SANDBOX={mode!r}: use auto, bwrap or none")
+    if mode == "none":
+        return None
+    found = shutil.which("bwrap")
+    if found is None and mode == "bwrap":
+        raise SandboxUnavailableError("AGENT2_SANDBOX=bwrap but bubblewrap is not installed "
+                                      "(Debian/Ubuntu: apt-get install bubblewrap)")
+    return found
+
+
+def guards() -> str:
+    """What the sandbox guards on this machine, in one line."""
+    base = "own process, time and memory limits, no secrets in its environment"
+    if bwrap_path():
+        return base + "; bubblewrap: read-only file system but its folder, no network"
+    return base + "; NOT guarded: file-system writes, network (install bubblewrap)"
+
+
+def namespace_prefix(folder: Path) -> list[str]:
+    """The bubblewrap command that confines a process to ``folder`` (empty without bubblewrap)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return []
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    folder = folder.resolve()
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
+            "--bind", str(folder), str(folder), "--bind", str(cache), str(cache),
+            "--unshare-net", "--unshare-ipc", "--die-with-parent", "--chdir", str(folder)]
 
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -56,13 +105,16 @@ def _limits(memory_bytes: int, cpu_seconds: int | None) -> Callable[[], None]:
 
 def start(module: str, args: Sequence[str], log_path: Path, memory_bytes: int = DEFAULT_MEMORY_BYTES,
           cpu_seconds: int | None = None) -> subprocess.Popen:
-    """Start ``python -m module args...`` sandboxed, stdout and stderr into ``log_path``."""
+    """Start ``python -m module args...`` sandboxed in ``log_path``'s folder, stdout and stderr into the log."""
+    folder = log_path.parent
+    tmp = folder / ".tmp"
+    tmp.mkdir(exist_ok=True)
     log = open(log_path, "ab")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            [*namespace_prefix(folder), sys.executable, "-m", module, *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=scrubbed_env(), cwd=str(log_path.parent),
+            env=scrubbed_env({"TMPDIR": str(tmp.resolve())}), cwd=str(folder),
             preexec_fn=_limits(memory_bytes, cpu_seconds), close_fds=True,
         )
     finally:
@@ -81,6 +133,17 @@ def run(module: str, args: Sequence[str], log_path: Path, timeout: float,
     except BaseException:
         kill(proc)
         raise
+
+
+def killing_signal(returncode: int | None) -> int | None:
+    """The signal that ended a sandboxed process, or None (bubblewrap reports it as 128 + signal)."""
+    if returncode is None:
+        return None
+    if returncode < 0:
+        return -returncode
+    if 128 < returncode < 160 and bwrap_path() is not None:
+        return returncode - 128
+    return None
 
 
 def kill(proc: subprocess.Popen) -> None:

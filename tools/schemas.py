@@ -247,6 +247,8 @@ class MDPChanges(_Model):
     shaping: Literal["none", "potential"] | None = None
     shaping_scale: float | None = Field(None, ge=0, le=1000)
     normalize_obs: bool | None = None
+    sanitize_reward: bool | None = None
+    """Replace non-finite rewards with 0 and clip the rest (after a NaN/inf reward stopped training)."""
 
 
 class Critique(_Model):

@@ -38,6 +38,7 @@ from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
+from envs.errors import NonFiniteRewardError
 from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import make_mdp_env
 from tools.vector_envs import agent_layout, make_vector_env
@@ -185,6 +186,9 @@ class TrainWorker:
 
     def on_test(self, env_step: int, mean: float, std: float) -> None:
         steps = self.total_steps(env_step)
+        if not (math.isfinite(mean) and math.isfinite(std)):
+            raise DivergenceError(f"non-finite test return {mean} at env step {steps}: the env's own reward "
+                                  "is not finite there")
         if self.curve and self.curve[-1].env_step == steps:
             self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
         else:
@@ -345,7 +349,7 @@ class TrainWorker:
             else:
                 trainer.run(reset_collectors=True, reset_collector_buffers=False)
                 info_env_step = trainer._env_step
-        except DivergenceError as e:
+        except (DivergenceError, NonFiniteRewardError) as e:
             error, stop_reason, info_env_step = str(e), "divergence", trainer._env_step
         if error is None:
             if self.target_reached:

@@ -17,6 +17,9 @@ from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS,
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5
+MAX_WORKER_RESTARTS = 2
+"""A worker killed by a signal from outside (kill -9, the OOM killer) is restarted from its last
+checkpoint this many times before the iteration counts as crashed."""
 EVAL_TIMEOUT_S = 900.0
 
 
@@ -86,23 +89,40 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
     progress = iter_dir / PROGRESS
     offset = progress.stat().st_size if progress.exists() else 0
     log = iter_dir / "worker.log"
-    proc = sandbox.start("tools.train_worker", ["train", str(iter_dir), str(eval_episodes)], log)
     start = time.perf_counter()
-    try:
-        while proc.poll() is None:
-            offset = _follow(progress, offset, on_progress)
-            if timeout is not None and time.perf_counter() - start > timeout:
-                sandbox.kill(proc)
-                break
-            time.sleep(POLL_SECONDS)
-        _follow(progress, offset, on_progress)
-    except BaseException:
-        sandbox.kill(proc)
-        raise
+    for attempt in range(MAX_WORKER_RESTARTS + 1):
+        proc = sandbox.start("tools.train_worker", ["train", str(iter_dir), str(eval_episodes)], log)
+        timed_out = False
+        try:
+            while proc.poll() is None:
+                offset = _follow(progress, offset, on_progress)
+                if timeout is not None and time.perf_counter() - start > timeout:
+                    sandbox.kill(proc)
+                    timed_out = True
+                    break
+                time.sleep(POLL_SECONDS)
+            _follow(progress, offset, on_progress)
+        except BaseException:
+            sandbox.kill(proc)
+            raise
+        signal_no = sandbox.killing_signal(proc.returncode)
+        if timed_out or signal_no is None:
+            break
+        # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
+        with open(log, "a") as f:
+            f.write(f"\nagent2: training worker killed by signal {signal_no}; restart "
+                    f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n")
     result_file = iter_dir / TRAIN_RESULT
     if proc.returncode == 0 and result_file.exists():
-        return TrainResult.model_validate_json(result_file.read_text())
-    reason = "timed out" if proc.returncode in (None, -9) else f"exit code {proc.returncode}"
+        try:
+            return TrainResult.model_validate_json(result_file.read_text())
+        except ValueError as e:
+            return TrainResult(env_steps=_steps_seen(progress), best_test_mean=None, stop_reason="crash",
+                               error=f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
+                               iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
+    reason = (f"timed out after {timeout:.0f} s" if timed_out else
+              f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts" if signal_no is not None
+              else f"exit code {proc.returncode}")
     return TrainResult(env_steps=_steps_seen(progress), best_test_mean=None, stop_reason="crash",
                        error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
                        iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
@@ -151,8 +171,11 @@ def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
             return result
     log = iter_dir / "eval.log"
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
-    code = sandbox.run("tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log,
-                       timeout=EVAL_TIMEOUT_S)
+    for _ in range(MAX_WORKER_RESTARTS + 1):
+        code = sandbox.run("tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log,
+                           timeout=EVAL_TIMEOUT_S)
+        if code == -9 or sandbox.killing_signal(code) is None:  # done, failed, or timed out (-9)
+            break
     result_file = iter_dir / EVAL_RESULT
     if code == 0 and result_file.exists():
         return EvalResult.model_validate_json(result_file.read_text())

@@ -124,10 +124,11 @@ class ExpertDesigner(Designer):
                                       ("potential" if p.sparse_reward else "none"))
         scale = changes.shaping_scale if changes.shaping_scale is not None else SHAPING_SCALE
         normalize = changes.normalize_obs if changes.normalize_obs is not None else needs_normalization(p)
-        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration)
+        sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
+        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize)
 
     def build_mdp(self, p: EnvProfile, target: float | None, shaping: str, scale: float,
-                  normalize: bool, iteration: int) -> MDPDesign:
+                  normalize: bool, iteration: int, sanitize: bool = False) -> MDPDesign:
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
         if normalize:
@@ -159,6 +160,11 @@ class ExpertDesigner(Designer):
         else:
             code += mdp_code.REWARD_ORIGINAL
             parts.append("original reward")
+        if sanitize:
+            bound = max(abs(p.reward_min), abs(p.reward_max))
+            code += mdp_code.REWARD_SANITIZED.format(clip=float(max(1.0, 10 * bound)) if math.isfinite(bound) else 1e6)
+            parts.append(mdp_code.SANITIZED)
+            why.append("a non-finite reward stopped training: such rewards become 0 and the rest is clipped")
         return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False,
                          shaping=shaping if shaping != "none" else None,
                          summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
@@ -274,6 +280,12 @@ class ExpertDesigner(Designer):
         if ev.mean is not None and target is not None and ev.mean >= target:
             return Critique(verdict="done", diagnosis="solved",
                             reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
+        if train.stop_reason == "divergence" and "non-finite value" in (train.error or "") \
+                and "reward()" in (train.error or "") and mdp_code.SANITIZED not in mdp.summary:
+            return Critique(
+                verdict="revise_mdp", diagnosis="diverged", reason=train.error or "non-finite reward",
+                changes=["non-finite rewards become 0, the rest clipped"],
+                mdp_changes=MDPChanges(sanitize_reward=True))
         if train.stop_reason == "divergence":
             return Critique(
                 verdict="revise_algo", diagnosis="diverged", reason=train.error or "non-finite losses",

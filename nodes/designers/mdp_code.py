@@ -64,5 +64,21 @@ def reward(obs, action, next_obs, reward, info):
 '''
 
 
+REWARD_SANITIZED = '''
+
+# Non-finite rewards (NaN, inf) stopped an earlier iteration: they become 0, the rest is clipped.
+import math
+REWARD_CLIP = {clip!r}
+_reward_unsanitized = reward
+
+
+def reward(obs, action, next_obs, reward, info):
+    r = float(reward) if math.isfinite(float(reward)) else 0.0
+    r = float(_reward_unsanitized(obs, action, next_obs, r, info))
+    return max(-REWARD_CLIP, min(REWARD_CLIP, r)) if math.isfinite(r) else 0.0
+'''
+SANITIZED = "non-finite rewards -> 0"
+
+
 def fmt(values: np.ndarray | list[float]) -> str:
     return "[" + ", ".join(f"{float(v):.6g}" for v in values) + "]"

@@ -1,0 +1,88 @@
+"""Reliability: kill -9 at random moments, resume, and check nothing is lost or duplicated.
+
+Two trials run by default (the CLI killed, the training worker killed); the full 20-trial sweep
+is ``-m slow`` and ``python bench/reliability.py``.
+"""
+
+import pytest
+
+from conftest import IDENTITY_MDP
+from faults import run_trial
+
+
+@pytest.mark.parametrize("target,seed", [("cli", 101), ("worker", 202)])
+def test_a_killed_run_resumes_to_a_valid_result(runs_dir, target, seed):
+    trial = run_trial(seed, target, runs_dir, max_delay=12.0)
+    assert trial.killed, f"the run ended before the kill at {trial.delay:.1f} s"
+    assert trial.problems == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20))
+def test_twenty_seeded_kills(runs_dir, seed):
+    trial = run_trial(seed, "cli" if seed % 2 == 0 else "worker", runs_dir)
+    assert trial.problems == []
+
+
+def test_concurrent_runs_share_one_runs_folder(runs_dir):
+    """Three runs at once write the same run database and checkpoint database."""
+    import subprocess
+
+    from faults import ROOT, RUN, _cli, check_run
+
+    threads = [f"concurrent-{i}" for i in range(3)]
+    procs = [subprocess.Popen(_cli("run", *RUN, "--seed", str(i), "--runs-dir", str(runs_dir), "--thread-id", t),
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for i, t in enumerate(threads)]
+    errors = [p.communicate(timeout=600)[1].decode()[-500:] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    for t in threads:
+        assert check_run(runs_dir, t) == []
+    listed = subprocess.run(_cli("runs", "--runs-dir", str(runs_dir)), cwd=ROOT, capture_output=True, text=True)
+    assert all(t in listed.stdout for t in threads)
+
+
+def test_an_env_with_nan_rewards_ends_cleanly(runs_dir):
+    """The env's own reward turns NaN in states only a learning agent reaches: each iteration stops
+    as diverged (not a crash), the critic reacts, and the run ends with a result that says why."""
+    import json
+
+    from conftest import ROOT, agent2
+
+    proc = agent2("run", "--env", f"{ROOT}/tests/envfiles/nan_reward.py:make_env", "--budget-steps", "12000",
+                  "--max-iterations", "2", "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id",
+                  "nan", "--no-progress")
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    result = json.loads((runs_dir / "nan" / "result.json").read_text())
+    first = result["iterations"][0]
+    assert first["stop_reason"] == "divergence" and "non-finite" in first["reason"]
+    assert first["verdict"] in ("revise_mdp", "revise_algo")
+    assert all(it["eval_mean"] is None or it["eval_mean"] == it["eval_mean"] for it in result["iterations"])
+
+
+def test_nan_from_the_reward_code_stops_training_and_the_critic_sanitises(tmp_path):
+    """Generated reward code that returns NaN in some states: the worker stops the iteration as
+    diverged, the expert's critic asks for a sanitised reward, and the new design handles NaN."""
+    from envs.mdp_wrapper import load_mdp_module
+    from nodes.designers.base import DesignContext
+    from nodes.designers.expert import ExpertDesigner
+    from tools.profiling import profile_env
+    from tools.schemas import AlgoConfig, EvalResult, MDPDesign, TaskSpec, TrainJob
+    from tools.training import run_training
+
+    code = IDENTITY_MDP.replace("return reward", "return float('nan') if abs(next_obs[0]) > 0.05 else reward")
+    mdp = MDPDesign(code=code, obs_dim=4, summary="raw obs, NaN-prone reward")
+    algo = AlgoConfig(algorithm="PPO", budget_steps=4096, epoch_steps=1024, collect_steps=512, n_train_envs=4)
+    result = run_training(TrainJob(env="CartPole-v1", mdp=mdp, algo=algo), tmp_path / "iter_1")
+    assert result.stop_reason == "divergence" and "reward() returned a non-finite value nan" in result.error
+    expert = ExpertDesigner()
+    task = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=50_000)
+    ctx = DesignContext(task=task, profile=profile_env("CartPole-v1", episodes=2), mdp=mdp, algo=algo,
+                        train=result, eval=EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0))
+    critique = expert.critique(ctx)
+    assert critique.verdict == "revise_mdp" and critique.mdp_changes.sanitize_reward
+    ctx.critique, ctx.iteration = critique, 2
+    design = expert.design_mdp(ctx)
+    assert "non-finite rewards -> 0" in design.summary
+    fns = load_mdp_module(design.code)
+    assert fns.reward(None, 0, None, float("nan"), {}) == 0.0 and fns.reward(None, 0, None, 1.0, {}) == 1.0

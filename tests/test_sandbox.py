@@ -1,0 +1,90 @@
+"""Escape attempts against the sandbox generated code runs in (``tools/sandbox.py``).
+
+Each test fails if its guard is removed: the key in the environment, a TCP listener on the host's
+loopback, a file outside the process's folder, the memory and the time limits.
+"""
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tools import sandbox
+
+needs_bwrap = pytest.mark.skipif(sandbox.bwrap_path() is None,
+                                 reason="bubblewrap not installed (.ci/run installs it)")
+
+
+def attempt(tmp_path: Path, name: str, arg: str = "", timeout: float = 60, **limits) -> tuple[int, str]:
+    folder = tmp_path / "run"
+    folder.mkdir(exist_ok=True)
+    report = folder / f"{name}.out"
+    code = sandbox.run("tests.envfiles.escape", [name, str(report), arg], folder / "worker.log", timeout=timeout,
+                       **limits)
+    return code, report.read_text() if report.exists() else ""
+
+
+def test_the_key_is_not_in_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-leak")
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-do-not-leak")
+    code, seen = attempt(tmp_path, "secret")
+    assert code == 0 and seen == ""
+    assert "do-not-leak" not in (tmp_path / "run" / "worker.log").read_text()
+
+
+@needs_bwrap
+def test_no_network_not_even_the_hosts_loopback(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(8)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(_accept(server)), daemon=True).start()
+    code, seen = attempt(tmp_path, "network", f"127.0.0.1:{server.getsockname()[1]}")
+    time.sleep(0.2)
+    server.close()
+    assert code == 0 and seen.startswith("refused") and accepted in ([], [None])
+
+
+def _accept(server: socket.socket):
+    try:
+        return server.accept()
+    except OSError:
+        return None
+
+
+@needs_bwrap
+@pytest.mark.parametrize("where", ["beside", "home"])
+def test_no_writes_outside_its_folder(tmp_path, where):
+    target = tmp_path / "escaped.txt" if where == "beside" else Path.home() / f".agent2-escape-{time.time_ns()}"
+    code, seen = attempt(tmp_path, "write", str(target))
+    exists = target.exists()
+    target.unlink(missing_ok=True)
+    assert code == 0 and seen.startswith("refused") and not exists
+
+
+def test_writes_inside_its_folder_work(tmp_path):
+    code, seen = attempt(tmp_path, "write", str(tmp_path / "run" / "mine.txt"))
+    assert code == 0 and seen == "written" and (tmp_path / "run" / "mine.txt").read_text() == "escaped"
+
+
+def test_memory_limit(tmp_path):
+    code, seen = attempt(tmp_path, "memory", str(2 * 1024**3), memory_bytes=512 * 1024**2)
+    assert seen == "MemoryError"
+
+
+def test_time_limit(tmp_path):
+    t0 = time.perf_counter()
+    code, seen = attempt(tmp_path, "time", "120", timeout=3)
+    assert code == -9 and seen == "started" and time.perf_counter() - t0 < 30
+
+
+def test_required_sandbox_missing_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("AGENT2_SANDBOX", "bwrap")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(sandbox.SandboxUnavailableError, match="apt-get install bubblewrap"):
+        sandbox.bwrap_path()
+    monkeypatch.setenv("AGENT2_SANDBOX", "none")
+    assert sandbox.bwrap_path() is None and "NOT guarded" in sandbox.guards()
