@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 PYTHON ?= python3
 
-.PHONY: setup setup-llm demo test test-all bench clean
+.PHONY: setup setup-llm demo test test-all bench bench-full clean
 
 setup: $(STAMP)
 
@@ -43,8 +43,12 @@ test: setup setup-llm
 test-all: setup setup-llm
 	$(VENV)/bin/pytest -q -m ""
 
+# the performance suite (bench/suite.py): quick = classic control, small budgets, 3 seeds, < 20 min on 2 cores
 bench: setup
-	$(PY) bench/targets.py
+	$(PY) bench/suite.py --quick
+
+bench-full: setup
+	$(PY) bench/suite.py --full
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

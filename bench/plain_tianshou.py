@@ -4,8 +4,9 @@ Written as a user would from Tianshou's own ``test/discrete/test_ppo_discrete.py
 ``test/continuous/test_sac_with_il.py``: PPO for discrete actions, SAC for continuous ones, the
 library's default arguments (``PPO``/``SAC`` constructors, ``AdamOptimizerFactory()``, trainer
 defaults for collection and batch sizes), [64, 64] networks, 10 training envs, and the same env-step
-budget as the Agent² run it is compared with. Prints one JSON line: score (mean of N deterministic
-episodes of the final policy, original reward), wall time, and the time in env steps and updates.
+budget as the Agent² run it is compared with, and ``save_best_fn`` keeping the best-test policy as
+Tianshou's examples do. Prints one JSON line: score (mean of N deterministic episodes of the best
+test policy, original reward), wall time, the time in env steps and updates, and the test curve.
 
     python bench/plain_tianshou.py --env CartPole-v1 --budget-steps 100000 --seed 0
 """
@@ -13,7 +14,9 @@ episodes of the final policy, original reward), wall time, and the time in env s
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import resource
 import time
 
 import gymnasium as gym
@@ -49,6 +52,20 @@ def main() -> None:
     train_envs.seed(args.seed)
     test_envs.seed(args.seed + 100)
     start = time.perf_counter()
+    curve: list[list[float]] = []
+    seen = {"env_step": 0, "best": None}
+
+    def test_fn(epoch: int, env_step: int | None) -> None:
+        seen["env_step"] = env_step or 0
+
+    def stop_fn(mean: float) -> bool:  # called after each test: record it, never stop early
+        curve.append([seen["env_step"], float(mean)])
+        return False
+
+    def save_best_fn(algorithm) -> None:
+        seen["best"] = copy.deepcopy(algorithm.state_dict())
+
+    hooks = dict(test_fn=test_fn, stop_fn=stop_fn, save_best_fn=save_best_fn)
     epoch_steps = max(1000, args.budget_steps // 10)
     epochs = max(1, args.budget_steps // epoch_steps)
     if isinstance(env.action_space, gym.spaces.Discrete):
@@ -62,7 +79,7 @@ def main() -> None:
             training_collector=Collector[CollectStats](algorithm, train_envs, buf),
             test_collector=Collector[CollectStats](algorithm, test_envs),
             max_epochs=epochs, epoch_num_steps=epoch_steps, test_step_num_episodes=10,
-            verbose=False, show_progress=False)
+            verbose=False, show_progress=False, **hooks)
     else:
         actor = ContinuousActorProbabilistic(preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]),
                                              action_shape=env.action_space.shape, unbounded=True)
@@ -77,8 +94,10 @@ def main() -> None:
             training_collector=Collector[CollectStats](algorithm, train_envs, buf, exploration_noise=True),
             test_collector=Collector[CollectStats](algorithm, test_envs),
             max_epochs=epochs, epoch_num_steps=epoch_steps, test_step_num_episodes=10,
-            verbose=False, show_progress=False)
+            verbose=False, show_progress=False, **hooks)
     info = algorithm.run_training(params)
+    if seen["best"] is not None:
+        algorithm.load_state_dict(seen["best"])
     collector = Collector[CollectStats](algorithm, test_envs)
     collector.reset()
     stats = collector.collect(n_episode=args.eval_episodes)
@@ -87,7 +106,8 @@ def main() -> None:
         "env": args.env, "budget_steps": args.budget_steps, "seed": args.seed,
         "env_steps": int(info.train_step), "score": float(np.mean(stats.returns)),
         "score_std": float(np.std(stats.returns)), "wall_seconds": wall,
-        "update_seconds": float(info.timing.train_time_update),
+        "update_seconds": float(info.timing.train_time_update), "curve": curve, "contender": "manual",
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 

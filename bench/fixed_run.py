@@ -1,0 +1,69 @@
+"""One fixed design trained like Agent²'s iterations are (same Tianshou worker, tests, best-policy
+evaluation), without the generator: the tuned-reference contender of the suite.
+
+    python bench/fixed_run.py --env CartPole-v1 --preset zoo --budget-steps 30000 --seed 0
+
+Prints one JSON line: score (mean ± std over the evaluation episodes of the best test policy,
+original reward), env steps, wall seconds, the test curve, and the training worker's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.zoo import ZOO  # noqa: E402
+from nodes.design_mdp import original_mdp  # noqa: E402
+from nodes.designers.expert import ExpertDesigner  # noqa: E402
+from tools.profiling import profile_env  # noqa: E402
+from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
+from tools.training import run_evaluation, run_training  # noqa: E402
+
+TESTS_PER_RUN = 10
+
+
+def zoo_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
+    fields = dict(ZOO[env])
+    normalize = bool(fields.pop("normalize", False))
+    if normalize and fields["algorithm"] in ("PPO", "A2C"):
+        fields["return_scaling"] = True
+    cfg = AlgoConfig(**fields, budget_steps=budget, test_episodes=10,
+                     epoch_steps=max(1000, budget // TESTS_PER_RUN))
+    return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)}), normalize
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--preset", choices=["zoo"], default="zoo")
+    ap.add_argument("--budget-steps", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-episodes", type=int, default=20)
+    args = ap.parse_args()
+    cfg, normalize = zoo_config(args.env, args.budget_steps)
+    mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
+        update={"normalize_obs": normalize, "summary": "original MDP"})
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
+        folder = Path(tmp) / "iter_1"
+        train = run_training(TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None), folder,
+                             eval_episodes=args.eval_episodes)
+        ev = run_evaluation(folder, args.eval_episodes)
+    wall = time.perf_counter() - start
+    print(json.dumps({
+        "env": args.env, "contender": "zoo", "seed": args.seed, "budget_steps": args.budget_steps,
+        "env_steps": train.env_steps, "score": ev.mean, "score_std": ev.std, "wall_seconds": wall,
+        "curve": [[p.env_step, p.mean] for p in train.curve], "stop_reason": train.stop_reason,
+        "error": train.error or ev.error,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()
