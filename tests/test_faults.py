@@ -86,3 +86,32 @@ def test_nan_from_the_reward_code_stops_training_and_the_critic_sanitises(tmp_pa
     assert "non-finite rewards -> 0" in design.summary
     fns = load_mdp_module(design.code)
     assert fns.reward(None, 0, None, float("nan"), {}) == 0.0 and fns.reward(None, 0, None, 1.0, {}) == 1.0
+
+
+def test_a_truncated_checkpoint_is_detected_and_the_previous_one_used(runs_dir):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from faults import ROOT, _cli, check_run
+
+    proc = subprocess.Popen(_cli("run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
+                                 "--max-iterations", "1", "--eval-episodes", "3", "--no-progress",
+                                 "--runs-dir", str(runs_dir), "--thread-id", "torn"),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    it = runs_dir / "torn" / "iter_1"
+    deadline = time.time() + 240
+    while not (it / "checkpoint.pt.prev").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (it / "checkpoint.pt.prev").exists(), "no second checkpoint before the kill"
+    with open(it / "checkpoint.pt", "r+b") as f:  # torn on disk: half of it is gone
+        f.truncate(os.path.getsize(it / "checkpoint.pt") // 2)
+    done = subprocess.run(_cli("resume", "torn", "--runs-dir", str(runs_dir)), cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    log = (it / "worker.log").read_text()
+    assert "checkpoint.pt is unreadable" in log and "resuming from the previous checkpoint" in log
+    assert check_run(runs_dir, "torn") == []

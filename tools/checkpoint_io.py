@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,12 @@ def load_checkpoint(path: str | Path) -> dict | None:
         if not candidate.exists():
             continue
         try:
-            return torch.load(candidate, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001 - torn/corrupt file: try the previous one
+            state = torch.load(candidate, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001 - torn/corrupt file: try the previous one
+            print(f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__}); trying the previous one",
+                  file=sys.stderr)
             continue
+        if candidate != path:
+            print(f"agent2: resuming from the previous checkpoint {candidate}", file=sys.stderr)
+        return state
     return None

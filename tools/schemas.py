@@ -214,6 +214,8 @@ class TrainResult(_Model):
     time_test: float = 0.0
     resumed_at_step: int = 0
     error: str | None = None
+    peak_rss_mb: float | None = None
+    """Peak resident memory of the (last) training worker process."""
     iter_dir: str
 
 

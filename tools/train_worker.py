@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -367,6 +368,7 @@ class TrainWorker:
             wall_seconds=self._wall(),
             time_collect=timing["collect"], time_update=timing["update"], time_test=timing["test"],
             resumed_at_step=resumed_at,
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             error=error,
             iter_dir=str(self.dir),
         )

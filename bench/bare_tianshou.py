@@ -1,0 +1,66 @@
+"""The same algorithm and config an Agent² iteration trained, run as a bare Tianshou script.
+
+    python bench/bare_tianshou.py RUN_DIR/iter_1/job.json
+
+No Agent² worker around it: no MDP wrapper (the raw env), no checkpoints, progress lines, logger,
+plateau checks or sandbox; the same Tianshou algorithm (built from the job's ``AlgoConfig``), the
+same vector-env sizes, buffer, random start steps, trainer parameters and tests. Prints one JSON
+line: env steps, training seconds (``run_training`` only, its first test included), steps/s and the
+process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import tools.numba_cache  # noqa: E402,F401  - the worker has the same compiled-kernel cache
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tianshou.data import Collector, CollectStats, VectorReplayBuffer  # noqa: E402
+from tianshou.env import DummyVectorEnv  # noqa: E402
+from tianshou.utils.torch_utils import policy_within_training_step  # noqa: E402
+
+from tools.algorithms import build_algorithm, trainer_params  # noqa: E402
+from tools.schemas import TrainJob  # noqa: E402
+
+
+def main() -> None:
+    job = TrainJob.model_validate_json(Path(sys.argv[1]).read_text())
+    cfg = job.algo
+    torch.set_num_threads(1)
+    np.random.seed(job.seed)
+    torch.manual_seed(job.seed)
+    train_envs = DummyVectorEnv([lambda: gym.make(job.env) for _ in range(cfg.n_train_envs)])
+    test_envs = DummyVectorEnv([lambda: gym.make(job.env) for _ in range(cfg.n_test_envs)])
+    train_envs.seed(job.seed)
+    test_envs.seed(job.seed + 10_000)
+    probe = gym.make(job.env)
+    algorithm = build_algorithm(cfg, int(np.prod(probe.observation_space.shape)), probe.action_space)
+    size = max(cfg.collect_steps, cfg.n_train_envs) if cfg.on_policy else cfg.buffer_size
+    training = Collector[CollectStats](algorithm, train_envs, VectorReplayBuffer(size, cfg.n_train_envs),
+                                       exploration_noise=True)
+    test = Collector[CollectStats](algorithm, test_envs)
+    start = time.perf_counter()
+    pre = 0
+    if not cfg.on_policy and cfg.start_steps > 0:
+        with policy_within_training_step(algorithm.policy):
+            training.reset()
+            pre = training.collect(n_step=cfg.start_steps, random=True).n_collected_steps
+    info = algorithm.run_training(trainer_params(cfg, training_collector=training, test_collector=test,
+                                                 verbose=False, show_progress=False))
+    seconds = time.perf_counter() - start
+    steps = int(info.train_step) + pre
+    print(json.dumps({"env": job.env, "algorithm": cfg.algorithm, "env_steps": steps, "train_seconds": seconds,
+                      "steps_per_second": steps / seconds,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main()

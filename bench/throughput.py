@@ -1,0 +1,63 @@
+"""Training throughput: Agent²'s worker against the same algorithm and config as a bare Tianshou script.
+
+    python bench/throughput.py [--tasks CartPole-v1 Pendulum-v1] [--budget-steps N]
+
+For each task, in one run: ``agent2 run`` for one iteration with an unreachable target (so it trains
+its whole iteration budget unless a plateau stops it), then bench/bare_tianshou.py on that
+iteration's job.json (same algorithm, config, seed, envs, tests). Agent²'s figure is its worker's
+env steps over its training seconds (the worker's wall time after its set-up: collection, updates,
+tests, checkpoints, progress lines, the MDP wrapper); the bare figure is env steps over
+``run_training``'s seconds. Goal: ratio ≥ 0.95. Peak memory: each process's own maximum RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = {"CartPole-v1": 50_000, "Pendulum-v1": 10_000}
+
+
+def agent2_rate(task: str, budget: int, runs: Path) -> tuple[dict, Path]:
+    env = {**os.environ, "AGENT2_TORCH_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "graph.cli", "run", "--env", task, "--budget-steps", str(budget),
+                    "--target", "1e9", "--max-iterations", "1", "--runs-dir", str(runs), "--thread-id", "t",
+                    "--no-progress"], cwd=ROOT, env=env, capture_output=True, check=False)
+    it = runs / "t" / "iter_1"
+    train = json.loads((it / "train_result.json").read_text())
+    starts = [json.loads(x) for x in (it / "progress.jsonl").read_text().splitlines() if '"start"' in x]
+    setup = starts[0]["wall"] if starts else 0.0
+    seconds = train["wall_seconds"] - setup
+    return {"env_steps": train["env_steps"], "train_seconds": seconds, "steps_per_second": train["env_steps"] / seconds,
+            "peak_rss_mb": train.get("peak_rss_mb"), "setup_seconds": setup}, it / "job.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", nargs="*", default=list(DEFAULT))
+    ap.add_argument("--budget-steps", type=int)
+    args = ap.parse_args()
+    print("| task | algorithm | Agent²: steps, s, steps/s | bare Tianshou: steps, s, steps/s | ratio | "
+          "peak MB Agent² worker / bare |")
+    print("|---|---|---|---|---|---|")
+    for task in args.tasks:
+        with tempfile.TemporaryDirectory(prefix="agent2-tp-") as tmp:
+            ours, job = agent2_rate(task, args.budget_steps or DEFAULT.get(task, 50_000), Path(tmp))
+            bare_out = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)], cwd=ROOT,
+                                      capture_output=True, text=True, check=True).stdout
+            bare = json.loads(bare_out.strip().splitlines()[-1])
+            algo = json.loads(job.read_text())["algo"]["algorithm"]
+        ratio = ours["steps_per_second"] / bare["steps_per_second"]
+        print(f"| {task} | {algo} | {ours['env_steps']}, {ours['train_seconds']:.1f}, {ours['steps_per_second']:.0f} | "
+              f"{bare['env_steps']}, {bare['train_seconds']:.1f}, {bare['steps_per_second']:.0f} | {ratio:.2f} | "
+              f"{ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
