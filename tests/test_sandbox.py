@@ -88,3 +88,21 @@ def test_required_sandbox_missing_is_one_clear_error(monkeypatch):
         sandbox.bwrap_path()
     monkeypatch.setenv("AGENT2_SANDBOX", "none")
     assert sandbox.bwrap_path() is None and "NOT guarded" in sandbox.guards()
+
+
+@needs_bwrap
+def test_generated_code_of_an_exported_agent_plays_in_the_sandbox(tmp_path, runs_dir):
+    """``agent2 play`` runs the agent's mdp.py: code that writes outside the agent's folder (numpy
+    passes the static check) is refused there, and the write never happens."""
+    from conftest import agent2, tiny_run
+
+    result = tiny_run(runs_dir, "CartPole-v1", "p", budget=2000, eval_episodes=2)
+    agent = Path(result["agent_dir"])
+    outside = tmp_path / "escaped.npy"
+    code = (agent / "mdp.py").read_text()
+    (agent / "mdp.py").write_text(code.replace("def observation(obs):\n",
+                                               f"def observation(obs):\n    np.save({str(outside)!r}, obs)\n", 1))
+    proc = agent2("play", str(agent), "--episodes", "1")
+    assert proc.returncode == 2 and "failed" in proc.stderr and not outside.exists()
+    (agent / "mdp.py").write_text(code)
+    assert agent2("play", str(agent), "--episodes", "1").returncode == 0

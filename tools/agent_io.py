@@ -39,9 +39,23 @@ def load_job(agent_dir: Path) -> TrainJob:
     return job
 
 
-def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
-    """Run the exported agent deterministically on the original reward."""
-    from tools.train_worker import evaluate_policy  # torch and Tianshou only where an agent runs
+PLAY_RESULT = "play_result.json"
+PLAY_TIMEOUT_S = 3600.0
 
-    job = load_job(agent_dir)
-    return evaluate_policy(job, agent_dir / POLICY_FILE, episodes, seed)
+
+def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
+    """Run the exported agent deterministically on the original reward, in the sandbox (its mdp.py
+    is generated code): a worker process confined to the agent's folder."""
+    from tools import sandbox
+
+    load_job(agent_dir)  # a folder that is not an agent: one clear error before any process
+    result_file = agent_dir / PLAY_RESULT
+    result_file.unlink(missing_ok=True)
+    log = agent_dir / "play.log"
+    code = sandbox.run("tools.train_worker", ["play", str(agent_dir), str(episodes), str(seed)], log,
+                       timeout=PLAY_TIMEOUT_S)
+    if code != 0 or not result_file.exists():
+        said = sandbox.log_tail(log, 3).splitlines()
+        raise Agent2Error(f"playing {str(agent_dir)!r} failed (exit code {code}): "
+                          f"{said[-1] if said else 'no output'} (log: {log})")
+    return EvalResult.model_validate_json(result_file.read_text())

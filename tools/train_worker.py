@@ -471,6 +471,11 @@ def main(argv: list[str]) -> int:
         train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
     elif mode == "evaluate":
         evaluate(iter_dir, int(argv[2]))
+    elif mode == "play":  # an exported agent's folder
+        from tools.agent_io import POLICY_FILE, PLAY_RESULT, load_job
+
+        result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]))
+        write_text_atomic(iter_dir / PLAY_RESULT, result.model_dump_json(indent=1))
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)
         return 2
