@@ -161,3 +161,33 @@ def test_json_answers_round_trip():
 
     for raw in ('"approve"', '{"action": "reject", "feedback": "x"}'):
         assert answer_from_flags(False, None, [], None, raw) == parse_answer(json.loads(raw))
+
+
+mdp_bodies = st.sampled_from([
+    "return obs", "return obs * 2", "return np.zeros(3)", "return None", "return float('inf')",
+    "raise ValueError('x')", "while True: pass", "return [1, 2]", "return obs[::-1]", "return np.ones(4) / 0",
+    "return 'text'", "import math\n    return math.sqrt(-1)", "return obs.reshape(2, 2)"])
+
+
+@settings(max_examples=12, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["observation", "action", "reward"]), mdp_bodies)
+def test_mdp_code_in_the_sandbox(tmp_path_factory, which, body):
+    """Generated code that returns the wrong thing, raises, or loops forever: a one-line reason
+    from the sandboxed check within its time limit, never an exception or a hang here."""
+    import time
+
+    from conftest import IDENTITY_MDP
+    from tools.mdp_check import validate_mdp
+    from tools.schemas import MDPDesign
+
+    head = {"observation": "def observation(obs):\n", "action": "def action(act):\n",
+            "reward": "def reward(obs, action, next_obs, reward, info):\n"}[which]
+    start = IDENTITY_MDP.index(head) + len(head)
+    end = IDENTITY_MDP.index("\n", start)
+    code = IDENTITY_MDP[:start] + "    " + body + IDENTITY_MDP[end:]
+    t0 = time.perf_counter()
+    error = validate_mdp("CartPole-v1", MDPDesign(code=code, obs_dim=4, summary="fuzz"),
+                         Path(tmp_path_factory.mktemp("check")))
+    assert error is None or isinstance(error, str)
+    assert time.perf_counter() - t0 < 120
