@@ -7,7 +7,7 @@
 Contenders, at the same env-step budget and seeds: ``manual`` (bench/plain_tianshou.py: the original
 MDP with Tianshou's defaults, as a user writes it from Tianshou's examples), ``zoo`` (bench/zoo.py:
 RL Baselines3 Zoo's tuned hyper-parameters through Tianshou, original MDP) and ``agent2`` (the expert
-designer; ``agent2-llm`` too with ``--llm`` when a model endpoint is configured). Every score is the
+designer; ``agent2-llm`` too when a model endpoint is configured, or with ``--llm``). Every score is the
 mean of 20 deterministic evaluation episodes of the contender's best test policy on the original
 reward; a task's figure is the mean ± std over seeds. "Steps to target": env steps at the first test
 at or above the target (median over the seeds that got there). Gains: (agent2 − other) / |other|.
@@ -38,7 +38,7 @@ from bench.zoo import ZOO  # noqa: E402
 from envs.registry import BUILTIN_TASKS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 15_000}
+QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 10_000}
 CONTENDERS = ("manual", "zoo", "agent2")
 
 
@@ -203,8 +203,13 @@ def main() -> None:
     ap.add_argument("--budget", type=int, help="env steps for every task (default: the mode's)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
-    ap.add_argument("--llm", action="store_true", help="add the LLM designer as a contender")
+    ap.add_argument("--llm", action=argparse.BooleanOptionalAction, default=None,
+                    help="add the LLM designer as a contender (default: when a model endpoint is configured)")
     args = ap.parse_args()
+    if args.llm is None:
+        from nodes.designers.llm_config import endpoint_configured
+
+        args.llm = endpoint_configured()
     mode_name = "full" if args.full else "quick" if args.quick or not args.tasks else "custom"
     if args.tasks:
         budgets = {t: args.budget or BUILTIN_TASKS[t].budget_steps if t in BUILTIN_TASKS else args.budget

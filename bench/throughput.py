@@ -4,7 +4,9 @@
 
 For each task, in one run: ``agent2 run`` for one iteration with an unreachable target (so it trains
 its whole iteration budget unless a plateau stops it), then bench/bare_tianshou.py on that
-iteration's job.json (same algorithm, config, seed, envs, tests). Agent²'s figure is its worker's
+iteration's job.json (same algorithm, config, seed, envs, tests) with the budget set to the env
+steps Agent² trained (a plateau may stop Agent² early; tests grow costlier as the policy improves,
+so both must cover the same stretch of training). Agent²'s figure is its worker's
 env steps over its training seconds (the worker's wall time after its set-up: collection, updates,
 tests, checkpoints, progress lines, the MDP wrapper); the bare figure is env steps over
 ``run_training``'s seconds. Goal: ratio ≥ 0.95. Peak memory: each process's own maximum RSS.
@@ -49,6 +51,10 @@ def main() -> None:
     for task in args.tasks:
         with tempfile.TemporaryDirectory(prefix="agent2-tp-") as tmp:
             ours, job = agent2_rate(task, args.budget_steps or DEFAULT.get(task, 50_000), Path(tmp))
+            same = json.loads(job.read_text())  # the bare script trains as many steps as Agent² did
+            same["algo"]["budget_steps"] = ours["env_steps"]
+            job = Path(tmp) / "bare_job.json"
+            job.write_text(json.dumps(same))
             bare_out = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)], cwd=ROOT,
                                       capture_output=True, text=True, check=True).stdout
             bare = json.loads(bare_out.strip().splitlines()[-1])
