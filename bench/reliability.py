@@ -3,7 +3,7 @@
     python bench/reliability.py [--trials 20] [--first-seed 0]
 
 Trial k (seed k) kills the agent2 CLI (and everything under it) when k is even, only the training
-worker when k is odd, at a moment drawn from the seed (1–15 s into a 2-iteration CartPole run);
+worker when k is odd, at a moment drawn from the seed (1–11 s into a 2-iteration CartPole run);
 a killed CLI is resumed with ``agent2 resume``; then the run's records are checked
 (tests/faults.py: result, run database rows, SQLite integrity, checkpoints, exported policy).
 Prints a line per trial and the counts, and writes bench/results/reliability-<commit>.json.
@@ -34,7 +34,7 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-faults-") as tmp:
         for seed in range(args.first_seed, args.first_seed + args.trials):
-            trial = run_trial(seed, "cli" if seed % 2 == 0 else "worker", Path(tmp) / "runs", max_delay=15.0)
+            trial = run_trial(seed, "cli" if seed % 2 == 0 else "worker", Path(tmp) / "runs", max_delay=11.0)
             trials.append(trial.__dict__)
             print(f"trial {seed:3d} kill {trial.target:6s} at {trial.delay:5.1f} s: "
                   f"{'killed' if trial.killed else 'ended first'}, {trial.resumes} resume(s), "

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = {"CartPole-v1": 50_000, "Pendulum-v1": 10_000}
+DEFAULT = {"CartPole-v1": 50_000, "Pendulum-v1": 6_000}
 
 
 def agent2_rate(task: str, budget: int, runs: Path) -> tuple[dict, Path]:
@@ -40,29 +40,36 @@ def agent2_rate(task: str, budget: int, runs: Path) -> tuple[dict, Path]:
             "peak_rss_mb": train.get("peak_rss_mb"), "setup_seconds": setup}, it / "job.json"
 
 
+def measure(task: str, budget: int) -> tuple[dict, dict, str]:
+    with tempfile.TemporaryDirectory(prefix="agent2-tp-") as tmp:
+        ours, job = agent2_rate(task, budget, Path(tmp))
+        same = json.loads(job.read_text())  # the bare script trains as many steps as Agent² did
+        same["algo"]["budget_steps"] = ours["env_steps"]
+        job = Path(tmp) / "bare_job.json"
+        job.write_text(json.dumps(same))
+        bare_out = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)], cwd=ROOT,
+                                  capture_output=True, text=True, check=True).stdout
+        return ours, json.loads(bare_out.strip().splitlines()[-1]), same["algo"]["algorithm"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", nargs="*", default=list(DEFAULT))
     ap.add_argument("--budget-steps", type=int)
+    ap.add_argument("--repeats", type=int, default=3, help="pairs per task; the table shows the median pair")
     args = ap.parse_args()
-    print("| task | algorithm | Agent²: steps, s, steps/s | bare Tianshou: steps, s, steps/s | ratio | "
-          "peak MB Agent² worker / bare |")
+    print("| task | algorithm | Agent²: steps, s, steps/s | bare Tianshou: steps, s, steps/s | ratio (median; "
+          "all pairs) | peak MB Agent² worker / bare |")
     print("|---|---|---|---|---|---|")
     for task in args.tasks:
-        with tempfile.TemporaryDirectory(prefix="agent2-tp-") as tmp:
-            ours, job = agent2_rate(task, args.budget_steps or DEFAULT.get(task, 50_000), Path(tmp))
-            same = json.loads(job.read_text())  # the bare script trains as many steps as Agent² did
-            same["algo"]["budget_steps"] = ours["env_steps"]
-            job = Path(tmp) / "bare_job.json"
-            job.write_text(json.dumps(same))
-            bare_out = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)], cwd=ROOT,
-                                      capture_output=True, text=True, check=True).stdout
-            bare = json.loads(bare_out.strip().splitlines()[-1])
-            algo = json.loads(job.read_text())["algo"]["algorithm"]
+        pairs = [measure(task, args.budget_steps or DEFAULT.get(task, 50_000)) for _ in range(args.repeats)]
+        ratios = [o["steps_per_second"] / b["steps_per_second"] for o, b, _ in pairs]
+        ours, bare, algo = pairs[sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]]
         ratio = ours["steps_per_second"] / bare["steps_per_second"]
         print(f"| {task} | {algo} | {ours['env_steps']}, {ours['train_seconds']:.1f}, {ours['steps_per_second']:.0f} | "
-              f"{bare['env_steps']}, {bare['train_seconds']:.1f}, {bare['steps_per_second']:.0f} | {ratio:.2f} | "
-              f"{ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |", flush=True)
+              f"{bare['env_steps']}, {bare['train_seconds']:.1f}, {bare['steps_per_second']:.0f} | {ratio:.2f}; "
+              f"{', '.join(f'{r:.2f}' for r in ratios)} | {ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ["--env", "CartPole-v1", "--budget-steps", "6000", "--max-iterations", "2", "--eval-episodes", "3",
+RUN = ["--env", "CartPole-v1", "--budget-steps", "6000", "--target", "1e9", "--max-iterations", "2", "--eval-episodes", "3",
        "--no-progress"]
 
 

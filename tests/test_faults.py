@@ -20,7 +20,7 @@ def test_a_killed_run_resumes_to_a_valid_result(runs_dir, target, seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(20))
 def test_twenty_seeded_kills(runs_dir, seed):
-    trial = run_trial(seed, "cli" if seed % 2 == 0 else "worker", runs_dir)
+    trial = run_trial(seed, "cli" if seed % 2 == 0 else "worker", runs_dir, max_delay=11.0)
     assert trial.problems == []
 
 
