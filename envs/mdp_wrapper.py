@@ -65,17 +65,14 @@ class MDPWrapper(gym.Wrapper):
         env_action = self.fns.action(action)
         raw_next, rew, terminated, truncated, info = self.env.step(env_action)
         info = dict(info)
-        info["original_reward"] = float(rew)
+        info["original_reward"] = original = float(rew)
         if self.shape_reward:
-            shaped = self.fns.reward(
-                self._last_raw_obs, env_action, raw_next, float(rew),
+            rew = float(self.fns.reward(
+                self._last_raw_obs, env_action, raw_next, original,
                 {**info, "terminated": bool(terminated), "truncated": bool(truncated)},
-            )
-            if not math.isfinite(float(shaped)):
-                raise NonFiniteRewardError(f"reward() returned a non-finite value {float(shaped)!r}"
-                                           + (f" (the env's own reward was {float(rew)!r})"
-                                              if not math.isfinite(float(rew)) else ""))
-            rew = float(shaped)
+            ))
+            if not math.isfinite(rew):
+                raise NonFiniteRewardError.of(rew, original)
         self._last_raw_obs = raw_next
         return self._obs(raw_next), rew, terminated, truncated, info
 

@@ -230,19 +230,18 @@ class MDPParallelEnv(BaseParallelWrapper):
         rewards, new_infos = {}, {}
         for a, r in rew.items():
             info = dict(infos.get(a, {}))
-            info.update(agent=a, agent_index=self.order.index(a), team_reward=team, original_reward=float(r))
-            value = float(r)
+            original = float(r)
+            info.update(agent=a, agent_index=self.order.index(a), team_reward=team, original_reward=original)
+            value = original
             if self.shape_reward:
                 zero = np.zeros(self.raw_dim, dtype=np.float32)
                 value = float(self.mdp.reward(self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero),
-                                              float(r), {**info, "terminated": bool(term.get(a, False)),
+                                              original, {**info, "terminated": bool(term.get(a, False)),
                                                          "truncated": bool(trunc.get(a, False))}))
                 if not math.isfinite(value):
-                    raise NonFiniteRewardError(f"reward() returned a non-finite value {value!r} for agent {a!r}"
-                                               + (f" (the env's own reward was {float(r)!r})"
-                                                  if not math.isfinite(float(r)) else ""))
+                    raise NonFiniteRewardError.of(value, original, f" for agent {a!r}")
             elif self.metric is not None:
-                value = float(self.metric(a, float(r), info, over))
+                value = float(self.metric(a, original, info, over))
             rewards[a], new_infos[a] = value, info
         self._raw = {**self._raw, **raw_next}
         return out, rewards, term, trunc, new_infos

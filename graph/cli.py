@@ -169,6 +169,16 @@ def _summary(values: dict, thread_id: str) -> int:
     return 0 if status in ("target_met", "budget_exhausted") else 1
 
 
+def _drive(step, thread_id: str, runs_dir: str) -> int:
+    """Run ``step()`` (start or continue a thread), answer its reviews, print the summary; Ctrl-C keeps it."""
+    try:
+        return _settle(step(), thread_id, runs_dir)
+    except KeyboardInterrupt:
+        print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {runs_dir}'",
+              file=sys.stderr)
+        return 130
+
+
 def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
     """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
     from rich.console import Console
@@ -209,12 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
           f"budget {task.budget_steps} steps, designer {args.designer}", file=sys.stderr)
     try:
-        values = start_run(request, context, thread_id)
-        return _settle(values, thread_id, args.runs_dir)
-    except KeyboardInterrupt:
-        print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'",
-              file=sys.stderr)
-        return 130
+        return _drive(lambda: start_run(request, context, thread_id), thread_id, args.runs_dir)
     except Agent2Error as e:
         raise Agent2Error(f"{e}; the run is saved: 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'") from e
 
@@ -224,12 +229,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from graph.runner import resume_run
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
-    try:
-        values = resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer)
-        return _settle(values, args.thread_id, args.runs_dir)
-    except KeyboardInterrupt:
-        print(f"\nagent2: interrupted; continue with 'agent2 resume {args.thread_id}'", file=sys.stderr)
-        return 130
+    return _drive(lambda: resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer), args.thread_id,
+                  args.runs_dir)
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
@@ -242,11 +243,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
     if args.no_start:
         print(f"thread:  {new_id}\nstart:   agent2 resume {new_id} --runs-dir {args.runs_dir}")
         return 0
-    try:
-        return _settle(resume_run(new_id, runs_dir), new_id, args.runs_dir)
-    except KeyboardInterrupt:
-        print(f"\nagent2: interrupted; continue with 'agent2 resume {new_id}'", file=sys.stderr)
-        return 130
+    return _drive(lambda: resume_run(new_id, runs_dir), new_id, args.runs_dir)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:

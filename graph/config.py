@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import gymnasium as gym
 
@@ -58,8 +59,6 @@ def resolve_spec(request: RunRequest) -> TaskSpec:
 
 def run_settings(context: RunContext | None) -> RunSettings:
     """Settings of a run from its context, environment variables filling what it leaves unset."""
-    from pathlib import Path
-
     from nodes.designers.llm_config import LLMSettings
 
     ctx = context or RunContext()

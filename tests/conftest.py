@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,10 @@ def tiny_run(runs_dir: Path, env: str, thread: str, budget: int, eval_episodes: 
                   "--no-progress", timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((runs_dir / thread / "result.json").read_text())
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, on the loopback (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 pytest.importorskip("langgraph_api", reason="langgraph-cli[inmem] is part of 'make setup'")
 from langgraph_sdk import get_client  # noqa: E402
@@ -20,17 +19,11 @@ from langgraph_sdk import get_client  # noqa: E402
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``langgraph dev`` on a free loopback port, run from a scratch folder with the repo's langgraph.json."""
     work = tmp_path_factory.mktemp("lgdev")
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("langgraph")
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
            "LANGSMITH_TRACING": "false", "AGENT2_RUNS_DIR": str(work / "runs"), "AGENT2_DESIGNER": "expert"}

@@ -3,7 +3,6 @@
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import IDENTITY_MDP, ROOT
+from conftest import IDENTITY_MDP, ROOT, free_port
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",
@@ -83,15 +82,9 @@ def test_stdio_tools_profile_validate_run_and_result(tmp_path):
     assert (tmp_path / "runs" / tid / "run.log").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def http_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AGENT2_MCP_TOKEN"}
     proc = subprocess.Popen([sys.executable, "-m", "graph.cli", "mcp", "--http", "--port", str(port),
                              "--token", "s3cret", "--runs-dir", str(tmp_path / "runs")],

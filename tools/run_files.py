@@ -1,5 +1,8 @@
 """Names of the files a training worker writes into its iteration folder (no heavy imports here)."""
 
+import os
+from pathlib import Path
+
 JOB = "job.json"
 PROGRESS = "progress.jsonl"
 CHECKPOINT = "checkpoint.pt"
@@ -8,9 +11,6 @@ TRAIN_RESULT = "train_result.json"
 EVAL_RESULT = "eval_result.json"
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """Agent²'s compilation caches (numba, JAX): ``$AGENT2_CACHE_DIR`` or ``~/.cache/agent2``."""
-    import os
-    from pathlib import Path
-
     return Path(os.environ.get("AGENT2_CACHE_DIR", Path.home() / ".cache" / "agent2"))
