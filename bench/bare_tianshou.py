@@ -5,8 +5,8 @@
 No Agent² worker around it: no MDP wrapper (the raw env), no checkpoints, progress lines, logger,
 plateau checks or sandbox; the same Tianshou algorithm (built from the job's ``AlgoConfig``), the
 same vector-env sizes, buffer, random start steps, trainer parameters and tests. Prints one JSON
-line: env steps, training seconds (``run_training`` only, its first test included), steps/s and the
-process's peak resident memory.
+line: env steps, training seconds (``run_training`` only, its first test included), steps/s, the
+seconds and env steps its tests took, and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def main() -> None:
     seconds = time.perf_counter() - start
     steps = int(info.train_step) + pre
     print(json.dumps({"env": job.env, "algorithm": cfg.algorithm, "env_steps": steps, "train_seconds": seconds,
-                      "steps_per_second": steps / seconds,
+                      "steps_per_second": steps / seconds, "test_seconds": info.timing.test_time,
+                      "test_steps": int(info.test_step),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
