@@ -31,6 +31,20 @@ from tools.algorithms import build_algorithm, trainer_params  # noqa: E402
 from tools.schemas import TrainJob  # noqa: E402
 
 
+class TimedCollector(Collector[CollectStats]):
+    """The test collector, adding up its own seconds and steps: Tianshou 2.0's ``Collector.collect``
+    never adds to ``collect_time``, so the trainer's ``timing.test_time`` reads 0."""
+
+    seconds = 0.0
+    steps = 0
+
+    def collect(self, *args, **kwargs) -> CollectStats:  # type: ignore[override]
+        stats = super().collect(*args, **kwargs)
+        self.seconds += stats.collect_time
+        self.steps += stats.n_collected_steps
+        return stats
+
+
 def main() -> None:
     job = TrainJob.model_validate_json(Path(sys.argv[1]).read_text())
     cfg = job.algo
@@ -46,7 +60,7 @@ def main() -> None:
     size = max(cfg.collect_steps, cfg.n_train_envs) if cfg.on_policy else cfg.buffer_size
     training = Collector[CollectStats](algorithm, train_envs, VectorReplayBuffer(size, cfg.n_train_envs),
                                        exploration_noise=True)
-    test = Collector[CollectStats](algorithm, test_envs)
+    test = TimedCollector(algorithm, test_envs)
     start = time.perf_counter()
     pre = 0
     if not cfg.on_policy and cfg.start_steps > 0:
@@ -58,8 +72,8 @@ def main() -> None:
     seconds = time.perf_counter() - start
     steps = int(info.train_step) + pre
     print(json.dumps({"env": job.env, "algorithm": cfg.algorithm, "env_steps": steps, "train_seconds": seconds,
-                      "steps_per_second": steps / seconds, "test_seconds": info.timing.test_time,
-                      "test_steps": int(info.test_step),
+                      "steps_per_second": steps / seconds, "test_seconds": test.seconds,
+                      "test_steps": test.steps,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
