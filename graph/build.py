@@ -6,6 +6,11 @@
                                 └──────────────── revise_mdp ─── critic ◀── evaluate ◀──────────┘
                                                                    └→ export → END
 
+With K > 1 candidates (``--candidates K``) the approved algorithm goes to ``propose_candidates``
+instead of ``train``; it fans out one ``train_candidate`` branch per candidate (``Send``), each
+training and evaluating on the run's executor, and ``pick_candidate`` ranks them on the original
+metric and hands the winner to the critic (see ``nodes/candidates.py``).
+
 The review nodes pass straight through unless the run asked for human review.
 """
 
@@ -16,7 +21,8 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Checkpointer
 
-from graph.state import GeneratorOutput, GeneratorState, RunContext, RunRequest
+from graph.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
+from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.analyze import analyze_task
 from nodes.critic import best_record, critic
 from nodes.design_mdp import design_mdp
@@ -74,6 +80,12 @@ def build_graph(checkpointer: Checkpointer = None):
     builder.add_conditional_edges("review_mdp", after_mdp_review)
     builder.add_edge("select_algorithm", "review_algorithm")
     builder.add_conditional_edges("review_algorithm", after_algorithm_review)
+    builder.add_node("propose_candidates", propose_candidates)
+    builder.add_node("train_candidate", train_candidate, input_schema=CandidateBranch)
+    builder.add_node("pick_candidate", pick_candidate)
+    builder.add_conditional_edges("propose_candidates", fan_out, ["train_candidate"])
+    builder.add_edge("train_candidate", "pick_candidate")
+    builder.add_edge("pick_candidate", "critic")
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "critic")
     builder.add_conditional_edges("critic", route_after_critic)

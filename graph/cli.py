@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--review", action="store_true",
                      help="stop for your review after each MDP design and algorithm choice")
+    par = run.add_argument_group("parallel candidates")
+    par.add_argument("--candidates", type=_positive_int, default=1, metavar="K",
+                     help="designs trained side by side each iteration, the best kept (default 1, at most 64)")
+    par.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local worker processes (default) or an existing Ray cluster")
+    par.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
+                                           "else a Ray started on this machine)")
+    par.add_argument("--max-parallel", type=_positive_int,
+                     help="local executor: most candidates training at once (default: the CPU count)")
     _llm_flags(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
@@ -213,9 +222,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                          max_iterations=args.max_iterations, seed=args.seed, eval_episodes=args.eval_episodes)
     task = resolve_spec(request)
     thread_id = args.thread_id or new_thread_id(args.env)
+    if args.candidates > 64:
+        raise Agent2Error(f"--candidates {args.candidates}: at most 64")
+    if args.executor == "ray":
+        from tools.executors import get_executor
+        get_executor("ray", ray_address=args.ray_address)  # fail fast: Ray missing or the cluster unreachable
     context = RunContext(designer=args.designer, runs_dir=str(Path(args.runs_dir).resolve()),
                          progress=not args.no_progress, review=args.review,
-                         llm=llm_settings(args) if args.designer == "llm" else None)
+                         llm=llm_settings(args) if args.designer == "llm" else None,
+                         candidates=args.candidates, executor=args.executor, ray_address=args.ray_address,
+                         max_parallel=args.max_parallel)
     print(f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
           f"budget {task.budget_steps} steps, designer {args.designer}", file=sys.stderr)
     try:

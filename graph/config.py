@@ -68,4 +68,7 @@ def run_settings(context: RunContext | None) -> RunSettings:
         llm = LLMSettings.from_env(**(ctx.llm.model_dump(exclude_unset=True) if ctx.llm else {}))
     review = ctx.review if ctx.review is not None else os.environ.get("AGENT2_REVIEW", "") in ("1", "true", "yes")
     return RunSettings(runs_dir=str(Path(ctx.runs_dir or DEFAULT_RUNS_DIR).resolve()),
-                       designer=designer, llm=llm, progress=ctx.progress, review=review)
+                       designer=designer, llm=llm, progress=ctx.progress, review=review,
+                       candidates=ctx.candidates, executor=ctx.executor,
+                       ray_address=ctx.ray_address or os.environ.get("RAY_ADDRESS") or None,
+                       max_parallel=ctx.max_parallel)

@@ -11,6 +11,9 @@ from typing_extensions import TypedDict
 from nodes.designers.llm_config import LLMSettings
 from tools.schemas import (
     AlgoConfig,
+    Candidate,
+    CandidateRank,
+    CandidateResult,
     Critique,
     EnvProfile,
     EvalResult,
@@ -66,6 +69,14 @@ class RunContext(BaseModel):
     runs_dir: str | None = Field(None, description="Folder of run folders and the run database "
                                                    "(default: $AGENT2_RUNS_DIR or ./runs).")
     progress: bool = Field(False, description="Progress bars on the server's terminal.")
+    candidates: int = Field(1, ge=1, le=64, description="Designs trained side by side each iteration; the "
+                                                        "critic keeps the best on the original metric.")
+    executor: Literal["local", "ray"] = Field("local", description="Where candidates train: local worker "
+                                                                   "processes, or an existing Ray cluster.")
+    ray_address: str | None = Field(None, description="Ray cluster to join (ray://head:10001 or "
+                                                      "host:port; default: $RAY_ADDRESS, else a local one).")
+    max_parallel: int | None = Field(None, ge=1, description="Most candidates training at once on the local "
+                                                             "executor (default: the CPU count).")
 
 
 class RunSettings(BaseModel):
@@ -77,6 +88,10 @@ class RunSettings(BaseModel):
     llm: LLMSettings | None = Field(None, description="Model settings of the LLM designer (never the key).")
     progress: bool = True
     review: bool = Field(False, description="Stop for a human review of each MDP design and algorithm choice.")
+    candidates: int = 1
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    max_parallel: int | None = None
 
 
 class GeneratorState(TypedDict, total=False):
@@ -100,8 +115,23 @@ class GeneratorState(TypedDict, total=False):
     review: ReviewNote | None
     """The last review's rejection, for the designer's next proposal (None after an approval)."""
     reviews: Annotated[list[ReviewRecord], operator.add]
+    candidates: list[Candidate]
+    """This iteration's K designs (K > 1 only), each trained on a branch of its own."""
+    candidate_results: Annotated[list[CandidateResult], operator.add]
+    """Every branch's result, every iteration; a finished branch's write survives a crash of the others."""
+    ranking: list[CandidateRank]
+    """This iteration's candidates, best first, as the fan-in ranked them."""
     wall_seconds: Annotated[float, operator.add]
     """Seconds spent inside nodes, summed over every pass (time between a kill and a resume excluded)."""
+
+
+class CandidateBranch(TypedDict):
+    """What one ``train_candidate`` branch gets from the fan-out (``Send``)."""
+
+    spec: TaskSpec
+    settings: RunSettings
+    iteration: int
+    candidate: Candidate
 
 
 class GeneratorOutput(TypedDict, total=False):

@@ -26,6 +26,7 @@ def critic(state: dict, config: RunnableConfig) -> dict:
         eval_agents=ev.agents, verdict=critique.verdict,
         diagnosis=critique.diagnosis, reason=critique.reason, changes=critique.changes,
         iter_dir=train.iter_dir, wall_seconds=train.wall_seconds + ev.wall_seconds,
+        candidates=(state.get("ranking") or []) if state["settings"].candidates > 1 else [],
     )
     history = [*state.get("history", []), record]
     best = best_record(history)

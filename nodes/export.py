@@ -50,7 +50,8 @@ def export(state: dict, config: RunnableConfig) -> dict:
              "env_steps": r.env_steps, "train_best": r.train_best, "stop_reason": r.stop_reason,
              "eval_mean": r.eval_mean, "eval_std": r.eval_std, "eval_metrics": r.eval_metrics,
              "verdict": r.verdict,
-             "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes}
+             "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes,
+             "candidates": [c.model_dump() for c in r.candidates]}
             for r in history],
         "reviews": [r.model_dump() for r in state.get("reviews") or []]}
     reviews = state.get("reviews") or []

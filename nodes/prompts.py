@@ -91,6 +91,23 @@ Earlier iterations:
 
 Critic's diagnosis of the last iteration: {critique}"""
 
+CANDIDATE_VARIANT = """Propose candidate {number} of {k} for this iteration: another algorithm \
+configuration that will train side by side with the ones below, each on {budget} env steps; \
+the best on the task's original metric is kept.
+
+Task: {task}
+Action space: {action}; observation length after the MDP: {obs_dim}; episode horizon: {horizon}
+MDP design: {mdp}
+Candidate algorithms (Tianshou 2.x): {algorithms}.
+
+Candidates so far:
+{so_far}
+
+Make this one differ from every candidate above in at least one decision that matters (learning \
+rate, network, discount, exploration, or another algorithm), for a reason you can state in the \
+rationale, whose first clause is a short label (e.g. "lr x3: ..."). Keep the compute per env step \
+about the same. Leave a field out to keep the first candidate's value."""
+
 CRITIQUE = """Judge this training iteration and decide what to change.
 
 Task: {task}

@@ -128,6 +128,8 @@ def after_mdp_review(state: dict) -> Literal["design_mdp", "select_algorithm"]:
     return "design_mdp" if note is not None and note.stage == "mdp" else "select_algorithm"
 
 
-def after_algorithm_review(state: dict) -> Literal["select_algorithm", "train"]:
+def after_algorithm_review(state: dict) -> Literal["select_algorithm", "train", "propose_candidates"]:
     note = state.get("review")
-    return "select_algorithm" if note is not None and note.stage == "algorithm" else "train"
+    if note is not None and note.stage == "algorithm":
+        return "select_algorithm"
+    return "propose_candidates" if state["settings"].candidates > 1 else "train"

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from nodes.context import iter_dir, stream_writer
 from tools.progress import TrainingProgress
 from tools.schemas import TrainJob
-from tools.training import run_training
+from tools.training import ProgressFn, run_training
 
 
 STREAM_EVERY_S = 2.0
 """Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
 
 
-def train(state: dict, config: RunnableConfig) -> dict:
-    t0 = time.perf_counter()
-    task, algo, k = state["spec"], state["algo"], state["iteration"]
-    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
-                   target=task.target)
+@contextmanager
+def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> Iterator[ProgressFn]:
+    """A callback for the worker's progress lines: a terminal bar, and 'training' custom events for
+    streaming clients (``fields`` identify the branch: iteration, algorithm, candidate)."""
     writer = stream_writer()
-    label = f"iter {k} {algo.algorithm}"
     last_streamed = [0.0]
-    with TrainingProgress(label, algo.budget_steps, enabled=state["settings"].progress) as bar:
+    with TrainingProgress(label, budget, enabled=enabled) as bar:
         def on_progress(event: dict) -> None:
             bar.update(event)
             if writer is None or event.get("kind") == "train":
@@ -32,9 +33,18 @@ def train(state: dict, config: RunnableConfig) -> dict:
             if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
                 return
             last_streamed[0] = now
-            writer({"type": "training", "iteration": k, "algorithm": algo.algorithm,
-                    "budget_steps": algo.budget_steps, **event})
+            writer({"type": "training", "budget_steps": budget, **fields, **event})
 
+        yield on_progress
+
+
+def train(state: dict, config: RunnableConfig) -> dict:
+    t0 = time.perf_counter()
+    task, algo, k = state["spec"], state["algo"], state["iteration"]
+    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
+                   target=task.target)
+    with progress_reporter(f"iter {k} {algo.algorithm}", algo.budget_steps, state["settings"].progress,
+                           iteration=k, algorithm=algo.algorithm) as on_progress:
         result = run_training(job, iter_dir(state, config), on_progress=on_progress,
                               eval_episodes=task.eval_episodes)
     return {"train": result, "steps_used": state.get("steps_used", 0) + result.env_steps,

@@ -117,9 +117,17 @@ def check_run(runs_dir: Path, thread: str) -> list[str]:
         problems.append(f"database run row {run} != result ({result['status']}, {len(numbers)})")
     from tools.checkpoint_io import load_checkpoint
 
-    for it in sorted((runs_dir / thread).glob("iter_*")):
-        if (it / "checkpoint.pt").exists() and load_checkpoint(it / "checkpoint.pt") is None:
-            problems.append(f"{it.name}/checkpoint.pt does not load")
+    for ckpt in sorted((runs_dir / thread).glob("iter_*/**/checkpoint.pt")):
+        if load_checkpoint(ckpt) is None:
+            problems.append(f"{ckpt.relative_to(runs_dir / thread)} does not load")
+    for it in result["iterations"]:  # K candidates: one database row each, every one ranked once
+        if it.get("candidates"):
+            with sqlite3.connect(runs_dir / "agent2.db") as db:
+                listed = [r[0] for r in db.execute("select candidate from candidates where thread_id = ? and "
+                                                   "iteration = ? order by candidate", [thread, it["iteration"]])]
+            ranked = sorted(c["index"] for c in it["candidates"])
+            if listed != ranked or ranked != list(range(len(ranked))):
+                problems.append(f"iteration {it['iteration']}: candidates ranked {ranked}, in the database {listed}")
     agent = result.get("agent_dir")
     if not agent or not (Path(agent) / "policy.pt").exists():
         problems.append(f"no exported policy in {agent}")

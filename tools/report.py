@@ -79,6 +79,16 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
                   + "".join(f"; {k} {v:.2f}" for k, v in best.eval_metrics.items()) + ".",
                   "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",
                   "", "### MDP code", "", "```python", best.mdp_code.rstrip(), "```"]
+    if any(r.candidates for r in history):
+        lines += ["", "## Candidates", "", "Each iteration trained its candidates side by side and kept the best "
+                  "on the original metric.", "",
+                  "| iteration | # | variation | algorithm | env steps | eval (mean ± std) | stop | why |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in history:
+            for c in r.candidates:
+                ev = "—" if c.eval_mean is None else f"{c.eval_mean:.1f} ± {c.eval_std or 0:.1f}"
+                lines.append(f"| {r.iteration} | {c.index} | {c.label} | {c.algorithm} | {c.env_steps} | {ev} | "
+                             f"{c.stop_reason} | {c.note} |")
     if len(history) > 1:
         lines += ["", "## Every iteration's design", ""]
         for r in history:

@@ -86,6 +86,13 @@ class RunDB:
             {"thread_id": thread_id, "iteration": rec.iteration, "env_step": p.env_step,
              "test_mean": p.mean, "test_std": p.std, "wall": p.wall} for p in train.curve
         ], pk=("thread_id", "iteration", "env_step"))
+        if rec.candidates:
+            self.db["candidates"].upsert_all([
+                {"thread_id": thread_id, "iteration": rec.iteration, "candidate": c.index, "label": c.label,
+                 "algorithm": c.algorithm, "eval_mean": c.eval_mean, "eval_std": c.eval_std,
+                 "env_steps": c.env_steps, "stop_reason": c.stop_reason, "note": c.note, "iter_dir": c.iter_dir,
+                 "won": c is rec.candidates[0]} for c in rec.candidates
+            ], pk=("thread_id", "iteration", "candidate"), alter=True)
 
     def copy_run(self, thread_id: str, new_thread_id: str, before_iteration: int) -> None:
         """A fork's records: the parent's run row and its iterations (and metrics) before ``before_iteration``."""

@@ -267,6 +267,41 @@ class Critique(_Model):
     """Continue training from this iteration's weights instead of starting over."""
 
 
+class Candidate(_Model):
+    """One of an iteration's K designs, trained on a branch of its own (``Send`` fan-out)."""
+
+    index: int = Field(ge=0, description="0 is the design the designer chose; 1.. are its variations")
+    label: str = Field(description="What differs from candidate 0, e.g. 'lr ×3'")
+    mdp: MDPDesign
+    algo: AlgoConfig
+    seed: int
+
+
+class CandidateResult(_Model):
+    """A candidate's training and evaluation, as its branch hands them to the fan-in."""
+
+    iteration: int
+    candidate: Candidate
+    train: TrainResult
+    eval: EvalResult
+    executor: str = "local"
+
+
+class CandidateRank(_Model):
+    """A candidate's place in its iteration's ranking (on the original metric), kept in the report."""
+
+    index: int
+    label: str
+    algorithm: str
+    eval_mean: float | None
+    eval_std: float | None
+    env_steps: int
+    stop_reason: StopReason
+    iter_dir: str
+    executor: str = "local"
+    note: str = Field(description="Why it won, or why it lost to the winner")
+
+
 class IterationRecord(_Model):
     iteration: int
     mdp_summary: str
@@ -286,6 +321,8 @@ class IterationRecord(_Model):
     changes: list[str] = Field(default_factory=list)
     iter_dir: str
     wall_seconds: float
+    candidates: list[CandidateRank] = Field(default_factory=list)
+    """The iteration's K candidates, best first (empty for a one-candidate iteration)."""
 
 
 ReviewStage = Literal["mdp", "algorithm"]

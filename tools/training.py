@@ -7,6 +7,7 @@ A rerun on the same iteration folder continues from the worker's last checkpoint
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,7 +56,7 @@ def _forget_other_job(job: TrainJob, iter_dir: Path) -> None:
                 f.unlink()
 
 
-def _follow(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
+def follow_progress(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
     if not path.exists():
         return offset
     with open(path) as f:
@@ -95,13 +96,13 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
         timed_out = False
         try:
             while proc.poll() is None:
-                offset = _follow(progress, offset, on_progress)
+                offset = follow_progress(progress, offset, on_progress)
                 if timeout is not None and time.perf_counter() - start > timeout:
                     sandbox.kill(proc)
                     timed_out = True
                     break
                 time.sleep(POLL_SECONDS)
-            _follow(progress, offset, on_progress)
+            follow_progress(progress, offset, on_progress)
         except BaseException:
             sandbox.kill(proc)
             raise
@@ -181,3 +182,16 @@ def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
         return EvalResult.model_validate_json(result_file.read_text())
     return EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
                       error=f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
+
+
+def evaluate_trained(train: TrainResult, iter_dir: Path, episodes: int) -> EvalResult:
+    """``run_evaluation`` of what ``train`` produced; an error result when it produced no policy or
+    the returns are not finite."""
+    if train.best_test_mean is None:
+        return EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
+                          error="no policy to evaluate: training produced none")
+    result = run_evaluation(iter_dir, episodes)
+    if result.mean is not None and not (math.isfinite(result.mean) and math.isfinite(result.std or 0.0)):
+        result = result.model_copy(update={"mean": None, "std": None,
+                                           "error": f"evaluation returns are not finite ({result.mean})"})
+    return result

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tools.schemas import (
     AlgoConfig,
+    Candidate,
     Critique,
     EnvProfile,
     EvalResult,
@@ -71,6 +72,16 @@ class Designer(ABC):
 
     @abstractmethod
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig: ...
+
+    def propose_candidates(self, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
+        """``k`` diverse designs around the chosen one (``ctx.mdp``, ``ctx.algo``), that one first.
+
+        The default is the expert's principled variations (``variations.py``).
+        """
+        from nodes.designers.variations import expert_candidates
+
+        assert ctx.mdp is not None and ctx.algo is not None
+        return expert_candidates(ctx.mdp, ctx.algo, k, seed)
 
     @abstractmethod
     def critique(self, ctx: DesignContext) -> Critique: ...

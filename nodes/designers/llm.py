@@ -29,6 +29,7 @@ from nodes.designers.llm_config import LLMSettings, api_key
 from tools.schemas import (
     AlgoConfig,
     AlgorithmName,
+    Candidate,
     Critique,
     EnvProfile,
     IterationRecord,
@@ -131,23 +132,24 @@ class LLMDesigner(Designer):
         self.expert = ExpertDesigner()
 
     # -- talking to the model -------------------------------------------------------------------
-    def chat_model(self) -> ChatOpenAI:
+    def chat_model(self, temperature: float | None = None) -> ChatOpenAI:
         s = self.settings
-        return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=api_key(), temperature=s.temperature,
+        return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=api_key(),
+                          temperature=s.temperature if temperature is None else temperature,
                           timeout=s.timeout, max_retries=s.retries, extra_body={"max_tokens": s.max_tokens})
 
     def _record(self, **row: Any) -> None:
         if self.recorder is not None:
             self.recorder(row)
 
-    def ask(self, node: str, prompt: str, schema: type[T]) -> T | None:
+    def ask(self, node: str, prompt: str, schema: type[T], temperature: float | None = None) -> T | None:
         """A validated answer, or None after ``retries`` invalid answers or with the token budget spent."""
         s = self.settings
         if self.tokens_used >= s.token_budget:
             self._record(node=node, attempt=0, ok=False, prompt_tokens=0, completion_tokens=0, seconds=0.0,
                          error=f"token budget {s.token_budget} spent: expert decides")
             return None
-        runnable = self.chat_model().with_structured_output(schema, method=s.method, include_raw=True)
+        runnable = self.chat_model(temperature).with_structured_output(schema, method=s.method, include_raw=True)
         messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM), HumanMessage(prompt)]
         for attempt in range(1, s.retries + 2):
             t0 = time.perf_counter()
@@ -231,8 +233,13 @@ class LLMDesigner(Designer):
             mdp=ctx.mdp.summary if ctx.mdp else "", budget=base.budget_steps, algorithms=", ".join(allowed),
             defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
             **self._common(ctx)), AlgoAnswer)
-        if ans is None or ans.algorithm not in allowed:
-            return base
+        return self._config_from(ans, base, p) or base
+
+    def _config_from(self, ans: AlgoAnswer | None, base: AlgoConfig, p: EnvProfile) -> AlgoConfig | None:
+        """The model's answer on top of ``base`` (or the expert's default for another algorithm);
+        None when it names an algorithm this env can't use or a value out of bounds."""
+        if ans is None or ans.algorithm not in allowed_algorithms(p.action.kind, p.multi_agent):
+            return None
         start = base if ans.algorithm == base.algorithm else self.expert.default_config(
             ans.algorithm, p, base.budget_steps, p.sparse_reward)
         update = {k: v for k, v in ans.model_dump(exclude={"algorithm"}).items() if v is not None and v != ""}
@@ -242,10 +249,32 @@ class LLMDesigner(Designer):
             cfg = AlgoConfig.model_validate({**start.model_dump(), **update, "budget_steps": base.budget_steps,
                                              "warm_start_from": base.warm_start_from
                                              if ans.algorithm == base.algorithm else None})
-            cfg = cfg.model_copy(update={"epoch_steps": self.expert.epoch_steps(cfg)})
+            return cfg.model_copy(update={"epoch_steps": self.expert.epoch_steps(cfg)})
         except ValueError:
-            return base
-        return cfg
+            return None
+
+    def propose_candidates(self, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
+        """Candidate 0 is the chosen design; each other one is sampled from the model (temperature
+        ≥ 0.9, shown the candidates so far); an unusable answer takes the expert's variation instead."""
+        fallback = super().propose_candidates(ctx, k, seed)
+        mdp, base, p = ctx.mdp, ctx.algo, ctx.profile
+        assert mdp is not None and base is not None
+        out = fallback[:1]
+        for i in range(1, k):
+            so_far = "\n".join(f"{c.index}. {c.label}: {c.algo.short()}" for c in out)
+            ans = self.ask("propose_candidates", prompts.CANDIDATE_VARIANT.format(
+                number=i + 1, k=k, budget=base.budget_steps, task=ctx.task.text, action=_action_text(p),
+                obs_dim=mdp.obs_dim, horizon=horizon(p), mdp=mdp.summary, so_far=so_far,
+                algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent))),
+                AlgoAnswer, temperature=max(0.9, self.settings.temperature))
+            cfg = self._config_from(ans, base, p)
+            if cfg is None or any(cfg.model_dump(exclude={"rationale"}) == c.algo.model_dump(exclude={"rationale"})
+                                  for c in out):
+                out.append(fallback[i].model_copy(update={"index": i}))
+                continue
+            label = (ans.rationale.split(":")[0].split(";")[0].strip() if ans and ans.rationale else "")[:60]
+            out.append(Candidate(index=i, label=f"model: {label or cfg.short()}", mdp=mdp, algo=cfg, seed=seed + i))
+        return out
 
     def critique(self, ctx: DesignContext) -> Critique:
         p, tr, ev = ctx.profile, ctx.train, ctx.eval

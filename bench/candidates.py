@@ -1,0 +1,106 @@
+"""Parallel candidates: wall time of a K-candidate iteration, and best-of-K against one candidate.
+
+    python bench/candidates.py wall  [--k 4] [--steps 8192] [--tasks CartPole-v1 Pendulum-v1]
+    python bench/candidates.py score [--k 4] [--seeds 0] [--tasks ...] [--budget N]
+
+``wall``: one iteration, target unreachable, of 1 candidate with ``--steps`` env steps against one
+iteration of K candidates with ``--steps`` each (the work is K times), local executor, as many at
+once as cores. Prints the iteration's seconds (first job.json written to last evaluation written:
+every candidate's worker start, training and evaluation) and the ratio; goal ≤ 2.3 for K=4 on 2 cores.
+
+``score``: the whole run, default iterations, at the same total env-step budget (each task's quick
+budget unless ``--budget``): ``--candidates 1`` against ``--candidates K``; prints both final scores
+(mean of 20 evaluation episodes on the original metric) per task and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCORE_BUDGETS = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "Pendulum-v1": 12_000,
+                 "MountainCarContinuous-v0": 60_000, "LunarLander-v3": 200_000}
+
+
+def agent2(task: str, runs: Path, thread: str, args: list[str]) -> tuple[dict, float]:
+    cmd = [sys.executable, "-m", "graph.cli", "run", "--env", task, "--runs-dir", str(runs), "--thread-id", thread,
+           "--no-progress", *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "AGENT2_TORCH_THREADS": "1"})
+    wall = time.perf_counter() - t0
+    out = runs / thread / "result.json"
+    if not out.exists():
+        raise RuntimeError(f"{task} {thread}: no result.json\n{proc.stderr[-2000:]}")
+    return json.loads(out.read_text()), wall
+
+
+def iteration_seconds(runs: Path, thread: str) -> float:
+    """From the first job.json written in iteration 1 (training starts) to its last eval_result.json
+    (the last candidate evaluated): the iteration's training and evaluation, every candidate's."""
+    it = runs / thread / "iter_1"
+    jobs = sorted(p.stat().st_mtime for p in it.rglob("job.json"))
+    evals = sorted(p.stat().st_mtime for p in it.rglob("eval_result.json"))
+    return evals[-1] - jobs[0]
+
+
+def wall(tasks: list[str], k: int, steps: int) -> None:
+    print(f"| task | 1 candidate: steps, s | {k} candidates: steps, s | ratio (goal ≤ {2.3 if k == 4 else '—'}) |")
+    print("|---|---|---|---|")
+    for task in tasks:
+        with tempfile.TemporaryDirectory(prefix="agent2-cand-") as tmp:
+            runs = Path(tmp)
+            common = ["--target", "1e9", "--max-iterations", "1", "--eval-episodes", "20", "--seed", "0"]
+            one, _ = agent2(task, runs, "one", [*common, "--budget-steps", str(steps)])
+            many, _ = agent2(task, runs, "many", [*common, "--budget-steps", str(k * steps), "--candidates", str(k)])
+            s1, sk = iteration_seconds(runs, "one"), iteration_seconds(runs, "many")
+            print(f"| {task} | {one['env_steps_total']}, {s1:.1f} | {many['env_steps_total']}, {sk:.1f} | "
+                  f"{sk / s1:.2f} |", flush=True)
+
+
+def score(tasks: list[str], k: int, seeds: list[int], budget: int | None) -> None:
+    print(f"| task | budget | seed | 1 candidate: score (iterations) | best of {k}: score (iterations, winners) | "
+          "wall s (1 / K) |")
+    print("|---|---|---|---|---|---|")
+    wins = 0
+    for task in tasks:
+        b = budget or SCORE_BUDGETS.get(task, 50_000)
+        for seed in seeds:
+            with tempfile.TemporaryDirectory(prefix="agent2-cand-") as tmp:
+                runs = Path(tmp)
+                common = ["--budget-steps", str(b), "--seed", str(seed)]
+                one, w1 = agent2(task, runs, "one", common)
+                many, wk = agent2(task, runs, "many", [*common, "--candidates", str(k)])
+            s1 = one["best"]["eval_mean"] if one["best"] else float("-inf")
+            sk = many["best"]["eval_mean"] if many["best"] else float("-inf")
+            wins += sk >= s1
+            winners = ", ".join(it["candidates"][0]["label"] for it in many["iterations"] if it["candidates"])
+            print(f"| {task} | {b} | {seed} | {s1:.1f} ({len(one['iterations'])}) | {sk:.1f} "
+                  f"({len(many['iterations'])}: {winners}) | {w1:.0f} / {wk:.0f} |", flush=True)
+    print(f"\nbest-of-{k} ≥ one candidate in {wins} of {len(tasks) * len(seeds)} runs")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["wall", "score"])
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--tasks", nargs="*")
+    ap.add_argument("--steps", type=int, default=8192)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--budget", type=int)
+    args = ap.parse_args()
+    if args.mode == "wall":
+        wall(args.tasks or ["CartPole-v1", "Pendulum-v1"], args.k, args.steps)
+    else:
+        score(args.tasks or list(SCORE_BUDGETS), args.k, args.seeds, args.budget)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Parallel candidates: proposals, fan-out/fan-in routing, ranking, kill -9 during a fan-out, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import IDENTITY_MDP, ROOT, agent2
+
+from graph.state import RunSettings
+from nodes.candidates import candidate_budget, fan_out, pick_candidate, rank
+from nodes.designers.variations import expert_candidates
+from nodes.review import after_algorithm_review
+from tools.schemas import AlgoConfig, Candidate, CandidateResult, EvalResult, MDPDesign, TaskSpec, TrainResult
+
+MDP = MDPDesign(code=IDENTITY_MDP, obs_dim=4, summary="raw obs, original reward")
+
+
+def _fingerprint(c: Candidate) -> str:
+    return json.dumps([c.mdp.code, c.mdp.normalize_obs, c.algo.model_dump(exclude={"rationale"})], sort_keys=True)
+
+
+@pytest.mark.parametrize("algorithm", ["PPO", "SAC", "DQN"])
+def test_expert_candidates_differ_and_keep_the_chosen_design_first(algorithm):
+    algo = AlgoConfig(algorithm=algorithm, lr=1e-3)
+    out = expert_candidates(MDP, algo, 6, seed=7)
+    assert [c.index for c in out] == list(range(6))
+    assert out[0].algo == algo and out[0].mdp == MDP and out[0].label == "as designed"
+    assert len({_fingerprint(c) for c in out}) == 6, [c.label for c in out]
+    assert len({c.seed for c in out}) == 6
+    assert {"lr ×3", "lr ×0.3"} <= {c.label for c in out}
+    assert any(c.mdp.normalize_obs for c in out)  # one changes the observation pipeline, not the algorithm
+
+
+def test_past_the_principled_changes_candidates_differ_by_seed():
+    out = expert_candidates(MDP, AlgoConfig(algorithm="PPO"), 12, seed=0)
+    assert len(out) == 12 and out[-1].label.startswith("as designed, seed +")
+    assert len({c.seed for c in out}) == 12
+
+
+@pytest.mark.parametrize("left,chosen,k,expected", [
+    (100_000, 20_000, 4, (4, 20_000)),   # enough for four of the chosen size
+    (40_000, 20_000, 4, (4, 10_000)),    # four smaller ones
+    (12_000, 20_000, 4, (2, 6_000)),     # never under 5000 steps each: fewer candidates
+    (3_000, 20_000, 4, (1, 3_000)),      # the last scraps: one candidate
+])
+def test_candidate_budget_counts_every_candidate(left, chosen, k, expected):
+    got = candidate_budget(left, chosen, k)
+    assert got == expected and got[0] * got[1] <= left
+
+
+def test_the_approved_algorithm_goes_to_the_fan_out_only_with_several_candidates(tmp_path):
+    one, four = (RunSettings(runs_dir=str(tmp_path), candidates=k) for k in (1, 4))
+    assert after_algorithm_review({"settings": one}) == "train"
+    assert after_algorithm_review({"settings": four}) == "propose_candidates"
+
+
+def test_fan_out_sends_one_branch_per_candidate(tmp_path):
+    spec = TaskSpec(text="t", env="CartPole-v1", budget_steps=10_000)
+    settings = RunSettings(runs_dir=str(tmp_path), candidates=3)
+    cands = expert_candidates(MDP, AlgoConfig(algorithm="PPO"), 3, seed=0)
+    sends = fan_out({"spec": spec, "settings": settings, "iteration": 2, "candidates": cands, "history": []})
+    assert [s.node for s in sends] == ["train_candidate"] * 3
+    assert [s.arg["candidate"].index for s in sends] == [0, 1, 2]
+    assert all(set(s.arg) == {"spec", "settings", "iteration", "candidate"} and s.arg["iteration"] == 2
+               for s in sends)
+
+
+def _result(index: int, mean: float | None, std: float = 1.0, steps: int = 1000, iteration: int = 1):
+    c = expert_candidates(MDP, AlgoConfig(algorithm="PPO"), index + 1, seed=0)[index]
+    return CandidateResult(
+        iteration=iteration, candidate=c,
+        train=TrainResult(env_steps=steps, best_test_mean=mean, stop_reason="budget", iter_dir=f"/r/c{index}"),
+        eval=EvalResult(mean=mean, std=None if mean is None else std, episodes=5, returns=[], mean_length=1.0,
+                        error=None if mean is not None else "boom\nlast line of the error"))
+
+
+def test_ranking_is_on_the_original_metric_and_says_why():
+    ranks = rank([_result(0, 100.0), _result(1, None), _result(2, 250.0), _result(3, 250.0, std=5.0)])
+    assert [r.index for r in ranks] == [2, 3, 0, 1]
+    assert ranks[0].note == "won the tie at 250.00 with #3: lower spread (1.00 vs 5.00)"
+    assert ranks[1].note == "tied with the winner, lost the tie-break"
+    assert ranks[2].note == "150.00 below the winner"
+    assert ranks[3].note == "failed: last line of the error"
+    assert rank([_result(0, None), _result(1, None)])[0].note == "won by default: every candidate failed"
+
+
+def test_the_fan_in_keeps_the_winner_and_counts_every_candidates_steps(tmp_path):
+    results = [_result(0, 10.0, steps=4000), _result(1, 30.0, steps=5000), _result(2, 20.0, steps=3000),
+               _result(0, 999.0, iteration=0)]  # another iteration's result is not this one's
+    out = pick_candidate({"iteration": 1, "candidate_results": results, "steps_used": 500}, {})
+    assert out["eval"].mean == 30.0 and out["algo"].lr == results[1].candidate.algo.lr
+    assert out["steps_used"] == 500 + 4000 + 5000 + 3000
+    assert [r.index for r in out["ranking"]] == [1, 2, 0]
+
+
+def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
+    proc = agent2("run", "--env", "CartPole-v1", "--budget-steps", "12000", "--max-iterations", "1",
+                  "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "two", "--no-progress",
+                  "--candidates", "2", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((runs_dir / "two" / "result.json").read_text())
+    it = result["iterations"][0]
+    assert sorted(c["index"] for c in it["candidates"]) == [0, 1]
+    winner = it["candidates"][0]
+    assert winner["note"].startswith("won") and it["eval_mean"] == winner["eval_mean"]
+    assert result["env_steps_total"] == sum(c["env_steps"] for c in it["candidates"]) <= 12_000
+    for c in (0, 1):
+        assert (runs_dir / "two" / "iter_1" / f"candidate_{c}" / "train_result.json").exists()
+    report = (Path(result["agent_dir"]) / "report.md").read_text()
+    assert "## Candidates" in report and winner["note"] in report
+    with sqlite3.connect(runs_dir / "agent2.db") as db:
+        won = db.execute("select candidate from candidates where thread_id='two' and won").fetchall()
+    assert won == [(winner["index"],)]
+
+
+def _sessions(folder: Path) -> set[int]:
+    """Pids of the worker sessions that trained in ``folder`` (one per start or restart)."""
+    lines = (folder / "progress.jsonl").read_text().splitlines() if (folder / "progress.jsonl").exists() else []
+    return {json.loads(x)["pid"] for x in lines if '"start"' in x}
+
+
+def test_a_kill_during_the_fan_out_resumes_without_rerunning_finished_candidates(runs_dir):
+    """Two candidates one at a time; kill -9 the whole run while the second trains. The resume keeps
+    the first one's result (its worker never starts again) and continues the second from its checkpoint."""
+    from faults import check_run
+
+    args = ["run", "--env", "CartPole-v1", "--budget-steps", "16000", "--max-iterations", "1", "--eval-episodes",
+            "3", "--runs-dir", str(runs_dir), "--thread-id", "kill", "--no-progress", "--candidates", "2",
+            "--max-parallel", "1", "--target", "1e9"]
+    proc = subprocess.Popen([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    it = runs_dir / "kill" / "iter_1"
+    first = second = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [c for c in (0, 1) if (it / f"candidate_{c}" / "train_result.json").exists()]
+        if len(done) == 1:
+            first, second = it / f"candidate_{done[0]}", it / f"candidate_{1 - done[0]}"
+            if (second / "checkpoint.pt").exists():
+                time.sleep(0.5)  # past the checkpoint's atomic rename
+                break
+        time.sleep(0.1)
+    assert proc.poll() is None and first is not None, "the run ended before the kill"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _sessions(first)
+    resumed = agent2("resume", "kill", "--runs-dir", str(runs_dir), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _sessions(first) == before and len(before) == 1  # the finished candidate never trained again
+    assert len(_sessions(second)) == 2
+    second_result = json.loads((second / "train_result.json").read_text())
+    assert second_result["resumed_at_step"] > 0  # continued from its own checkpoint, not from scratch
+    assert check_run(runs_dir, "kill") == []
+
+
+def test_the_ray_executor_on_a_local_cluster(runs_dir, tmp_path):
+    """A head and a worker node on 127.0.0.1, in a network namespace with nothing but the loopback
+    (bubblewrap), started and stopped by tests/ray_loopback.py around the commands."""
+    import shutil
+    import tempfile
+
+    import ray  # noqa: F401  - a dependency of the test extra: missing, this fails
+
+    assert shutil.which("bwrap"), "the Ray test needs bubblewrap for its loopback-only network namespace"
+    ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # Ray's socket paths must stay short
+    shipped = tmp_path / "shipped" / "candidate_0"
+    run = [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--budget-steps", "12000",
+           "--max-iterations", "1", "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "ray",
+           "--no-progress", "--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:6379"]
+    script = f"{' '.join(run)} && {sys.executable} tests/ray_loopback.py --ship-check {shipped}"
+    try:
+        proc = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--unshare-net", sys.executable,
+                               "tests/ray_loopback.py", ray_tmp, "--", "bash", "-c", script],
+                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "shipped and back" in proc.stderr
+    result = json.loads((runs_dir / "ray" / "result.json").read_text())
+    cands = result["iterations"][0]["candidates"]
+    assert sorted(c["index"] for c in cands) == [0, 1] and all(c["eval_mean"] is not None for c in cands)
+    assert {c["executor"] for c in cands} == {"ray"}
+    assert Path(result["agent_dir"], "policy.pt").exists()
+    assert (shipped / "best_policy.pt").exists()
