@@ -25,7 +25,8 @@ SECRETS = ("OPENAI_API_KEY",)
 
 
 def start_background_run(request: RunRequest, runs_dir: str | Path, designer: str | None = None,
-                         thread_id: str | None = None, review: bool = False) -> str:
+                         thread_id: str | None = None, review: bool = False, candidates: int = 1,
+                         executor: str = "local", ray_address: str | None = None) -> str:
     """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
 
     With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
@@ -37,9 +38,10 @@ def start_background_run(request: RunRequest, runs_dir: str | Path, designer: st
     folder.mkdir(parents=True)
     args = ["run", "--env", request.env, "--thread-id", thread_id, "--no-progress",
             "--max-iterations", str(request.max_iterations), "--seed", str(request.seed),
-            "--eval-episodes", str(request.eval_episodes)]
+            "--eval-episodes", str(request.eval_episodes), "--candidates", str(candidates), "--executor", executor]
     for flag, value in (("--task", request.task), ("--target", request.target),
-                        ("--budget-steps", request.budget_steps), ("--designer", designer)):
+                        ("--budget-steps", request.budget_steps), ("--designer", designer),
+                        ("--ray-address", ray_address)):
         if value is not None:
             args += [flag, str(value)]
     _launch(thread_id, runs, args + (["--review"] if review else []), keep_key=designer == "llm")

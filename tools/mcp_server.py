@@ -129,17 +129,24 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
     @_user_errors
     def start_run(env: str, task: str | None = None, target: float | None = None, budget_steps: int | None = None,
                   max_iterations: int = 5, seed: int = 0, eval_episodes: int = 20, designer: str | None = None,
-                  thread_id: str | None = None, review: bool = False) -> dict:
+                  thread_id: str | None = None, review: bool = False, candidates: int = 1,
+                  executor: str = "local", ray_address: str | None = None) -> dict:
         """Start a generation run in the background; returns its thread id at once (poll run_status).
 
         Unset fields take the built-in task's values. designer: expert (offline) or llm. review: the
         run waits after each MDP design and algorithm choice (run_status shows the proposal) until
-        answer_review is called."""
+        answer_review is called. candidates: designs trained side by side per iteration (1-64), on
+        executor local (this machine) or ray (the Ray cluster at ray_address)."""
         request = RunRequest(env=env, task=task, target=target, budget_steps=budget_steps,
                              max_iterations=max_iterations, seed=seed, eval_episodes=eval_episodes)
         if designer not in (None, "expert", "llm"):
             raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
-        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id, review=review)
+        if not 1 <= candidates <= 64:
+            raise Agent2Error(f"candidates must be 1 to 64, got {candidates}")
+        if executor not in ("local", "ray"):
+            raise Agent2Error(f"executor must be local or ray, got {executor!r}")
+        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id, review=review,
+                                   candidates=candidates, executor=executor, ray_address=ray_address)
         return {"thread_id": tid, "runs_dir": runs_dir, "started_at": time.time()}
 
     @server.tool(name="run_status")

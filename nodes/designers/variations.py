@@ -35,28 +35,28 @@ def _wider(algo: AlgoConfig) -> list[int]:
     return [min(4096, 2 * h) for h in algo.hidden_sizes]
 
 
-ON_POLICY: list[tuple[str, Change]] = [
+FIRST: list[tuple[str, Change]] = [
     ("lr ×3", _algo(lr=lambda a: min(3e-3, a.lr * 3))),
     ("lr ×0.3", _algo(lr=lambda a: a.lr * 0.3)),
     ("running obs normalisation (toggled)", _running_obs_norm),
+]
+"""What every algorithm tries first: the learning rate both ways, then the observation pipeline."""
+ON_POLICY: list[tuple[str, Change]] = [
+    *FIRST,
     ("wider network", _algo(hidden_sizes=_wider)),
     ("entropy bonus 0.01", _algo(ent_coef=0.01)),
     ("longer horizon (γ 0.995, λ 0.98)", _algo(gamma=0.995, gae_lambda=0.98)),
     ("relu", _algo(activation="relu")),
 ]
 OFF_POLICY: list[tuple[str, Change]] = [
-    ("lr ×3", _algo(lr=lambda a: min(3e-3, a.lr * 3))),
-    ("lr ×0.3", _algo(lr=lambda a: a.lr * 0.3)),
-    ("running obs normalisation (toggled)", _running_obs_norm),
+    *FIRST,
     ("wider network", _algo(hidden_sizes=_wider)),
     ("shorter horizon (γ 0.98)", _algo(gamma=0.98)),
     ("slower targets (τ 0.002)", _algo(tau=0.002)),
     ("3-step returns", _algo(n_step=3)),
 ]
 DQN: list[tuple[str, Change]] = [
-    ("lr ×3", _algo(lr=lambda a: min(3e-3, a.lr * 3))),
-    ("lr ×0.3", _algo(lr=lambda a: a.lr * 0.3)),
-    ("running obs normalisation (toggled)", _running_obs_norm),
+    *FIRST,
     ("longer exploration (ε decay over 40 %)", _algo(eps_decay_fraction=0.4)),
     ("1-step returns", _algo(n_step=1)),
     ("target update every 1000 updates", _algo(target_update_freq=1000)),
