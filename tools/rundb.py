@@ -6,16 +6,39 @@ step never duplicates rows.
 
 from __future__ import annotations
 
+import functools
 import json
+import random
+import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from tools.schemas import IterationRecord, TrainResult
 
 DB_NAME = "agent2.db"
+LOCK_PATIENCE_S = 120.0
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def patient(fn: F) -> F:
+    """Retry ``fn`` while another process holds the database: SQLite's busy timeout does not cover
+    every case (a read transaction that must become a write after another writer committed fails at
+    once with 'database is locked'), and several runs, or several candidates' branches, write at once."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as e:
+                if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.05, 0.3))
+    return wrapper  # type: ignore[return-value]
 
 
 class RunDB:
@@ -25,10 +48,11 @@ class RunDB:
         self.path = path / DB_NAME
         self.db = sqlite_utils.Database(self.path)
         self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.enable_wal()
         self._ensure_tables()
 
+    @patient
     def _ensure_tables(self) -> None:
+        self.db.enable_wal()
         if "runs" not in self.db.table_names():
             self.db["runs"].create(
                 {"thread_id": str, "task": str, "env": str, "designer": str, "status": str,
@@ -49,6 +73,7 @@ class RunDB:
                  "test_std": float, "wall": float},
                 pk=("thread_id", "iteration", "env_step"), if_not_exists=True)
 
+    @patient
     def record_llm_call(self, thread_id: str, iteration: int, row: dict) -> None:
         self.db["llm_calls"].insert({"thread_id": thread_id, "iteration": iteration, "at": time.time(), **row},
                                     alter=True)
@@ -65,6 +90,7 @@ class RunDB:
     def llm_tokens(self, thread_id: str) -> int:
         return sum((r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0) for r in self.llm_usage(thread_id))
 
+    @patient
     def upsert_run(self, thread_id: str, **fields: Any) -> None:
         now = time.time()
         existing = self.get_run(thread_id)
@@ -73,6 +99,7 @@ class RunDB:
             row.setdefault("created_at", now)
         self.db["runs"].upsert(row, pk="thread_id", alter=True)
 
+    @patient
     def record_iteration(self, thread_id: str, rec: IterationRecord, train: TrainResult) -> None:
         self.db["iterations"].upsert({
             "thread_id": thread_id, "iteration": rec.iteration, "algorithm": rec.algo.algorithm,
@@ -94,6 +121,7 @@ class RunDB:
                  "won": c is rec.candidates[0]} for c in rec.candidates
             ], pk=("thread_id", "iteration", "candidate"), alter=True)
 
+    @patient
     def copy_run(self, thread_id: str, new_thread_id: str, before_iteration: int) -> None:
         """A fork's records: the parent's run row and its iterations (and metrics) before ``before_iteration``."""
         kept = ("task", "env", "designer", "target", "budget_steps")
