@@ -11,6 +11,10 @@ every candidate's worker start, training and evaluation) and the ratio; goal ≤
 ``score``: the whole run, default iterations, at the same total env-step budget (each task's quick
 budget unless ``--budget``): ``--candidates 1`` against ``--candidates K``; prints both final scores
 (mean of 20 evaluation episodes on the original metric) per task and seed.
+
+``--executor ray`` trains the K candidates on the Ray cluster at ``$RAY_ADDRESS``; a two-node cluster
+on the loopback only: ``bwrap --dev-bind / / --unshare-net python tests/ray_loopback.py /tmp/rb --
+python bench/candidates.py score --executor ray``.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def iteration_seconds(runs: Path, thread: str) -> float:
     return evals[-1] - jobs[0]
 
 
-def wall(tasks: list[str], k: int, steps: int) -> None:
+def wall(tasks: list[str], k: int, steps: int, executor: list[str]) -> None:
     print(f"| task | 1 candidate: steps, s | {k} candidates: steps, s | ratio (goal ≤ {2.3 if k == 4 else '—'}) |")
     print("|---|---|---|---|")
     for task in tasks:
@@ -59,13 +63,14 @@ def wall(tasks: list[str], k: int, steps: int) -> None:
             runs = Path(tmp)
             common = ["--target", "1e9", "--max-iterations", "1", "--eval-episodes", "20", "--seed", "0"]
             one, _ = agent2(task, runs, "one", [*common, "--budget-steps", str(steps)])
-            many, _ = agent2(task, runs, "many", [*common, "--budget-steps", str(k * steps), "--candidates", str(k)])
+            many, _ = agent2(task, runs, "many", [*common, "--budget-steps", str(k * steps), "--candidates", str(k),
+                                                  *executor])
             s1, sk = iteration_seconds(runs, "one"), iteration_seconds(runs, "many")
             print(f"| {task} | {one['env_steps_total']}, {s1:.1f} | {many['env_steps_total']}, {sk:.1f} | "
                   f"{sk / s1:.2f} |", flush=True)
 
 
-def score(tasks: list[str], k: int, seeds: list[int], budget: int | None) -> None:
+def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, executor: list[str]) -> None:
     print(f"| task | budget | seed | 1 candidate: score (iterations) | best of {k}: score (iterations, winners) | "
           "wall s (1 / K) |")
     print("|---|---|---|---|---|---|")
@@ -77,7 +82,7 @@ def score(tasks: list[str], k: int, seeds: list[int], budget: int | None) -> Non
                 runs = Path(tmp)
                 common = ["--budget-steps", str(b), "--seed", str(seed)]
                 one, w1 = agent2(task, runs, "one", common)
-                many, wk = agent2(task, runs, "many", [*common, "--candidates", str(k)])
+                many, wk = agent2(task, runs, "many", [*common, "--candidates", str(k), *executor])
             s1 = one["best"]["eval_mean"] if one["best"] else float("-inf")
             sk = many["best"]["eval_mean"] if many["best"] else float("-inf")
             wins += sk >= s1
@@ -95,11 +100,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8192)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0])
     ap.add_argument("--budget", type=int)
+    ap.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="where the K candidates train (ray: the cluster at $RAY_ADDRESS); 1 candidate trains locally")
     args = ap.parse_args()
+    executor = ["--executor", args.executor]
     if args.mode == "wall":
-        wall(args.tasks or ["CartPole-v1", "Pendulum-v1"], args.k, args.steps)
+        wall(args.tasks or ["CartPole-v1", "Pendulum-v1"], args.k, args.steps, executor)
     else:
-        score(args.tasks or list(SCORE_BUDGETS), args.k, args.seeds, args.budget)
+        score(args.tasks or list(SCORE_BUDGETS), args.k, args.seeds, args.budget, executor)
 
 
 if __name__ == "__main__":
