@@ -53,8 +53,14 @@ def new_thread_id(env: str) -> str:
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10000:04d}"
 
 
+MAX_BRANCHES = 64
+"""Threads for a superstep's branches (the most candidates a run may have). A candidate's branch only
+waits on its worker or Ray task; the executor bounds the real work. LangGraph's default, the thread
+pool's min(32, CPUs + 4), would hold 16 candidates on a Ray cluster to 6 at a time on a 2-core driver."""
+
+
 def _config(thread_id: str) -> dict:
-    return {"configurable": {"thread_id": thread_id}, "recursion_limit": 200}
+    return {"configurable": {"thread_id": thread_id}, "recursion_limit": 200, "max_concurrency": MAX_BRANCHES}
 
 
 def thread_exists(graph: Any, thread_id: str) -> bool:
