@@ -121,6 +121,18 @@ def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
     assert won == [(winner["index"],)]
 
 
+@pytest.mark.parametrize("flags,error", [
+    (["--candidates", "65"], "--candidates 65: at most 64"),
+    (["--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+     "cannot reach the Ray cluster at 127.0.0.1:1"),
+    (["--candidates", "2", "--executor", "ray", "--ray-address", "head"], "Ray address 'head': expected host:port"),
+])
+def test_bad_candidate_settings_are_one_line_errors(runs_dir, flags, error):
+    proc = agent2("run", "--env", "CartPole-v1", "--runs-dir", str(runs_dir), *flags, timeout=120)
+    assert proc.returncode != 0 and error in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert not (runs_dir / "checkpoints.sqlite").exists()  # nothing started
+
+
 def _sessions(folder: Path) -> set[int]:
     """Pids of the worker sessions that trained in ``folder`` (one per start or restart)."""
     lines = (folder / "progress.jsonl").read_text().splitlines() if (folder / "progress.jsonl").exists() else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import tarfile
 import threading
 import uuid
@@ -105,6 +106,19 @@ def _ray_task(job_json: str, folder: str, token: str, archive: list, eval_episod
                 "scratch": str(scratch), "node": ray.util.get_node_ip_address()}
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with the reason, where Ray itself would retry for minutes: the head's port must
+    accept a TCP connection (``host:port`` or ``ray://host:port``)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorError(f"Ray address {address!r}: expected host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ExecutorError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from e
+
+
 class RayExecutor(Executor):
     """One Ray task per candidate on an existing cluster (``address``), or a local one when None.
 
@@ -126,9 +140,13 @@ class RayExecutor(Executor):
         self.ship = ship
         with self._init_lock:
             if not ray.is_initialized():
+                if address is not None and address != "auto":
+                    check_reachable(address)
+                options: dict[str, Any] = {"log_to_driver": False}
+                if address is None:  # a Ray of our own on this machine: no dashboard
+                    options.update(include_dashboard=False, configure_logging=False)
                 try:
-                    ray.init(address=address, log_to_driver=False, include_dashboard=False,
-                             configure_logging=False)
+                    ray.init(address=address, **options)
                 except (ConnectionError, RuntimeError, ValueError) as e:
                     raise ExecutorError(f"cannot join Ray cluster {address or '(local)'}: {e}") from e
         self.remote = ray.remote(_ray_task)
