@@ -57,8 +57,9 @@ def fan_out(state: dict) -> list[Send]:
 
 
 def train_candidate(branch: dict, config: RunnableConfig) -> dict:
-    """Train and evaluate one candidate on the run's executor, in its own folder."""
-    t0 = time.perf_counter()
+    """Train and evaluate one candidate on the run's executor, in its own folder. Its seconds reach
+    ``wall_seconds`` through the fan-in (branches overlap: their seconds don't add up)."""
+    started = time.time()
     task, settings, c, k = branch["spec"], branch["settings"], branch["candidate"], branch["iteration"]
     folder = iter_dir(branch, config) / CANDIDATE_FOLDER.format(index=c.index)
     job = TrainJob(env=task.env, mdp=c.mdp, algo=c.algo, seed=c.seed, target=task.target)
@@ -70,8 +71,7 @@ def train_candidate(branch: dict, config: RunnableConfig) -> dict:
         f"evaluation failed: {ev.error}" if ev.mean is None else f"{ev.mean:.2f} ± {ev.std or 0:.2f}"),
         candidate=c.index, mean=ev.mean)
     return {"candidate_results": [CandidateResult(iteration=k, candidate=c, train=train, eval=ev,
-                                                  executor=executor.name)],
-            "wall_seconds": time.perf_counter() - t0}
+                                                  executor=executor.name, started=started, finished=time.time())]}
 
 
 def _key(r: CandidateResult) -> tuple:
@@ -111,6 +111,16 @@ def rank(results: list[CandidateResult]) -> list[CandidateRank]:
     return ranks
 
 
+def spans_seconds(results: list[CandidateResult]) -> float:
+    """Seconds covered by the branches' spans together (overlaps once; a gap between a kill and
+    the resume not at all)."""
+    total, end = 0.0, float("-inf")
+    for r in sorted(results, key=lambda r: r.started):
+        total += max(0.0, r.finished - max(r.started, end))
+        end = max(end, r.finished)
+    return total
+
+
 def pick_candidate(state: dict, config: RunnableConfig) -> dict:
     """Fan-in: rank this iteration's candidates on the original metric; the winner becomes the
     iteration's design and result (the critic judges it); every candidate's steps count."""
@@ -128,5 +138,5 @@ def pick_candidate(state: dict, config: RunnableConfig) -> dict:
              candidate=win.candidate.index)
     return {"mdp": win.candidate.mdp, "algo": win.candidate.algo, "train": win.train, "eval": win.eval,
             "ranking": ranking, "steps_used": state.get("steps_used", 0) + steps,
-            "wall_seconds": time.perf_counter() - t0}
+            "wall_seconds": spans_seconds(results) + time.perf_counter() - t0}
 

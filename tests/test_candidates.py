@@ -101,6 +101,14 @@ def test_the_fan_in_keeps_the_winner_and_counts_every_candidates_steps(tmp_path)
     assert [r.index for r in out["ranking"]] == [1, 2, 0]
 
 
+def test_the_fan_in_counts_overlapping_branches_once_and_not_the_gap_before_a_resume():
+    from nodes.candidates import spans_seconds
+
+    spans = [(100.0, 160.0), (100.0, 130.0), (130.0, 170.0), (500.0, 520.0)]  # the last after a resume
+    results = [_result(i, 1.0).model_copy(update={"started": a, "finished": b}) for i, (a, b) in enumerate(spans)]
+    assert spans_seconds(results) == 70.0 + 20.0
+
+
 def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
     proc = agent2("run", "--env", "CartPole-v1", "--budget-steps", "12000", "--max-iterations", "1",
                   "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "two", "--no-progress",

@@ -285,6 +285,9 @@ class CandidateResult(_Model):
     train: TrainResult
     eval: EvalResult
     executor: str = "local"
+    started: float = 0.0
+    finished: float = 0.0
+    """Wall-clock span of the branch (``time.time()``): the fan-in counts the union of the spans."""
 
 
 class CandidateRank(_Model):
