@@ -11,6 +11,10 @@ class EnvLoadError(Agent2Error):
     """The env reference does not resolve to a working environment."""
 
 
+class EnvTimeoutError(EnvLoadError):
+    """A call into the env's code (its factory, reset() or step()) did not return in time."""
+
+
 class UnsupportedSpaceError(Agent2Error):
     """The env has an observation or action space Agent² cannot handle."""
 

@@ -21,8 +21,11 @@ import importlib
 import importlib.util
 import inspect
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ import gymnasium as gym
 
 from pettingzoo.utils.env import ParallelEnv
 
-from envs.errors import EnvLoadError
+from envs.errors import EnvLoadError, EnvTimeoutError
 from envs.multiagent import SoloAgentEnv, as_parallel, is_pettingzoo
 from envs.registry import BUILTIN_TASKS, PER_AGENT
 from envs.spaces import standardize
@@ -38,6 +41,31 @@ from envs.spaces import standardize
 DEFAULT_FACTORY = "make_env"
 DEFAULT_MAX_EPISODE_STEPS = 1000
 """Episode cap for envs without a time limit of their own, so every episode ends."""
+ENV_CALL_TIMEOUT_S = float(os.environ.get("AGENT2_ENV_CALL_TIMEOUT", "60"))
+"""Longest one call into a user's env code (factory, reset(), step()) may take while Agent² checks it."""
+
+
+@contextmanager
+def call_limit(ref: str, call: str, seconds: float | None = None) -> Iterator[None]:
+    """Raise ``EnvTimeoutError`` naming the env and the call when the body runs longer than ``seconds``
+    (``$AGENT2_ENV_CALL_TIMEOUT``, default 60). Only in the main thread (a signal timer); elsewhere the
+    body runs unlimited."""
+    limit = ENV_CALL_TIMEOUT_S if seconds is None else seconds
+    if threading.current_thread() is not threading.main_thread() or limit <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise EnvTimeoutError(f"env {ref!r} did not return from {call} within {limit:g} s "
+                              "(raise $AGENT2_ENV_CALL_TIMEOUT if it is only slow)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _is_file_ref(ref: str) -> bool:
@@ -86,8 +114,8 @@ def _import_attr(target: str, attr: str) -> Any:
 
 def resolve_factory(ref: str) -> Callable[..., Any]:
     """Return a no-argument callable that builds the raw (unwrapped by us) env for ``ref``."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise EnvLoadError(f"env reference must be a non-empty string, got {ref!r}")
+    if not isinstance(ref, str) or not ref.strip() or "\x00" in ref:
+        raise EnvLoadError(f"env reference must be a non-empty string without NUL bytes, got {ref!r}")
     ref = ref.strip()
     if ref in BUILTIN_TASKS:
         task = BUILTIN_TASKS[ref]
@@ -136,7 +164,10 @@ def _build(ref: str, render_mode: str | None = None) -> Any:
         except (TypeError, ValueError):
             pass
     try:
-        env = factory(**kwargs)
+        with call_limit(ref, "its factory"):
+            env = factory(**kwargs)
+    except EnvTimeoutError:
+        raise
     except gym.error.DependencyNotInstalled as e:
         raise EnvLoadError(f"env {ref!r} needs a package that is not installed: {e}") from e
     except EnvLoadError as e:

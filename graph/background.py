@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 from envs.errors import Agent2Error
+from envs.loading import canonical_ref
 from graph.runner import UnknownThreadError, new_thread_id, run_state
 from graph.state import RunRequest
 from tools.run_files import PROGRESS
+from tools.run_folders import run_folder, writable_runs_dir
 from tools.schemas import ReviewAnswer
 
 LOG = "run.log"
@@ -30,13 +32,13 @@ def start_background_run(request: RunRequest, runs_dir: str | Path, designer: st
     """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
 
     With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
-    runs = Path(runs_dir).resolve()
+    runs = writable_runs_dir(runs_dir)
     thread_id = thread_id or new_thread_id(request.env)
-    folder = runs / thread_id
+    folder = run_folder(runs, thread_id)
     if folder.exists():
         raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
     folder.mkdir(parents=True)
-    args = ["run", "--env", request.env, "--thread-id", thread_id, "--no-progress",
+    args = ["run", "--env", canonical_ref(request.env), "--thread-id", thread_id, "--no-progress",
             "--max-iterations", str(request.max_iterations), "--seed", str(request.seed),
             "--eval-episodes", str(request.eval_episodes), "--candidates", str(candidates), "--executor", executor]
     for flag, value in (("--task", request.task), ("--target", request.target),
@@ -64,7 +66,7 @@ def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None
     if not keep_key:  # the key only goes where a model is called
         for name in SECRETS:
             env.pop(name, None)
-    folder = runs / thread_id
+    folder = run_folder(runs, thread_id)
     with open(folder / LOG, "a") as log:
         proc = subprocess.Popen([sys.executable, "-m", "graph.cli", *args, "--runs-dir", str(runs)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -111,7 +113,7 @@ def _log_tail(folder: Path, lines: int = 15) -> str:
 def run_status(thread_id: str, runs_dir: str | Path) -> dict:
     """Where a run stands: ``state`` is starting, running, waiting_for_review, finished or failed."""
     runs = Path(runs_dir).resolve()
-    folder = runs / thread_id
+    folder = run_folder(runs, thread_id)
     if not folder.is_dir():
         raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs)!r}")
     alive = _alive(folder, thread_id)
@@ -151,7 +153,7 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
 
 def run_result(thread_id: str, runs_dir: str | Path) -> dict:
     """A finished run's ``result.json`` and its report (Markdown)."""
-    folder = Path(runs_dir).resolve() / thread_id
+    folder = run_folder(runs_dir, thread_id)
     path = folder / "result.json"
     if not path.exists():
         state = run_status(thread_id, runs_dir)["state"]

@@ -29,7 +29,7 @@ from nodes.design_mdp import design_mdp
 from nodes.designers.expert import MIN_ITERATION_STEPS
 from nodes.evaluate import evaluate
 from nodes.export import export
-from nodes.intake import intake
+from nodes.intake import intake, intake_on_server
 from nodes.review import after_algorithm_review, after_mdp_review, review_algorithm, review_mdp
 from nodes.select_algorithm import select_algorithm
 from nodes.train import train
@@ -60,10 +60,11 @@ def route_after_critic(state: GeneratorState) -> Route:
     return "export"
 
 
-def build_graph(checkpointer: Checkpointer = None):
+def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
+    """The graph; ``on_server``: for the LangGraph API server, where clients may not choose any folder."""
     builder = StateGraph(GeneratorState, input_schema=RunRequest, output_schema=GeneratorOutput,
                          context_schema=RunContext)
-    builder.add_node("intake", intake, input_schema=RunRequest)
+    builder.add_node("intake", intake_on_server if on_server else intake, input_schema=RunRequest)
     builder.add_node("analyze_task", analyze_task)
     builder.add_node("design_mdp", design_mdp)
     builder.add_node("review_mdp", review_mdp)

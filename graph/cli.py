@@ -8,9 +8,12 @@ import math
 import sys
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import NoReturn
 
 from envs.errors import Agent2Error
+from tools.run_folders import check_thread_id
+from tools.schemas import MAX_BUDGET_STEPS, MAX_CANDIDATES, MAX_EVAL_EPISODES, MAX_ITERATIONS, MAX_SEED
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,21 +21,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"agent2: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``; the error names the bad value."""
+    wanted = ("a positive integer" if low == 1 else f"an integer >= {low}") + (f" up to {high}" if high else "")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _int(text: str) -> int:
+_positive_int = _int_in(1)
+_seed = _int_in(0, MAX_SEED)
+
+
+def _thread_id(text: str) -> str:
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        return check_thread_id(text)
+    except Agent2Error as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _finite_float(text: str) -> float:
@@ -57,30 +70,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="built-in task, Gymnasium id, or path/to/file.py:Factory")
     run.add_argument("--task", help="the task in plain language (default: the built-in description)")
     run.add_argument("--target", type=_finite_float, help="mean evaluation return that counts as solved")
-    run.add_argument("--budget-steps", type=_positive_int, help="env steps for the whole run")
-    run.add_argument("--max-iterations", type=_positive_int, default=DEFAULT_MAX_ITERATIONS)
-    run.add_argument("--eval-episodes", type=_positive_int, default=20)
-    run.add_argument("--seed", type=_int, default=0)
-    run.add_argument("--thread-id", help="name of the run (default: env and time)")
+    run.add_argument("--budget-steps", type=_int_in(1, MAX_BUDGET_STEPS), help="env steps for the whole run")
+    run.add_argument("--max-iterations", type=_int_in(1, MAX_ITERATIONS), default=DEFAULT_MAX_ITERATIONS)
+    run.add_argument("--eval-episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=20)
+    run.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED} (default 0)")
+    run.add_argument("--thread-id", type=_thread_id,
+                     help="name of the run: letters, digits, '.', '_', '-' (default: env and time)")
     run.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--review", action="store_true",
                      help="stop for your review after each MDP design and algorithm choice")
     par = run.add_argument_group("parallel candidates")
-    par.add_argument("--candidates", type=_positive_int, default=1, metavar="K",
-                     help="designs trained side by side each iteration, the best kept (default 1, at most 64)")
+    par.add_argument("--candidates", type=_int_in(1, MAX_CANDIDATES), default=1, metavar="K",
+                     help=f"designs trained side by side each iteration, the best kept (default 1, at most {MAX_CANDIDATES})")
     par.add_argument("--executor", choices=["local", "ray"], default="local",
                      help="local worker processes (default) or an existing Ray cluster")
     par.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
                                            "else a Ray started on this machine)")
-    par.add_argument("--max-parallel", type=_positive_int,
+    par.add_argument("--max-parallel", type=_int_in(1, MAX_CANDIDATES),
                      help="local executor: most candidates training at once (default: the CPU count)")
     _llm_flags(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
-    res.add_argument("thread_id")
+    res.add_argument("thread_id", type=_thread_id)
     res.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    res.add_argument("--restart-iteration", action="store_true",
+                     help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
+                          "or the job changed), train that iteration again from the start")
     ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
     ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
@@ -91,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                      '{"action": "approve"|"edit"|"reject", "changes": {...}, "feedback": "..."}')
 
     fork = sub.add_parser("fork", help="start a new run from an iteration of another (after its MDP design)")
-    fork.add_argument("thread_id")
-    fork.add_argument("--iteration", type=_positive_int, required=True,
+    fork.add_argument("thread_id", type=_thread_id)
+    fork.add_argument("--iteration", type=_int_in(1, MAX_ITERATIONS), required=True,
                       help="the iteration whose MDP design the new run starts from")
-    fork.add_argument("--thread-id", dest="new_thread_id", help="name of the new run (default: THREAD-fork-K)")
+    fork.add_argument("--thread-id", dest="new_thread_id", type=_thread_id, help="name of the new run (default: THREAD-fork-K)")
     fork.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
@@ -102,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = sub.add_parser("mcp", help="serve the RL toolset over the Model Context Protocol")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     mcp.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
-    mcp.add_argument("--port", type=_positive_int, default=8765, help="HTTP: port (default 8765)")
+    mcp.add_argument("--port", type=_int_in(1, 65535), default=8765, help="HTTP: port (default 8765)")
     mcp.add_argument("--token", help="HTTP: require 'Authorization: Bearer TOKEN' ($AGENT2_MCP_TOKEN)")
     mcp.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
 
@@ -110,13 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
 
     show = sub.add_parser("show", help="the iterations of one run")
-    show.add_argument("thread_id")
+    show.add_argument("thread_id", type=_thread_id)
     show.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
 
     play = sub.add_parser("play", help="run an exported agent")
     play.add_argument("agent_dir")
-    play.add_argument("--episodes", type=_positive_int, default=5)
-    play.add_argument("--seed", type=_int, default=12345)
+    play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=5)
+    play.add_argument("--seed", type=_seed, default=12345)
 
     sub.add_parser("tasks", help="built-in tasks")
 
@@ -140,7 +157,7 @@ def _llm_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=_finite_float, help="($AGENT2_TEMPERATURE, default 0.6)")
     g.add_argument("--structured-method", choices=METHODS, help="($AGENT2_STRUCTURED_METHOD, default json_schema)")
     g.add_argument("--llm-timeout", type=_finite_float, help="seconds per request ($AGENT2_TIMEOUT)")
-    g.add_argument("--llm-retries", type=_int, help="re-asks and HTTP retries ($AGENT2_RETRIES, default 3)")
+    g.add_argument("--llm-retries", type=_int_in(0, 100), help="re-asks and HTTP retries ($AGENT2_RETRIES, default 3)")
     g.add_argument("--token-budget", type=_positive_int, help="tokens per run ($AGENT2_TOKEN_BUDGET)")
 
 
@@ -199,18 +216,26 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
     while values.get("__interrupt__"):
         payload = values["__interrupt__"][0]
         show_review(payload, console)
-        if not sys.stdin.isatty():
+        answer = None
+        if sys.stdin.isatty():
+            try:
+                answer = ask_review(payload)
+            except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: the review stays pending
+                print(file=sys.stderr)
+        if answer is None:
             print(f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
                   f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}")
             return WAITING
-        values = resume_run(thread_id, Path(runs_dir).resolve(), ask_review(payload))
+        values = resume_run(thread_id, Path(runs_dir).resolve(), answer)
     return _summary(values, thread_id)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from envs.loading import canonical_ref, make_env, metric_name
     from tools.profiling import profile_env
+    from tools.run_folders import ThreadBusyError, check_runs_dir
 
+    check_runs_dir(args.runs_dir)  # every check before anything is written
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
     make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
@@ -222,8 +247,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                          max_iterations=args.max_iterations, seed=args.seed, eval_episodes=args.eval_episodes)
     task = resolve_spec(request)
     thread_id = args.thread_id or new_thread_id(args.env)
-    if args.candidates > 64:
-        raise Agent2Error(f"--candidates {args.candidates}: at most 64")
     if args.executor == "ray":
         from tools.executors import get_executor
         get_executor("ray", ray_address=args.ray_address)  # fail fast: Ray missing or the cluster unreachable
@@ -236,6 +259,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"budget {task.budget_steps} steps, designer {args.designer}", file=sys.stderr)
     try:
         return _drive(lambda: start_run(request, context, thread_id), thread_id, args.runs_dir)
+    except ThreadBusyError:
+        raise
     except Agent2Error as e:
         raise Agent2Error(f"{e}; the run is saved: 'agent2 resume {thread_id} --runs-dir {args.runs_dir}'") from e
 
@@ -245,8 +270,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from graph.runner import resume_run
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
-    return _drive(lambda: resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer), args.thread_id,
-                  args.runs_dir)
+    return _drive(lambda: resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer,
+                                     restart_iteration=args.restart_iteration), args.thread_id, args.runs_dir)
 
 
 def cmd_fork(args: argparse.Namespace) -> int:

@@ -93,10 +93,11 @@ def how_to_answer(thread_id: str, runs_dir: str) -> str:
 
 
 def ask_review(payload: dict, read: Callable[[str], str] = input) -> ReviewAnswer:
-    """Ask at the terminal until the answer is one of approve, edit, reject."""
+    """Ask at the terminal until the answer is one of approve, edit, reject (a bare Enter approves
+    nothing: it asks again). Ctrl-D or Ctrl-C raise ``EOFError`` / ``KeyboardInterrupt`` to the caller."""
     while True:
         choice = read("[a]pprove, [e]dit or [r]eject? ").strip().lower()
-        if choice in ("a", "approve", "y", "yes", ""):
+        if choice in ("a", "approve", "y", "yes"):
             return ReviewAnswer(action="approve")
         if choice in ("r", "reject"):
             return ReviewAnswer(action="reject", feedback=read("what should the designer do instead? ").strip())

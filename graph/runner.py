@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +20,11 @@ from graph.build import build_graph
 from graph.config import run_settings
 from graph.state import RunContext, RunRequest
 from tools import schemas
+from tools.run_folders import check_thread_id, database_error, existing_runs_dir, thread_lock, writable_runs_dir
+from tools.run_files import JOB
 from tools.rundb import RunDB
-from tools.schemas import ReviewAnswer
+from tools.training import forget_training
+from tools.schemas import MAX_CANDIDATES, ReviewAnswer
 
 CHECKPOINT_DB = "checkpoints.sqlite"
 STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
@@ -39,12 +43,20 @@ def serializer() -> JsonPlusSerializer:
 
 
 @contextmanager
-def compiled_graph(runs_dir: str | Path) -> Iterator[Any]:
-    path = Path(runs_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    with SqliteSaver.from_conn_string(str(path / CHECKPOINT_DB)) as saver:
-        saver.serde = serializer()
-        yield build_graph(checkpointer=saver)
+def compiled_graph(runs_dir: str | Path, create: bool = True, thread_id: str | None = None) -> Iterator[Any]:
+    """The graph with the runs folder's checkpointer; ``create=False``: the folder must hold runs already
+    (the error names ``thread_id``). A damaged checkpoint database is a one-line error naming the file."""
+    path = writable_runs_dir(runs_dir) if create else existing_runs_dir(runs_dir, thread_id)
+    db = path / CHECKPOINT_DB
+    try:
+        with SqliteSaver.from_conn_string(str(db)) as saver:
+            saver.serde = serializer()
+            yield build_graph(checkpointer=saver)
+    except sqlite3.DatabaseError as e:
+        error = database_error(db, e)
+        if error is None:
+            raise
+        raise error from None
 
 
 def new_thread_id(env: str) -> str:
@@ -53,13 +65,14 @@ def new_thread_id(env: str) -> str:
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10000:04d}"
 
 
-MAX_BRANCHES = 64
+MAX_BRANCHES = MAX_CANDIDATES
 """Threads for a superstep's branches (the most candidates a run may have). A candidate's branch only
 waits on its worker or Ray task; the executor bounds the real work. LangGraph's default, the thread
 pool's min(32, CPUs + 4), would hold 16 candidates on a Ray cluster to 6 at a time on a 2-core driver."""
 
 
 def _config(thread_id: str) -> dict:
+    check_thread_id(thread_id)  # every access to a thread passes here
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": 200, "max_concurrency": MAX_BRANCHES}
 
 
@@ -70,7 +83,7 @@ def thread_exists(graph: Any, thread_id: str) -> bool:
 def start_run(request: RunRequest, context: RunContext, thread_id: str) -> dict:
     """Run a new thread until it ends or stops for a review; its state values (``__interrupt__``: pending)."""
     runs_dir = run_settings(context).runs_dir
-    with compiled_graph(runs_dir) as graph:
+    with compiled_graph(runs_dir) as graph, thread_lock(runs_dir, thread_id):
         if thread_exists(graph, thread_id):
             raise Agent2Error(f"thread {thread_id!r} already exists in {runs_dir!r}; "
                               f"use 'agent2 resume {thread_id}'")
@@ -96,28 +109,41 @@ def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
 
 def pending_review(thread_id: str, runs_dir: str | Path) -> dict | None:
     """The review a thread is waiting on (the interrupt's payload), or None."""
-    with compiled_graph(runs_dir) as graph:
+    with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
         snapshot = _snapshot(graph, thread_id, runs_dir)
         return snapshot.interrupts[0].value if snapshot.interrupts else None
 
 
-def resume_run(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None) -> dict:
-    """Continue a thread: after a crash or Ctrl-C, or with the answer to its pending review."""
-    with compiled_graph(runs_dir) as graph:
+def resume_run(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None,
+               restart_iteration: bool = False) -> dict:
+    """Continue a thread: after a crash or Ctrl-C, or with the answer to its pending review.
+
+    ``restart_iteration``: first forget what training wrote for the current iteration (a checkpoint
+    that no longer fits its job), so the iteration trains again from the start."""
+    with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
         snapshot = _snapshot(graph, thread_id, runs_dir)
-        if snapshot.interrupts:
-            if answer is None:
-                return _values(graph, thread_id)  # still waiting for the human
-            graph.invoke(Command(resume=answer.model_dump()), _config(thread_id), durability="sync")
-        elif answer is not None:
-            raise Agent2Error(f"thread {thread_id!r} is not waiting for a review; resume it without an answer")
-        elif snapshot.next:
-            graph.invoke(None, _config(thread_id), durability="sync")
-        return _values(graph, thread_id)
+        with thread_lock(runs_dir, thread_id) as folder:
+            if restart_iteration:
+                for job in (folder / f"iter_{snapshot.values.get('iteration', 1)}").rglob(JOB):
+                    forget_training(job.parent)
+            return _continue(graph, thread_id, answer)
+
+
+def _continue(graph: Any, thread_id: str, answer: ReviewAnswer | None) -> dict:
+    snapshot = graph.get_state(_config(thread_id))
+    if snapshot.interrupts:
+        if answer is None:
+            return _values(graph, thread_id)  # still waiting for the human
+        graph.invoke(Command(resume=answer.model_dump()), _config(thread_id), durability="sync")
+    elif answer is not None:
+        raise Agent2Error(f"thread {thread_id!r} is not waiting for a review; resume it without an answer")
+    elif snapshot.next:
+        graph.invoke(None, _config(thread_id), durability="sync")
+    return _values(graph, thread_id)
 
 
 def run_state(thread_id: str, runs_dir: str | Path) -> dict:
-    with compiled_graph(runs_dir) as graph:
+    with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
         snapshot = _snapshot(graph, thread_id, runs_dir)
         return {"values": dict(snapshot.values), "next": list(snapshot.next),
                 "interrupts": [i.value for i in snapshot.interrupts]}
@@ -128,8 +154,9 @@ def fork_run(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str |
     """A new thread from iteration ``iteration``'s checkpoint just after its MDP was designed (and
     reviewed): the new thread chooses the algorithm again and goes on. Earlier iterations stay in
     the parent's folder (the new thread's history points there) and are copied into its records."""
-    with compiled_graph(runs_dir) as graph:
+    with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
         _snapshot(graph, thread_id, runs_dir)
+        check_thread_id(new_thread_id)
         if thread_exists(graph, new_thread_id):
             raise Agent2Error(f"thread {new_thread_id!r} already exists in {str(runs_dir)!r}")
         fork_point = next((s for s in graph.get_state_history(_config(thread_id))
@@ -142,5 +169,6 @@ def fork_run(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str |
         values = dict(fork_point.values)
         if review is not None:
             values["settings"] = values["settings"].model_copy(update={"review": review})
-        graph.update_state(_config(new_thread_id), values, as_node="review_mdp")
+        with thread_lock(runs_dir, new_thread_id):
+            graph.update_state(_config(new_thread_id), values, as_node="review_mdp")
     RunDB(runs_dir).copy_run(thread_id, new_thread_id, before_iteration=iteration)

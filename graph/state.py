@@ -10,6 +10,11 @@ from typing_extensions import TypedDict
 
 from nodes.designers.llm_config import LLMSettings
 from tools.schemas import (
+    MAX_BUDGET_STEPS,
+    MAX_CANDIDATES,
+    MAX_EVAL_EPISODES,
+    MAX_ITERATIONS,
+    MAX_SEED,
     AlgoConfig,
     Candidate,
     CandidateRank,
@@ -38,15 +43,17 @@ class RunRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    env: str = Field(description="Built-in task (see 'agent2 tasks'), Gymnasium id, or path/to/file.py:factory.")
+    env: str = Field(min_length=1, max_length=1000,
+                     description="Built-in task (see 'agent2 tasks'), Gymnasium id, or path/to/file.py:factory.")
     task: str | None = Field(None, description="The task in plain language (default: the built-in description).")
     target: float | None = Field(None, description="Mean evaluation score on the original metric that counts "
                                                    "as solved (default: the built-in or Gymnasium threshold).")
-    budget_steps: int | None = Field(None, gt=0, description="Env steps for the whole run, every iteration "
-                                                             "together (default: the built-in budget).")
-    max_iterations: int = Field(5, gt=0, le=50, description="Most design-train-judge passes.")
-    seed: int = Field(0, description="Seed of the first iteration (later ones add 1000 each).")
-    eval_episodes: int = Field(20, gt=0, le=1000, description="Episodes of the final evaluation.")
+    budget_steps: int | None = Field(None, gt=0, le=MAX_BUDGET_STEPS,
+                                     description="Env steps for the whole run, every iteration together "
+                                                 "(default: the built-in budget).")
+    max_iterations: int = Field(5, gt=0, le=MAX_ITERATIONS, description="Most design-train-judge passes.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the first iteration (later ones add 1000 each).")
+    eval_episodes: int = Field(20, gt=0, le=MAX_EVAL_EPISODES, description="Episodes of the final evaluation.")
 
 
 class RunContext(BaseModel):
@@ -69,13 +76,13 @@ class RunContext(BaseModel):
     runs_dir: str | None = Field(None, description="Folder of run folders and the run database "
                                                    "(default: $AGENT2_RUNS_DIR or ./runs).")
     progress: bool = Field(False, description="Progress bars on the server's terminal.")
-    candidates: int = Field(1, ge=1, le=64, description="Designs trained side by side each iteration; the "
+    candidates: int = Field(1, ge=1, le=MAX_CANDIDATES, description="Designs trained side by side each iteration; the "
                                                         "critic keeps the best on the original metric.")
     executor: Literal["local", "ray"] = Field("local", description="Where candidates train: local worker "
                                                                    "processes, or an existing Ray cluster.")
     ray_address: str | None = Field(None, description="Ray cluster to join (ray://head:10001 or "
                                                       "host:port; default: $RAY_ADDRESS, else a local one).")
-    max_parallel: int | None = Field(None, ge=1, description="Most candidates training at once on the local "
+    max_parallel: int | None = Field(None, ge=1, le=MAX_CANDIDATES, description="Most candidates training at once on the local "
                                                              "executor (default: the CPU count).")
 
 

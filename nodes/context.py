@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
 from nodes.designers import DesignContext, Designer, get_designer
+from tools.run_folders import run_folder
 from tools.rundb import RunDB
 
 
@@ -18,7 +19,8 @@ def thread_id(config: RunnableConfig | None) -> str:
 
 
 def run_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
-    path = Path(state["settings"].runs_dir) / thread_id(config)
+    """The run's folder, checked to lie inside the runs folder (the thread id may come from a client)."""
+    path = run_folder(state["settings"].runs_dir, thread_id(config))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

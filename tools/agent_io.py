@@ -32,7 +32,11 @@ def load_job(agent_dir: Path) -> TrainJob:
     config_file = agent_dir / CONFIG_FILE
     if not config_file.exists() or not (agent_dir / POLICY_FILE).exists():
         raise Agent2Error(f"{str(agent_dir)!r} is not an exported agent (needs {CONFIG_FILE} and {POLICY_FILE})")
-    job = TrainJob.model_validate(json.loads(config_file.read_text())["job"])
+    try:
+        job = TrainJob.model_validate(json.loads(config_file.read_text())["job"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise Agent2Error(f"{str(config_file)!r} is not an exported agent's config "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unreadable'})") from None
     mdp_file = agent_dir / "mdp.py"
     if mdp_file.exists():  # the folder's mdp.py is what runs, so a user may edit it
         job = job.model_copy(update={"mdp": job.mdp.model_copy(update={"code": mdp_file.read_text()})})
@@ -48,6 +52,7 @@ def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
     is generated code): a worker process confined to the agent's folder."""
     from tools import sandbox
 
+    agent_dir = Path(agent_dir).resolve()  # the player runs in that folder: a relative path would miss it
     load_job(agent_dir)  # a folder that is not an agent: one clear error before any process
     result_file = agent_dir / PLAY_RESULT
     result_file.unlink(missing_ok=True)

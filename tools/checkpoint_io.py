@@ -48,17 +48,18 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str | Path) -> dict | None:
-    """Load ``path``, or its ``.prev`` copy when ``path`` is missing or unreadable; None if neither loads."""
+def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:
+    """Load ``path``, or (``fallback``) its ``.prev`` copy when ``path`` is missing or unreadable; None if
+    none loads. A check of the file itself passes ``fallback=False``: a torn file is then reported torn."""
     path = Path(path)
-    for candidate in (path, path.with_name(path.name + ".prev")):
+    for candidate in (path, path.with_name(path.name + ".prev")) if fallback else (path,):
         if not candidate.exists():
             continue
         try:
             state = torch.load(candidate, map_location="cpu", weights_only=False)
         except Exception as e:  # noqa: BLE001 - torn/corrupt file: try the previous one
-            print(f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__}); trying the previous one",
-                  file=sys.stderr)
+            print(f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__})"
+                  + ("; trying the previous one" if fallback else ""), file=sys.stderr)
             continue
         if candidate != path:
             print(f"agent2: resuming from the previous checkpoint {candidate}", file=sys.stderr)

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from envs.errors import Agent2Error
 
 ENV_CALL_TIMEOUT_S = 600.0
+MAX_PROFILE_EPISODES = 100
 
 INSTRUCTIONS = """Agent² generates reinforcement-learning agents. list_tasks shows the built-in \
 tasks; profile_env measures an env (spaces, random-play returns, reward sparsity); validate_mdp \
@@ -51,6 +52,11 @@ def _user_errors(fn):
         except (Agent2Error, ValidationError, ValueError) as e:
             raise ToolError(str(e)) from e
     return wrapper
+
+
+def _in_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise Agent2Error(f"{name} must be {low} to {high}, got {value}")
 
 
 def list_tasks() -> list[dict]:
@@ -88,10 +94,13 @@ def _evaluate(agent_dir: str, episodes: int, seed: int) -> dict:
     return result.model_dump(exclude={"wall_seconds"})
 
 
-def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765) -> MCPServer:
+def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765,
+                 confine_to_runs: bool = False) -> MCPServer:
+    """The server; ``confine_to_runs`` (HTTP): folders a client names must lie inside ``runs_dir``."""
     from graph.background import answer_review, run_result, run_status, start_background_run
     from graph.state import RunRequest
-    from tools.schemas import ReviewAnswer
+    from tools.run_folders import confine
+    from tools.schemas import MAX_CANDIDATES, MAX_EVAL_EPISODES, MAX_SEED, ReviewAnswer
 
     auth: dict[str, Any] = {}
     if token:
@@ -116,6 +125,8 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
         """Measure an env with random play: spaces, observation statistics, returns, reward sparsity.
 
         env: built-in task, Gymnasium id, or path/to/file.py:factory."""
+        _in_range("seed", seed, 0, MAX_SEED)
+        _in_range("episodes", episodes, 1, MAX_PROFILE_EPISODES)
         return _in_fresh_process(_profile, env, seed, episodes)
 
     @server.tool()
@@ -141,8 +152,7 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
                              max_iterations=max_iterations, seed=seed, eval_episodes=eval_episodes)
         if designer not in (None, "expert", "llm"):
             raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
-        if not 1 <= candidates <= 64:
-            raise Agent2Error(f"candidates must be 1 to 64, got {candidates}")
+        _in_range("candidates", candidates, 1, MAX_CANDIDATES)
         if executor not in ("local", "ray"):
             raise Agent2Error(f"executor must be local or ray, got {executor!r}")
         tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id, review=review,
@@ -176,6 +186,10 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
     @_user_errors
     def evaluate_agent(agent_dir: str, episodes: int = 5, seed: int = 12345) -> dict:
         """Replay an exported agent (a run's agent folder) deterministically on the original reward."""
+        _in_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
+        _in_range("seed", seed, 0, MAX_SEED)
+        if confine_to_runs:
+            agent_dir = str(confine(agent_dir, Path(runs_dir).resolve(), what="agent_dir"))
         return _in_fresh_process(_evaluate, agent_dir, episodes, seed)
 
     @server.resource("agent2://runs/{thread_id}/report", mime_type="text/markdown",
@@ -193,7 +207,7 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
 def serve(runs_dir: str, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
           token: str | None = None) -> None:
-    server = build_server(runs_dir, token=token, host=host, port=port)
+    server = build_server(runs_dir, token=token, host=host, port=port, confine_to_runs=http)
     if not http:
         server.run("stdio")
         return

@@ -10,8 +10,17 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from envs.errors import EnvLoadError
-from envs.loading import env_source, env_traits, episode_limit, is_multi_agent, make_env, make_parallel_env, make_raw_env
+from envs.errors import EnvLoadError, EnvTimeoutError
+from envs.loading import (
+    call_limit,
+    env_source,
+    env_traits,
+    episode_limit,
+    is_multi_agent,
+    make_env,
+    make_parallel_env,
+    make_raw_env,
+)
 from tools.schemas import EnvProfile, SpaceInfo
 
 PROFILE_EPISODE_CAP = 2000
@@ -60,14 +69,20 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
     steps = 0
     for ep in range(episodes):
         try:
-            obs, _ = env.reset(seed=seed + ep)
+            with call_limit(ref, "reset()"):
+                obs, _ = env.reset(seed=seed + ep)
+        except EnvTimeoutError:
+            raise
         except Exception as e:  # noqa: BLE001 - user env code
             raise EnvLoadError(f"env {ref!r} raised in reset(): {type(e).__name__}: {e}") from e
         observations.append(obs)
         total, n = 0.0, 0
         while True:
             try:
-                obs, r, terminated, truncated, _ = env.step(env.action_space.sample())
+                with call_limit(ref, "step()"):
+                    obs, r, terminated, truncated, _ = env.step(env.action_space.sample())
+            except EnvTimeoutError:
+                raise
             except Exception as e:  # noqa: BLE001
                 raise EnvLoadError(f"env {ref!r} raised in step(): {type(e).__name__}: {e}") from e
             r = float(r)

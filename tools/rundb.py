@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
+from tools.run_folders import database_error
 from tools.schemas import IterationRecord, TrainResult
 
 DB_NAME = "agent2.db"
@@ -46,9 +47,15 @@ class RunDB:
         path = Path(runs_dir)
         path.mkdir(parents=True, exist_ok=True)
         self.path = path / DB_NAME
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self._ensure_tables()
+        try:
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self._ensure_tables()
+        except sqlite3.DatabaseError as e:
+            error = database_error(self.path, e)
+            if error is None:
+                raise
+            raise error from None
 
     @patient
     def _ensure_tables(self) -> None:

@@ -29,6 +29,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_SEED = 1_000_000_000
+"""Largest seed a user may give: derived seeds (iterations, envs, evaluation) stay below 2**31."""
+MAX_BUDGET_STEPS = 10_000_000_000
+MAX_ITERATIONS = 50
+MAX_EVAL_EPISODES = 1000
+MAX_CANDIDATES = 64
+
+
 class TaskSpec(_Model):
     """What the user asked for."""
 
@@ -36,9 +44,9 @@ class TaskSpec(_Model):
     env: str = Field(description="Env reference: built-in name, Gymnasium id or path/to/file.py:Factory.")
     target: float | None = Field(None, description="Mean evaluation return that counts as solved.")
     budget_steps: int = Field(gt=0, description="Env steps for the whole run, all iterations together.")
-    max_iterations: int = Field(5, gt=0, le=50, description="Most loop passes.")
-    seed: int = 0
-    eval_episodes: int = Field(20, gt=0, le=1000)
+    max_iterations: int = Field(5, gt=0, le=MAX_ITERATIONS, description="Most loop passes.")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    eval_episodes: int = Field(20, gt=0, le=MAX_EVAL_EPISODES)
 
 
 class SpaceInfo(_Model):

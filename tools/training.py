@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from envs.errors import Agent2Error
 from tools import sandbox
 from tools.schemas import EvalResult, TrainJob, TrainResult
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
@@ -30,16 +31,37 @@ def write_job(job: TrainJob, iter_dir: Path) -> None:
     (iter_dir / "mdp.py").write_text(job.mdp.code)
 
 
-def _stored_job(iter_dir: Path) -> TrainJob | None:
+class StaleCheckpointError(Agent2Error):
+    """An iteration folder holds training for another job than the one asked for."""
+
+
+def _job_difference(job: TrainJob, iter_dir: Path) -> str | None:
+    """How the job stored in ``iter_dir`` differs from ``job`` (None when it is the same job)."""
     try:
-        return TrainJob.model_validate_json((iter_dir / JOB).read_text())
-    except (OSError, ValueError):
+        stored = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+    except OSError:
         return None
+    except ValueError as e:
+        return f"its {JOB} no longer fits the job schema ({str(e).splitlines()[0]})"
+    if stored == job:
+        return None
+    return "the job changed: " + ", ".join(_changed_fields(stored.model_dump(), job.model_dump()))
+
+
+def _changed_fields(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_fields(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def _finished(job: TrainJob, iter_dir: Path) -> TrainResult | None:
     """The result of this very job if its worker already finished in ``iter_dir``."""
-    if _stored_job(iter_dir) != job:
+    if not (iter_dir / JOB).exists() or _job_difference(job, iter_dir) is not None:
         return None
     try:
         result = TrainResult.model_validate_json((iter_dir / TRAIN_RESULT).read_text())
@@ -48,12 +70,24 @@ def _finished(job: TrainJob, iter_dir: Path) -> TrainResult | None:
     return result if result.stop_reason != "crash" else None
 
 
-def _forget_other_job(job: TrainJob, iter_dir: Path) -> None:
-    """A different job in this folder must not resume from the old one's checkpoint."""
-    if (iter_dir / JOB).exists() and _stored_job(iter_dir) != job:
-        for pattern in (CHECKPOINT + "*", BEST_POLICY + "*", PROGRESS, TRAIN_RESULT, EVAL_RESULT):
-            for f in iter_dir.glob(pattern):
-                f.unlink()
+def forget_training(iter_dir: Path) -> None:
+    """Delete what training wrote in ``iter_dir`` (its job, checkpoints, progress, results)."""
+    for pattern in (JOB, CHECKPOINT + "*", BEST_POLICY + "*", PROGRESS, TRAIN_RESULT, EVAL_RESULT):
+        for f in iter_dir.glob(pattern):
+            f.unlink()
+
+
+def _refuse_other_job(job: TrainJob, iter_dir: Path) -> None:
+    """Training for another job in this folder is never resumed, nor silently thrown away: a resume after
+    Agent² or the job changed says what changed and how to train the iteration again."""
+    difference = _job_difference(job, iter_dir)
+    if difference is None:
+        return
+    if not any(iter_dir.glob(CHECKPOINT + "*")) and not (iter_dir / TRAIN_RESULT).exists():
+        forget_training(iter_dir)  # nothing trained yet: nothing to lose
+        return
+    raise StaleCheckpointError(f"{str(iter_dir)!r} holds training that cannot continue: {difference}; "
+                               "resume with --restart-iteration to train this iteration again from the start")
 
 
 def follow_progress(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
@@ -83,7 +117,7 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
     finished = _finished(job, iter_dir)
     if finished is not None:  # trained before a kill that came later (evaluation, critic): keep it
         return finished
-    _forget_other_job(job, iter_dir)
+    _refuse_other_job(job, iter_dir)
     write_job(job, iter_dir)
     (iter_dir / TRAIN_RESULT).unlink(missing_ok=True)
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
