@@ -1,4 +1,5 @@
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -8,12 +9,34 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / "tests" / "envfiles" / "custom_envs.py"
+AGENT2_EXE = Path(sys.executable).parent / "agent2"
+CALLER_SETTINGS = re.compile(r"^(OPENAI_|AGENT2_|RAY_ADDRESS$)")
+"""The caller's variables that would change what a test checks: a model endpoint switches the designer,
+AGENT2_REVIEW stops every run for review, RAY_ADDRESS moves candidates onto a cluster."""
+KEPT = {"AGENT2_SANDBOX"}
+"""Kept: CI sets AGENT2_SANDBOX=bwrap so that missing isolation fails instead of skipping."""
 
 
-def agent2(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``agent2`` CLI in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "graph.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+def seal_environment(environ: dict | None = None) -> list[str]:
+    """Drop the caller's settings (``CALLER_SETTINGS``) from ``environ`` (this process's environment by
+    default, so every subprocess a test starts inherits the sealed one); the names dropped."""
+    environ = os.environ if environ is None else environ
+    dropped = [k for k in list(environ) if CALLER_SETTINGS.match(k) and k not in KEPT]
+    for k in dropped:
+        del environ[k]
+    return dropped
+
+
+SEALED_AT_IMPORT = seal_environment()
+
+
+def agent2(*args: str, timeout: float = 300, env: dict | None = None,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``agent2`` CLI in a subprocess (from ``cwd``: the installed ``agent2`` command, as a
+    user runs it there; else ``python -m graph.cli`` from the project folder)."""
+    cmd = [str(AGENT2_EXE)] if cwd is not None else [sys.executable, "-m", "graph.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture

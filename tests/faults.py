@@ -17,19 +17,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conftest import seal_environment
+
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ["--env", "CartPole-v1", "--budget-steps", "6000", "--target", "1e9", "--max-iterations", "2", "--eval-episodes", "3",
-       "--no-progress"]
+seal_environment()  # the CLI runs below see none of the caller's OPENAI_*/AGENT2_*/RAY_ADDRESS settings
+BUDGET = 12_000
+"""One CartPole iteration of 12 PPO epochs (1024 steps each): a kill loses at most one epoch, which keeps
+a resumed run within 1.1x the env steps of an uninterrupted one."""
+RUN = ["--env", "CartPole-v1", "--budget-steps", str(BUDGET), "--target", "1e9", "--max-iterations", "2",
+       "--eval-episodes", "3", "--no-progress"]
+TARGETS = ("cli", "cli-training", "worker")
+REPLAY_ALLOWANCE = 1.1
+"""A resumed iteration may collect at most this many times the env steps an uninterrupted one does."""
 
 
 @dataclass
 class Trial:
     seed: int
     target: str
-    """``cli`` (the agent2 process and everything under it) or ``worker`` (the training worker only)."""
+    """``cli``: the agent2 process and everything under it, at a random moment; ``cli-training``: the same,
+    while a worker trains past a checkpoint; ``worker``: only the training worker, past a checkpoint."""
     delay: float = 0.0
     killed: bool = False
+    killed_in: str | None = None
+    """The iteration folder whose training the kill interrupted (None: no worker was past a checkpoint)."""
     resumes: int = 0
+    resumed_at_step: int | None = None
+    steps_ratio: float | None = None
     problems: list[str] = field(default_factory=list)
     wall: float = 0.0
 
@@ -38,9 +52,9 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "graph.cli", *args]
 
 
-def _workers(runs_dir: Path) -> list[int]:
-    """Pids of training workers (and their bubblewrap parents) whose folder is under ``runs_dir``."""
-    pids = []
+def _workers(runs_dir: Path) -> dict[int, Path]:
+    """Training workers (and their bubblewrap parents) under ``runs_dir``: pid -> iteration folder."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -48,28 +62,49 @@ def _workers(runs_dir: Path) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"tools.train_worker" in cmd and any(str(runs_dir).encode() in part for part in cmd):
-            pids.append(int(entry.name))
-    return pids
+        if b"tools.train_worker" in cmd and b"train" in cmd:
+            folder = cmd[cmd.index(b"train") + 1].decode()
+            if folder.startswith(str(runs_dir)):
+                found[int(entry.name)] = Path(folder)
+    return found
+
+
+def _training_past_checkpoint(runs_dir: Path, after_step: int) -> dict[int, Path]:
+    """Workers whose iteration has a checkpoint, no result yet, and progress at ``after_step`` or later."""
+    from tools.run_files import CHECKPOINT, PROGRESS, TRAIN_RESULT
+    from tools.training import steps_seen
+
+    return {pid: f for pid, f in _workers(runs_dir).items() if (f / CHECKPOINT).exists()
+            and not (f / TRAIN_RESULT).exists() and steps_seen(f / PROGRESS) >= after_step}
 
 
 def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -> Trial:
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     rng = random.Random(seed)
     trial = Trial(seed=seed, target=target, delay=rng.uniform(1.0, max_delay))
+    kill_after_step = int(rng.uniform(0.15, 0.75) * BUDGET)
     thread = f"fault-{target}-{seed}"
     t0 = time.perf_counter()
     proc = subprocess.Popen(_cli("run", *RUN, "--seed", str(seed % 3), "--runs-dir", str(runs_dir),
                                  "--thread-id", thread),
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.perf_counter() + trial.delay
+    deadline = time.perf_counter() + (trial.delay if target == "cli" else 300.0)
+    training: dict[int, Path] = {}
     while time.perf_counter() < deadline and proc.poll() is None:
+        training = _training_past_checkpoint(runs_dir, 0 if target == "cli" else kill_after_step)
+        if training and target != "cli":
+            break
         time.sleep(0.05)
     if proc.poll() is None:
-        if target == "cli":
+        trial.delay = time.perf_counter() - t0
+        if training:
+            trial.killed_in = str(next(iter(training.values())))
+        if target.startswith("cli"):
             os.killpg(proc.pid, signal.SIGKILL)
             trial.killed = True
         else:
-            for pid in _workers(runs_dir):
+            for pid in training:
                 try:
                     os.kill(pid, signal.SIGKILL)
                     trial.killed = True
@@ -85,8 +120,36 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
     if code != 0:
         trial.problems.append(f"run did not finish (exit {code}): {err.decode(errors='replace')[-500:]}")
     trial.problems += check_run(runs_dir, thread)
+    if trial.killed_in is not None:
+        trial.problems += check_resumed(trial, Path(trial.killed_in))
     trial.wall = time.perf_counter() - t0
     return trial
+
+
+def check_resumed(trial: Trial, iter_dir: Path) -> list[str]:
+    """The interrupted iteration continued from its checkpoint (not from zero, not crashed), and the whole
+    run collected at most ``REPLAY_ALLOWANCE`` times the env steps an uninterrupted run trains on."""
+    from tools.run_files import TRAIN_RESULT
+    from tools.training import steps_consumed
+
+    try:
+        train = json.loads((iter_dir / TRAIN_RESULT).read_text())
+    except (OSError, ValueError) as e:
+        return [f"{iter_dir.name}: no training result after the kill ({e})"]
+    problems = []
+    trial.resumed_at_step = train["resumed_at_step"]
+    if train["stop_reason"] == "crash":
+        problems.append(f"{iter_dir.name}: the killed iteration crashed: {(train.get('error') or '')[:300]}")
+    if not train["resumed_at_step"] > 0:
+        problems.append(f"{iter_dir.name}: training restarted from step 0 after the kill, not from its checkpoint")
+    folders = [p.parent for p in iter_dir.parent.glob(f"iter_*/**/{TRAIN_RESULT}")]
+    consumed = sum(steps_consumed(f) for f in folders)
+    trained = sum(json.loads((f / TRAIN_RESULT).read_text())["env_steps"] for f in folders)
+    trial.steps_ratio = consumed / max(1, trained)
+    if trial.steps_ratio > REPLAY_ALLOWANCE:
+        problems.append(f"{consumed} env steps collected for {trained} trained ({trial.steps_ratio:.2f}x > "
+                        f"{REPLAY_ALLOWANCE}x)")
+    return problems
 
 
 def check_run(runs_dir: Path, thread: str) -> list[str]:
@@ -118,8 +181,8 @@ def check_run(runs_dir: Path, thread: str) -> list[str]:
     from tools.checkpoint_io import load_checkpoint
 
     for ckpt in sorted((runs_dir / thread).glob("iter_*/**/checkpoint.pt")):
-        if load_checkpoint(ckpt) is None:
-            problems.append(f"{ckpt.relative_to(runs_dir / thread)} does not load")
+        if load_checkpoint(ckpt, fallback=False) is None:  # the file itself: a torn one is reported torn
+            problems.append(f"{ckpt.relative_to(runs_dir / thread)} is torn: it does not load")
     for it in result["iterations"]:  # K candidates: one database row each, every one ranked once
         if it.get("candidates"):
             with sqlite3.connect(runs_dir / "agent2.db") as db:

@@ -152,13 +152,13 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
         try:
             return TrainResult.model_validate_json(result_file.read_text())
         except ValueError as e:
-            return TrainResult(env_steps=_steps_seen(progress), best_test_mean=None, stop_reason="crash",
+            return TrainResult(env_steps=steps_seen(progress), best_test_mean=None, stop_reason="crash",
                                error=f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
                                iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
     reason = (f"timed out after {timeout:.0f} s" if timed_out else
               f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts" if signal_no is not None
               else f"exit code {proc.returncode}")
-    return TrainResult(env_steps=_steps_seen(progress), best_test_mean=None, stop_reason="crash",
+    return TrainResult(env_steps=steps_seen(progress), best_test_mean=None, stop_reason="crash",
                        error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
                        iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
 
@@ -174,7 +174,7 @@ def _events(progress: Path) -> list[dict]:
     return events
 
 
-def _steps_seen(progress: Path) -> int:
+def steps_seen(progress: Path) -> int:
     return max((int(e.get("env_step", 0)) for e in _events(progress)), default=0)
 
 
