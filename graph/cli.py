@@ -41,6 +41,13 @@ _positive_int = _int_in(1)
 _seed = _int_in(0, MAX_SEED)
 
 
+def _path(text: str) -> str:
+    """An argparse type for a path a user gives: not empty, no NUL byte (the OS cannot name such a file)."""
+    if not text.strip() or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable path")
+    return text
+
+
 def _thread_id(text: str) -> str:
     try:
         return check_thread_id(text)
@@ -76,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED} (default 0)")
     run.add_argument("--thread-id", type=_thread_id,
                      help="name of the run: letters, digits, '.', '_', '-' (default: env and time)")
-    run.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    run.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--review", action="store_true",
@@ -94,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id", type=_thread_id)
-    res.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    res.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     res.add_argument("--restart-iteration", action="store_true",
                      help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
                           "or the job changed), train that iteration again from the start")
@@ -102,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
     ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
                      help="change a field of the proposal (repeatable), e.g. lr=0.001, algorithm=PPO")
-    ans.add_argument("--edit-code", metavar="FILE.py", help="replace the proposed MDP code with this file's")
+    ans.add_argument("--edit-code", type=_path, metavar="FILE.py", help="replace the proposed MDP code with this file's")
     ans.add_argument("--reject", metavar="FEEDBACK", help="ask the designer for another proposal")
     ans.add_argument("--answer", metavar="JSON", help='the whole answer as JSON, as the server takes it: '
                      '{"action": "approve"|"edit"|"reject", "changes": {...}, "feedback": "..."}')
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--iteration", type=_int_in(1, MAX_ITERATIONS), required=True,
                       help="the iteration whose MDP design the new run starts from")
     fork.add_argument("--thread-id", dest="new_thread_id", type=_thread_id, help="name of the new run (default: THREAD-fork-K)")
-    fork.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    fork.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
 
@@ -121,17 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
     mcp.add_argument("--port", type=_int_in(1, 65535), default=8765, help="HTTP: port (default 8765)")
     mcp.add_argument("--token", help="HTTP: require 'Authorization: Bearer TOKEN' ($AGENT2_MCP_TOKEN)")
-    mcp.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    mcp.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
 
     runs = sub.add_parser("runs", help="table of runs")
-    runs.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    runs.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
 
     show = sub.add_parser("show", help="the iterations of one run")
     show.add_argument("thread_id", type=_thread_id)
-    show.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR)
+    show.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
 
     play = sub.add_parser("play", help="run an exported agent")
-    play.add_argument("agent_dir")
+    play.add_argument("agent_dir", type=_path)
     play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=5)
     play.add_argument("--seed", type=_seed, default=12345)
 
@@ -233,9 +240,16 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from envs.loading import canonical_ref, make_env, metric_name
     from tools.profiling import profile_env
-    from tools.run_folders import ThreadBusyError, check_runs_dir
+    from tools.run_folders import ThreadBusyError, check_runs_dir, check_thread_free
 
     check_runs_dir(args.runs_dir)  # every check before anything is written
+    from graph.runner import thread_recorded
+
+    if args.thread_id:
+        check_thread_free(args.runs_dir, args.thread_id)
+    if args.thread_id and thread_recorded(args.thread_id, args.runs_dir):
+        raise Agent2Error(f"thread {args.thread_id!r} already exists in {args.runs_dir!r}; "
+                          f"use 'agent2 resume {args.thread_id}'")
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
     make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
@@ -454,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except Agent2Error as e:
         print(f"agent2: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the file system refuses (too long, no permission, ...): name it
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"agent2: error: {e.strerror or e}:{where}", file=sys.stderr)
         return 2
 
 

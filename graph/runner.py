@@ -46,7 +46,7 @@ def serializer() -> JsonPlusSerializer:
 def compiled_graph(runs_dir: str | Path, create: bool = True, thread_id: str | None = None) -> Iterator[Any]:
     """The graph with the runs folder's checkpointer; ``create=False``: the folder must hold runs already
     (the error names ``thread_id``). A damaged checkpoint database is a one-line error naming the file."""
-    path = writable_runs_dir(runs_dir) if create else existing_runs_dir(runs_dir, thread_id)
+    path = writable_runs_dir(runs_dir) if create else existing_runs_dir(runs_dir, CHECKPOINT_DB, thread_id)
     db = path / CHECKPOINT_DB
     try:
         with SqliteSaver.from_conn_string(str(db)) as saver:
@@ -78,6 +78,14 @@ def _config(thread_id: str) -> dict:
 
 def thread_exists(graph: Any, thread_id: str) -> bool:
     return graph.get_state(_config(thread_id)).created_at is not None
+
+
+def thread_recorded(thread_id: str, runs_dir: str | Path) -> bool:
+    """Whether ``runs_dir`` already holds a thread ``thread_id`` (creates nothing)."""
+    if not (Path(runs_dir) / CHECKPOINT_DB).is_file():
+        return False
+    with compiled_graph(runs_dir, create=False) as graph:
+        return thread_exists(graph, thread_id)
 
 
 def start_run(request: RunRequest, context: RunContext, thread_id: str) -> dict:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ENV_FILE, ROOT, agent2
 from tools.rundb import RunDB
 from tools.training import steps_consumed
@@ -93,7 +95,7 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir)
 def test_a_finished_iteration_is_not_trained_again(tmp_path):
     from nodes.design_mdp import original_mdp
     from tools.schemas import AlgoConfig, TrainJob
-    from tools.training import run_training
+    from tools.training import StaleCheckpointError, forget_training, run_training
 
     job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), target=None,
                    algo=AlgoConfig(algorithm="PPO", budget_steps=1024, epoch_steps=512, collect_steps=512,
@@ -104,6 +106,9 @@ def test_a_finished_iteration_is_not_trained_again(tmp_path):
     again = run_training(job, tmp_path, eval_episodes=2)  # e.g. a resume after a kill during evaluation
     assert again == first and (tmp_path / PROGRESS).read_text().count('"start"') == sessions
     changed = job.model_copy(update={"seed": 1})
+    with pytest.raises(StaleCheckpointError, match="the job changed: seed"):  # never resumed, never dropped
+        run_training(changed, tmp_path, eval_episodes=2)
+    forget_training(tmp_path)  # what 'agent2 resume --restart-iteration' does
     third = run_training(changed, tmp_path, eval_episodes=2)
     assert third.resumed_at_step == 0  # another job starts afresh, not from the old checkpoint
     assert (tmp_path / PROGRESS).read_text().count('"start"') == 1

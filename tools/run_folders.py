@@ -68,14 +68,32 @@ def confine(path: str | Path, root: Path, what: str = "runs_dir") -> Path:
     return resolved
 
 
+def _resolved(text: str) -> Path | None:
+    """``text`` as an absolute path, or None when the OS cannot name it (empty, NUL byte, too long)."""
+    if not text.strip() or "\x00" in text:
+        return None
+    try:
+        return Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _is(path: Path, test) -> bool:
+    """``test(path)`` (exists, is_dir, is_file), False where the OS refuses the name (too long, ...)."""
+    try:
+        return test(path)
+    except (OSError, ValueError):
+        return False
+
+
 def check_runs_dir(path: str | Path) -> Path:
     """The runs folder, resolved, when it is (or can be made) a writable folder; writes nothing."""
     text = str(path)
-    if "\x00" in text or not text.strip():
+    folder = _resolved(text)
+    if folder is None:
         raise Agent2Error(f"runs folder {text!r} is not a usable path")
-    folder = Path(text).expanduser().resolve()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
+    existing = next(p for p in (folder, *folder.parents) if _is(p, Path.exists))
+    if not _is(existing, Path.is_dir):
         where = "" if existing == folder else f" ({str(existing)!r} is a file)"
         raise Agent2Error(f"runs folder {text!r} is not a folder{where}; choose another --runs-dir")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -97,11 +115,12 @@ def writable_runs_dir(path: str | Path) -> Path:
     return folder
 
 
-def existing_runs_dir(path: str | Path, thread_id: str | None = None) -> Path:
-    """A runs folder that must already hold runs (``show``, ``resume``, ``fork``); nothing is created."""
+def existing_runs_dir(path: str | Path, holding: str, thread_id: str | None = None) -> Path:
+    """A runs folder that already holds runs (the file ``holding`` in it), for ``show``, ``resume`` and
+    ``fork``: nothing is created, not even a database, in a folder that holds none."""
     text = str(path)
-    folder = Path(text).expanduser().resolve() if "\x00" not in text and text.strip() else None
-    if folder is None or not folder.is_dir():
+    folder = _resolved(text)
+    if folder is None or not _is(folder / holding, Path.is_file):
         if thread_id is not None:
             raise Agent2Error(f"no run with thread id {thread_id!r} in {text!r}: that folder holds no runs")
         raise Agent2Error(f"no runs in {text!r} (start one with 'agent2 run --env ENV --runs-dir {text}')")
@@ -137,8 +156,7 @@ def thread_lock(runs_dir: str | Path, thread_id: str) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ThreadBusyError(f"run {thread_id!r} is in use by {_holder(lock_file)}; wait for it to end "
-                                  "or stop it, then try again") from None
+            raise _busy(thread_id, lock_file) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         yield folder
@@ -146,17 +164,21 @@ def thread_lock(runs_dir: str | Path, thread_id: str) -> Iterator[Path]:
         os.close(fd)
 
 
-def thread_busy(runs_dir: str | Path, thread_id: str) -> bool:
-    """Whether a live process holds run ``thread_id`` now."""
+def check_thread_free(runs_dir: str | Path, thread_id: str) -> None:
+    """A one-line error naming the live process that holds run ``thread_id``, if one does."""
     lock_file = run_folder(runs_dir, thread_id) / LOCK
     try:
         fd = os.open(lock_file, os.O_RDONLY)
     except OSError:
-        return False
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
     except BlockingIOError:
-        return True
+        raise _busy(thread_id, lock_file) from None
     finally:
         os.close(fd)
+
+
+def _busy(thread_id: str, lock_file: Path) -> ThreadBusyError:
+    return ThreadBusyError(f"run {thread_id!r} is in use by {_holder(lock_file)}; wait for it to end "
+                           "or stop it, then try again")

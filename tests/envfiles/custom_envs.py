@@ -55,6 +55,17 @@ class RaisesOnReset(_Base):
         raise ValueError("no scenario loaded")
 
 
+class HangsInReset(_Base):
+    def __init__(self):
+        super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2))
+
+    def reset(self, *, seed=None, options=None):
+        import time
+
+        while True:  # waits for a server that never answers
+            time.sleep(1.0)
+
+
 class Endless(_Base):
     def __init__(self):
         super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), length=10**9)
