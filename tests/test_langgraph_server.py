@@ -123,3 +123,23 @@ def test_review_interrupts_and_an_edit_takes_effect(server):
     algo = values["history"][0]["algo"]
     assert algo["lr"] == 0.0025 and algo["n_train_envs"] == 2
     assert [(r["stage"], r["action"]) for r in values["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]
+
+
+def test_a_client_cannot_choose_a_folder_outside_the_runs_root(server, tmp_path):
+    """The server's runs root is $AGENT2_RUNS_DIR: a client's runs_dir outside it stops the run at intake
+    with one line, and nothing is written there; one inside it is used."""
+    async def go(runs_dir: str):
+        client = get_client(url=server["url"])
+        thread = await client.threads.create()
+        return await _stream(client, thread["thread_id"], input=TINY, context={"runs_dir": runs_dir})
+
+    outside = tmp_path / "elsewhere"
+    parts = asyncio.run(go(str(outside)))
+    errors = [p.data for p in parts if p.event == "error"]
+    assert errors and errors[0]["error"] == "Agent2Error", parts[-3:]  # the server masks the message itself
+    assert f"runs_dir {str(outside)!r} is outside the server's runs root" in server["log"].read_text()
+    assert not outside.exists()
+    for sneaky in ("../escape", str(server["runs"]) + "/../escape"):
+        parts = asyncio.run(go(sneaky))
+        assert any(p.event == "error" for p in parts)
+    assert not (server["runs"].parent / "escape").exists()
