@@ -15,10 +15,10 @@ from pathlib import Path
 
 from envs.errors import Agent2Error
 from envs.loading import canonical_ref
-from graph.runner import UnknownThreadError, new_thread_id, run_state
+from graph.runner import new_thread_id, run_state
 from graph.state import RunRequest
 from tools.run_files import PROGRESS
-from tools.run_folders import run_folder, writable_runs_dir
+from tools.run_folders import UnknownThreadError, run_folder, writable_runs_dir
 from tools.schemas import ReviewAnswer
 
 LOG = "run.log"

@@ -7,13 +7,19 @@ import json
 import math
 import sys
 import warnings
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from envs.errors import Agent2Error
 from tools.run_folders import check_thread_id
-from tools.schemas import MAX_BUDGET_STEPS, MAX_CANDIDATES, MAX_EVAL_EPISODES, MAX_ITERATIONS, MAX_SEED
+from tools.schemas import (
+    MAX_BUDGET_STEPS,
+    MAX_CANDIDATES,
+    MAX_EVAL_EPISODES,
+    MAX_ITERATIONS,
+    MAX_SEED,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -315,9 +321,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tools.rundb import RunDB
-
-    from tools.rundb import DB_NAME
+    from tools.rundb import DB_NAME, RunDB
 
     if not (Path(args.runs_dir) / DB_NAME).exists():
         print(f"no runs in {args.runs_dir!r} (start one with 'agent2 run --env ENV')")

@@ -15,26 +15,28 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from envs.errors import Agent2Error
-
 from graph.build import build_graph
 from graph.config import run_settings
 from graph.state import RunContext, RunRequest
 from tools import schemas
-from tools.run_folders import check_thread_id, database_error, existing_runs_dir, thread_lock, writable_runs_dir
 from tools.run_files import JOB
+from tools.run_folders import (
+    UnknownThreadError,
+    check_thread_id,
+    database_error,
+    existing_runs_dir,
+    thread_lock,
+    writable_runs_dir,
+)
 from tools.rundb import RunDB
-from tools.training import forget_training
 from tools.schemas import MAX_CANDIDATES, ReviewAnswer
+from tools.training import forget_training
 
 CHECKPOINT_DB = "checkpoints.sqlite"
 STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
                if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)]
 STATE_TYPES += [("graph.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
 STATE_TYPES += [("nodes.designers.llm_config", "LLMSettings")]
-
-
-class UnknownThreadError(Agent2Error):
-    pass
 
 
 def serializer() -> JsonPlusSerializer:

@@ -27,7 +27,8 @@ def seal_environment(environ: dict | None = None) -> list[str]:
     return dropped
 
 
-SEALED_AT_IMPORT = seal_environment()
+def pytest_configure(config) -> None:
+    seal_environment()  # before any test: every subprocess a test starts inherits the sealed environment
 
 
 def agent2(*args: str, timeout: float = 300, env: dict | None = None,

@@ -130,7 +130,7 @@ def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
 
 
 @pytest.mark.parametrize("flags,error", [
-    (["--candidates", "65"], "--candidates 65: at most 64"),
+    (["--candidates", "65"], "--candidates: must be a positive integer up to 64, got '65'"),
     (["--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
      "cannot reach the Ray cluster at 127.0.0.1:1"),
     (["--candidates", "2", "--executor", "ray", "--ray-address", "head"], "Ray address 'head': expected host:port"),

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import AGENT2_EXE, ENV_FILE, agent2
 
 TINY = ["--env", "CartPole-v1", "--budget-steps", "2048", "--max-iterations", "1", "--eval-episodes", "2",

@@ -13,6 +13,7 @@ import pytest
 
 from tools import sandbox
 
+
 def _bwrap_optional_and_missing() -> bool:
     try:
         return sandbox.bwrap_path() is None

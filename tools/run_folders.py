@@ -33,6 +33,10 @@ class ThreadBusyError(Agent2Error):
     pass
 
 
+class UnknownThreadError(Agent2Error):
+    pass
+
+
 def check_thread_id(thread_id: object) -> str:
     """``thread_id`` when it is a safe run name; a one-line error naming it otherwise."""
     if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id) or thread_id in (".", ".."):
@@ -122,7 +126,7 @@ def existing_runs_dir(path: str | Path, holding: str, thread_id: str | None = No
     folder = _resolved(text)
     if folder is None or not _is(folder / holding, Path.is_file):
         if thread_id is not None:
-            raise Agent2Error(f"no run with thread id {thread_id!r} in {text!r}: that folder holds no runs")
+            raise UnknownThreadError(f"no run with thread id {thread_id!r} in {text!r}: that folder holds no runs")
         raise Agent2Error(f"no runs in {text!r} (start one with 'agent2 run --env ENV --runs-dir {text}')")
     return folder
 
