@@ -69,13 +69,21 @@ def _workers(runs_dir: Path) -> dict[int, Path]:
     return found
 
 
-def _training_past_checkpoint(runs_dir: Path, after_step: int) -> dict[int, Path]:
-    """Workers whose iteration has a checkpoint, no result yet, and progress at ``after_step`` or later."""
-    from tools.run_files import CHECKPOINT, PROGRESS, TRAIN_RESULT
+def _training_past_checkpoint(runs_dir: Path, share: float) -> dict[int, Path]:
+    """Workers whose iteration has a checkpoint, no result yet, and progress past ``share`` of its budget."""
+    from tools.run_files import CHECKPOINT, JOB, PROGRESS, TRAIN_RESULT
     from tools.training import steps_seen
 
-    return {pid: f for pid, f in _workers(runs_dir).items() if (f / CHECKPOINT).exists()
-            and not (f / TRAIN_RESULT).exists() and steps_seen(f / PROGRESS) >= after_step}
+    found = {}
+    for pid, f in _workers(runs_dir).items():
+        try:
+            budget = json.loads((f / JOB).read_text())["algo"]["budget_steps"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if (f / CHECKPOINT).exists() and not (f / TRAIN_RESULT).exists() and \
+                steps_seen(f / PROGRESS) >= share * budget:
+            found[pid] = f
+    return found
 
 
 def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -> Trial:
@@ -83,7 +91,7 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     rng = random.Random(seed)
     trial = Trial(seed=seed, target=target, delay=rng.uniform(1.0, max_delay))
-    kill_after_step = int(rng.uniform(0.15, 0.75) * BUDGET)
+    kill_after_share = rng.uniform(0.15, 0.75)  # of the iteration's budget
     thread = f"fault-{target}-{seed}"
     t0 = time.perf_counter()
     proc = subprocess.Popen(_cli("run", *RUN, "--seed", str(seed % 3), "--runs-dir", str(runs_dir),
@@ -92,7 +100,7 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
     deadline = time.perf_counter() + (trial.delay if target == "cli" else 300.0)
     training: dict[int, Path] = {}
     while time.perf_counter() < deadline and proc.poll() is None:
-        training = _training_past_checkpoint(runs_dir, 0 if target == "cli" else kill_after_step)
+        training = _training_past_checkpoint(runs_dir, 0.0 if target == "cli" else kill_after_share)
         if training and target != "cli":
             break
         time.sleep(0.05)

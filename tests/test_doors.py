@@ -241,6 +241,17 @@ def test_mcp_tool_numbers(scratch, calls):
     _mcp_shut(scratch, picked)
 
 
+def test_mcp_evaluate_agent_only_inside_the_runs_folder(scratch):
+    """Over HTTP a client names agent folders only inside the server's runs folder: an existing folder
+    outside it is refused as outside (the player would write play.log and play_result.json there)."""
+    root, runs = scratch
+    outside = root / "outside"
+    for agent_dir in (str(outside), "../../outside", "/"):
+        (result,) = _mcp(scratch, [("evaluate_agent", {"agent_dir": agent_dir})])
+        assert result.is_error and "is outside the server's runs root" in result.content[0].text
+    assert not any(outside.iterdir())
+
+
 def test_mcp_resources_with_hostile_ids(scratch):
     from mcp import Client
 
