@@ -33,7 +33,7 @@ def start_background_run(request: RunRequest, runs_dir: str | Path, designer: st
 
     With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
     runs = writable_runs_dir(runs_dir)
-    thread_id = thread_id or new_thread_id(request.env)
+    thread_id = new_thread_id(request.env) if thread_id is None else thread_id
     folder = run_folder(runs, thread_id)
     if folder.exists():
         raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")

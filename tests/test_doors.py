@@ -21,7 +21,7 @@ from envs.registry import BUILTIN_TASKS
 from graph.cli import main
 from tools.run_folders import THREAD_ID
 
-DOORS = settings(max_examples=60, derandomize=True, deadline=None,
+DOORS = settings(max_examples=300, derandomize=True, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 PATHS = ["../", "../../escape", "../outside/x", "/", "/escape", "/etc/passwd", "~", "~/escape", "a/b", ".", "..",
@@ -218,27 +218,26 @@ def _mcp_shut(scratch, calls: list[tuple[str, dict]]) -> None:
     assert not any(runs.glob("*/run.log")), "a run was started"
 
 
-@settings(max_examples=5, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(sorted(MCP_CALLS)), paths.filter(bad_thread_id)), min_size=8, max_size=12))
-def test_mcp_tool_paths(scratch, calls):
+MCP_DOORS = settings(max_examples=80, derandomize=True, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@MCP_DOORS
+@given(st.sampled_from(sorted(MCP_CALLS)), paths.filter(bad_thread_id))
+def test_mcp_tool_paths(scratch, which, value):
     """Thread ids and agent folders a client sends: ids outside the pattern and folders outside the runs
     folder are tool errors (evaluate_agent's folder is confined over HTTP)."""
-    _mcp_shut(scratch, [MCP_CALLS[which](value) for which, value in calls])
+    _mcp_shut(scratch, [MCP_CALLS[which](value)])
 
 
-@settings(max_examples=5, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(sorted(MCP_NUMBERS)),
-                          st.one_of(st.integers(-10**20, -1), st.integers(10**10 + 1, 10**30),
-                                    st.sampled_from([0, -1, 2**63, 10**11]))), min_size=8, max_size=12))
-def test_mcp_tool_numbers(scratch, calls):
-    picked = []
-    for which, n in calls:
-        low, high = MCP_BOUNDS[which.split()[-1]]
-        if not low <= n <= high:
-            picked.append(MCP_NUMBERS[which](n))
-    _mcp_shut(scratch, picked)
+@MCP_DOORS
+@given(st.sampled_from(sorted(MCP_NUMBERS)), st.one_of(st.integers(-10**20, -1), st.integers(10**10 + 1, 10**30),
+                                                       st.sampled_from([0, -1, 2**63, 10**11])))
+def test_mcp_tool_numbers(scratch, which, n):
+    low, high = MCP_BOUNDS[which.split()[-1]]
+    if low <= n <= high:
+        return
+    _mcp_shut(scratch, [MCP_NUMBERS[which](n)])
 
 
 def test_mcp_evaluate_agent_only_inside_the_runs_folder(scratch):
