@@ -42,7 +42,8 @@ def main() -> None:
             resumed = "" if trial.killed_in is None else \
                 f", training resumed at step {trial.resumed_at_step} ({trial.steps_ratio or 0:.2f}x steps)"
             print(f"trial {seed:3d} kill {trial.target:12s} at {trial.delay:5.1f} s: "
-                  f"{'killed' if trial.killed else 'ended first'}{resumed}, {trial.resumes} resume(s), "
+                  f"{'killed' if trial.killed else 'ended first'}{resumed}, {trial.resumes} resume(s)"
+                  f"{f' ({trial.restarts} started again: killed before it was recorded)' if trial.restarts else ''}, "
                   f"{'OK' if not trial.problems else 'PROBLEMS: ' + '; '.join(trial.problems)} ({trial.wall:.0f} s)",
                   flush=True)
     killed = sum(t["killed"] for t in trials)

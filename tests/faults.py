@@ -42,6 +42,8 @@ class Trial:
     killed_in: str | None = None
     """The iteration folder whose training the kill interrupted (None: no worker was past a checkpoint)."""
     resumes: int = 0
+    restarts: int = 0
+    """Of the resumes: runs killed before they were recorded, started again with the same thread id."""
     resumed_at_step: int | None = None
     steps_ratio: float | None = None
     problems: list[str] = field(default_factory=list)
@@ -121,9 +123,15 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
     _, err = proc.communicate(timeout=600)
     code = proc.returncode
     while code != 0 and trial.resumes < 3:  # a killed CLI: resume until the run ends
+        from graph.runner import thread_recorded
+
         trial.resumes += 1
-        done = subprocess.run(_cli("resume", thread, "--runs-dir", str(runs_dir)), cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        if thread_recorded(thread, runs_dir):
+            again = _cli("resume", thread, "--runs-dir", str(runs_dir))
+        else:  # killed while starting (profiling), before the run was recorded: a user starts it again
+            trial.restarts += 1
+            again = _cli("run", *RUN, "--seed", str(seed % 3), "--runs-dir", str(runs_dir), "--thread-id", thread)
+        done = subprocess.run(again, cwd=ROOT, capture_output=True, text=True, timeout=600)
         code, err = done.returncode, done.stderr.encode()
     if code != 0:
         trial.problems.append(f"run did not finish (exit {code}): {err.decode(errors='replace')[-500:]}")
