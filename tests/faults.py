@@ -142,6 +142,18 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
     return trial
 
 
+def kill_once_written(cmd: list[str], cwd: Path, written: Path, timeout: float = 240) -> None:
+    """Start ``cmd`` (an agent2 command line), kill -9 it and everything under it once ``written`` exists."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while not written.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert written.exists(), f"{written} was not written before the kill"
+
+
 def check_resumed(trial: Trial, iter_dir: Path) -> list[str]:
     """The interrupted iteration continued from its checkpoint (not from zero, not crashed), and the whole
     run collected at most ``REPLAY_ALLOWANCE`` times the env steps an uninterrupted run trains on."""

@@ -134,18 +134,12 @@ def test_one_process_per_thread(home, tmp_path):
 def test_a_checkpoint_that_no_longer_fits_its_job_asks_for_a_restart(tmp_path):
     """A resume after the job changed (here: its seed, then a field today's schema does not know) says
     what changed and names --restart-iteration instead of silently training from zero."""
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([str(AGENT2_EXE), "run", "--env", "CartPole-v1", "--budget-steps", "30000",
-                             "--target", "1e9", "--max-iterations", "1", "--eval-episodes", "2", "--no-progress",
-                             "--thread-id", "stale"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    it = runs / "stale" / "iter_1"
-    deadline = time.time() + 240
-    while not (it / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert (it / "checkpoint.pt").exists()
+    from faults import kill_once_written
+
+    it = tmp_path / "runs" / "stale" / "iter_1"
+    kill_once_written([str(AGENT2_EXE), "run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
+                       "--max-iterations", "1", "--eval-episodes", "2", "--no-progress", "--thread-id", "stale"],
+                      tmp_path, it / "checkpoint.pt")
     job = json.loads((it / "job.json").read_text())
     (it / "job.json").write_text(json.dumps({**job, "seed": job["seed"] + 7}))
     one_line(agent2("resume", "stale", cwd=tmp_path), "cannot continue", "the job changed: seed",

@@ -243,7 +243,7 @@ def test_mcp_tool_numbers(scratch, which, n):
 def test_mcp_evaluate_agent_only_inside_the_runs_folder(scratch):
     """Over HTTP a client names agent folders only inside the server's runs folder: an existing folder
     outside it is refused as outside (the player would write play.log and play_result.json there)."""
-    root, runs = scratch
+    root, _ = scratch
     outside = root / "outside"
     for agent_dir in (str(outside), "../../outside", "/"):
         (result,) = _mcp(scratch, [("evaluate_agent", {"agent_dir": agent_dir})])

@@ -5,7 +5,6 @@ is ``-m slow`` and ``python bench/reliability.py``.
 """
 
 import pytest
-
 from conftest import IDENTITY_MDP
 from faults import TARGETS, run_trial
 
@@ -93,23 +92,14 @@ def test_nan_from_the_reward_code_stops_training_and_the_critic_sanitises(tmp_pa
 
 def test_a_truncated_checkpoint_is_detected_and_the_previous_one_used(runs_dir):
     import os
-    import signal
     import subprocess
-    import time
 
-    from faults import ROOT, _cli, check_run
+    from faults import ROOT, _cli, check_run, kill_once_written
 
-    proc = subprocess.Popen(_cli("run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
-                                 "--max-iterations", "1", "--eval-episodes", "3", "--no-progress",
-                                 "--runs-dir", str(runs_dir), "--thread-id", "torn"),
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     it = runs_dir / "torn" / "iter_1"
-    deadline = time.time() + 240
-    while not (it / "checkpoint.pt.prev").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert (it / "checkpoint.pt.prev").exists(), "no second checkpoint before the kill"
+    kill_once_written(_cli("run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
+                           "--max-iterations", "1", "--eval-episodes", "3", "--no-progress",
+                           "--runs-dir", str(runs_dir), "--thread-id", "torn"), ROOT, it / "checkpoint.pt.prev")
     with open(it / "checkpoint.pt", "r+b") as f:  # torn on disk: half of it is gone
         f.truncate(os.path.getsize(it / "checkpoint.pt") // 2)
     done = subprocess.run(_cli("resume", "torn", "--runs-dir", str(runs_dir)), cwd=ROOT, capture_output=True,
