@@ -40,7 +40,8 @@ def main() -> None:
             trial = run_trial(seed, TARGETS[seed % len(TARGETS)], Path(tmp) / "runs", max_delay=11.0)
             trials.append(trial.__dict__)
             resumed = "" if trial.killed_in is None else \
-                f", training resumed at step {trial.resumed_at_step} ({trial.steps_ratio or 0:.2f}x steps)"
+                f", training resumed at step {trial.resumed_at_step}, {trial.replayed_steps} steps replayed " \
+                f"({trial.steps_ratio or 0:.3f}x an uninterrupted run)"
             print(f"trial {seed:3d} kill {trial.target:12s} at {trial.delay:5.1f} s: "
                   f"{'killed' if trial.killed else 'ended first'}{resumed}, {trial.resumes} resume(s)"
                   f"{f' ({trial.restarts} started again: killed before it was recorded)' if trial.restarts else ''}, "

@@ -244,7 +244,7 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from envs.loading import canonical_ref, make_env, metric_name
+    from envs.loading import canonical_ref, metric_name
     from tools.profiling import profile_env
     from tools.run_folders import ThreadBusyError, check_runs_dir, check_thread_free
 
@@ -257,8 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise Agent2Error(f"thread {args.thread_id!r} already exists in {args.runs_dir!r}; "
                           f"use 'agent2 resume {args.thread_id}'")
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
-    make_env(args.env).close()  # fail fast, before anything is recorded or heavy imports
-    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)
+    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)  # fail fast, each env call time-limited
 
     from graph.config import resolve_spec
     from graph.runner import new_thread_id, start_run

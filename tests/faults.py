@@ -27,8 +27,10 @@ a resumed run within 1.1x the env steps of an uninterrupted one."""
 RUN = ["--env", "CartPole-v1", "--budget-steps", str(BUDGET), "--target", "1e9", "--max-iterations", "2",
        "--eval-episodes", "3", "--no-progress"]
 TARGETS = ("cli", "cli-training", "worker")
+UNINTERRUPTED_STEPS = 12_288
+"""Env steps an uninterrupted run of ``RUN`` trains on (iterations of 8192 and 4096 steps)."""
 REPLAY_ALLOWANCE = 1.1
-"""A resumed iteration may collect at most this many times the env steps an uninterrupted one does."""
+"""A run killed once may collect at most this many times the env steps of an uninterrupted run."""
 
 
 @dataclass
@@ -45,7 +47,10 @@ class Trial:
     restarts: int = 0
     """Of the resumes: runs killed before they were recorded, started again with the same thread id."""
     resumed_at_step: int | None = None
+    replayed_steps: int | None = None
+    """Env steps the interrupted iteration collected twice (after a restart from its checkpoint)."""
     steps_ratio: float | None = None
+    """The run's env steps over an uninterrupted run's, if the replayed steps came on top of it."""
     problems: list[str] = field(default_factory=list)
     wall: float = 0.0
 
@@ -155,14 +160,16 @@ def kill_once_written(cmd: list[str], cwd: Path, written: Path, timeout: float =
 
 
 def check_resumed(trial: Trial, iter_dir: Path) -> list[str]:
-    """The interrupted iteration continued from its checkpoint (not from zero, not crashed), and the whole
-    run collected at most ``REPLAY_ALLOWANCE`` times the env steps an uninterrupted run trains on."""
-    from tools.run_files import TRAIN_RESULT
+    """The interrupted iteration continued from its checkpoint (not from zero, not crashed) and replayed at
+    most one checkpoint interval (epoch) per restart, which keeps the run within ``REPLAY_ALLOWANCE`` times
+    the env steps of an uninterrupted run."""
+    from tools.run_files import JOB, PROGRESS, TRAIN_RESULT
     from tools.training import steps_consumed
 
     try:
         train = json.loads((iter_dir / TRAIN_RESULT).read_text())
-    except (OSError, ValueError) as e:
+        epoch = json.loads((iter_dir / JOB).read_text())["algo"]["epoch_steps"]
+    except (OSError, ValueError, KeyError) as e:
         return [f"{iter_dir.name}: no training result after the kill ({e})"]
     problems = []
     trial.resumed_at_step = train["resumed_at_step"]
@@ -170,13 +177,13 @@ def check_resumed(trial: Trial, iter_dir: Path) -> list[str]:
         problems.append(f"{iter_dir.name}: the killed iteration crashed: {(train.get('error') or '')[:300]}")
     if not train["resumed_at_step"] > 0:
         problems.append(f"{iter_dir.name}: training restarted from step 0 after the kill, not from its checkpoint")
-    folders = [p.parent for p in iter_dir.parent.glob(f"iter_*/**/{TRAIN_RESULT}")]
-    consumed = sum(steps_consumed(f) for f in folders)
-    trained = sum(json.loads((f / TRAIN_RESULT).read_text())["env_steps"] for f in folders)
-    trial.steps_ratio = consumed / max(1, trained)
-    if trial.steps_ratio > REPLAY_ALLOWANCE:
-        problems.append(f"{consumed} env steps collected for {trained} trained ({trial.steps_ratio:.2f}x > "
-                        f"{REPLAY_ALLOWANCE}x)")
+    restarts = (iter_dir / PROGRESS).read_text().count('"kind": "start"') - 1
+    replayed = steps_consumed(iter_dir) - train["env_steps"]
+    trial.replayed_steps = replayed
+    trial.steps_ratio = (UNINTERRUPTED_STEPS + replayed) / UNINTERRUPTED_STEPS
+    if replayed > max(1, restarts) * epoch or trial.steps_ratio > REPLAY_ALLOWANCE:
+        problems.append(f"{iter_dir.name}: {replayed} env steps collected twice after {restarts} restart(s) "
+                        f"(more than one {epoch}-step epoch each, or over {REPLAY_ALLOWANCE}x an uninterrupted run)")
     return problems
 
 

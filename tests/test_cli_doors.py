@@ -72,6 +72,7 @@ def test_the_readme_commands_with_their_relative_paths(home):
     (["play", "runs/readme/agent", "--episodes", "0"], ["--episodes"]),
     (["resume", "readme", "--runs-dir", "nowhere"], ["no run with thread id 'readme' in", "nowhere'"]),
     (["run", "--env", f"{ENV_FILE}:HangsInReset", "--no-progress"], ["did not return from reset() within 2 s"]),
+    (["run", "--env", f"{ENV_FILE}:hangs_in_factory"], ["did not return from its factory within 2 s"]),
 ])
 def test_bad_values_get_one_line_and_write_nothing(home, args, fragments):
     (home / "a-file").write_text("not a folder")

@@ -54,12 +54,15 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
                 max_seconds: float = 60.0) -> EnvProfile:
     """Run a random policy for a few episodes and summarise what it saw.
 
-    Raises ``EnvLoadError`` naming the call (reset or step) when the env raises.
+    Raises ``EnvLoadError`` naming the call (reset or step) when the env raises, ``EnvTimeoutError``
+    naming it when one call does not return within ``$AGENT2_ENV_CALL_TIMEOUT`` seconds (main thread).
     """
-    raw = make_raw_env(ref)  # closed before the next is made: some simulators allow one per process
+    with call_limit(ref, "its factory"):
+        raw = make_raw_env(ref)  # closed before the next is made: some simulators allow one per process
     raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
     raw.close()
-    env = make_env(ref)
+    with call_limit(ref, "its factory"):
+        env = make_env(ref)
     spec = env.spec
     max_episode_steps = episode_limit(env)
     cap = max_episode_steps or PROFILE_EPISODE_CAP

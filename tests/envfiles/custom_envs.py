@@ -66,6 +66,13 @@ class HangsInReset(_Base):
             time.sleep(1.0)
 
 
+def hangs_in_factory():
+    import time
+
+    while True:  # a simulator that never finishes starting
+        time.sleep(1.0)
+
+
 class Endless(_Base):
     def __init__(self):
         super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), length=10**9)
