@@ -6,7 +6,8 @@ An env reference is one of:
 - a registered Gymnasium id, e.g. ``Taxi-v3``;
 - ``path/to/file.py:Factory`` (``:make_env`` when the factory is left out), where the factory is a
   function or an ``Env`` subclass called with no arguments;
-- ``package.module:Factory`` for an importable module.
+- ``package.module:Factory`` for an importable module, or ``package.module:EnvId`` (Gymnasium's own
+  form: importing the module registers the id, e.g. ``minigrid:MiniGrid-Empty-5x5-v0``).
 
 A factory may return a PettingZoo env (parallel or AEC): the env is then multi-agent.
 ``make_parallel_env`` builds the game for training (``envs/multiagent.py``); ``make_env`` gives
@@ -137,9 +138,11 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
                 raise EnvLoadError(f"cannot import env module {target!r}: {type(e).__name__}: {e}") from e
             where = f"module {target!r}"
         factory = getattr(module, attr, None)
+        if factory is None and attr in gym.registry:  # module:EnvId: importing the module registered the id
+            return lambda **kw: gym.make(attr, **kw)
         if factory is None:
             names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-            hint = difflib.get_close_matches(attr, names, n=3)
+            hint = difflib.get_close_matches(attr, names + list(gym.registry.keys()), n=3)
             extra = f" (did you mean {', '.join(hint)}?)" if hint else ""
             raise EnvLoadError(f"{where} defines no factory {attr!r}{extra}")
         if not callable(factory):

@@ -59,3 +59,21 @@ def test_env_without_time_limit_gets_one():
         if truncated:
             break
     assert t == DEFAULT_MAX_EPISODE_STEPS == episode_limit(env)
+
+
+def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
+    """``module:EnvId``: importing the module registers the id (as plugins such as minigrid do); a typo in
+    the id gets close names; the sandboxed check (another process) resolves it the same way."""
+    from tools.mdp_check import validate_mdp
+    from tools.schemas import MDPDesign
+
+    from conftest import IDENTITY_MDP, ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT))  # the plugin module is importable, as an installed one would be
+    ref = "tests.envfiles.registers_on_import:Agent2Plugin/GoRight-v0"
+    env = make_env(ref)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (1,) and env.action_space.n == 2
+    with pytest.raises(EnvLoadError, match="did you mean Agent2Plugin/GoRight-v0"):
+        resolve_factory("tests.envfiles.registers_on_import:Agent2Plugin/GoRigth-v0")
+    assert validate_mdp(ref, MDPDesign(code=IDENTITY_MDP, obs_dim=1, summary="identity"), tmp_path) is None
