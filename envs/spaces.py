@@ -1,21 +1,164 @@
-"""Bring any standard Gymnasium space into the form the learners take.
+"""Bring any Gymnasium space into the form the learners take.
 
-Observations become one flat float32 vector (Gymnasium's ``FlattenObservation`` one-hot encodes
-Discrete and MultiDiscrete parts and flattens Tuple and Dict). Actions stay Discrete or Box;
-MultiDiscrete and MultiBinary become one Discrete action over their product when it is small.
+Observations become one flat float32 vector. Spaces Gymnasium can flatten (Box, Discrete,
+MultiDiscrete, MultiBinary, and Tuple/Dict/OneOf of those) go through its ``FlattenObservation``
+(one-hot Discrete parts). Anywhere in the observation, the others are encoded by ``ObservationEncoder``:
+Text (and look-alikes whose samples are strings, such as MiniGrid's ``MissionSpace``) as hashed word
+counts, Sequence as its length and mean element, Graph as node/edge counts and mean features; a part
+that cannot be encoded is dropped, and ``describe_observation`` says in one line which is which.
+Actions stay Discrete or Box; MultiDiscrete and MultiBinary become one Discrete action over their
+product when it is small.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.spaces.utils import flatdim, flatten
 
 from envs.errors import UnsupportedSpaceError
 
 MAX_JOINT_ACTIONS = 1024
+TEXT_FEATURES = 32
+"""Hashed word counts a text part is encoded as (stable across processes: CRC-32 of each word)."""
+FLAT_LEAVES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+@dataclass
+class _Part:
+    path: tuple
+    """Keys and indices leading to this part inside a (nested) Dict/Tuple observation."""
+    dim: int
+    encode: Callable[[Any], np.ndarray]
+    how: str
+
+    @property
+    def name(self) -> str:
+        return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in self.path).lstrip(".") or "observation"
+
+
+def _flat(space: spaces.Space) -> Callable[[Any], np.ndarray]:
+    return lambda x: np.asarray(flatten(space, x), dtype=np.float32).reshape(-1)
+
+
+def _text(x: Any) -> np.ndarray:
+    words = re.findall(r"\w+", str(x).lower())
+    out = np.zeros(TEXT_FEATURES, dtype=np.float32)
+    for w in words:
+        out[zlib.crc32(w.encode()) % TEXT_FEATURES] += 1.0
+    return out / max(1, len(words))
+
+
+def gym_flattenable(space: spaces.Space) -> bool:
+    """Whether Gymnasium's flatten takes ``space`` with a meaningful encoding (Text's character codes are not)."""
+    if isinstance(space, FLAT_LEAVES):
+        return True
+    if isinstance(space, (spaces.Tuple, spaces.OneOf)):
+        return all(gym_flattenable(s) for s in space.spaces)
+    if isinstance(space, spaces.Dict):
+        return all(gym_flattenable(s) for s in space.spaces.values())
+    return False
+
+
+def _sample(space: spaces.Space) -> Any:
+    try:
+        return space.sample()
+    except Exception:  # noqa: BLE001 - a look-alike space that cannot sample
+        return None
+
+
+def _leaf(space: spaces.Space) -> tuple[int, Callable[[Any], np.ndarray], str]:
+    """(dim, encoder, how) for a space that is not a Dict or Tuple; dim 0: dropped."""
+    kind = type(space).__name__
+    if gym_flattenable(space):
+        return flatdim(space), _flat(space), f"{space} → {flatdim(space)} values"
+    if isinstance(space, spaces.Text):
+        return TEXT_FEATURES, _text, f"text → {TEXT_FEATURES} hashed word counts"
+    if isinstance(space, spaces.Sequence):
+        dim, encode, _ = _leaf(space.feature_space)
+        if dim == 0 or isinstance(space.feature_space, (spaces.Dict, spaces.Tuple)) and \
+                not gym_flattenable(space.feature_space):
+            return 0, _nothing, "sequence of elements that cannot be encoded: dropped"
+
+        def sequence(x: Any) -> np.ndarray:
+            items = list(x) if x is not None else []
+            mean = np.mean([encode(i) for i in items], axis=0) if items else np.zeros(dim, np.float32)
+            return np.concatenate([[float(len(items))], mean]).astype(np.float32)
+
+        return 1 + dim, sequence, f"sequence → its length and mean element ({1 + dim} values)"
+    if isinstance(space, spaces.Graph):
+        node_dim, node = flatdim(space.node_space), _flat(space.node_space)
+        edge_dim = flatdim(space.edge_space) if space.edge_space is not None else 0
+        edge = _flat(space.edge_space) if edge_dim else None
+
+        def graph(x: Any) -> np.ndarray:
+            nodes = [node(n) for n in x.nodes]
+            edges = [edge(e) for e in x.edges] if edge is not None and x.edges is not None else []
+            n_mean = np.mean(nodes, axis=0) if nodes else np.zeros(node_dim, np.float32)
+            e_mean = np.mean(edges, axis=0) if edges else np.zeros(edge_dim, np.float32)
+            counts = [len(nodes), len(x.edge_links) if x.edge_links is not None else 0]
+            return np.concatenate([counts, n_mean, e_mean]).astype(np.float32)
+
+        dim = 2 + node_dim + edge_dim
+        return dim, graph, f"graph → node and edge counts, mean node and edge features ({dim} values)"
+    sample = _sample(space)
+    if isinstance(sample, str):
+        return TEXT_FEATURES, _text, f"{kind} of text → {TEXT_FEATURES} hashed word counts"
+    try:
+        size = int(np.asarray(sample, dtype=np.float32).size) if sample is not None else 0
+    except (TypeError, ValueError):
+        size = 0
+    if size:
+        return size, lambda x: np.asarray(x, dtype=np.float32).reshape(-1), f"{kind} of numbers → {size} values"
+    return 0, _nothing, f"{kind}: dropped (its values are neither text nor numbers)"
+
+
+def _nothing(x: Any) -> np.ndarray:
+    return np.zeros(0, np.float32)
+
+
+def _parts(space: spaces.Space, path: tuple = ()) -> list[_Part]:
+    if isinstance(space, spaces.Dict) and not gym_flattenable(space):
+        return [p for key, sub in space.spaces.items() for p in _parts(sub, (*path, key))]
+    if isinstance(space, spaces.Tuple) and not gym_flattenable(space):
+        return [p for i, sub in enumerate(space.spaces) for p in _parts(sub, (*path, i))]
+    return [_Part(path, *_leaf(space))]
+
+
+def describe_observation(space: spaces.Space) -> str:
+    """One line: how each part of the observation reaches the learner (encoded, or dropped)."""
+    return "; ".join(f"{p.name}: {p.how}" if p.path else p.how for p in _parts(space))
+
+
+class ObservationEncoder(gym.ObservationWrapper):
+    """Encode an observation Gymnasium cannot flatten (text, sequences, graphs, look-alike spaces) into one
+    float32 vector; parts that cannot be encoded are dropped (``describe_observation`` names them)."""
+
+    def __init__(self, env: gym.Env, ref: str = "env"):
+        super().__init__(env)
+        self.parts = [p for p in _parts(env.observation_space) if p.dim > 0]
+        if not self.parts:
+            raise UnsupportedSpaceError(f"env {ref!r}: no part of observation space {env.observation_space} can "
+                                        f"be encoded ({describe_observation(env.observation_space)})")
+        dim = sum(p.dim for p in self.parts)
+        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        out = []
+        for part in self.parts:
+            value = observation
+            for key in part.path:
+                value = value[key]
+            out.append(part.encode(value))
+        return np.concatenate(out).astype(np.float32)
 
 
 class JointDiscreteAction(gym.ActionWrapper):
@@ -38,13 +181,9 @@ def _flat_obs_ok(space: spaces.Space) -> bool:
 
 def standardize(env: gym.Env, ref: str = "env") -> gym.Env:
     obs_space = env.observation_space
-    if not isinstance(obs_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete,
-                                  spaces.MultiBinary, spaces.Tuple, spaces.Dict)):
-        raise UnsupportedSpaceError(
-            f"env {ref!r}: observation space {obs_space} is not supported "
-            "(Box, Discrete, MultiDiscrete, MultiBinary, Tuple or Dict)"
-        )
-    if not _flat_obs_ok(obs_space):
+    if not gym_flattenable(obs_space):
+        env = ObservationEncoder(env, ref)
+    elif not _flat_obs_ok(obs_space):
         if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
             env = gym.wrappers.FlattenObservation(env)
         if env.observation_space.dtype != np.float32:

@@ -53,7 +53,8 @@ def export(state: dict, config: RunnableConfig) -> dict:
              "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes,
              "candidates": [c.model_dump() for c in r.candidates]}
             for r in history],
-        "reviews": [r.model_dump() for r in state.get("reviews") or []]}
+        "reviews": [r.model_dump() for r in state.get("reviews") or []],
+        "observation_encoding": state["profile"].observation_encoding if state.get("profile") else ""}
     reviews = state.get("reviews") or []
     if best is not None:
         export_agent(Path(best.iter_dir), agent_dir,

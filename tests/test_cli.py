@@ -20,6 +20,7 @@ def one_line_error(proc, *fragments: str) -> None:
     (["run", "--env", f"{ENV_FILE}:make_enf"], ["defines no factory 'make_enf'"]),
     (["run", "--env", f"{ENV_FILE}:RaisesOnStep"], ["raised in step()", "simulator exploded"]),
     (["run", "--env", f"{ENV_FILE}:RaisesOnReset"], ["raised in reset()", "no scenario loaded"]),
+    (["run", "--env", f"{ENV_FILE}:opaque_obs"], ["no part of observation space", "Opaque: dropped"]),
     (["run", "--env", "CartPole-v1", "--budget-steps", "-5"], ["--budget-steps", "positive integer", "'-5'"]),
     (["run", "--env", "CartPole-v1", "--budget-steps", "lots"], ["positive integer", "'lots'"]),
     (["run", "--env", "CartPole-v1", "--target", "nan"], ["finite number"]),

@@ -77,3 +77,51 @@ def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
     with pytest.raises(EnvLoadError, match="did you mean Agent2Plugin/GoRight-v0"):
         resolve_factory("tests.envfiles.registers_on_import:Agent2Plugin/GoRigth-v0")
     assert validate_mdp(ref, MDPDesign(code=IDENTITY_MDP, obs_dim=1, summary="identity"), tmp_path) is None
+
+
+@pytest.mark.parametrize("factory,dim,said", [
+    ("image_direction_mission_obs", 4 + 75 + 32, "mission: MissionLike of text → 32 hashed word counts"),
+    ("text_obs", 32, "text → 32 hashed word counts"),
+    ("sequence_obs", 3, "sequence → its length and mean element (3 values)"),
+    ("graph_obs", 7, "graph → node and edge counts, mean node and edge features (7 values)"),
+    ("oneof_obs", 4, "OneOf(Discrete(3), Box(-1.0, 1.0, (2,), float32)) → 4 values"),
+    ("tuple_with_opaque_obs", 2, "[1]: Opaque: dropped (its values are neither text nor numbers)"),
+])
+def test_spaces_gymnasium_cannot_flatten_are_encoded_or_dropped_and_said(factory, dim, said):
+    from tools.profiling import profile_env
+
+    env = make_env(f"{ENV_FILE}:{factory}")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (dim,) and obs.dtype == np.float32 and np.all(np.isfinite(obs))
+    for _ in range(3):
+        obs, *_ = env.step(env.action_space.sample())
+        assert obs.shape == (dim,)
+    profile = profile_env(f"{ENV_FILE}:{factory}", episodes=2)
+    assert profile.obs_dim == dim and said in profile.observation_encoding
+
+
+def test_a_text_part_is_encoded_the_same_in_every_process():
+    from envs.spaces import _text
+
+    a, b = _text("Open the door"), _text("open   the DOOR!")
+    assert np.array_equal(a, b) and a.sum() == pytest.approx(1.0)
+    assert not np.array_equal(a, _text("pick up the key"))
+
+
+def test_an_observation_with_nothing_to_encode_is_one_line():
+    from envs.errors import UnsupportedSpaceError
+
+    with pytest.raises(UnsupportedSpaceError, match="no part of observation space .* can be encoded .*dropped"):
+        make_env(f"{ENV_FILE}:opaque_obs")
+
+
+def test_a_minigrid_like_observation_trains_exports_and_plays(runs_dir):
+    """A Dict of an image, a direction and a mission string (MiniGrid's shape): a tiny run, the report
+    says how the observation was encoded, and the exported agent plays."""
+    from conftest import agent2, tiny_run
+
+    result = tiny_run(runs_dir, f"{ENV_FILE}:image_direction_mission_obs", "mission", budget=1024)
+    assert "mission: MissionLike of text" in result["observation_encoding"]
+    assert "**Observation**: direction: Discrete(4)" in (runs_dir / "mission" / "agent" / "report.md").read_text()
+    played = agent2("play", str(runs_dir / "mission" / "agent"), "--episodes", "2")
+    assert played.returncode == 0, played.stderr[-2000:]

@@ -21,6 +21,7 @@ from envs.loading import (
     make_parallel_env,
     make_raw_env,
 )
+from envs.spaces import describe_observation
 from tools.schemas import EnvProfile, SpaceInfo
 
 PROFILE_EPISODE_CAP = 2000
@@ -60,6 +61,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
     with call_limit(ref, "its factory"):
         raw = make_raw_env(ref)  # closed before the next is made: some simulators allow one per process
     raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
+    encoding = describe_observation(raw.observation_space)
     raw.close()
     with call_limit(ref, "its factory"):
         env = make_env(ref)
@@ -109,6 +111,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
     return EnvProfile(
         env=ref,
         raw_observation_space=raw_obs_space,
+        observation_encoding=encoding,
         raw_action_space=raw_act_space,
         obs_dim=int(obs_space.shape[0]),
         obs_low=_finite(obs_space.low, -1e9),

@@ -60,6 +60,7 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
         f"- **Task**: {task.text}", f"- **Env**: `{task.env}`",
         f"- **Target**: {task.target if task.target is not None else 'none'} ({result.get('metric', 'mean episode return')}, "
         f"{task.eval_episodes} evaluation episodes)",
+        *([f"- **Observation**: {result['observation_encoding']}"] if result.get("observation_encoding") else []),
         f"- **Status**: {status}",
         f"- **Env steps**: {result['env_steps_total']} of {task.budget_steps}; "
         f"**wall time**: {result['wall_seconds']:.0f} s", "",

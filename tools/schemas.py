@@ -63,6 +63,8 @@ class EnvProfile(_Model):
 
     env: str
     raw_observation_space: str
+    observation_encoding: str = Field("", description="How each part of the raw observation reaches the "
+                                                      "learner, in one line: encoded (how) or dropped.")
     raw_action_space: str
     obs_dim: int
     obs_low: list[float]

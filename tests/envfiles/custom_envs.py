@@ -39,6 +39,64 @@ def image_like_obs():
     return _Base(spaces.Box(0, 255, (4, 4, 2), dtype=np.uint8), spaces.Box(-2.0, 2.0, (2,)))
 
 
+class MissionLike(spaces.Space):
+    """A look-alike of MiniGrid's ``MissionSpace``: a Gymnasium space (not ``Text``) whose values are strings
+    and which Gymnasium cannot flatten."""
+
+    MISSIONS = ("get to the green goal square", "open the door", "pick up the yellow key")
+
+    def __init__(self):
+        super().__init__(None, None)
+
+    def sample(self, mask=None, probability=None):
+        return self.MISSIONS[int(self.np_random.integers(len(self.MISSIONS)))]
+
+    def contains(self, x):
+        return x in self.MISSIONS
+
+
+class Opaque(spaces.Space):
+    """A space whose values are neither text nor numbers."""
+
+    def __init__(self):
+        super().__init__(None, None)
+
+    def sample(self, mask=None, probability=None):
+        return object()
+
+    def contains(self, x):
+        return True
+
+
+def image_direction_mission_obs():
+    return _Base(spaces.Dict({"image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
+                              "direction": spaces.Discrete(4), "mission": MissionLike()}), spaces.Discrete(3))
+
+
+def text_obs():
+    return _Base(spaces.Text(12), spaces.Discrete(2))
+
+
+def sequence_obs():
+    return _Base(spaces.Sequence(spaces.Box(-1, 1, (2,))), spaces.Discrete(2))
+
+
+def graph_obs():
+    return _Base(spaces.Graph(spaces.Box(-1, 1, (3,)), spaces.Discrete(2)), spaces.Discrete(2))
+
+
+def oneof_obs():
+    return _Base(spaces.OneOf([spaces.Discrete(3), spaces.Box(-1, 1, (2,))]), spaces.Discrete(2))
+
+
+def tuple_with_opaque_obs():
+    return _Base(spaces.Tuple((spaces.Box(-1, 1, (2,)), Opaque())), spaces.Discrete(2))
+
+
+def opaque_obs():
+    return _Base(Opaque(), spaces.Discrete(2))
+
+
 class RaisesOnStep(_Base):
     def __init__(self):
         super().__init__(spaces.Box(-1, 1, (3,)), spaces.Discrete(2))
