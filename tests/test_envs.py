@@ -64,10 +64,9 @@ def test_env_without_time_limit_gets_one():
 def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
     """``module:EnvId``: importing the module registers the id (as plugins such as minigrid do); a typo in
     the id gets close names; the sandboxed check (another process) resolves it the same way."""
+    from conftest import IDENTITY_MDP, ROOT
     from tools.mdp_check import validate_mdp
     from tools.schemas import MDPDesign
-
-    from conftest import IDENTITY_MDP, ROOT
 
     monkeypatch.syspath_prepend(str(ROOT))  # the plugin module is importable, as an installed one would be
     ref = "tests.envfiles.registers_on_import:Agent2Plugin/GoRight-v0"
