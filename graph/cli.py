@@ -270,7 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tools.executors import get_executor
         get_executor("ray", ray_address=args.ray_address)  # fail fast: Ray missing or the cluster unreachable
     context = RunContext(designer=args.designer, runs_dir=str(Path(args.runs_dir).resolve()),
-                         progress=not args.no_progress, review=args.review,
+                         progress=not args.no_progress, review=True if args.review else None,
                          llm=llm_settings(args) if args.designer == "llm" else None,
                          candidates=args.candidates, executor=args.executor, ray_address=args.ray_address,
                          max_parallel=args.max_parallel)
