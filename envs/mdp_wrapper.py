@@ -12,6 +12,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.wrappers import FlattenObservation, FrameStackObservation
 
 from envs.errors import MDPCodeError, NonFiniteRewardError
 
@@ -78,8 +79,13 @@ class MDPWrapper(gym.Wrapper):
 
 
 def make_mdp_env(env_ref: str, code: str, obs_dim: int, shape_reward: bool,
-                 render_mode: str | None = None) -> MDPWrapper:
-    """The env behind ``env_ref`` with a generated MDP applied."""
+                 render_mode: str | None = None, history: int = 1) -> gym.Env:
+    """The env behind ``env_ref`` with a generated MDP applied; with ``history`` > 1 each
+    observation is the last ``history`` ones, oldest first, flattened (Gymnasium's frame stack,
+    padded with the first observation after a reset)."""
     from envs.loading import make_env
 
-    return MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward)
+    env: gym.Env = MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward)
+    if history > 1:
+        env = FlattenObservation(FrameStackObservation(env, history, padding_type="reset"))
+    return env

@@ -199,6 +199,7 @@ def _summary(values: dict, thread_id: str) -> int:
     if best is not None:
         print(f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
               f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
+              + (f", 95% CI [{best.eval_ci[0]:.2f}, {best.eval_ci[1]:.2f}]" if best.eval_ci else "")
               + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
               + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items()))
     print(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")

@@ -18,6 +18,7 @@ from langgraph.types import Send
 
 from nodes.context import announce, design_context, designer, iter_dir
 from nodes.designers.expert import MIN_ITERATION_STEPS, ExpertDesigner
+from nodes.designers.screen import SCREEN_SHARE, screen_size
 from nodes.train import progress_reporter
 from tools.executors import get_executor
 from tools.schemas import CandidateRank, CandidateResult, TrainJob
@@ -37,8 +38,14 @@ def propose_candidates(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
     task, it = state["spec"], state["iteration"]
-    k, each = candidate_budget(ctx.steps_left, state["algo"].budget_steps, state["settings"].candidates)
-    proposals = designer(state, config).propose_candidates(ctx, k, task.seed + 1000 * (it - 1))[:k]
+    seed = task.seed + 1000 * (it - 1)
+    if ctx.critique is not None and ctx.critique.screen:
+        k = screen_size(state["settings"].candidates)
+        k, each = candidate_budget(ctx.steps_left, int(SCREEN_SHARE * ctx.steps_left / k), k)
+        proposals = designer(state, config).propose_screen(ctx, k, seed)[:k]
+    else:
+        k, each = candidate_budget(ctx.steps_left, state["algo"].budget_steps, state["settings"].candidates)
+        proposals = designer(state, config).propose_candidates(ctx, k, seed)[:k]
     out = []
     for c in proposals:
         algo = c.algo.model_copy(update={"budget_steps": each})

@@ -7,6 +7,7 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, rundb, thread_id
+from nodes.designers.escalation import fix_kind
 from tools.schemas import IterationRecord
 
 
@@ -19,14 +20,17 @@ def critic(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     critique = designer(state, config).critique(design_context(state, config))
     train, ev, mdp, algo = state["train"], state["eval"], state["mdp"], state["algo"]
+    ranking = state.get("ranking") or []
     record = IterationRecord(
         iteration=state["iteration"], mdp_summary=mdp.summary, mdp_code=mdp.code, algo=algo,
         env_steps=train.env_steps, train_best=train.best_test_mean, stop_reason=train.stop_reason,
         eval_mean=ev.mean, eval_std=ev.std, eval_episodes=ev.episodes, eval_metrics=ev.metrics,
         eval_agents=ev.agents, verdict=critique.verdict,
         diagnosis=critique.diagnosis, reason=critique.reason, changes=critique.changes,
+        fix_kind=fix_kind(critique, algo),
+        eval_ci=[ev.ci_low, ev.ci_high] if ev.ci_low is not None and ev.ci_high is not None else None,
         iter_dir=train.iter_dir, wall_seconds=train.wall_seconds + ev.wall_seconds,
-        candidates=(state.get("ranking") or []) if state["settings"].candidates > 1 else [],
+        candidates=ranking if ranking and ranking[0].iter_dir == train.iter_dir else [],
     )
     history = [*state.get("history", []), record]
     best = best_record(history)

@@ -39,8 +39,8 @@ def export(state: dict, config: RunnableConfig) -> dict:
         designer=state["settings"].designer, metric=metric_name(task.env),
         best=None if best is None else BestIteration(
             iteration=best.iteration, algorithm=best.algo.algorithm, eval_mean=best.eval_mean,
-            eval_std=best.eval_std, eval_episodes=best.eval_episodes, eval_metrics=best.eval_metrics,
-            agents=best.eval_agents),
+            eval_std=best.eval_std, eval_ci95=best.eval_ci, eval_episodes=best.eval_episodes,
+            eval_metrics=best.eval_metrics, agents=best.eval_agents),
         env_steps_total=state.get("steps_used", 0), budget_steps=task.budget_steps,
         wall_seconds=round(wall, 2), agent_dir=str(agent_dir) if best else None)
     result = summary.model_dump() | {
@@ -48,9 +48,9 @@ def export(state: dict, config: RunnableConfig) -> dict:
             {"iteration": r.iteration, "design": r.mdp_summary, "mdp_code": r.mdp_code,
              "algorithm": r.algo.algorithm, "hyperparameters": r.algo.model_dump(),
              "env_steps": r.env_steps, "train_best": r.train_best, "stop_reason": r.stop_reason,
-             "eval_mean": r.eval_mean, "eval_std": r.eval_std, "eval_metrics": r.eval_metrics,
-             "verdict": r.verdict,
-             "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes,
+             "eval_mean": r.eval_mean, "eval_std": r.eval_std, "eval_ci95": r.eval_ci,
+             "eval_episodes": r.eval_episodes, "eval_metrics": r.eval_metrics, "verdict": r.verdict,
+             "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes, "fix_kind": r.fix_kind,
              "candidates": [c.model_dump() for c in r.candidates]}
             for r in history],
         "reviews": [r.model_dump() for r in state.get("reviews") or []],

@@ -132,4 +132,6 @@ def after_algorithm_review(state: dict) -> Literal["select_algorithm", "train", 
     note = state.get("review")
     if note is not None and note.stage == "algorithm":
         return "select_algorithm"
-    return "propose_candidates" if state["settings"].candidates > 1 else "train"
+    critique = state.get("critique")
+    screen = critique is not None and critique.screen
+    return "propose_candidates" if state["settings"].candidates > 1 or screen else "train"

@@ -190,7 +190,7 @@ def test_expert_picks_mappo_then_shared_then_independent_ppo():
     cfg = expert.select_algorithm(ctx)
     assert cfg.algorithm == "MAPPO" and cfg.gamma == 0.99 and cfg.on_policy
     assert expert.analyze(ctx).agents == "multi"
-    assert expert._alternative("MAPPO", p) == "PPO" and expert._alternative("PPO", p) == "IPPO"
+    assert expert.alternative("MAPPO", p) == "PPO" and expert.alternative("PPO", p) == "IPPO"
 
 
 def test_tiny_mpe_run_exports_and_plays(runs_dir):

@@ -54,7 +54,7 @@ class AgentView(ModuleWithVectorOutput):
     """
 
     def __init__(self, layout: AgentLayout, part: str, hidden_sizes: list[int], activation: type[nn.Module],
-                 independent: bool = False):
+                 independent: bool = False, norm_layer: type[nn.Module] | None = None):
         if part not in ("local", "central"):
             raise ValueError(f"part must be 'local' or 'central', got {part!r}")
         self.layout, self.part, self.independent = layout, part, independent
@@ -62,7 +62,7 @@ class AgentView(ModuleWithVectorOutput):
             in_dim = layout.obs_dim if part == "local" else layout.state_dim
         else:
             in_dim = (layout.obs_dim if part == "local" else layout.state_dim) + layout.n_agents
-        nets = [MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation)
+        nets = [MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
                 for _ in range(layout.n_agents if independent else 1)]
         super().__init__(nets[0].output_dim)
         self.nets = nn.ModuleList(nets)
@@ -90,6 +90,12 @@ class MaskedDiscreteActor(DiscreteActor):
         logits, hidden = super().forward(obs, state, info)
         mask = torch.as_tensor(obs, dtype=torch.float32, device=logits.device)[:, -self.layout.mask_dim:]
         return logits.masked_fill(mask < 0.5, -1e9), hidden
+
+
+def _net(cfg: AlgoConfig, obs_dim: int, **kwargs) -> Net:
+    """Tianshou's MLP body with the config's hidden sizes, activation and (optional) layer norm."""
+    return Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=ACTIVATIONS[cfg.activation],
+               norm_layer=nn.LayerNorm if cfg.layer_norm else None, **kwargs)
 
 
 def check_compatible(cfg: AlgoConfig, action_space: gym.Space, layout: AgentLayout | None = None) -> None:
@@ -142,13 +148,14 @@ def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: A
     actor_body: ModuleWithVectorOutput
     critic_body: ModuleWithVectorOutput
     if layout is None:
-        actor_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
-        critic_body = Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=act)
+        actor_body = _net(cfg, obs_dim)
+        critic_body = _net(cfg, obs_dim)
     else:
         independent = cfg.algorithm == "IPPO"
-        actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent)
+        norm = nn.LayerNorm if cfg.layer_norm else None
+        actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent, norm)
         critic_body = AgentView(layout, "central" if cfg.algorithm == "MAPPO" else "local",
-                                cfg.hidden_sizes, act, independent)
+                                cfg.hidden_sizes, act, independent, norm)
     policy: ProbabilisticActorPolicy
     if isinstance(action_space, gym.spaces.Discrete):
         if layout is not None and layout.mask_dim:
@@ -181,8 +188,7 @@ def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: A
 
 
 def _dqn(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Discrete) -> Algorithm:
-    net = Net(state_shape=obs_dim, action_shape=int(action_space.n), hidden_sizes=cfg.hidden_sizes,
-              activation=ACTIVATIONS[cfg.activation])
+    net = _net(cfg, obs_dim, action_shape=int(action_space.n))
     policy = DiscreteQLearningPolicy(model=net, action_space=action_space,
                                      eps_training=cfg.eps_start, eps_inference=0.0)
     return DQN(policy=policy, optim=_optim(cfg), gamma=cfg.gamma, n_step_return_horizon=cfg.n_step,
@@ -191,17 +197,14 @@ def _dqn(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Discrete) -> Al
 
 def _critics(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> list[ContinuousCritic]:
     return [
-        ContinuousCritic(preprocess_net=Net(state_shape=obs_dim, action_shape=action_space.shape,
-                                            hidden_sizes=cfg.hidden_sizes, concat=True,
-                                            activation=ACTIVATIONS[cfg.activation]))
+        ContinuousCritic(preprocess_net=_net(cfg, obs_dim, action_shape=action_space.shape, concat=True))
         for _ in range(2)
     ]
 
 
 def _sac(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorithm:
     actor = ContinuousActorProbabilistic(
-        preprocess_net=Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes,
-                           activation=ACTIVATIONS[cfg.activation]),
+        preprocess_net=_net(cfg, obs_dim),
         action_shape=action_space.shape, unbounded=True, conditioned_sigma=True)
     c1, c2 = _critics(cfg, obs_dim, action_space)
     alpha: float | AutoAlpha
@@ -219,8 +222,7 @@ def _sac(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorit
 
 def _td3(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorithm:
     actor = ContinuousActorDeterministic(
-        preprocess_net=Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes,
-                           activation=ACTIVATIONS[cfg.activation]),
+        preprocess_net=_net(cfg, obs_dim),
         action_shape=action_space.shape, max_action=1.0)
     c1, c2 = _critics(cfg, obs_dim, action_space)
     policy = ContinuousDeterministicPolicy(actor=actor, action_space=action_space,

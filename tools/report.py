@@ -48,6 +48,10 @@ def plot_learning_curve(history: list[IterationRecord], target: float | None, ou
     return out
 
 
+def _interval(ci: list[float] | None) -> str:
+    return "—" if not ci else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
 def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.1f}"
 
@@ -66,16 +70,19 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
         f"**wall time**: {result['wall_seconds']:.0f} s", "",
         f"![learning curve]({png.name})", "",
         "## Iterations", "",
-        "| # | MDP | algorithm | env steps | best test | eval (mean ± std) | stop | verdict | reason |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| # | MDP | algorithm | env steps | best test | eval (mean ± std) | 95% CI | episodes | stop | verdict "
+        "| fix | reason |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in history:
         ev = "—" if r.eval_mean is None else f"{r.eval_mean:.1f} ± {r.eval_std or 0:.1f}"
         lines.append(f"| {r.iteration} | {r.mdp_summary} | {r.algo.short()} | {r.env_steps} | "
-                     f"{_fmt(r.train_best)} | {ev} | {r.stop_reason} | {r.verdict} | {r.reason} |")
+                     f"{_fmt(r.train_best)} | {ev} | {_interval(r.eval_ci)} | {r.eval_episodes} | {r.stop_reason} | "
+                     f"{r.verdict} | {r.fix_kind} | {r.reason} |")
     if best is not None:
         lines += ["", f"## Best: iteration {best.iteration}", "",
                   f"Evaluation {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
+                  + (f", 95% CI {_interval(best.eval_ci)}" if best.eval_ci else "")
                   + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
                   + "".join(f"; {k} {v:.2f}" for k, v in best.eval_metrics.items()) + ".",
                   "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",

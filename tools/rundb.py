@@ -113,7 +113,9 @@ class RunDB:
             "mdp_summary": rec.mdp_summary, "config": json.dumps(rec.algo.model_dump()),
             "env_steps": rec.env_steps, "train_best": rec.train_best, "stop_reason": rec.stop_reason,
             "eval_mean": rec.eval_mean, "eval_std": rec.eval_std, "eval_episodes": rec.eval_episodes,
-            "verdict": rec.verdict, "diagnosis": rec.diagnosis, "reason": rec.reason,
+            "verdict": rec.verdict, "diagnosis": rec.diagnosis, "reason": rec.reason, "fix_kind": rec.fix_kind,
+            "eval_ci_low": rec.eval_ci[0] if rec.eval_ci else None,
+            "eval_ci_high": rec.eval_ci[1] if rec.eval_ci else None,
             "wall_seconds": rec.wall_seconds, "iter_dir": rec.iter_dir,
         }, pk=("thread_id", "iteration"), alter=True)
         self.db["metrics"].upsert_all([

@@ -35,6 +35,7 @@ MAX_BUDGET_STEPS = 10_000_000_000
 MAX_ITERATIONS = 50
 MAX_EVAL_EPISODES = 1000
 MAX_CANDIDATES = 64
+MAX_HISTORY = 16
 
 
 class TaskSpec(_Model):
@@ -121,9 +122,16 @@ class MDPDesign(_Model):
     code: str
     obs_dim: int = Field(gt=0)
     normalize_obs: bool = False
+    history: int = Field(1, ge=1, le=MAX_HISTORY, description="Observation history: the learner sees the last "
+                                                               "``history`` observations, concatenated (frame stack).")
     shaping: str | None = None
     summary: str
     rationale: str = ""
+
+    @property
+    def input_dim(self) -> int:
+        """Length of what the network reads: ``obs_dim`` per remembered observation."""
+        return self.obs_dim * self.history
 
 
 class AlgoConfig(_Model):
@@ -132,6 +140,7 @@ class AlgoConfig(_Model):
     algorithm: AlgorithmName
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1, max_length=4)
     activation: Literal["tanh", "relu"] = "tanh"
+    layer_norm: bool = Field(False, description="Layer normalisation after each hidden layer.")
     lr: float = Field(3e-4, gt=0, lt=1)
     gamma: float = Field(0.99, gt=0, le=1)
     n_train_envs: int = Field(8, ge=1, le=64)
@@ -242,6 +251,9 @@ class EvalResult(_Model):
     """Means of the env's episode-end measures (MetaDrive: ``arrive_dest`` success rate,
     ``route_completion``)."""
     mean_length: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """95% confidence interval of ``mean`` (Student t over the episodes' returns)."""
     wall_seconds: float = 0.0
     error: str | None = None
 
@@ -250,7 +262,7 @@ Verdict = Literal["done", "revise_mdp", "revise_algo", "give_up"]
 
 
 Diagnosis = Literal["solved", "no_progress", "still_improving", "plateau", "unstable",
-                    "diverged", "crashed", "budget_spent", "other"]
+                    "diverged", "crashed", "budget_spent", "screened", "other"]
 
 
 class MDPChanges(_Model):
@@ -259,6 +271,7 @@ class MDPChanges(_Model):
     shaping: Literal["none", "potential"] | None = None
     shaping_scale: float | None = Field(None, ge=0, le=1000)
     normalize_obs: bool | None = None
+    history: int | None = Field(None, ge=1, le=MAX_HISTORY, description="Observations remembered (frame stack).")
     sanitize_reward: bool | None = None
     """Replace non-finite rewards with 0 and clip the rest (after a NaN/inf reward stopped training)."""
 
@@ -275,6 +288,14 @@ class Critique(_Model):
     mdp_changes: MDPChanges = Field(default_factory=MDPChanges)
     warm_start: bool = False
     """Continue training from this iteration's weights instead of starting over."""
+    screen: bool = False
+    """Screen diverse designs side by side on a share of the budget left, then continue the best."""
+
+
+FixKind = Literal["none", "hyperparameters", "continue", "repair", "exploration", "algorithm",
+                  "representation", "reward", "screen"]
+STRUCTURAL_FIXES: tuple[str, ...] = ("exploration", "algorithm", "representation", "reward", "screen")
+"""Fixes that change the design, not only its numbers."""
 
 
 class Candidate(_Model):
@@ -332,6 +353,10 @@ class IterationRecord(_Model):
     diagnosis: str
     reason: str
     changes: list[str] = Field(default_factory=list)
+    fix_kind: FixKind = "none"
+    """What kind of change the verdict made (``nodes/designers/escalation.py`` classifies it)."""
+    eval_ci: list[float] | None = None
+    """95% confidence interval of ``eval_mean`` ([low, high])."""
     iter_dir: str
     wall_seconds: float
     candidates: list[CandidateRank] = Field(default_factory=list)
@@ -379,6 +404,7 @@ class BestIteration(_Model):
     algorithm: str
     eval_mean: float
     eval_std: float | None
+    eval_ci95: list[float] | None = None
     eval_episodes: int
     eval_metrics: dict[str, float] = Field(default_factory=dict)
     agents: int = 1

@@ -38,7 +38,8 @@ from tianshou.utils.logger.logger_base import BaseLogger
 from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
+from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, TrainJob, TrainResult
+from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
 from envs.errors import NonFiniteRewardError
 from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import make_mdp_env
@@ -255,7 +256,7 @@ class TrainWorker:
         self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
                                          shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0]
-        self.algorithm = build_algorithm(cfg, job.mdp.obs_dim, probe, layout)
+        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout)
         slots = len(self.train_envs)
         if cfg.on_policy:
             self.buffer = VectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
@@ -385,7 +386,7 @@ def train(iter_dir: Path, eval_episodes: int = 0) -> None:
 def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
-    algorithm = build_algorithm(job.algo, job.mdp.obs_dim, probe.action_space,
+    algorithm = build_algorithm(job.algo, job.mdp.input_dim, probe.action_space,
                                 agent_layout(job.env, job.mdp.obs_dim))
     probe.close()
     state = load_checkpoint(policy_file)
@@ -396,24 +397,39 @@ def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     return algorithm, state.get("obs_rms")
 
 
-def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int) -> EvalResult:
-    """Deterministic episodes on the original reward (no shaping) with the saved policy."""
+def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, adaptive: bool = True) -> EvalResult:
+    """Deterministic episodes on the original reward (no shaping) with the saved policy.
+
+    With ``adaptive`` and a target, episodes are added (doubling, up to ``EVAL_GROWTH_CAP`` times
+    ``episodes`` and ``MAX_EVAL_EPISODES``) while the 95% interval of the mean still holds the
+    target, so "target met" is decided on the interval; at the cap the mean decides."""
     start = time.perf_counter()
     algorithm, rms = load_policy(job, policy_file)
     envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
     layout = getattr(envs, "layout", None)
     agents = layout.n_agents if layout else 1  # multi-agent: one return per agent and episode
+    cap = min(MAX_EVAL_EPISODES, EVAL_GROWTH_CAP * episodes) if adaptive else episodes
     _, keys = env_traits(job.env)
-    buffer = VectorReplayBuffer(2 * episodes * (episode_cap(job.env) + 1), len(envs)) if keys else None
+    buffer = VectorReplayBuffer(2 * cap * (episode_cap(job.env) + 1), len(envs)) if keys else None
     collector = Collector[CollectStats](algorithm, envs, buffer)
     collector.reset()
-    stats = collector.collect(n_episode=episodes * agents)
+    returns: list[float] = []
+    lens: list[float] = []
+    batch = episodes
+    while True:
+        stats = collector.collect(n_episode=batch * agents, reset_before_collect=bool(returns))
+        returns += [float(r) for r in stats.returns]
+        lens += [float(n) for n in stats.lens]
+        done = len(returns) // agents
+        if not needs_more_episodes(returns, job.target, cap * agents):
+            break
+        batch = min(done, cap - done)
     envs.close()
-    returns = [float(r) for r in stats.returns]
     metrics = episode_metrics(buffer, keys) if buffer is not None else {}
+    low, high = mean_ci(returns)
     return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns) // agents,
-                      returns=returns, agents=agents, metrics=metrics, mean_length=float(np.mean(stats.lens)),
-                      wall_seconds=time.perf_counter() - start)
+                      returns=returns, agents=agents, metrics=metrics, mean_length=float(np.mean(lens)),
+                      ci_low=low, ci_high=high, wall_seconds=time.perf_counter() - start)
 
 
 def episode_cap(env_ref: str) -> int:
@@ -474,7 +490,8 @@ def main(argv: list[str]) -> int:
     elif mode == "play":  # an exported agent's folder
         from tools.agent_io import POLICY_FILE, PLAY_RESULT, load_job
 
-        result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]))
+        result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]),
+                                 adaptive=False)
         write_text_atomic(iter_dir / PLAY_RESULT, result.model_dump_json(indent=1))
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)

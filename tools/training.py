@@ -202,7 +202,7 @@ def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
     done, best = iter_dir / EVAL_RESULT, iter_dir / BEST_POLICY
     if done.exists() and best.exists() and done.stat().st_mtime >= best.stat().st_mtime:
         result = EvalResult.model_validate_json(done.read_text())
-        if result.episodes == episodes and result.error is None:
+        if result.episodes >= episodes and result.error is None:
             return result
     log = iter_dir / "eval.log"
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)

@@ -21,12 +21,15 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
     """
     venv: BaseVectorEnv
     if is_multi_agent(env_ref):
+        if mdp.history > 1:
+            raise ValueError(f"observation history {mdp.history} is for single-agent envs; {env_ref!r} has agents")
         venv = make_slot_vector_env(lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code),
                                     mdp.obs_dim, n, seed, shape_reward)
     else:
         one_per_process, _ = env_traits(env_ref)
         kind = SubprocVectorEnv if one_per_process else DummyVectorEnv
-        venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward) for _ in range(n)])
+        venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward, history=mdp.history)
+                     for _ in range(n)])
         venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:
         venv = VectorEnvNormObs(venv, update_obs_rms=update_obs_rms)

@@ -83,5 +83,13 @@ class Designer(ABC):
         assert ctx.mdp is not None and ctx.algo is not None
         return expert_candidates(ctx.mdp, ctx.algo, k, seed)
 
+    def propose_screen(self, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
+        """``k`` structurally different designs to screen after a repeated failure, the current
+        design (continued) first; the default is the expert's (``screen.py``)."""
+        from nodes.designers.expert import ExpertDesigner
+        from nodes.designers.screen import screen_candidates
+
+        return screen_candidates(ExpertDesigner(), ctx, k, seed)
+
     @abstractmethod
     def critique(self, ctx: DesignContext) -> Critique: ...

@@ -13,6 +13,7 @@ import numpy as np
 
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer
+from nodes.designers.escalation import continuation_changes, escalate
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -118,17 +119,18 @@ class ExpertDesigner(Designer):
         if ctx.rejected("mdp") and prev is not None:  # a reviewer said no: flip one decision of that design
             standardised = "standardised obs" in prev.summary
             shaping, normalize = ("none", standardised) if prev.shaping else ("none", not standardised)
-            return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration)
+            return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         shaping = changes.shaping or ((prev.shaping or "none") if prev else
                                       ("potential" if p.sparse_reward else "none"))
         scale = changes.shaping_scale if changes.shaping_scale is not None else SHAPING_SCALE
         normalize = changes.normalize_obs if changes.normalize_obs is not None else needs_normalization(p)
         sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
-        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize)
+        history = changes.history or (prev.history if prev else 1)
+        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, history)
 
     def build_mdp(self, p: EnvProfile, target: float | None, shaping: str, scale: float,
-                  normalize: bool, iteration: int, sanitize: bool = False) -> MDPDesign:
+                  normalize: bool, iteration: int, sanitize: bool = False, history: int = 1) -> MDPDesign:
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
         if normalize:
@@ -165,7 +167,10 @@ class ExpertDesigner(Designer):
             code += mdp_code.REWARD_SANITIZED.format(clip=float(max(1.0, 10 * bound)) if math.isfinite(bound) else 1e6)
             parts.append(mdp_code.SANITIZED)
             why.append("a non-finite reward stopped training: such rewards become 0 and the rest is clipped")
-        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False,
+        if history > 1:
+            parts.append(f"last {history} observations")
+            why.append(f"the policy sees the last {history} observations (memory for what one observation hides)")
+        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False, history=history,
                          shaping=shaping if shaping != "none" else None,
                          summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
 
@@ -256,7 +261,7 @@ class ExpertDesigner(Designer):
         crit, prev = ctx.critique, ctx.algo
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
         if ctx.rejected("algorithm") and prev is not None:  # a reviewer said no: the next algorithm in line
-            cfg = self.default_config(self._alternative(prev.algorithm, p), p, budget, sparse)
+            cfg = self.default_config(self.alternative(prev.algorithm, p), p, budget, sparse)
         elif crit is None or prev is None:
             first = "MAPPO" if p.multi_agent else "PPO" if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)
@@ -294,7 +299,7 @@ class ExpertDesigner(Designer):
         if train.stop_reason == "crash" or ev.mean is None:
             failure = ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1]
             if ctx.history and ctx.history[-1].stop_reason == "crash":
-                switch = self._alternative(algo.algorithm, p)
+                switch = self.alternative(algo.algorithm, p)
                 return Critique(
                     verdict="revise_algo", diagnosis="crashed",
                     reason=f"{algo.algorithm} failed twice in a row: {failure}",
@@ -312,44 +317,52 @@ class ExpertDesigner(Designer):
         if ctx.steps_left < MIN_ITERATION_STEPS:
             return Critique(verdict="done", diagnosis="budget_spent",
                             reason=f"{ctx.steps_left} env steps left: keep the best iteration")
+        if ctx.critique is not None and ctx.critique.screen:
+            return Critique(
+                verdict="revise_algo", diagnosis="screened",
+                reason=f"the screen's winner reached {best:.1f}: it gets the rest of the budget",
+                changes=["continue the screen's winner from its weights"], warm_start=True,
+                algo_changes=continuation_changes(algo))
         if gained < 0.05:
             if mdp.shaping is None and p.sparse_reward:
-                return Critique(
+                return escalate(ctx, Critique(
                     verdict="revise_mdp", diagnosis="no_progress",
                     reason=f"best test {best:.1f} is no better than random play ({start:.1f}) and the "
                            "reward is sparse",
                     changes=["add potential-based shaping from the distance to the start states"],
-                    mdp_changes=MDPChanges(shaping="potential"))
-            switch = self._alternative(algo.algorithm, p)
-            return Critique(
+                    mdp_changes=MDPChanges(shaping="potential")))
+            switch = self.alternative(algo.algorithm, p)
+            return escalate(ctx, Critique(
                 verdict="revise_algo", diagnosis="no_progress",
                 reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
-                changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
+                changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch))  # type: ignore[arg-type]
         if train.stop_reason == "target":
             return Critique(
                 verdict="revise_algo", diagnosis="still_improving",
                 reason=f"tests met the target but the {ev.episodes}-episode evaluation ({ev.mean:.1f}) did not",
-                changes=["continue training the same agent"], warm_start=True)
+                changes=["continue training the same agent"], warm_start=True,
+                algo_changes=continuation_changes(algo))
         improving = self._still_improving(curve)
         if improving and train.stop_reason == "budget":
             return Critique(
                 verdict="revise_algo", diagnosis="still_improving",
                 reason=f"test score still rising at the end of the budget (best {best:.1f})",
-                changes=["continue training the same agent with more steps"], warm_start=True)
+                changes=["continue training the same agent with more steps"], warm_start=True,
+                algo_changes=continuation_changes(algo))
         if self._unstable(curve, gap):
             return Critique(
                 verdict="revise_algo", diagnosis="unstable",
                 reason=f"test score fell well below its best ({best:.1f}) after reaching it",
                 changes=["learning rate x0.7", "batch size x2"], warm_start=True,
                 algo_changes={"lr": algo.lr * 0.7, "batch_size": algo.batch_size * 2})
-        return Critique(
+        return escalate(ctx, Critique(
             verdict="revise_algo", diagnosis="plateau",
             reason=f"test score flat at {best:.1f} below the target",
             changes=["learning rate x0.7", "discount closer to 1"], warm_start=True,
-            algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))})
+            algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))}))
 
     @staticmethod
-    def _alternative(current: str, p: EnvProfile) -> str:
+    def alternative(current: str, p: EnvProfile) -> str:
         if p.multi_agent:
             return {"MAPPO": "PPO", "PPO": "IPPO"}.get(current, "MAPPO")
         if p.action.kind == "discrete":

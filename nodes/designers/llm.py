@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from envs.errors import Agent2Error
 from nodes import prompts
 from nodes.designers.base import DesignContext, Designer
+from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
 from tools.schemas import (
@@ -104,7 +105,8 @@ def history_text(history: list[IterationRecord]) -> str:
     return "\n".join(
         f"- iteration {r.iteration}: MDP [{r.mdp_summary}], {r.algo.short()}, {r.env_steps} steps, "
         f"eval {'failed' if r.eval_mean is None else f'{r.eval_mean:.1f} ± {r.eval_std or 0:.1f}'}, "
-        f"stop {r.stop_reason}, verdict {r.verdict}: {r.reason}" for r in history)
+        f"stop {r.stop_reason}, diagnosis {r.diagnosis}, verdict {r.verdict}, fix kind {r.fix_kind}: {r.reason}"
+        for r in history)
 
 
 def curve_text(ctx: DesignContext) -> str:
@@ -297,7 +299,7 @@ class LLMDesigner(Designer):
             if second.verdict not in ("done", "give_up"):
                 return second.model_copy(update={"reason": f"model said {ans.verdict} ({ans.reason[:120]}) "
                                                            f"below the target; expert: {second.reason}"})
-        return ans
+        return escalate(ctx, ans)  # a repeated flat failure gets a structural fix, as the expert's would
 
 
 def _to_design(ans: MDPAnswer) -> MDPDesign:

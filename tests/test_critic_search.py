@@ -1,0 +1,149 @@
+"""The critic searches: a repeated flat failure gets a structural fix, then a screen of diverse
+designs, never the same kind of fix twice (synthetic curves, no training)."""
+
+import functools
+
+import pytest
+
+from nodes.designers.base import DesignContext
+from nodes.designers.escalation import FLAT_DIAGNOSES, escalate, fix_kind
+from nodes.designers.expert import ExpertDesigner
+from nodes.designers.screen import SCREEN_K, screen_candidates
+from tools.profiling import profile_env
+from tools.schemas import (
+    STRUCTURAL_FIXES,
+    AlgoConfig,
+    Critique,
+    CurvePoint,
+    EvalResult,
+    IterationRecord,
+    MDPChanges,
+    TaskSpec,
+    TrainResult,
+)
+
+EXPERT = ExpertDesigner()
+
+
+@functools.cache
+def _profile(env: str):
+    return profile_env(env, episodes=3)
+
+
+def _ctx(env="CartPole-v1", target=475.0, budget=1_000_000, iterations=8) -> DesignContext:
+    task = TaskSpec(text="t", env=env, target=target, budget_steps=budget, max_iterations=iterations)
+    return DesignContext(task=task, profile=_profile(env))
+
+
+def _iterate(ctx: DesignContext, curve: list[float]) -> Critique:
+    """One loop pass as the graph runs it, with ``curve`` as the test scores; returns the verdict
+    and appends the iteration's record (as ``nodes/critic.py`` does)."""
+    if ctx.critique is None or ctx.critique.verdict == "revise_mdp" or ctx.mdp is None:
+        ctx.mdp = EXPERT.design_mdp(ctx)
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    if ctx.critique is not None and ctx.critique.screen:  # the fan-in hands the winner on
+        ctx.mdp, ctx.algo = (lambda c: (c.mdp, c.algo))(EXPERT.propose_screen(ctx, SCREEN_K, 0)[1])
+    steps = ctx.algo.budget_steps
+    ctx.train = TrainResult(env_steps=steps, best_test_mean=max(curve), stop_reason="budget", iter_dir=f"/i{ctx.iteration}",
+                            curve=[CurvePoint(env_step=(i + 1) * steps // len(curve), mean=m, std=1.0, wall=i)
+                                   for i, m in enumerate(curve)])
+    ctx.eval = EvalResult(mean=curve[-1], std=1.0, episodes=20, returns=[], mean_length=10)
+    ctx.steps_used += steps
+    c = EXPERT.critique(ctx)
+    ctx.history.append(IterationRecord(
+        iteration=ctx.iteration, mdp_summary=ctx.mdp.summary, mdp_code=ctx.mdp.code, algo=ctx.algo, env_steps=steps,
+        train_best=max(curve), stop_reason="budget", eval_mean=curve[-1], eval_std=1.0, eval_episodes=20,
+        verdict=c.verdict, diagnosis=c.diagnosis, reason=c.reason, changes=c.changes,
+        fix_kind=fix_kind(c, ctx.algo), iter_dir=f"/i{ctx.iteration}", wall_seconds=1.0))
+    ctx.critique, ctx.iteration = c, ctx.iteration + 1
+    return c
+
+
+FLAT = [100.0, 150.0, 151.0, 150.0, 151.0, 150.0, 151.0, 150.0]
+
+
+def test_repeated_plateau_escalates_hyperparameters_then_screen_then_structural():
+    ctx = _ctx()
+    kinds = []
+    for _ in range(7):
+        c = _iterate(ctx, FLAT)
+        kinds.append(fix_kind(c, ctx.algo))
+    assert kinds[0] == "hyperparameters"  # the first plateau: the usual tuning
+    assert kinds[1] == "screen"  # the same failure twice: no confident fix
+    assert kinds[2] == "continue"  # the screen's winner gets the rest
+    flat_fixes = [k for k, r in zip(kinds, ctx.history, strict=True) if r.diagnosis in FLAT_DIAGNOSES]
+    assert all(a != b for a, b in zip(flat_fixes, flat_fixes[1:], strict=False)), kinds
+    assert kinds.count("hyperparameters") == 1, kinds
+    structural = [k for k in kinds[3:] if k in STRUCTURAL_FIXES]
+    assert len(structural) == len(set(structural)) >= 2, kinds  # each structural step once
+
+
+def test_five_learning_rate_decays_in_a_row_are_impossible():
+    ctx = _ctx()
+    lrs = []
+    for _ in range(6):
+        c = _iterate(ctx, FLAT)
+        lrs.append("lr" in c.algo_changes and c.algo_changes["lr"] < ctx.algo.lr)
+    assert not any(a and b for a, b in zip(lrs, lrs[1:], strict=False)), lrs
+
+
+def test_without_budget_for_a_screen_the_ladder_changes_structure():
+    ctx = _ctx(budget=150_000)
+    first = _iterate(ctx, FLAT)
+    assert fix_kind(first, ctx.algo) == "hyperparameters"
+    ctx.steps_used = ctx.task.budget_steps - 30_000  # too little left to screen
+    second = _iterate(ctx, FLAT)
+    assert not second.screen and fix_kind(second, ctx.algo) == "exploration"
+    assert second.algo_changes["ent_coef"] > ctx.algo.ent_coef
+
+
+def test_escalation_passes_other_diagnoses_and_new_structural_fixes_unchanged():
+    ctx = _ctx()
+    _iterate(ctx, FLAT)
+    rising = Critique(verdict="revise_algo", diagnosis="still_improving", reason="r", warm_start=True)
+    assert escalate(ctx, rising) is rising
+    shaping = Critique(verdict="revise_mdp", diagnosis="plateau", reason="r",
+                       mdp_changes=MDPChanges(shaping="potential"))
+    assert escalate(ctx, shaping) is shaping
+
+
+def test_an_llm_hyperparameter_fix_after_a_hyperparameter_fix_is_replaced():
+    ctx = _ctx(budget=150_000)
+    _iterate(ctx, FLAT)
+    ctx.steps_used = ctx.task.budget_steps - 30_000
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    again = Critique(verdict="revise_algo", diagnosis="plateau", reason="flat", algo_changes={"lr": 1e-4})
+    out = escalate(ctx, again)
+    assert fix_kind(out, ctx.algo) in STRUCTURAL_FIXES and "flat again" not in out.reason
+    assert out.reason.startswith("flat;")
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "Pendulum-v1"])
+def test_screen_designs_differ_in_structure(env):
+    ctx = _ctx(env=env, target=None)
+    ctx.mdp = EXPERT.design_mdp(ctx)
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    cands = screen_candidates(EXPERT, ctx, 5, seed=7)
+    assert len(cands) == 5 and cands[0].label.startswith("screen: continue")
+    assert len({c.algo.algorithm for c in cands}) >= 2  # another family
+    assert any(c.mdp.history > 1 for c in cands)  # memory
+    assert any(c.mdp.shaping == "potential" for c in cands)  # reward shaping
+    signatures = {(c.mdp.code, c.mdp.history, c.algo.model_dump_json(exclude={"rationale"})) for c in cands}
+    assert len(signatures) == 5
+    assert [c.seed for c in cands] == [7, 8, 9, 10, 11]
+
+
+def test_fix_kinds_classify_what_a_verdict_changes():
+    algo = AlgoConfig(algorithm="PPO")
+    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"lr": 1e-4}), algo) \
+        == "hyperparameters"
+    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"ent_coef": 0.05}),
+                    algo) == "exploration"
+    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="DQN"), algo) \
+        == "algorithm"
+    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="PPO"), algo) \
+        == "none"
+    assert fix_kind(Critique(verdict="revise_mdp", diagnosis="plateau", reason="",
+                             mdp_changes=MDPChanges(history=4)), algo) == "representation"
+    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", warm_start=True), algo) == "continue"
+    assert fix_kind(Critique(verdict="done", diagnosis="solved", reason=""), algo) == "none"

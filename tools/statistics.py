@@ -1,0 +1,57 @@
+"""Confidence intervals for evaluation returns and benchmark tables.
+
+``mean_ci``: the Student-t 95% interval of a mean over episodes. ``needs_more_episodes``: the
+sequential rule evaluation uses (more episodes while the interval still straddles the target).
+``iqm_ci``: the interquartile mean of per-seed scores with a percentile-bootstrap interval, the way
+``rliable`` (Agarwal et al. 2021) reports few-seed RL results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+EVAL_GROWTH_CAP = 10
+"""Evaluation grows to at most this many times the requested episodes (and ``MAX_EVAL_EPISODES``)."""
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The t interval of the mean; a single value (or no spread) gives a zero-width interval."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("no values to take a confidence interval of")
+    m = float(x.mean())
+    if x.size < 2 or float(x.std()) == 0.0:
+        return m, m
+    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return m - half, m + half
+
+
+def needs_more_episodes(returns: Sequence[float], target: float | None, cap: int) -> bool:
+    """True while the interval still holds the target (the evaluation cannot yet say met or not)
+    and fewer than ``cap`` episodes were run. Without a target, the requested episodes are final."""
+    if target is None or len(returns) >= cap:
+        return False
+    low, high = mean_ci(returns)
+    return low < target <= high
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% (``scipy.stats.trim_mean`` at 25%)."""
+    return float(stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25))
+
+
+def iqm_ci(values: Sequence[float], confidence: float = CONFIDENCE, resamples: int = 2000,
+           seed: int = 0) -> tuple[float, float, float]:
+    """(IQM, low, high): the IQM of ``values`` and its percentile-bootstrap interval."""
+    x = np.asarray(values, dtype=np.float64)
+    point = iqm(x)
+    if x.size < 2 or float(x.std()) == 0.0:
+        return point, point, point
+    res = stats.bootstrap((x,), lambda s, axis=-1: stats.trim_mean(s, 0.25, axis=axis), method="percentile",
+                          confidence_level=confidence, n_resamples=resamples, rng=np.random.default_rng(seed))
+    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
