@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 PYTHON ?= python3
 
-.PHONY: setup setup-llm demo test test-all bench bench-full clean
+.PHONY: setup setup-llm demo test test-all bench bench-full bench-generality clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	# the tests cover SMAX, MetaDrive and the LangGraph dev server too, so those extras come along;
 	# MetaDrive's assets are not downloadable offline: prepare what state observations need
-	$(PIP) install -q -e ".[test,smax,metadrive,studio]"
+	$(PIP) install -q -e ".[test,smax,metadrive,studio,envs]"
 	# metadrive pulls pygame, mpe2 pygame-ce: both write pygame/; keep mpe2's (MetaDrive's state
 	# observations never use pygame)
 	$(PIP) install -q --force-reinstall --no-deps pygame-ce
@@ -49,6 +49,11 @@ bench: setup
 
 bench-full: setup
 	$(PY) bench/suite.py --full
+
+# the generality suite (bench/generality.py): 12 envs a user would bring, default settings, seed 0;
+# resumable (finished runs are kept in bench/results/generality/), hours on 2 cores
+bench-generality: setup
+	$(PY) bench/generality.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -160,3 +160,46 @@ class GoRight(gym.Env):
 
 def make_env():
     return GoRight()
+
+
+class CoinFlip(gym.Env):
+    """One step: +1 or -1 at random whatever the action. Its true mean is 0; any finite number of
+    episodes leaves the mean uncertain, which adaptive evaluation must notice near a target of 0."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), float(self.np_random.choice([-1.0, 1.0])), True, False, {}
+
+
+def coin_flip():
+    return CoinFlip()
+
+
+class Blink(gym.Env):
+    """Shows a cue (+1 or -1) at the first step only, then zeros; the action on the third step must
+    match the cue (+1 reward, else -1). Memoryless policies get 0 on average; a history of 3 sees it."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.cue, self.t = float(self.np_random.choice([-1.0, 1.0])), 0
+        return np.array([self.cue, 0.0], dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.array([0.0, self.t / 3], dtype=np.float32)
+        if self.t < 3:
+            return obs, 0.0, False, False, {}
+        return obs, 1.0 if (action == 1) == (self.cue > 0) else -1.0, True, False, {}
+
+
+def blink():
+    return Blink()

@@ -1,0 +1,112 @@
+"""The wider design space end to end on tiny budgets: observation history (frame stack) and layer
+norm through training, evaluation, export, play and warm start; evaluation that grows its episodes
+until its 95% interval decides the target; the screen's fan-out."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ENV_FILE, agent2
+from envs.mdp_wrapper import make_mdp_env
+from graph.state import RunSettings
+from nodes.candidates import propose_candidates
+from nodes.design_mdp import original_mdp
+from nodes.designers.expert import MIN_ITERATION_STEPS, ExpertDesigner
+from nodes.designers.screen import SCREEN_K, SCREEN_SHARE
+from nodes.review import after_algorithm_review
+from tools.agent_io import export_agent
+from tools.profiling import profile_env
+from tools.schemas import AlgoConfig, Critique, TaskSpec, TrainJob
+from tools.statistics import EVAL_GROWTH_CAP, iqm_ci, mean_ci
+from tools.train_worker import evaluate_policy, load_policy
+from tools.training import run_evaluation, run_training
+
+BLINK = f"{ENV_FILE}:blink"
+COIN = f"{ENV_FILE}:coin_flip"
+
+
+def _mdp(env: str, history: int = 1):
+    return original_mdp(profile_env(env, episodes=2).obs_dim).model_copy(update={"history": history})
+
+
+def test_history_stacks_the_last_observations_oldest_first():
+    env = make_mdp_env(BLINK, _mdp(BLINK).code, 2, shape_reward=False, history=3)
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (6,) and np.allclose(obs[:2], obs[2:4]) and np.allclose(obs[2:4], obs[4:])
+    cue = obs[0]
+    obs, *_ = env.step(0)
+    assert np.allclose(obs[:4], [cue, 0, cue, 0]) and np.allclose(obs[4:], [0, 1 / 3])
+
+
+def _train(tmp_path, name: str, history: int, layer_norm: bool, budget: int = 6000, warm: str | None = None):
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[32, 32], layer_norm=layer_norm, lr=3e-3, gamma=0.9,
+                      n_train_envs=4, collect_steps=256, batch_size=64, repeat=4, budget_steps=budget,
+                      epoch_steps=1024, test_episodes=20, warm_start_from=warm)
+    job = TrainJob(env=BLINK, mdp=_mdp(BLINK, history), algo=algo, seed=0, target=0.9)
+    folder = tmp_path / name
+    return job, run_training(job, folder, eval_episodes=50), folder
+
+
+def test_memory_solves_what_one_observation_hides_and_exports_plays_and_warm_starts(tmp_path):
+    job, train, folder = _train(tmp_path, "memory", history=3, layer_norm=True)
+    ev = run_evaluation(folder, 50)
+    assert ev.mean is not None and ev.mean >= 0.9, (train.curve, ev)  # a memoryless policy averages 0
+    algorithm, _ = load_policy(job, folder / "best_policy.pt")
+    first = algorithm.policy.actor.preprocess.model.model[0]
+    assert first.in_features == 6  # 3 observations of 2
+    assert any(type(m).__name__ == "LayerNorm" for m in algorithm.policy.actor.modules())
+    agent_dir = export_agent(folder, tmp_path / "agent", {})
+    play = agent2("play", str(agent_dir), "--episodes", "4")
+    assert play.returncode == 0, play.stderr
+    assert play.stdout.count("episode ") == 4
+    _, again, _ = _train(tmp_path, "continued", history=3, layer_norm=True, budget=1024, warm=str(folder))
+    assert again.curve and again.curve[0].mean >= 0.9  # starts from the trained weights
+
+
+def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=64, batch_size=32, repeat=1,
+                      n_train_envs=2, budget_steps=128, epoch_steps=64, test_episodes=2)
+    for target, grows in ((0.0, True), (5.0, False)):
+        job = TrainJob(env=COIN, mdp=_mdp(COIN), algo=algo, seed=0, target=target)
+        folder = tmp_path / f"t{target}"
+        run_training(job, folder)
+        ev = evaluate_policy(job, folder / "best_policy.pt", 20, seed=3)
+        assert ev.ci_low is not None and ev.ci_low <= ev.mean <= ev.ci_high
+        if grows:  # the interval holds 0 whatever the count: it grows to the cap
+            assert ev.episodes == 20 * EVAL_GROWTH_CAP and ev.ci_low < 0 < ev.ci_high
+        else:  # 5 is far outside the interval after 20 episodes
+            assert ev.episodes == 20 and ev.ci_high < 5
+        fixed = evaluate_policy(job, folder / "best_policy.pt", 20, seed=3, adaptive=False)
+        assert fixed.episodes == 20
+
+
+def test_confidence_intervals():
+    low, high = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert low == pytest.approx(2.5 - 3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2, rel=1e-4) and high > 4
+    assert mean_ci([7.0]) == (7.0, 7.0)
+    point, lo, hi = iqm_ci([0, 1, 2, 3, 100, -100, 2, 1])
+    assert point == pytest.approx(1.5) and lo <= point <= hi
+    with pytest.raises(ValueError, match="no values"):
+        mean_ci([])
+
+
+def test_a_screen_goes_to_the_fan_out_with_diverse_designs_on_a_share_of_the_budget(tmp_path):
+    profile = profile_env("CartPole-v1", episodes=2)
+    spec = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=200_000, max_iterations=6)
+    settings = RunSettings(runs_dir=str(tmp_path))
+    screen = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", screen=True, warm_start=True)
+    assert after_algorithm_review({"settings": settings, "critique": screen}) == "propose_candidates"
+    assert after_algorithm_review({"settings": settings,
+                                   "critique": screen.model_copy(update={"screen": False})}) == "train"
+    expert = ExpertDesigner()
+    mdp = expert.build_mdp(profile, 475, "none", 1.0, False, 1)
+    algo = expert.default_config("PPO", profile, 60_000, False)
+    state = {"spec": spec, "settings": settings, "profile": profile, "iteration": 3, "steps_used": 100_000,
+             "mdp": mdp, "algo": algo, "critique": screen, "history": []}
+    out = propose_candidates(state, {"configurable": {"thread_id": "s"}})["candidates"]
+    assert len(out) == SCREEN_K
+    each = int(SCREEN_SHARE * 100_000 / SCREEN_K)
+    assert all(c.algo.budget_steps == each >= MIN_ITERATION_STEPS for c in out)
+    assert out[0].label.startswith("screen: continue") and len({c.algo.algorithm for c in out}) >= 2
+    assert json.loads(out[1].model_dump_json())["label"].startswith("screen:")
