@@ -133,6 +133,53 @@ def _parts(space: spaces.Space, path: tuple = ()) -> list[_Part]:
     return [_Part(path, *_leaf(space))]
 
 
+MIN_IMAGE_SIDE = 5
+MAX_IMAGE_CHANNELS = 16
+
+
+def _image_shape(space: spaces.Space) -> tuple[int, int, int, bool] | None:
+    """(height, width, channels, channels_first) for a Box that holds an image: two sides of at least
+    ``MIN_IMAGE_SIDE`` and, for 3-d boxes, a channel axis (first or last) of at most
+    ``MAX_IMAGE_CHANNELS``; None otherwise."""
+    if not isinstance(space, spaces.Box):
+        return None
+    shape = space.shape
+    if len(shape) == 2 and min(shape) >= MIN_IMAGE_SIDE:
+        return shape[0], shape[1], 1, False
+    if len(shape) != 3:
+        return None
+    if shape[-1] <= MAX_IMAGE_CHANNELS and min(shape[:2]) >= MIN_IMAGE_SIDE:
+        return shape[0], shape[1], shape[2], False
+    if shape[0] <= MAX_IMAGE_CHANNELS and min(shape[1:]) >= MIN_IMAGE_SIDE:
+        return shape[1], shape[2], shape[0], True
+    return None
+
+
+def image_slices(space: spaces.Space) -> list[dict]:
+    """Where the images lie in the flat vector ``standardize`` makes of ``space``: one dict per image
+    with its ``offset`` and ``height``, ``width``, ``channels``, ``channels_first`` (the flat order is
+    the Box's own: channels last unless ``channels_first``)."""
+    found: list[dict] = []
+
+    def walk(sub: spaces.Space, offset: int) -> int:
+        if isinstance(sub, spaces.Dict):
+            for child in sub.spaces.values():
+                offset = walk(child, offset)
+            return offset
+        if isinstance(sub, spaces.Tuple):
+            for child in sub.spaces:
+                offset = walk(child, offset)
+            return offset
+        image = _image_shape(sub)
+        if image is not None:
+            h, w, c, first = image
+            found.append({"offset": offset, "height": h, "width": w, "channels": c, "channels_first": first})
+        return offset + (flatdim(sub) if gym_flattenable(sub) else _leaf(sub)[0])
+
+    walk(space, 0)
+    return found
+
+
 def describe_observation(space: spaces.Space) -> str:
     """One line: how each part of the observation reaches the learner (encoded, or dropped)."""
     return "; ".join(f"{p.name}: {p.how}" if p.path else p.how for p in _parts(space))

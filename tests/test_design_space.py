@@ -110,3 +110,53 @@ def test_a_screen_goes_to_the_fan_out_with_diverse_designs_on_a_share_of_the_bud
     assert all(c.algo.budget_steps == each >= MIN_ITERATION_STEPS for c in out)
     assert out[0].label.startswith("screen: continue") and len({c.algo.algorithm for c in out}) >= 2
     assert json.loads(out[1].model_dump_json())["label"].startswith("screen:")
+
+
+IMAGE_ENV = f"{ENV_FILE}:image_direction_mission_obs"
+
+
+@pytest.mark.parametrize("algorithm,space", [("PPO", "discrete"), ("DQN", "discrete"), ("SAC", "box"),
+                                             ("TD3", "box"), ("A2C", "box")])
+def test_conv_encoders_read_images_inside_flat_frames(algorithm, space):
+    import gymnasium as gym
+    import torch
+
+    from tools.algorithms import build_algorithm
+    from tools.schemas import ImageSlice
+
+    images = [ImageSlice(offset=4, height=7, width=7, channels=3)]  # MiniGrid's layout: direction, image, text
+    frame = 4 + 147 + 32
+    action_space = gym.spaces.Discrete(7) if space == "discrete" else gym.spaces.Box(-1, 1, (2,))
+    algo = build_algorithm(AlgoConfig(algorithm=algorithm, encoder="cnn", hidden_sizes=[32]), frame * 2,
+                           action_space, images=images, history=2)
+    convs = [m for m in algo.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and convs[0].in_channels == 6  # two frames' images stacked as channels
+    obs = np.random.default_rng(0).random((5, frame * 2), dtype=np.float32)
+    from tianshou.data import Batch
+
+    with torch.no_grad():
+        out = algo.policy(Batch(obs=obs, info={}))
+        assert out.act.shape[0] == 5
+        if algorithm in ("SAC", "TD3"):  # the critics read the action beside the conv features
+            assert algo.critic(obs, np.zeros((5, 2), np.float32)).shape == (5, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        build_algorithm(AlgoConfig(algorithm=algorithm, encoder="cnn"), 100, action_space, images=images)
+
+
+def test_an_image_observation_gets_a_cnn_that_trains_exports_and_plays(tmp_path):
+    profile = profile_env(IMAGE_ENV, episodes=2)
+    assert [(i.offset, i.height, i.channels) for i in profile.images] == [(4, 5, 3)]
+    ctx_task = TaskSpec(text="t", env=IMAGE_ENV, budget_steps=1024)
+    from nodes.designers.base import DesignContext
+
+    ctx = DesignContext(task=ctx_task, profile=profile)
+    expert = ExpertDesigner()
+    ctx.mdp = expert.design_mdp(ctx)
+    algo = expert.select_algorithm(ctx).model_copy(update={"collect_steps": 256, "epoch_steps": 512,
+                                                           "n_train_envs": 2, "test_episodes": 2})
+    assert ctx.mdp.images == profile.images and algo.encoder == "cnn"
+    job = TrainJob(env=IMAGE_ENV, mdp=ctx.mdp, algo=algo, seed=0)
+    train = run_training(job, tmp_path / "it", eval_episodes=3)
+    assert train.stop_reason == "budget" and train.curve, train.error
+    play = agent2("play", str(export_agent(tmp_path / "it", tmp_path / "agent", {})), "--episodes", "2")
+    assert play.returncode == 0, play.stderr

@@ -6,6 +6,7 @@ Nothing here trains; ``tools/train_worker.py`` drives Tianshou's own trainers.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -30,7 +31,8 @@ from tianshou.utils.net.continuous import (
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 from envs.multiagent import AgentLayout
-from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, MULTI_AGENT_ALGORITHMS, AlgoConfig
+from tools.networks import ImageVectorEncoder
+from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, MULTI_AGENT_ALGORITHMS, AlgoConfig, ImageSlice
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -92,10 +94,33 @@ class MaskedDiscreteActor(DiscreteActor):
         return logits.masked_fill(mask < 0.5, -1e9), hidden
 
 
-def _net(cfg: AlgoConfig, obs_dim: int, **kwargs) -> Net:
-    """Tianshou's MLP body with the config's hidden sizes, activation and (optional) layer norm."""
-    return Net(state_shape=obs_dim, hidden_sizes=cfg.hidden_sizes, activation=ACTIVATIONS[cfg.activation],
-               norm_layer=nn.LayerNorm if cfg.layer_norm else None, **kwargs)
+@dataclass(frozen=True)
+class Inputs:
+    """What the networks read: ``dim`` values, ``history`` frames of ``dim // history`` each, with
+    ``images`` inside every frame (read by convolutions when the config's encoder is ``cnn``)."""
+
+    dim: int
+    images: tuple[ImageSlice, ...] = ()
+    history: int = 1
+
+    def conv(self, cfg: AlgoConfig) -> bool:
+        return cfg.encoder == "cnn" and bool(self.images)
+
+
+def _net(cfg: AlgoConfig, inp: Inputs, **kwargs) -> ModuleWithVectorOutput:
+    """The body: Tianshou's MLP with the config's hidden sizes, activation and (optional) layer norm,
+    or (``encoder="cnn"``) convolutions over the images beside it. ``action_shape`` and ``concat``
+    mean what they mean for Tianshou's ``Net`` (a Q head; a critic reading the action too)."""
+    norm = nn.LayerNorm if cfg.layer_norm else None
+    if not inp.conv(cfg):
+        return Net(state_shape=inp.dim, hidden_sizes=cfg.hidden_sizes, activation=ACTIVATIONS[cfg.activation],
+                   norm_layer=norm, **kwargs)
+    extra = int(np.prod(kwargs["action_shape"])) if kwargs.get("concat") else 0
+    body = ImageVectorEncoder(inp.dim // inp.history, inp.history, list(inp.images), cfg.hidden_sizes,
+                              ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
+    if "action_shape" in kwargs and not kwargs.get("concat"):  # a Q-network: one value per action
+        return DiscreteActor(preprocess_net=body, action_shape=kwargs["action_shape"], softmax_output=False)
+    return body
 
 
 def check_compatible(cfg: AlgoConfig, action_space: gym.Space, layout: AgentLayout | None = None) -> None:
@@ -143,13 +168,13 @@ def _optim(cfg: AlgoConfig, with_decay: bool = False) -> AdamOptimizerFactory:
     return optim
 
 
-def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: AgentLayout | None) -> Algorithm:
+def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: AgentLayout | None) -> Algorithm:
     act = ACTIVATIONS[cfg.activation]
     actor_body: ModuleWithVectorOutput
     critic_body: ModuleWithVectorOutput
     if layout is None:
-        actor_body = _net(cfg, obs_dim)
-        critic_body = _net(cfg, obs_dim)
+        actor_body = _net(cfg, inp)
+        critic_body = _net(cfg, inp)
     else:
         independent = cfg.algorithm == "IPPO"
         norm = nn.LayerNorm if cfg.layer_norm else None
@@ -187,26 +212,26 @@ def _on_policy(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space, layout: A
     return A2C(**common)
 
 
-def _dqn(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Discrete) -> Algorithm:
-    net = _net(cfg, obs_dim, action_shape=int(action_space.n))
+def _dqn(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Discrete) -> Algorithm:
+    net = _net(cfg, inp, action_shape=int(action_space.n))
     policy = DiscreteQLearningPolicy(model=net, action_space=action_space,
                                      eps_training=cfg.eps_start, eps_inference=0.0)
     return DQN(policy=policy, optim=_optim(cfg), gamma=cfg.gamma, n_step_return_horizon=cfg.n_step,
                target_update_freq=cfg.target_update_freq)
 
 
-def _critics(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> list[ContinuousCritic]:
+def _critics(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> list[ContinuousCritic]:
     return [
-        ContinuousCritic(preprocess_net=_net(cfg, obs_dim, action_shape=action_space.shape, concat=True))
+        ContinuousCritic(preprocess_net=_net(cfg, inp, action_shape=action_space.shape, concat=True))
         for _ in range(2)
     ]
 
 
-def _sac(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorithm:
+def _sac(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> Algorithm:
     actor = ContinuousActorProbabilistic(
-        preprocess_net=_net(cfg, obs_dim),
+        preprocess_net=_net(cfg, inp),
         action_shape=action_space.shape, unbounded=True, conditioned_sigma=True)
-    c1, c2 = _critics(cfg, obs_dim, action_space)
+    c1, c2 = _critics(cfg, inp, action_space)
     alpha: float | AutoAlpha
     if cfg.alpha == "auto":
         alpha = AutoAlpha(target_entropy=-float(np.prod(action_space.shape)), log_alpha=0.0,
@@ -220,11 +245,11 @@ def _sac(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorit
                n_step_return_horizon=cfg.n_step)
 
 
-def _td3(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorithm:
+def _td3(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> Algorithm:
     actor = ContinuousActorDeterministic(
-        preprocess_net=_net(cfg, obs_dim),
+        preprocess_net=_net(cfg, inp),
         action_shape=action_space.shape, max_action=1.0)
-    c1, c2 = _critics(cfg, obs_dim, action_space)
+    c1, c2 = _critics(cfg, inp, action_space)
     policy = ContinuousDeterministicPolicy(actor=actor, action_space=action_space,
                                            exploration_noise=GaussianNoise(sigma=cfg.exploration_noise))
     return TD3(policy=policy, policy_optim=_optim(cfg), critic=c1, critic_optim=_optim(cfg),
@@ -234,19 +259,22 @@ def _td3(cfg: AlgoConfig, obs_dim: int, action_space: gym.spaces.Box) -> Algorit
 
 
 def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space,
-                    layout: AgentLayout | None = None) -> Algorithm:
+                    layout: AgentLayout | None = None, images: list[ImageSlice] | None = None,
+                    history: int = 1) -> Algorithm:
     """Build the Tianshou algorithm (policy + learner) the config names.
 
     ``layout`` (multi-agent envs) says how slot observations split; MAPPO, PPO and IPPO then all
-    train with Tianshou's PPO over the agent slots, differing only in their networks."""
+    train with Tianshou's PPO over the agent slots, differing only in their networks. ``images``
+    and ``history``: the observation's layout (``MDPDesign``), for ``encoder="cnn"``."""
     check_compatible(cfg, action_space, layout)
+    inp = Inputs(obs_dim, tuple(images or ()), history)
     if cfg.on_policy:
-        return _on_policy(cfg, obs_dim, action_space, layout)
+        return _on_policy(cfg, inp, action_space, layout)
     if cfg.algorithm == "DQN":
-        return _dqn(cfg, obs_dim, action_space)
+        return _dqn(cfg, inp, action_space)
     if cfg.algorithm == "SAC":
-        return _sac(cfg, obs_dim, action_space)
-    return _td3(cfg, obs_dim, action_space)
+        return _sac(cfg, inp, action_space)
+    return _td3(cfg, inp, action_space)
 
 
 def trainer_params(cfg: AlgoConfig, agents: int = 1, **common) -> OnPolicyTrainerParams | OffPolicyTrainerParams:

@@ -59,6 +59,21 @@ class SpaceInfo(_Model):
     high: list[float] | None = None
 
 
+class ImageSlice(_Model):
+    """An image inside the flat observation vector: ``height × width × channels`` values from ``offset``."""
+
+    offset: int = Field(ge=0)
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+    channels: int = Field(gt=0)
+    channels_first: bool = False
+    """The image's values are in C×H×W order (else H×W×C)."""
+
+    @property
+    def size(self) -> int:
+        return self.height * self.width * self.channels
+
+
 class EnvProfile(_Model):
     """Measured facts about an env (from tools, not from a designer)."""
 
@@ -68,6 +83,8 @@ class EnvProfile(_Model):
                                                       "learner, in one line: encoded (how) or dropped.")
     raw_action_space: str
     obs_dim: int
+    images: list[ImageSlice] = Field(default_factory=list)
+    """Images inside the flat observation (measured from the observation space)."""
     obs_low: list[float]
     obs_high: list[float]
     obs_mean: list[float]
@@ -124,6 +141,9 @@ class MDPDesign(_Model):
     normalize_obs: bool = False
     history: int = Field(1, ge=1, le=MAX_HISTORY, description="Observation history: the learner sees the last "
                                                                "``history`` observations, concatenated (frame stack).")
+    images: list[ImageSlice] = Field(default_factory=list)
+    """Images inside observation()'s output (the expert's element-wise designs keep the env's layout);
+    an ``AlgoConfig`` with ``encoder="cnn"`` reads them with convolutions."""
     shaping: str | None = None
     summary: str
     rationale: str = ""
@@ -141,6 +161,8 @@ class AlgoConfig(_Model):
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1, max_length=4)
     activation: Literal["tanh", "relu"] = "tanh"
     layer_norm: bool = Field(False, description="Layer normalisation after each hidden layer.")
+    encoder: Literal["mlp", "cnn"] = Field("mlp", description="cnn: convolutions over the MDP's images, "
+                                                              "sized from their shape, before the hidden layers.")
     lr: float = Field(3e-4, gt=0, lt=1)
     gamma: float = Field(0.99, gt=0, le=1)
     n_train_envs: int = Field(8, ge=1, le=64)

@@ -256,7 +256,7 @@ class TrainWorker:
         self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
                                          shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0]
-        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout)
+        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history)
         slots = len(self.train_envs)
         if cfg.on_policy:
             self.buffer = VectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
@@ -387,7 +387,7 @@ def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
     algorithm = build_algorithm(job.algo, job.mdp.input_dim, probe.action_space,
-                                agent_layout(job.env, job.mdp.obs_dim))
+                                agent_layout(job.env, job.mdp.obs_dim), job.mdp.images, job.mdp.history)
     probe.close()
     state = load_checkpoint(policy_file)
     if state is None:

@@ -170,12 +170,19 @@ class ExpertDesigner(Designer):
         if history > 1:
             parts.append(f"last {history} observations")
             why.append(f"the policy sees the last {history} observations (memory for what one observation hides)")
-        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False, history=history,
+        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False, history=history, images=p.images,
                          shaping=shaping if shaping != "none" else None,
                          summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
 
     # -- stage 2: algorithm ---------------------------------------------------------------------
     def default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
+        cfg = self._default_config(algorithm, p, budget, sparse)
+        if p.images and not p.multi_agent:  # the observation holds images (measured from its space)
+            cfg = cfg.model_copy(update={"encoder": "cnn", "rationale": f"{cfg.rationale}; convolutions over "
+                                         f"the {len(p.images)} image(s) in the observation, sized from their shape"})
+        return cfg
+
+    def _default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
         T = horizon(p)
         gamma = discount(p)
         if p.multi_agent:
