@@ -34,6 +34,70 @@ def load_mdp_module(code: str, filename: str = "mdp.py") -> SimpleNamespace:
     return SimpleNamespace(**{f: namespace[f] for f in REQUIRED_FUNCTIONS})
 
 
+def reward_terms(value: Any) -> tuple[float, dict[str, float] | None]:
+    """(total, terms) of what reward() returned: a number, or a dict of named terms that are summed
+    (reward reflection: each term's statistics reach the critic). Raises ``MDPCodeError`` for
+    anything else."""
+    if isinstance(value, dict):
+        if not value:
+            raise MDPCodeError("reward() returned an empty dict; return a number or named terms")
+        terms = {}
+        for name, term in value.items():
+            if not isinstance(name, str):
+                raise MDPCodeError(f"reward() term names must be strings, got {name!r}")
+            try:
+                terms[name] = float(term)
+            except (TypeError, ValueError):
+                raise MDPCodeError(f"reward() term {name!r} is {term!r}, not a number") from None
+        return float(sum(terms.values())), terms
+    try:
+        return float(value), None
+    except (TypeError, ValueError):
+        raise MDPCodeError(f"reward() returned {value!r}; return a number or a dict of named terms") from None
+
+
+class RewardTermLog:
+    """Per-term sums over finished episodes: episodes, sum and sum of squares of each term's episode
+    total, steps and steps where it was not 0 (mergeable across envs and training sessions)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list[float]] = {}
+        self.current: dict[str, float] = {}
+        self.current_nonzero: dict[str, int] = {}
+        self.steps = 0
+
+    def add(self, terms: dict[str, float], done: bool) -> None:
+        for name, v in terms.items():
+            self.current[name] = self.current.get(name, 0.0) + v
+            self.current_nonzero[name] = self.current_nonzero.get(name, 0) + (v != 0.0)
+        self.steps += 1
+        if done:
+            for name, total in self.current.items():
+                row = self.totals.setdefault(name, [0.0, 0.0, 0.0, 0.0, 0.0])  # episodes, sum, sumsq, steps, nonzero
+                row[0] += 1
+                row[1] += total
+                row[2] += total * total
+                row[3] += self.steps
+                row[4] += self.current_nonzero[name]
+            self.current, self.current_nonzero, self.steps = {}, {}, 0
+
+
+REWARD_LOGS: list[RewardTermLog] = []
+"""The reward-term logs of this process's training envs (shaped reward), for the training worker to
+merge: its envs live in its own process (``DummyVectorEnv``)."""
+
+
+def merged_reward_totals(*totals: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Per-term sums of several ``RewardTermLog.totals`` (envs, or earlier training sessions)."""
+    out: dict[str, list[float]] = {}
+    for t in totals:
+        for name, row in t.items():
+            acc = out.setdefault(name, [0.0] * len(row))
+            for i, v in enumerate(row):
+                acc[i] += v
+    return out
+
+
 class MDPWrapper(gym.Wrapper):
     """Observation transform, action transform and (optionally) shaped reward.
 
@@ -48,6 +112,9 @@ class MDPWrapper(gym.Wrapper):
         self.shape_reward = shape_reward
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
         self._last_raw_obs: np.ndarray | None = None
+        self.reward_log = RewardTermLog()
+        if shape_reward:
+            REWARD_LOGS.append(self.reward_log)
 
     def _obs(self, raw: np.ndarray) -> np.ndarray:
         out = np.asarray(self.fns.observation(raw), dtype=np.float32).reshape(-1)
@@ -68,12 +135,14 @@ class MDPWrapper(gym.Wrapper):
         info = dict(info)
         info["original_reward"] = original = float(rew)
         if self.shape_reward:
-            rew = float(self.fns.reward(
+            rew, terms = reward_terms(self.fns.reward(
                 self._last_raw_obs, env_action, raw_next, original,
                 {**info, "terminated": bool(terminated), "truncated": bool(truncated)},
             ))
             if not math.isfinite(rew):
                 raise NonFiniteRewardError.of(rew, original)
+            if terms is not None:
+                self.reward_log.add(terms, bool(terminated or truncated))
         self._last_raw_obs = raw_next
         return self._obs(raw_next), rew, terminated, truncated, info
 

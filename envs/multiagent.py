@@ -34,6 +34,7 @@ from pettingzoo.utils.env import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from envs.errors import EnvLoadError, MDPCodeError, NonFiniteRewardError, UnsupportedSpaceError
+from envs.mdp_wrapper import reward_terms
 
 SLOT_INFO_DROPPED = {"action_mask", "agent"}
 """Info keys a slot does not pass on: the mask is in the observation, the id is ``agent_index``."""
@@ -235,9 +236,9 @@ class MDPParallelEnv(BaseParallelWrapper):
             value = original
             if self.shape_reward:
                 zero = np.zeros(self.raw_dim, dtype=np.float32)
-                value = float(self.mdp.reward(self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero),
-                                              original, {**info, "terminated": bool(term.get(a, False)),
-                                                         "truncated": bool(trunc.get(a, False))}))
+                value, _ = reward_terms(self.mdp.reward(
+                    self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero), original,
+                    {**info, "terminated": bool(term.get(a, False)), "truncated": bool(trunc.get(a, False))}))
                 if not math.isfinite(value):
                     raise NonFiniteRewardError.of(value, original, f" for agent {a!r}")
             elif self.metric is not None:

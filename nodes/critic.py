@@ -27,7 +27,7 @@ def critic(state: dict, config: RunnableConfig) -> dict:
         eval_mean=ev.mean, eval_std=ev.std, eval_episodes=ev.episodes, eval_metrics=ev.metrics,
         eval_agents=ev.agents, verdict=critique.verdict,
         diagnosis=critique.diagnosis, reason=critique.reason, changes=critique.changes,
-        fix_kind=fix_kind(critique, algo),
+        fix_kind=fix_kind(critique, algo), reward_terms=train.reward_terms,
         eval_ci=[ev.ci_low, ev.ci_high] if ev.ci_low is not None and ev.ci_high is not None else None,
         iter_dir=train.iter_dir, wall_seconds=train.wall_seconds + ev.wall_seconds,
         candidates=ranking if ranking and ranking[0].iter_dir == train.iter_dir else [],

@@ -25,7 +25,9 @@ numpy (as np) and math:
     def action(act):                 # act: what the learner outputs ({action})
         return ...                   # what the environment's step() takes
     def reward(obs, action, next_obs, reward, info):
-        return ...                   # a finite float; info has 'terminated' and 'truncated'
+        return ...                   # a finite float, or a dict of named float terms that are summed
+                                     # (each term's statistics are reported back); info has
+                                     # 'terminated' and 'truncated'
 
 reward() receives the RAW observations (before observation()) and the env's own reward. Prefer \
 potential-based shaping (gamma * phi(next_obs) - phi(obs), phi = 0 when info['terminated']) so \
@@ -118,6 +120,8 @@ Training stop reason: {stop_reason}{error}
 Test returns over training (env step: mean ± std, original reward):
 {curve}
 Final evaluation: {evaluation}
+Reward terms over training (when reward() returns named terms):
+{reward_terms}
 Env steps left: {steps_left}; iterations left: {iterations_left}
 
 Earlier iterations:

@@ -160,3 +160,30 @@ def test_an_image_observation_gets_a_cnn_that_trains_exports_and_plays(tmp_path)
     assert train.stop_reason == "budget" and train.curve, train.error
     play = agent2("play", str(export_agent(tmp_path / "it", tmp_path / "agent", {})), "--episodes", "2")
     assert play.returncode == 0, play.stderr
+
+
+def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
+    from envs.mdp_wrapper import reward_terms
+    from envs.errors import MDPCodeError
+    from nodes.designers.base import reward_term_notes
+
+    assert reward_terms({"a": 1, "b": -0.5}) == (0.5, {"a": 1.0, "b": -0.5})
+    assert reward_terms(2) == (2.0, None)
+    for bad, words in (({}, "empty"), ({"a": "x"}, "not a number"), ([1], "return a number")):
+        with pytest.raises(MDPCodeError, match=words):
+            reward_terms(bad)
+    code = _mdp(BLINK).code.replace(
+        "def reward(obs, action, next_obs, reward, info):\n    return float(reward)",
+        "def reward(obs, action, next_obs, reward, info):\n"
+        "    return {'task': float(reward), 'bonus': 0.0, 'step': -0.01}")
+    assert "'bonus'" in code
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=128, batch_size=64, repeat=1,
+                      n_train_envs=2, budget_steps=512, epoch_steps=256, test_episodes=4)
+    job = TrainJob(env=BLINK, mdp=_mdp(BLINK).model_copy(update={"code": code}), algo=algo, seed=0)
+    train = run_training(job, tmp_path / "terms")
+    terms = train.reward_terms
+    assert set(terms) == {"task", "bonus", "step"}, train.error
+    assert terms["step"].episode_mean == pytest.approx(-0.03) and terms["step"].nonzero_fraction == 1.0
+    assert terms["bonus"].nonzero_fraction == 0.0 and terms["task"].nonzero_fraction == pytest.approx(1 / 3)
+    notes = reward_term_notes(train)
+    assert any("'bonus' never fired" in n for n in notes)

@@ -85,6 +85,10 @@ def write_report(task: TaskSpec, history: list[IterationRecord], best: Iteration
                   + (f", 95% CI {_interval(best.eval_ci)}" if best.eval_ci else "")
                   + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
                   + "".join(f"; {k} {v:.2f}" for k, v in best.eval_metrics.items()) + ".",
+                  *(["", "### Reward terms over training", "", "| term | episode mean ± std | non-zero steps | share |",
+                     "|---|---|---|---|"] + [f"| {n} | {t.episode_mean:.3g} ± {t.episode_std:.3g} | "
+                                            f"{t.nonzero_fraction:.0%} | {t.share:.0%} |"
+                                            for n, t in best.reward_terms.items()] if best.reward_terms else []),
                   "", "### Algorithm", "", "```json", json.dumps(best.algo.model_dump(), indent=1), "```",
                   "", "### MDP code", "", "```python", best.mdp_code.rstrip(), "```"]
     if any(r.candidates for r in history):

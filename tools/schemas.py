@@ -243,6 +243,17 @@ class CurvePoint(_Model):
 StopReason = Literal["target", "budget", "plateau", "divergence", "crash"]
 
 
+class RewardTermStats(_Model):
+    """One named term of a reward() that returns its components, over training's episodes."""
+
+    episode_mean: float
+    episode_std: float
+    nonzero_fraction: float
+    """Share of steps where the term was not 0 (0: it never fired)."""
+    share: float
+    """|episode mean| over the sum of every term's |episode mean| (near 1: it dominates)."""
+
+
 class TrainResult(_Model):
     env_steps: int
     """Env steps used by this iteration (training collection only)."""
@@ -257,6 +268,8 @@ class TrainResult(_Model):
     error: str | None = None
     peak_rss_mb: float | None = None
     """Peak resident memory of the (last) training worker process."""
+    reward_terms: dict[str, RewardTermStats] = Field(default_factory=dict)
+    """Statistics of each named reward term (when reward() returns a dict), for the critic."""
     iter_dir: str
 
 
@@ -375,6 +388,7 @@ class IterationRecord(_Model):
     diagnosis: str
     reason: str
     changes: list[str] = Field(default_factory=list)
+    reward_terms: dict[str, RewardTermStats] = Field(default_factory=dict)
     fix_kind: FixKind = "none"
     """What kind of change the verdict made (``nodes/designers/escalation.py`` classifies it)."""
     eval_ci: list[float] | None = None

@@ -38,11 +38,11 @@ from tianshou.utils.logger.logger_base import BaseLogger
 from tools.algorithms import build_algorithm, trainer_params
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, TrainJob, TrainResult
+from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
 from envs.errors import NonFiniteRewardError
 from envs.loading import env_traits, episode_limit, make_env
-from envs.mdp_wrapper import make_mdp_env
+from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
@@ -165,6 +165,7 @@ class TrainWorker:
         self.best_score = -math.inf
         self.prev_wall = 0.0
         self.prev_timing = {"collect": 0.0, "update": 0.0, "test": 0.0}
+        self.prev_reward_totals: dict[str, list[float]] = {}
         self.timing: dict[str, float] = {}
         self.collect_time = 0.0
         self.test_time = 0.0
@@ -229,11 +230,16 @@ class TrainWorker:
             "wall": self._wall(),
             "timing": self._timing_total(),
             "eps": getattr(self.algorithm.policy, "eps_training", None),
+            "reward_terms": self.reward_totals(),
         }
         if not self.cfg.on_policy:
             state["buffer"] = self.buffer
         save_atomic(state, self.dir / CHECKPOINT)
         self.emit(kind="checkpoint", env_step=self.total_steps(env_step), epoch=epoch)
+
+    def reward_totals(self) -> dict[str, list[float]]:
+        """Reward-term sums of this and earlier sessions (before a kill) of this iteration."""
+        return merged_reward_totals(self.prev_reward_totals, *(log.totals for log in REWARD_LOGS))
 
     def _timing_total(self) -> dict[str, float]:
         t = self.timing or {}
@@ -296,6 +302,7 @@ class TrainWorker:
         self.curve = [CurvePoint(**p) for p in c.get("curve", [])]
         self.prev_wall = c.get("wall", 0.0)
         self.prev_timing = c.get("timing", self.prev_timing)
+        self.prev_reward_totals = c.get("reward_terms", {})
         _set_rng_state(c["rng"])
 
     def training_fn(self, epoch: int, env_step: int) -> None:
@@ -370,9 +377,23 @@ class TrainWorker:
             time_collect=timing["collect"], time_update=timing["update"], time_test=timing["test"],
             resumed_at_step=resumed_at,
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            reward_terms=reward_term_stats(self.reward_totals()),
             error=error,
             iter_dir=str(self.dir),
         )
+
+
+def reward_term_stats(totals: dict[str, list[float]]) -> dict[str, RewardTermStats]:
+    """Each term's episode mean and spread, how often it fired and its share of the reward."""
+    means = {name: row[1] / row[0] for name, row in totals.items() if row[0] > 0}
+    scale = sum(abs(m) for m in means.values()) or 1.0
+    out = {}
+    for name, m in means.items():
+        episodes, _, sumsq, steps, nonzero = totals[name]
+        out[name] = RewardTermStats(
+            episode_mean=m, episode_std=math.sqrt(max(0.0, sumsq / episodes - m * m)),
+            nonzero_fraction=nonzero / steps if steps else 0.0, share=abs(m) / scale)
+    return out
 
 
 def train(iter_dir: Path, eval_episodes: int = 0) -> None:

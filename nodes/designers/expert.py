@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from nodes.designers import mdp_code
-from nodes.designers.base import DesignContext, Designer
+from nodes.designers.base import DesignContext, Designer, reward_term_notes
 from nodes.designers.escalation import continuation_changes, escalate
 from tools.schemas import (
     AlgoConfig,
@@ -286,6 +286,11 @@ class ExpertDesigner(Designer):
 
     # -- critic ---------------------------------------------------------------------------------
     def critique(self, ctx: DesignContext) -> Critique:
+        c = self._critique(ctx)
+        notes = reward_term_notes(ctx.train) if c.verdict != "done" else []
+        return c.model_copy(update={"reason": f"{c.reason} ({'; '.join(notes)})"}) if notes else c
+
+    def _critique(self, ctx: DesignContext) -> Critique:
         p, train, ev, algo, mdp = ctx.profile, ctx.train, ctx.eval, ctx.algo, ctx.mdp
         assert train is not None and ev is not None and algo is not None and mdp is not None
         target = ctx.target

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.errors import Agent2Error
 from nodes import prompts
-from nodes.designers.base import DesignContext, Designer
+from nodes.designers.base import DesignContext, Designer, reward_terms_text
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
@@ -287,7 +287,8 @@ class LLMDesigner(Designer):
             random_return=f"{p.random_return_mean:.1f}", mdp=ctx.mdp.summary if ctx.mdp else "",
             algo=ctx.algo.short() if ctx.algo else "", stop_reason=tr.stop_reason,
             error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "", curve=curve_text(ctx),
-            evaluation=evaluation, steps_left=ctx.steps_left, iterations_left=ctx.iterations_left,
+            evaluation=evaluation, reward_terms=reward_terms_text(tr), steps_left=ctx.steps_left,
+            iterations_left=ctx.iterations_left,
             **self._common(ctx)), Critique)
         if ans is None:
             return self.expert.critique(ctx)

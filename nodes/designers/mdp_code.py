@@ -60,7 +60,8 @@ def potential(o):
 
 def reward(obs, action, next_obs, reward, info):
     phi_next = 0.0 if info.get("terminated") else potential(next_obs)
-    return float(reward) * REWARD_SCALE + GAMMA * phi_next - potential(obs)
+    # named terms, summed by Agent²; each term's statistics reach the critic (reward reflection)
+    return {"task": float(reward) * REWARD_SCALE, "shaping": GAMMA * phi_next - potential(obs)}
 '''
 
 
@@ -74,7 +75,8 @@ _reward_unsanitized = reward
 
 def reward(obs, action, next_obs, reward, info):
     r = float(reward) if math.isfinite(float(reward)) else 0.0
-    r = float(_reward_unsanitized(obs, action, next_obs, r, info))
+    r = _reward_unsanitized(obs, action, next_obs, r, info)
+    r = float(sum(r.values())) if isinstance(r, dict) else float(r)
     return max(-REWARD_CLIP, min(REWARD_CLIP, r)) if math.isfinite(r) else 0.0
 '''
 SANITIZED = "non-finite rewards -> 0"
