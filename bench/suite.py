@@ -9,7 +9,9 @@ MDP with Tianshou's defaults, as a user writes it from Tianshou's examples), ``z
 RL Baselines3 Zoo's tuned hyper-parameters through Tianshou, original MDP) and ``agent2`` (the expert
 designer; ``agent2-llm`` too when a model endpoint is configured, or with ``--llm``). Every score is the
 mean of 20 deterministic evaluation episodes of the contender's best test policy on the original
-reward; a task's figure is the mean ± std over seeds. "Steps to target": env steps at the first test
+reward (Agent²'s evaluation adds episodes, up to 200, while the 95% interval of its mean still holds the
+target); a task's figure is the mean ± std over seeds and the interquartile mean with its 95%
+percentile-bootstrap interval (the rliable way). "Steps to target": env steps at the first test
 at or above the target (median over the seeds that got there). Gains: (agent2 − other) / |other|.
 
 Writes bench/results/<commit>-<mode>.json (every run), appends bench/results/history.csv (one row per
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.zoo import ZOO  # noqa: E402
 from envs.registry import BUILTIN_TASKS  # noqa: E402
+from tools.statistics import iqm_ci  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 10_000}
@@ -111,6 +114,7 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
                 "task": task, "contender": contender, "runs": len(rs), "failed": len(rs) - len(scores),
                 "mean": statistics.mean(scores) if scores else None,
                 "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0 if scores else None,
+                "iqm_ci": list(iqm_ci(scores)) if scores else None,
                 "reached": len(reached), "steps_to_target": int(statistics.median(reached)) if reached else None,
                 "env_steps": statistics.mean(r["env_steps"] for r in rs if "env_steps" in r) if scores else None,
                 "wall": statistics.mean(r["wall"] for r in rs if "wall" in r) if scores else None,
@@ -125,14 +129,16 @@ def _gain(a: float | None, b: float | None) -> str:
 
 
 def table(rows: list[dict], targets: dict[str, float | None]) -> str:
-    lines = ["| task (target) | contender | score (mean ± std over seeds) | reached target | steps to target "
-             "(median) | env steps | wall (s) | Agent² gain |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| task (target) | contender | score (mean ± std over seeds) | IQM [95% bootstrap CI] | reached target "
+             "| steps to target (median) | env steps | wall (s) | Agent² gain |", "|---|---|---|---|---|---|---|---|---|"]
     by = {(r["task"], r["contender"]): r for r in rows}
     for r in rows:
         score = "failed" if r["mean"] is None else f"{r['mean']:.1f} ± {r['std']:.1f}"
         ours = by.get((r["task"], "agent2"), {}).get("mean")
         gain = "" if r["contender"].startswith("agent2") else _gain(ours, r["mean"])
-        lines.append(f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {r['reached']}/{r['runs']} | "
+        iqm = "—" if not r.get("iqm_ci") else "{:.1f} [{:.1f}, {:.1f}]".format(*r["iqm_ci"])
+        lines.append(f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
+                     f"{r['reached']}/{r['runs']} | "
                      f"{r['steps_to_target'] or '—'} | {r['env_steps'] or 0:.0f} | {r['wall'] or 0:.0f} | {gain} |")
     return "\n".join(lines)
 

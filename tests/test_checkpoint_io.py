@@ -16,3 +16,29 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
     (tmp_path / "checkpoint.pt.prev").write_bytes(b"garbage")
     assert load_checkpoint(path) is None
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_slow_checkpoints_are_spaced_out_and_the_last_one_is_always_written(monkeypatch):
+    """A checkpoint that takes d seconds to write is not written again within 4·d seconds (a large
+    replay buffer), and a skipped one is written when training ends."""
+    from tools import train_worker
+
+    worker = train_worker.TrainWorker.__new__(train_worker.TrainWorker)
+    worker.last_save_end, worker.last_save_seconds, worker.pending_save = 0.0, 0.0, None
+    written = []
+    clock = [100.0]
+    monkeypatch.setattr(train_worker.time, "perf_counter", lambda: clock[0])
+
+    def save(epoch, env_step, update_step):
+        written.append(epoch)
+        clock[0] += 1.0  # each write takes a second
+
+    worker.save_checkpoint = save
+    for epoch in range(1, 8):
+        worker.maybe_save_checkpoint(epoch, epoch * 100, epoch)
+        clock[0] += 1.5  # an epoch of training
+    assert written == [1, 4, 7]  # 1 s writes: at least 4 s apart
+    worker.maybe_save_checkpoint(8, 800, 8)
+    assert written[-1] == 7 and worker.pending_save == (8, 800, 8)
+    worker.flush_checkpoint()
+    assert written[-1] == 8 and worker.pending_save is None

@@ -187,3 +187,13 @@ def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
     assert terms["bonus"].nonzero_fraction == 0.0 and terms["task"].nonzero_fraction == pytest.approx(1 / 3)
     notes = reward_term_notes(train)
     assert any("'bonus' never fired" in n for n in notes)
+
+
+def test_a_multidiscrete_action_env_trains_in_its_joint_discrete_space(tmp_path):
+    """Tianshou reads the unwrapped env's action space; the learner must get the wrapped one."""
+    env = f"{ENV_FILE}:multidiscrete_obs_and_action"
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=64, batch_size=32, repeat=1,
+                      n_train_envs=2, budget_steps=128, epoch_steps=64, test_episodes=2)
+    job = TrainJob(env=env, mdp=_mdp(env), algo=algo, seed=0)
+    train = run_training(job, tmp_path / "md")
+    assert train.stop_reason == "budget" and train.error is None, train.error

@@ -136,7 +136,7 @@ class RunLogger(BaseLogger):
         self.worker.timing = log_data.get("timing", {})
 
     def save_data(self, epoch: int, env_step: int, update_step: int, save_checkpoint_fn=None) -> None:
-        self.worker.save_checkpoint(epoch, env_step, update_step)
+        self.worker.maybe_save_checkpoint(epoch, env_step, update_step)
 
     def restore_data(self) -> tuple[int, int, int]:
         c = self.worker.restored or {}
@@ -155,6 +155,10 @@ def _flat_numbers(d: Any, prefix: str = ""):
         yield prefix.rstrip("."), float(d)
 
 
+CHECKPOINT_COST_RATIO = 4.0
+"""A checkpoint waits until four times its last writing time has passed since it was written."""
+
+
 class TrainWorker:
     def __init__(self, iter_dir: Path):
         self.dir = iter_dir
@@ -166,6 +170,9 @@ class TrainWorker:
         self.prev_wall = 0.0
         self.prev_timing = {"collect": 0.0, "update": 0.0, "test": 0.0}
         self.prev_reward_totals: dict[str, list[float]] = {}
+        self.last_save_end = 0.0
+        self.last_save_seconds = 0.0
+        self.pending_save: tuple[int, int, int] | None = None
         self.timing: dict[str, float] = {}
         self.collect_time = 0.0
         self.test_time = 0.0
@@ -218,6 +225,26 @@ class TrainWorker:
         save_atomic({**self.policy_state(), "score": self.best_score, "env_step": env_step},
                     self.dir / BEST_POLICY)
 
+    def maybe_save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> None:
+        """A checkpoint at the end of an epoch, unless the last one was written less than
+        ``CHECKPOINT_COST_RATIO`` times its own writing time ago: a large replay buffer (a DQN on
+        500-value observations: ~1 GB) then costs at most about a fifth of the wall time. A skipped
+        one is written when training ends (``flush_checkpoint``)."""
+        since = time.perf_counter() - self.last_save_end
+        if self.last_save_end and since < CHECKPOINT_COST_RATIO * self.last_save_seconds:
+            self.pending_save = (epoch, env_step, update_step)
+            return
+        started = time.perf_counter()
+        self.save_checkpoint(epoch, env_step, update_step)
+        self.last_save_end = time.perf_counter()
+        self.last_save_seconds = self.last_save_end - started
+        self.pending_save = None
+
+    def flush_checkpoint(self) -> None:
+        if self.pending_save is not None:
+            self.save_checkpoint(*self.pending_save)
+            self.pending_save = None
+
     def save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> None:
         state = {
             **algorithm_state(self.algorithm),
@@ -261,7 +288,7 @@ class TrainWorker:
         n_test = min(cfg.n_test_envs, cfg.test_episodes) if layout else cfg.n_test_envs
         self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
                                          shape_reward=False, obs_rms=rms)
-        probe = self.train_envs.get_env_attr("action_space", 0)[0]
+        probe = self.train_envs.get_env_attr("action_space", 0)[0] if layout else action_space_of(job.env)
         self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history)
         slots = len(self.train_envs)
         if cfg.on_policy:
@@ -358,6 +385,7 @@ class TrainWorker:
             else:
                 trainer.run(reset_collectors=True, reset_collector_buffers=False)
                 info_env_step = trainer._env_step
+                self.flush_checkpoint()
         except (DivergenceError, NonFiniteRewardError) as e:
             error, stop_reason, info_env_step = str(e), "divergence", trainer._env_step
         if error is None:
@@ -381,6 +409,16 @@ class TrainWorker:
             error=error,
             iter_dir=str(self.dir),
         )
+
+
+def action_space_of(env_ref: str):
+    """The action space the learner acts in (after Agent²'s wrappers: a MultiDiscrete becomes one
+    Discrete); Tianshou's ``get_env_attr`` reads the unwrapped env's."""
+    env = make_env(env_ref)
+    try:
+        return env.action_space
+    finally:
+        env.close()
 
 
 def reward_term_stats(totals: dict[str, list[float]]) -> dict[str, RewardTermStats]:

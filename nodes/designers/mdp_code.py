@@ -61,7 +61,7 @@ def potential(o):
 def reward(obs, action, next_obs, reward, info):
     phi_next = 0.0 if info.get("terminated") else potential(next_obs)
     # named terms, summed by Agent²; each term's statistics reach the critic (reward reflection)
-    return {"task": float(reward) * REWARD_SCALE, "shaping": GAMMA * phi_next - potential(obs)}
+    return {{"task": float(reward) * REWARD_SCALE, "shaping": GAMMA * phi_next - potential(obs)}}
 '''
 
 
