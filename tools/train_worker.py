@@ -22,6 +22,7 @@ import random
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels com
 from tianshou.algorithm import Algorithm
 from tianshou.utils.torch_utils import policy_within_training_step
 from tianshou.algorithm.modelfree.sac import AutoAlpha
-from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+from tianshou.data import Batch, Collector, CollectStats, VectorReplayBuffer
 from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
@@ -155,6 +156,21 @@ def _flat_numbers(d: Any, prefix: str = ""):
         yield prefix.rstrip("."), float(d)
 
 
+@contextmanager
+def children_detached(buffer: VectorReplayBuffer | None):
+    """A vector buffer's sub-buffers hold views of its arrays, which pickle would write a second
+    time: they are left out while it is saved (``_set_batch_for_children`` re-attaches them on load)."""
+    children = list(buffer.buffers) if isinstance(buffer, VectorReplayBuffer) else []
+    metas = [b._meta for b in children]
+    for b in children:
+        b._meta = Batch()
+    try:
+        yield
+    finally:
+        for b, meta in zip(children, metas, strict=True):
+            b._meta = meta
+
+
 CHECKPOINT_COST_RATIO = 4.0
 """A checkpoint waits until four times its last writing time has passed since it was written."""
 
@@ -261,7 +277,8 @@ class TrainWorker:
         }
         if not self.cfg.on_policy:
             state["buffer"] = self.buffer
-        save_atomic(state, self.dir / CHECKPOINT)
+        with children_detached(self.buffer if not self.cfg.on_policy else None):
+            save_atomic(state, self.dir / CHECKPOINT)
         self.emit(kind="checkpoint", env_step=self.total_steps(env_step), epoch=epoch)
 
     def reward_totals(self) -> dict[str, list[float]]:
