@@ -62,6 +62,8 @@ SUITE = [
           "memory: velocities hidden"),
     Entry("point-goal", f"{FILE}:make_point_goal", -20.0, 100_000,
           "goal-conditioned Dict, sparse -1 reward, continuous actions"),
+    Entry("bit-flip", f"{FILE}:make_bit_flip", -8.0, 100_000,
+          "goal-conditioned, 12 bits: random play never reaches a goal (HER)"),
 ]
 
 

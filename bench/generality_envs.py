@@ -12,6 +12,7 @@ set without guessing:
 - ``MultiSwitch``: a MultiDiscrete action (three dials of three settings) must match a pattern shown
   in the observation, ten times an episode.
 - ``ImageGoal``: a 12×12 RGB image (uint8, H×W×C) of a grid with the agent and a goal; reach the goal.
+- ``BitFlip``: the HER paper's goal-conditioned bit flipping (12 bits), reward -1 until the goal.
 - ``PointGoal``: goal-conditioned continuous reaching with ``observation`` / ``achieved_goal`` /
   ``desired_goal`` and ``compute_reward``, sparse reward (-1 a step until within 0.1 of the goal).
 """
@@ -179,6 +180,45 @@ class PointGoal(gym.Env):
 
 def make_point_goal() -> gym.Env:
     return gym.wrappers.TimeLimit(PointGoal(), 50)
+
+
+class BitFlip(gym.Env):
+    """The HER paper's bit flipping (Andrychowicz et al. 2017): ``n`` bits, an action flips one; the
+    episode ends when the bits equal the goal drawn at reset, or after ``n`` steps. Reward -1 a step
+    until then, 0 on the step that reaches the goal. Random play almost never reaches a goal for
+    ``n`` ≥ 10; the best return is 1 - (bits that differ), about -n/2 + 1."""
+
+    def __init__(self, n: int = 12):
+        self.n = n
+        box = spaces.Box(0.0, 1.0, (n,), np.float32)
+        self.observation_space = spaces.Dict({"observation": box, "achieved_goal": box, "desired_goal": box})
+        self.action_space = spaces.Discrete(n)
+        self.bits = np.zeros(n, np.float32)
+        self.goal = np.zeros(n, np.float32)
+        self.t = 0
+
+    def compute_reward(self, achieved_goal, desired_goal, info):
+        return -np.any(np.asarray(achieved_goal) != np.asarray(desired_goal), axis=-1).astype(np.float32)
+
+    def _obs(self):
+        return {"observation": self.bits.copy(), "achieved_goal": self.bits.copy(), "desired_goal": self.goal.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.bits = self.np_random.integers(0, 2, self.n).astype(np.float32)
+        self.goal = self.np_random.integers(0, 2, self.n).astype(np.float32)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.bits[int(action)] = 1.0 - self.bits[int(action)]
+        self.t += 1
+        reward = float(self.compute_reward(self.bits, self.goal, None))
+        return self._obs(), reward, reward == 0.0, self.t >= self.n, {"is_success": reward == 0.0}
+
+
+def make_bit_flip() -> gym.Env:
+    return BitFlip(12)
 
 
 def make_minatar_breakout() -> gym.Env:

@@ -180,6 +180,27 @@ def image_slices(space: spaces.Space) -> list[dict]:
     return found
 
 
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
+
+def goal_slices(space: spaces.Space, env: gym.Env) -> dict | None:
+    """For a goal-conditioned env (a Dict observation with ``observation``, ``achieved_goal`` and
+    ``desired_goal`` of one shape, and ``compute_reward`` on the env): the goals' offsets in the
+    flat vector and their size; None otherwise."""
+    if not isinstance(space, spaces.Dict) or not set(GOAL_KEYS) <= set(space.spaces):
+        return None
+    achieved, desired = space.spaces["achieved_goal"], space.spaces["desired_goal"]
+    if not callable(getattr(env.unwrapped, "compute_reward", None)) or not gym_flattenable(space) \
+            or not isinstance(achieved, spaces.Box) or achieved.shape != getattr(desired, "shape", None):
+        return None
+    offsets, at = {}, 0
+    for key, sub in space.spaces.items():
+        offsets[key] = at
+        at += flatdim(sub)
+    return {"achieved_offset": offsets["achieved_goal"], "desired_offset": offsets["desired_goal"],
+            "size": flatdim(achieved)}
+
+
 def describe_observation(space: spaces.Space) -> str:
     """One line: how each part of the observation reaches the learner (encoded, or dropped)."""
     return "; ".join(f"{p.name}: {p.how}" if p.path else p.how for p in _parts(space))

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ENV_FILE, agent2
+from conftest import ENV_FILE, ROOT, agent2
 from envs.mdp_wrapper import make_mdp_env
 from graph.state import RunSettings
 from nodes.candidates import propose_candidates
@@ -197,3 +197,61 @@ def test_a_multidiscrete_action_env_trains_in_its_joint_discrete_space(tmp_path)
     job = TrainJob(env=env, mdp=_mdp(env), algo=algo, seed=0)
     train = run_training(job, tmp_path / "md")
     assert train.stop_reason == "budget" and train.error is None, train.error
+
+
+BIT_FLIP = f"{ROOT}/bench/generality_envs.py:make_bit_flip"
+
+
+def test_hindsight_relabelling_rewrites_goals_and_rewards_from_later_achieved_goals():
+    from tianshou.data import Batch
+
+    from tools.her import FlatHERVectorReplayBuffer
+    from tools.schemas import GoalSlices
+
+    goal = GoalSlices(achieved_offset=0, desired_offset=1, size=1)
+
+    def reward(achieved, desired):
+        return -(np.abs(achieved - desired).sum(axis=-1) > 0).astype(np.float64)
+
+    buf = FlatHERVectorReplayBuffer(100, 1, compute_reward_fn=reward, horizon=5, future_k=1e9, goal=goal)
+    for ep in range(4):  # the achieved goal walks 0..4; the desired goal (99) is never reached
+        for t in range(5):
+            buf.add(Batch(obs=np.array([[t, 99.0, ep]]), act=np.array([0]), rew=np.array([-1.0]),
+                          terminated=np.array([False]), truncated=np.array([t == 4]),
+                          obs_next=np.array([[t + 1, 99.0, ep]]), info=Batch()))
+    np.random.seed(0)
+    batch, idx = buf.sample(40)
+    new = batch.obs[:, 1] != 99.0
+    assert new.mean() >= 0.5  # k → ∞: all sampled episodes but (rounding) one are relabelled
+    # the new goal is one the episode achieves later; reaching it pays 0, the rest -1
+    assert np.all(batch.obs[new, 1] >= batch.obs[new, 0] + 1) and np.all(batch.obs[new, 1] <= 5)
+    assert (batch.rew[new] == 0).any() and (batch.rew[~new] == -1).all()
+    assert np.array_equal(batch.rew, reward(batch.obs_next[:, :1], batch.obs_next[:, 1:2]))
+    assert np.array_equal(batch.obs[:, 1], batch.obs_next[:, 1])
+    buf.add(Batch(obs=np.array([[0, 99.0, 9]]), act=np.array([0]), rew=np.array([-1.0]),
+                  terminated=np.array([True]), truncated=np.array([False]), obs_next=np.array([[1, 99.0, 9]]),
+                  info=Batch()))
+    assert np.all(buf.obs[:20, 1] == 99.0)  # a write restores the original goals first
+
+
+def test_a_goal_conditioned_sparse_env_gets_an_off_policy_learner_with_hindsight(tmp_path):
+    from nodes.designers.base import DesignContext
+
+    profile = profile_env(BIT_FLIP, episodes=4)
+    assert profile.goal is not None and profile.sparse_reward
+    ctx = DesignContext(task=TaskSpec(text="t", env=BIT_FLIP, budget_steps=2000), profile=profile)
+    expert = ExpertDesigner()
+    ctx.mdp = expert.design_mdp(ctx)
+    algo = expert.select_algorithm(ctx)
+    assert ctx.mdp.goal == profile.goal and ctx.mdp.shaping is None and "standardised" not in ctx.mdp.summary
+    assert algo.algorithm == "DQN" and algo.her_future_k == 4 and algo.n_step == 1
+    algo = algo.model_copy(update={"budget_steps": 1500, "epoch_steps": 500, "start_steps": 200,
+                                   "buffer_size": 2000, "hidden_sizes": [32], "n_train_envs": 2})
+    job = TrainJob(env=BIT_FLIP, mdp=ctx.mdp, algo=algo, seed=0)
+    train = run_training(job, tmp_path / "her")
+    assert train.stop_reason == "budget" and train.error is None, train.error
+    from tools.checkpoint_io import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "her" / "checkpoint.pt")  # saved without the env's reward function
+    children = state["buffer"].buffers
+    assert all(type(c).__name__ == "FlatHERReplayBuffer" and c.compute_reward_fn is None for c in children)

@@ -289,6 +289,6 @@ def trainer_params(cfg: AlgoConfig, agents: int = 1, **common) -> OnPolicyTraine
             batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes * agents, **common)
     return OffPolicyTrainerParams(
         max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps,
-        collection_step_num_env_steps=cfg.n_train_envs,
+        collection_step_num_env_steps=max(cfg.n_train_envs, math.ceil(1 / cfg.update_per_step)),
         update_step_num_gradient_steps_per_sample=cfg.update_per_step,
         batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes, **common)

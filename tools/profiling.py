@@ -21,8 +21,8 @@ from envs.loading import (
     make_parallel_env,
     make_raw_env,
 )
-from envs.spaces import describe_observation, image_slices
-from tools.schemas import EnvProfile, ImageSlice, SpaceInfo
+from envs.spaces import describe_observation, goal_slices, image_slices
+from tools.schemas import EnvProfile, GoalSlices, ImageSlice, SpaceInfo
 
 PROFILE_EPISODE_CAP = 2000
 """Profiling cuts an episode here when the env has no time limit of its own."""
@@ -63,6 +63,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
     raw_obs_space, raw_act_space = str(raw.observation_space), str(raw.action_space)
     encoding = describe_observation(raw.observation_space)
     images = [ImageSlice(**d) for d in image_slices(raw.observation_space)]
+    goal = goal_slices(raw.observation_space, raw)
     raw.close()
     with call_limit(ref, "its factory"):
         env = make_env(ref)
@@ -116,6 +117,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
         raw_action_space=raw_act_space,
         obs_dim=int(obs_space.shape[0]),
         images=[i for i in images if i.offset + i.size <= int(obs_space.shape[0])],
+        goal=GoalSlices(**goal) if goal else None,
         obs_low=_finite(obs_space.low, -1e9),
         obs_high=_finite(obs_space.high, 1e9),
         obs_mean=[float(x) for x in obs_arr.mean(axis=0)],

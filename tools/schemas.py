@@ -74,6 +74,15 @@ class ImageSlice(_Model):
         return self.height * self.width * self.channels
 
 
+class GoalSlices(_Model):
+    """A goal-conditioned observation (a Dict of ``observation``, ``achieved_goal`` and ``desired_goal``,
+    and an env ``compute_reward``): where the two goals lie in the flat observation."""
+
+    achieved_offset: int = Field(ge=0)
+    desired_offset: int = Field(ge=0)
+    size: int = Field(gt=0)
+
+
 class EnvProfile(_Model):
     """Measured facts about an env (from tools, not from a designer)."""
 
@@ -85,6 +94,8 @@ class EnvProfile(_Model):
     obs_dim: int
     images: list[ImageSlice] = Field(default_factory=list)
     """Images inside the flat observation (measured from the observation space)."""
+    goal: GoalSlices | None = None
+    """Set for a goal-conditioned env (measured from its space and its ``compute_reward``)."""
     obs_low: list[float]
     obs_high: list[float]
     obs_mean: list[float]
@@ -144,6 +155,8 @@ class MDPDesign(_Model):
     images: list[ImageSlice] = Field(default_factory=list)
     """Images inside observation()'s output (the expert's element-wise designs keep the env's layout);
     an ``AlgoConfig`` with ``encoder="cnn"`` reads them with convolutions."""
+    goal: GoalSlices | None = None
+    """The goals inside observation()'s output, for hindsight relabelling (``AlgoConfig.her_future_k``)."""
     shaping: str | None = None
     summary: str
     rationale: str = ""
@@ -193,6 +206,8 @@ class AlgoConfig(_Model):
     eps_start: float = Field(1.0, ge=0, le=1)
     eps_final: float = Field(0.05, ge=0, le=1)
     eps_decay_fraction: float = Field(0.2, gt=0, le=1)
+    her_future_k: float = Field(0.0, ge=0, le=16, description="Hindsight experience replay (future strategy): "
+                                "about k relabelled episodes per original one; 0 is off. Needs the MDP's goal.")
     alpha: float | Literal["auto"] = "auto"
     exploration_noise: float = Field(0.1, ge=0, le=5)
     policy_noise: float = Field(0.2, ge=0, le=5)

@@ -33,10 +33,12 @@ import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels com
 from tianshou.algorithm import Algorithm
 from tianshou.utils.torch_utils import policy_within_training_step
 from tianshou.algorithm.modelfree.sac import AutoAlpha
-from tianshou.data import Batch, Collector, CollectStats, VectorReplayBuffer
+from tianshou.data import Batch, Collector, CollectStats, ReplayBufferManager, VectorReplayBuffer
+from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
+from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
@@ -157,18 +159,26 @@ def _flat_numbers(d: Any, prefix: str = ""):
 
 
 @contextmanager
-def children_detached(buffer: VectorReplayBuffer | None):
+def children_detached(buffer: ReplayBufferManager | None):
     """A vector buffer's sub-buffers hold views of its arrays, which pickle would write a second
-    time: they are left out while it is saved (``_set_batch_for_children`` re-attaches them on load)."""
-    children = list(buffer.buffers) if isinstance(buffer, VectorReplayBuffer) else []
+    time: they are left out while it is saved (``_set_batch_for_children`` re-attaches them on load).
+    A hindsight buffer is saved with its original goals and without the env's reward function."""
+    children = list(buffer.buffers) if isinstance(buffer, ReplayBufferManager) else []
+    if isinstance(buffer, HERReplayBufferManager):
+        buffer._restore_cache()  # goals relabelled for the last sample go back to the original ones
     metas = [b._meta for b in children]
+    reward_fns = [getattr(b, "compute_reward_fn", None) for b in children]  # the env's method: not picklable
     for b in children:
         b._meta = Batch()
+        if isinstance(b, FlatHERReplayBuffer):
+            b.compute_reward_fn = None
     try:
         yield
     finally:
-        for b, meta in zip(children, metas, strict=True):
+        for b, meta, fn in zip(children, metas, reward_fns, strict=True):
             b._meta = meta
+            if isinstance(b, FlatHERReplayBuffer):
+                b.compute_reward_fn = fn
 
 
 CHECKPOINT_COST_RATIO = 4.0
@@ -306,10 +316,21 @@ class TrainWorker:
         self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
                                          shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0] if layout else action_space_of(job.env)
+        self.her_reward = None
+        if cfg.her_future_k > 0 and job.mdp.goal is not None and not cfg.on_policy:
+            if job.mdp.history > 1:
+                raise ValueError("hindsight relabelling needs the goals where the MDP puts them: history must be 1")
+            self.goal_env = make_env(job.env)  # its compute_reward relabels sampled goals
+            self.her_reward = env_reward_fn(self.goal_env)
         self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history)
         slots = len(self.train_envs)
         if cfg.on_policy:
             self.buffer = VectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
+        elif self.her_reward is not None:
+            assert job.mdp.goal is not None
+            self.buffer = FlatHERVectorReplayBuffer(
+                cfg.buffer_size, slots, compute_reward_fn=self.her_reward, horizon=episode_cap(job.env),
+                future_k=cfg.her_future_k, goal=job.mdp.goal)
         else:
             self.buffer = VectorReplayBuffer(cfg.buffer_size, slots)
 
@@ -321,6 +342,9 @@ class TrainWorker:
         if not self.cfg.on_policy and "buffer" in state:
             self.buffer = state["buffer"]
             self.buffer._set_batch_for_children()
+            for child in getattr(self.buffer, "buffers", []):
+                if isinstance(child, FlatHERReplayBuffer):
+                    child.compute_reward_fn = self.her_reward
 
     def restore(self) -> None:
         """Continue from this folder's checkpoint, or warm-start from another iteration's."""

@@ -78,6 +78,12 @@ def apply_changes(cfg: AlgoConfig, changes: dict) -> AlgoConfig:
     return cfg
 
 
+def hindsight(p: EnvProfile) -> bool:
+    """A goal-conditioned env (Dict with achieved and desired goals, ``compute_reward``) with a sparse
+    reward: hindsight relabelling instead of shaping."""
+    return p.goal is not None and p.sparse_reward and not p.multi_agent
+
+
 def _pow2(x: float) -> int:
     return int(2 ** round(math.log2(max(x, 1))))
 
@@ -122,9 +128,10 @@ class ExpertDesigner(Designer):
             return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         shaping = changes.shaping or ((prev.shaping or "none") if prev else
-                                      ("potential" if p.sparse_reward else "none"))
+                                      ("potential" if p.sparse_reward and not hindsight(p) else "none"))
         scale = changes.shaping_scale if changes.shaping_scale is not None else SHAPING_SCALE
-        normalize = changes.normalize_obs if changes.normalize_obs is not None else needs_normalization(p)
+        normalize = changes.normalize_obs if changes.normalize_obs is not None else \
+            needs_normalization(p) and not hindsight(p)
         sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
         history = changes.history or (prev.history if prev else 1)
         return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, history)
@@ -170,13 +177,22 @@ class ExpertDesigner(Designer):
         if history > 1:
             parts.append(f"last {history} observations")
             why.append(f"the policy sees the last {history} observations (memory for what one observation hides)")
+        keeps_goals = p.goal is not None and not normalize and shaping == "none" and history == 1 \
+            and reward_scale == 1.0
+        if keeps_goals:
+            why.append("raw goals and the env's own reward, so hindsight relabelling can recompute rewards")
         return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False, history=history, images=p.images,
+                         goal=p.goal if keeps_goals else None,
                          shaping=shaping if shaping != "none" else None,
                          summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
 
     # -- stage 2: algorithm ---------------------------------------------------------------------
     def default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
         cfg = self._default_config(algorithm, p, budget, sparse)
+        if hindsight(p) and not cfg.on_policy:  # HER (Andrychowicz et al. 2017): k = 4, one-step returns
+            cfg = cfg.model_copy(update={"her_future_k": 4.0, "n_step": 1, "rationale": f"{cfg.rationale}; "
+                                         "hindsight relabelling of goals (future strategy, k = 4) for the sparse "
+                                         "goal-conditioned reward"})
         if p.images and not p.multi_agent:  # the observation holds images (measured from its space)
             cfg = cfg.model_copy(update={"encoder": "cnn", "rationale": f"{cfg.rationale}; convolutions over "
                                          f"the {len(p.images)} image(s) in the observation, sized from their shape"})
@@ -270,7 +286,8 @@ class ExpertDesigner(Designer):
         if ctx.rejected("algorithm") and prev is not None:  # a reviewer said no: the next algorithm in line
             cfg = self.default_config(self.alternative(prev.algorithm, p), p, budget, sparse)
         elif crit is None or prev is None:
-            first = "MAPPO" if p.multi_agent else "PPO" if p.action.kind == "discrete" else "SAC"
+            first = "MAPPO" if p.multi_agent else ("DQN" if hindsight(p) else "PPO") \
+                if p.action.kind == "discrete" else "SAC"
             cfg = self.default_config(first, p, budget, sparse)
         elif crit.next_algorithm and crit.next_algorithm != prev.algorithm and crit.next_algorithm in allowed:
             cfg = apply_changes(self.default_config(crit.next_algorithm, p, budget, sparse), crit.algo_changes)
