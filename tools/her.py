@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tianshou.data import HERReplayBuffer
+from tianshou.data import HERReplayBuffer, ReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
 from tools.schemas import GoalSlices
 
@@ -24,6 +24,15 @@ class FlatHERReplayBuffer(HERReplayBuffer):
         super().__init__(size, compute_reward_fn=compute_reward_fn, horizon=horizon, future_k=future_k, **kwargs)
         self.achieved = slice(goal.achieved_offset, goal.achieved_offset + goal.size)
         self.desired = slice(goal.desired_offset, goal.desired_offset + goal.size)
+
+    def sample_indices(self, batch_size: int | None) -> np.ndarray:
+        """Relabel only what training samples: ``batch_size`` 0 or None means "every index" (what
+        ``buf[:]`` and Tianshou's ``hasnull`` check after each collection ask for), which would
+        otherwise relabel the whole buffer at every step."""
+        if batch_size is None or batch_size <= 0:
+            self._restore_cache()
+            return ReplayBuffer.sample_indices(self, batch_size)
+        return super().sample_indices(batch_size)
 
     def rewrite_transitions(self, indices: np.ndarray) -> None:
         """The 'future' strategy: for a share ``1 - 1/k`` of the sampled episodes, every transition's
