@@ -56,6 +56,12 @@ class DesignContext:
         return max(0, self.task.max_iterations - self.iteration)
 
 
+def observation_history(ctx: DesignContext) -> int:
+    """Observations the next MDP design remembers: the critic's change, else the last design's."""
+    change = ctx.critique.mdp_changes.history if ctx.critique is not None and ctx.mdp is not None else None
+    return change or (ctx.mdp.history if ctx.mdp is not None else 1)
+
+
 DOMINANT_SHARE = 0.9
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from nodes.designers import mdp_code
-from nodes.designers.base import DesignContext, Designer, reward_term_notes
+from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
 from nodes.designers.escalation import continuation_changes, escalate
 from tools.schemas import (
     AlgoConfig,
@@ -133,8 +133,8 @@ class ExpertDesigner(Designer):
         normalize = changes.normalize_obs if changes.normalize_obs is not None else \
             needs_normalization(p) and not hindsight(p)
         sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
-        history = changes.history or (prev.history if prev else 1)
-        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, history)
+        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize,
+                              observation_history(ctx))
 
     def build_mdp(self, p: EnvProfile, target: float | None, shaping: str, scale: float,
                   normalize: bool, iteration: int, sanitize: bool = False, history: int = 1) -> MDPDesign:

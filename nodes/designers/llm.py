@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.errors import Agent2Error
 from nodes import prompts
-from nodes.designers.base import DesignContext, Designer, reward_terms_text
+from nodes.designers.base import DesignContext, Designer, observation_history, reward_terms_text
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
@@ -219,12 +219,15 @@ class LLMDesigner(Designer):
         ans = self.ask("design_mdp", prompts.DESIGN_MDP.format(
             analysis=ctx.analysis.model_dump_json() if ctx.analysis else "", env_facts=self.env_facts(p),
             contract=self.contract(p), **self._common(ctx)), MDPAnswer)
-        return None if ans is None else _to_design(ans)
+        if ans is None:
+            return None
+        history = observation_history(ctx) if not p.multi_agent else 1
+        return _to_design(ans).model_copy(update={"history": history})
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         ans = self.ask("repair_mdp", prompts.REPAIR_MDP.format(
             error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)), MDPAnswer)
-        return None if ans is None else _to_design(ans)
+        return None if ans is None else _to_design(ans).model_copy(update={"history": design.history})
 
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
         base = self.expert.select_algorithm(ctx)
