@@ -103,23 +103,24 @@ def measure(e: Entry, seed: int) -> dict:
 
 
 def table(entries: list[Entry], seeds: list[int]) -> str:
-    lines = ["| env | what it tests | target | seed | score (95% CI) | met | env steps | wall (s) | critic |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| env | what it tests | target | seed | score (95% CI) | met | env steps | wall (s) | critic | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         for s in seeds:
             p = result_path(e, s)
             if not p.exists():
-                lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | not run yet | | | | |")
+                lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | not run yet | | | | | |")
                 continue
             r = json.loads(p.read_text())
             if "error" in r:
                 lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | **no result**: "
-                             f"{r['error'].strip().splitlines()[-1][:120]} | no | | {r['wall']:.0f} | |")
+                             f"{r['error'].strip().splitlines()[-1][:120]} | no | | {r['wall']:.0f} | | {r['commit']} |")
                 continue
             ci = f" [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if r.get("ci95") else ""
             score = "—" if r["score"] is None else f"{r['score']:.2f}{ci}"
             lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | {score} | {'yes' if r['met'] else 'no'} | "
-                         f"{r['env_steps']} | {r['wall']:.0f} | {', '.join(r['critic'])} ({'/'.join(r['algorithms'])}) |")
+                         f"{r['env_steps']} | {r['wall']:.0f} | {', '.join(r['critic'])} ({'/'.join(r['algorithms'])}) | "
+                         f"{r['commit']} |")
     return "\n".join(lines)
 
 
@@ -155,6 +156,9 @@ def main() -> None:
             if result_path(e, s).exists()]
     print(f"\n{sum(bool(r.get('met')) for r in done)} of {len(done)} measured runs met their target; "
           f"{sum('error' in r for r in done)} ended without a result.")
+    for s in args.seeds:
+        at = [r for r in done if r["seed"] == s]
+        print(f"seed {s}: {sum(bool(r.get('met')) for r in at)} of {len(at)} met")
 
 
 if __name__ == "__main__":

@@ -363,13 +363,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             console.print(f"[bold]waiting for review[/] of the {pending['stage']} (iteration "
                           f"{pending['iteration']}): {pending['summary']}; "
                           + how_to_answer(args.thread_id, args.runs_dir))
-    table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "reason")
+    table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "fix", "reason")
     for r in RunDB(args.runs_dir).iterations(args.thread_id):
         cfg = json.loads(r["config"])
         hp = f"lr={cfg['lr']:.3g} γ={cfg['gamma']:.4g} net={cfg['hidden_sizes']} envs={cfg['n_train_envs']}"
         ev = "—" if r.get("eval_mean") is None else f"{r['eval_mean']:.1f} ± {r['eval_std'] or 0:.1f}"
         table.add_row(str(r["iteration"]), r["mdp_summary"], r["algorithm"], hp, str(r["env_steps"]), ev,
-                      r["verdict"], r["reason"])
+                      r["verdict"], r.get("fix_kind") or "", r["reason"])
     console.print(table)
     usage = RunDB(args.runs_dir).llm_usage(args.thread_id)
     if usage:
