@@ -510,22 +510,26 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     agents = layout.n_agents if layout else 1  # multi-agent: one return per agent and episode
     cap = min(MAX_EVAL_EPISODES, EVAL_GROWTH_CAP * episodes) if adaptive else episodes
     _, keys = env_traits(job.env)
-    buffer = VectorReplayBuffer(2 * cap * (episode_cap(job.env) + 1), len(envs)) if keys else None
-    collector = Collector[CollectStats](algorithm, envs, buffer)
-    collector.reset()
+    longest = episode_cap(job.env) if keys else 0
     returns: list[float] = []
     lens: list[float] = []
+    weighted: dict[str, float] = {}
     batch = episodes
-    while True:
-        stats = collector.collect(n_episode=batch * agents, reset_before_collect=bool(returns))
+    while True:  # a collector per batch: the metrics buffer holds one batch's episodes, not the cap's
+        buffer = VectorReplayBuffer(2 * batch * agents * (longest + 1), len(envs)) if keys else None
+        collector = Collector[CollectStats](algorithm, envs, buffer)
+        collector.reset()
+        stats = collector.collect(n_episode=batch * agents)
         returns += [float(r) for r in stats.returns]
         lens += [float(n) for n in stats.lens]
+        for key, value in (episode_metrics(buffer, keys) if buffer is not None else {}).items():
+            weighted[key] = weighted.get(key, 0.0) + value * batch
         done = len(returns) // agents
         if not needs_more_episodes(returns, job.target, cap * agents):
             break
         batch = min(done, cap - done)
     envs.close()
-    metrics = episode_metrics(buffer, keys) if buffer is not None else {}
+    metrics = {key: total / done for key, total in weighted.items()}
     low, high = mean_ci(returns)
     return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns) // agents,
                       returns=returns, agents=agents, metrics=metrics, mean_length=float(np.mean(lens)),
