@@ -77,7 +77,7 @@ def flat_streak(history: list[IterationRecord]) -> int:
     return n
 
 
-def _exploration(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
+def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     if algo.algorithm == "DQN":
         if algo.eps_decay_fraction >= 0.5 and algo.eps_final >= 0.1:
             return None
@@ -131,7 +131,7 @@ def _reward(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
 
 
 LADDER: list[tuple[str, Callable[[DesignContext, AlgoConfig], Critique | None]]] = [
-    ("exploration", _exploration), ("algorithm", _algorithm),
+    ("exploration", exploration_change), ("algorithm", _algorithm),
     ("representation", _representation), ("reward", _reward),
 ]
 

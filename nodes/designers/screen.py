@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nodes.designers.base import DesignContext
-from nodes.designers.escalation import MEMORY_HISTORY, _exploration
+from nodes.designers.escalation import MEMORY_HISTORY, exploration_change
 from tools.schemas import AlgoConfig, Candidate, MDPDesign, allowed_algorithms
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: 
     if families:
         options.append((f"{families[0]} with its defaults", mdp,
                         expert.default_config(families[0], p, budget, p.sparse_reward)))
-    explore = _exploration(ctx, fresh)
+    explore = exploration_change(ctx, fresh)
     if explore is not None:
         options.append((explore.changes[0], mdp, AlgoConfig.model_validate({**fresh.model_dump(),
                                                                             **explore.algo_changes})))
