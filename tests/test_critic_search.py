@@ -147,3 +147,19 @@ def test_fix_kinds_classify_what_a_verdict_changes():
                              mdp_changes=MDPChanges(history=4)), algo) == "representation"
     assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", warm_start=True), algo) == "continue"
     assert fix_kind(Critique(verdict="done", diagnosis="solved", reason=""), algo) == "none"
+
+
+def test_a_policy_that_repeats_one_behaviour_gets_exploration_not_tuning():
+    ctx = _ctx()
+    ctx.mdp = EXPERT.design_mdp(ctx)
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    steps = ctx.algo.budget_steps
+    ctx.train = TrainResult(env_steps=steps, best_test_mean=150.0, stop_reason="plateau", iter_dir="/i1",
+                            curve=[CurvePoint(env_step=(i + 1) * 1000, mean=150.0, std=0.0, wall=i) for i in range(6)])
+    ctx.eval = EvalResult(mean=150.0, std=0.0, episodes=20, returns=[], mean_length=150)
+    ctx.steps_used = steps
+    c = EXPERT.critique(ctx)
+    assert fix_kind(c, ctx.algo) == "exploration" and "one behaviour" in c.reason
+    assert c.algo_changes["ent_coef"] > ctx.algo.ent_coef
+    ctx.train = ctx.train.model_copy(update={"curve": [p.model_copy(update={"std": 3.0}) for p in ctx.train.curve]})
+    assert fix_kind(EXPERT.critique(ctx), ctx.algo) == "hyperparameters"  # a spread: several behaviours

@@ -13,10 +13,11 @@ import numpy as np
 
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
-from nodes.designers.escalation import continuation_changes, escalate
+from nodes.designers.escalation import continuation_changes, escalate, exploration_change
 from tools.schemas import (
     AlgoConfig,
     Critique,
+    CurvePoint,
     EnvProfile,
     MDPChanges,
     MDPDesign,
@@ -384,11 +385,21 @@ class ExpertDesigner(Designer):
                 reason=f"test score fell well below its best ({best:.1f}) after reaching it",
                 changes=["learning rate x0.7", "batch size x2"], warm_start=True,
                 algo_changes={"lr": algo.lr * 0.7, "batch_size": algo.batch_size * 2})
+        reason = f"test score flat at {best:.1f} below the target"
+        stuck = exploration_change(ctx, algo) if self._stuck(train.curve) else None
+        if stuck is not None:  # one behaviour over and over: tuning its numbers will not find another
+            return escalate(ctx, stuck.model_copy(update={
+                "reason": f"{reason}: every test returned exactly {best:.1f} with no spread, one behaviour "
+                          "repeated; explore more"}))
         return escalate(ctx, Critique(
-            verdict="revise_algo", diagnosis="plateau",
-            reason=f"test score flat at {best:.1f} below the target",
+            verdict="revise_algo", diagnosis="plateau", reason=reason,
             changes=["learning rate x0.7", "discount closer to 1"], warm_start=True,
             algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))}))
+
+    @staticmethod
+    def _stuck(curve: list[CurvePoint]) -> bool:
+        """At least four tests, all with the same mean and no spread: the policy repeats one behaviour."""
+        return len(curve) >= 4 and all(c.mean == curve[0].mean and c.std == 0.0 for c in curve)
 
     @staticmethod
     def alternative(current: str, p: EnvProfile) -> str:
