@@ -398,8 +398,10 @@ class ExpertDesigner(Designer):
 
     @staticmethod
     def _stuck(curve: list[CurvePoint]) -> bool:
-        """At least four tests, all with the same mean and no spread: the policy repeats one behaviour."""
-        return len(curve) >= 4 and all(c.mean == curve[0].mean and c.std == 0.0 for c in curve)
+        """The later half of the tests (at least four) all with the same mean and no spread: the policy
+        repeats one behaviour."""
+        tail = curve[len(curve) // 2:]
+        return len(tail) >= 4 and all(c.mean == tail[0].mean and c.std == 0.0 for c in tail)
 
     @staticmethod
     def alternative(current: str, p: EnvProfile) -> str:
