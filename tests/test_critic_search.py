@@ -164,3 +164,25 @@ def test_a_policy_that_repeats_one_behaviour_gets_exploration_not_tuning():
     assert c.algo_changes["ent_coef"] > ctx.algo.ent_coef
     ctx.train = ctx.train.model_copy(update={"curve": [p.model_copy(update={"std": 3.0}) for p in ctx.train.curve]})
     assert fix_kind(EXPERT.critique(ctx), ctx.algo) == "hyperparameters"  # a spread: several behaviours
+
+
+def test_a_screen_follows_a_structural_fix_that_did_not_help():
+    ctx = _ctx()
+    stuck = [CurvePoint(env_step=(i + 1) * 1000, mean=150.0, std=0.0, wall=i) for i in range(8)]
+    kinds = []
+    for _ in range(3):
+        ctx.mdp = ctx.mdp if ctx.mdp is not None and ctx.critique.verdict != "revise_mdp" else EXPERT.design_mdp(ctx)
+        ctx.algo = EXPERT.select_algorithm(ctx)
+        ctx.train = TrainResult(env_steps=ctx.algo.budget_steps, best_test_mean=150.0, stop_reason="plateau",
+                                iter_dir=f"/i{ctx.iteration}", curve=stuck)
+        ctx.eval = EvalResult(mean=150.0, std=0.0, episodes=20, returns=[], mean_length=150)
+        ctx.steps_used += ctx.algo.budget_steps // 4
+        c = EXPERT.critique(ctx)
+        kinds.append(fix_kind(c, ctx.algo))
+        ctx.history.append(IterationRecord(
+            iteration=ctx.iteration, mdp_summary=ctx.mdp.summary, mdp_code=ctx.mdp.code, algo=ctx.algo,
+            env_steps=1, train_best=150.0, stop_reason="plateau", eval_mean=150.0, eval_std=0.0, eval_episodes=20,
+            verdict=c.verdict, diagnosis=c.diagnosis, reason=c.reason, fix_kind=kinds[-1], iter_dir="/i",
+            wall_seconds=1.0))
+        ctx.critique, ctx.iteration = c, ctx.iteration + 1
+    assert kinds == ["exploration", "screen", "continue"], kinds

@@ -7,9 +7,10 @@ designers pass their verdicts through:
 
 - A "flat" failure (no progress, or a plateau below the target) right after a flat iteration whose
   fix was hyper-parameters only must change something structural.
-- The same flat failure twice in a row (the designer has no confident fix) screens K diverse
-  designs on a share of the budget left (``nodes/designers/screen.py``), once per run while the
-  budget can pay for it; the critic then continues the winner with the rest.
+- The same flat failure twice in a row (the designer has no confident fix: it proposes no
+  structural change it has not tried) screens K diverse designs on a share of the budget left
+  (``nodes/designers/screen.py``), once per run while the budget can pay for it; the critic then
+  continues the winner with the rest.
 - A structural step already tried in this run is not tried again; the ladder's order is the order
   practitioners try them: exploration, algorithm family, representation, reward.
 
@@ -175,7 +176,7 @@ def escalate(ctx: DesignContext, proposed: Critique) -> Critique:
         return proposed  # already a new structural change
     why = (f"{proposed.diagnosis.replace('_', ' ')} again ({streak + 1} flat iterations in a row, the last fix: "
            f"{last_kind})")
-    if streak == 1 and "screen" not in tried(history) and screen_affordable(ctx):
+    if "screen" not in tried(history) and screen_affordable(ctx):
         return Critique(verdict="revise_algo", diagnosis=proposed.diagnosis,
                         reason=f"{proposed.reason}; {why}: no confident fix, so screen diverse designs",
                         changes=["screen diverse designs (algorithm family, exploration, memory, shaping) on a "
