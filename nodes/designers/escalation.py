@@ -137,23 +137,15 @@ LADDER: list[tuple[str, Callable[[DesignContext, AlgoConfig], Critique | None]]]
 ]
 
 
-def tried(history: list[IterationRecord]) -> set[str]:
-    return {r.fix_kind for r in history}
-
-
-def structural_steps(ctx: DesignContext) -> list[tuple[str, Critique]]:
-    """The ladder's structural fixes that apply to the current design and were not tried in this run."""
+def next_structural_step(ctx: DesignContext, done: set[str]) -> tuple[str, Critique] | None:
+    """The ladder's first structural fix that applies to the current design and is not in ``done``."""
     algo = ctx.algo
     assert algo is not None
-    done = tried(ctx.history)
-    out = []
     for kind, make in LADDER:
-        if kind in done:
-            continue
-        c = make(ctx, algo)
+        c = make(ctx, algo) if kind not in done else None
         if c is not None:
-            out.append((kind, c))
-    return out
+            return kind, c
+    return None
 
 
 def screen_affordable(ctx: DesignContext) -> bool:
@@ -172,24 +164,26 @@ def escalate(ctx: DesignContext, proposed: Critique) -> Critique:
     if streak == 0:
         return proposed
     last_kind = next(r.fix_kind for r in reversed(history) if r.diagnosis != "screened")
-    if kind in STRUCTURAL_FIXES and kind != last_kind and kind not in tried(history):
+    done = {r.fix_kind for r in history}
+    if kind in STRUCTURAL_FIXES and kind != last_kind and kind not in done:
         return proposed  # already a new structural change
     why = (f"{proposed.diagnosis.replace('_', ' ')} again ({streak + 1} flat iterations in a row, the last fix: "
            f"{last_kind})")
-    if "screen" not in tried(history) and screen_affordable(ctx):
+
+    def screen(reason: str, what: str) -> Critique:
         return Critique(verdict="revise_algo", diagnosis=proposed.diagnosis,
-                        reason=f"{proposed.reason}; {why}: no confident fix, so screen diverse designs",
-                        changes=["screen diverse designs (algorithm family, exploration, memory, shaping) on a "
-                                 "share of the budget left; continue the best"], screen=True, warm_start=True,
-                        algo_changes=continuation_changes(algo))
-    steps = structural_steps(ctx)
-    if steps:
-        step_kind, step = steps[0]
-        return step.model_copy(update={"diagnosis": proposed.diagnosis,
-                                       "reason": f"{proposed.reason}; {why}: change the {step_kind}"})
-    if "screen" != last_kind and screen_affordable(ctx):
-        return Critique(verdict="revise_algo", diagnosis=proposed.diagnosis,
-                        reason=f"{proposed.reason}; {why}; every structural change was tried: screen again",
-                        changes=["screen diverse designs on a share of the budget left; continue the best"],
+                        reason=f"{proposed.reason}; {why}{reason}",
+                        changes=[f"screen diverse designs{what} on a share of the budget left; continue the best"],
                         screen=True, warm_start=True, algo_changes=continuation_changes(algo))
+
+    if "screen" not in done and screen_affordable(ctx):
+        return screen(": no confident fix, so screen diverse designs",
+                      " (algorithm family, exploration, memory, shaping)")
+    step = next_structural_step(ctx, done)
+    if step is not None:
+        step_kind, fix = step
+        return fix.model_copy(update={"diagnosis": proposed.diagnosis,
+                                      "reason": f"{proposed.reason}; {why}: change the {step_kind}"})
+    if last_kind != "screen" and screen_affordable(ctx):
+        return screen("; every structural change was tried: screen again", "")
     return proposed
