@@ -84,9 +84,11 @@ Candidate algorithms (Tianshou 2.x): {algorithms}.
 On-policy (PPO, A2C) use collect_steps, repeat, batch_size, gae_lambda, ent_coef; off-policy \
 (DQN, SAC, TD3) use buffer_size, start_steps, batch_size, exploration_noise. Multi-agent (all PPO \
 underneath): MAPPO = one actor shared by the agents and a critic that sees every agent's \
-observation, PPO = one network shared, IPPO = independent networks. Leave a field out to \
-keep the expert default ({defaults}). When tuning after an earlier iteration, change at most five \
-parameters, each by less than 30%, learning rate first.
+observation, PPO = one network shared, IPPO = independent networks. Networks: hidden_sizes, \
+activation, layer_norm, and encoder: mlp, cnn (convolutions over the images the observation holds) \
+or gru / lstm (a recurrent layer over the MDP's observation history; useful when it remembers \
+more than one observation). Leave a field out to keep the expert default ({defaults}). When \
+tuning after an earlier iteration, change at most five parameters, each by less than 30%, learning rate first.
 
 Earlier iterations:
 {history}
@@ -134,7 +136,8 @@ next_algorithm, and set warm_start to continue from this iteration's weights. di
 no_progress or plateau when the test score is flat below the target. A flat result after a \
 hyper-parameter-only fix needs a structural change: exploration (ent_coef, eps_* or \
 exploration_noise), another algorithm, the representation (mdp_changes.history: remember the last \
-N observations; layer_norm) or the reward (mdp_changes.shaping "potential"); never the same kind \
+N observations; algo_changes encoder "gru" or "lstm" to read them with a recurrent layer; \
+layer_norm) or the reward (mdp_changes.shaping "potential"); never the same kind \
 of fix as the last one (see "fix kind" above). Set screen to try several diverse designs side by \
 side on a share of the budget left when you have no confident fix."""
 

@@ -186,3 +186,19 @@ def test_a_screen_follows_a_structural_fix_that_did_not_help():
             wall_seconds=1.0))
         ctx.critique, ctx.iteration = c, ctx.iteration + 1
     assert kinds == ["exploration", "screen", "continue"], kinds
+
+
+def test_memory_already_there_gets_a_recurrent_layer_as_the_representation_step():
+    from nodes.designers.escalation import next_structural_step
+
+    ctx = _ctx()
+    _iterate(ctx, FLAT)
+    ctx.mdp = ctx.mdp.model_copy(update={"history": 4})  # e.g. the LLM or a reviewer gave it memory
+    kind, fix = next_structural_step(ctx, {"exploration", "algorithm"})
+    assert kind == "representation" and fix.algo_changes == {"encoder": "gru"} and not fix.warm_start
+    assert fix_kind(fix, ctx.algo) == "representation"
+    ctx.critique = fix
+    assert EXPERT.select_algorithm(ctx).encoder == "gru"
+    ctx.algo = ctx.algo.model_copy(update={"encoder": "gru"})
+    kind, fix = next_structural_step(ctx, {"exploration", "algorithm"})
+    assert fix.algo_changes == {"layer_norm": True}  # a recurrent layer already: normalisation next

@@ -39,8 +39,10 @@ def test_history_stacks_the_last_observations_oldest_first():
     assert np.allclose(obs[:4], [cue, 0, cue, 0]) and np.allclose(obs[4:], [0, 1 / 3])
 
 
-def _train(tmp_path, name: str, history: int, layer_norm: bool, budget: int = 6000, warm: str | None = None):
+def _train(tmp_path, name: str, history: int, layer_norm: bool, budget: int = 6000, warm: str | None = None,
+           encoder: str = "mlp"):
     algo = AlgoConfig(algorithm="PPO", hidden_sizes=[32, 32], layer_norm=layer_norm, lr=3e-3, gamma=0.9,
+                      encoder=encoder,
                       n_train_envs=4, collect_steps=256, batch_size=64, repeat=4, budget_steps=budget,
                       epoch_steps=1024, test_episodes=20, warm_start_from=warm)
     job = TrainJob(env=BLINK, mdp=_mdp(BLINK, history), algo=algo, seed=0, target=0.9)
@@ -62,6 +64,47 @@ def test_memory_solves_what_one_observation_hides_and_exports_plays_and_warm_sta
     assert play.stdout.count("episode ") == 4
     _, again, _ = _train(tmp_path, "continued", history=3, layer_norm=True, budget=1024, warm=str(folder))
     assert again.curve and again.curve[0].mean >= 0.9  # starts from the trained weights
+
+
+def test_a_recurrent_policy_reads_the_history_in_order_trains_exports_plays_and_warm_starts(tmp_path):
+    import torch
+
+    job, train, folder = _train(tmp_path, "gru", history=3, layer_norm=False, encoder="gru")
+    ev = run_evaluation(folder, 50)
+    assert ev.mean is not None and ev.mean >= 0.9, (train.curve, ev)  # a memoryless policy averages 0
+    algorithm, _ = load_policy(job, folder / "best_policy.pt")
+    grus = [m for m in algorithm.policy.actor.modules() if isinstance(m, torch.nn.GRU)]
+    assert grus and grus[0].input_size == 32  # each 2-value observation embedded, then the GRU
+    play = agent2("play", str(export_agent(folder, tmp_path / "agent", {})), "--episodes", "3")
+    assert play.returncode == 0 and play.stdout.count("episode ") == 3, play.stderr
+    _, again, _ = _train(tmp_path, "continued", history=3, layer_norm=False, budget=1024, warm=str(folder),
+                         encoder="gru")
+    assert again.curve and again.curve[0].mean >= 0.9  # starts from the trained weights
+
+
+@pytest.mark.parametrize("algorithm,cell", [("PPO", "lstm"), ("DQN", "gru"), ("SAC", "lstm"), ("TD3", "gru"),
+                                            ("A2C", "gru")])
+def test_recurrent_encoders_depend_on_the_order_of_the_history(algorithm, cell):
+    import gymnasium as gym
+    import torch
+    from tianshou.data import Batch
+
+    from tools.algorithms import build_algorithm
+
+    box = algorithm in ("SAC", "TD3", "A2C")
+    action_space = gym.spaces.Box(-1, 1, (2,)) if box else gym.spaces.Discrete(3)
+    algo = build_algorithm(AlgoConfig(algorithm=algorithm, encoder=cell, hidden_sizes=[16, 16]), 4 * 3,
+                           action_space, history=4)
+    rnn = next(m for m in algo.modules() if isinstance(m, torch.nn.RNNBase))
+    assert type(rnn).__name__ == cell.upper() and rnn.input_size == 16
+    obs = np.random.default_rng(0).random((5, 12), dtype=np.float32)
+    body = next(m for m in algo.policy.modules() if type(m).__name__ == "HistoryRecurrentEncoder")
+    with torch.no_grad():
+        assert algo.policy(Batch(obs=obs, info={})).act.shape[0] == 5
+        swapped = obs.reshape(5, 4, 3)[:, ::-1].reshape(5, 12).copy()  # the same frames, newest first
+        assert not torch.allclose(body(obs)[0], body(swapped)[0])
+        if algorithm in ("SAC", "TD3"):  # the critics read the action after the recurrent features
+            assert algo.critic(obs, np.zeros((5, 2), np.float32)).shape == (5, 1)
 
 
 def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):

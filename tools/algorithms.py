@@ -31,7 +31,7 @@ from tianshou.utils.net.continuous import (
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 from envs.multiagent import AgentLayout
-from tools.networks import ImageVectorEncoder
+from tools.networks import RECURRENT_CELLS, HistoryRecurrentEncoder, ImageVectorEncoder
 from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, MULTI_AGENT_ALGORITHMS, AlgoConfig, ImageSlice
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -108,16 +108,23 @@ class Inputs:
 
 
 def _net(cfg: AlgoConfig, inp: Inputs, **kwargs) -> ModuleWithVectorOutput:
-    """The body: Tianshou's MLP with the config's hidden sizes, activation and (optional) layer norm,
-    or (``encoder="cnn"``) convolutions over the images beside it. ``action_shape`` and ``concat``
-    mean what they mean for Tianshou's ``Net`` (a Q head; a critic reading the action too)."""
+    """The body: Tianshou's MLP with the config's hidden sizes, activation and (optional) layer norm;
+    or (``encoder="cnn"``) convolutions over the images beside it; or (``encoder="gru"``/``"lstm"``)
+    a recurrent layer over the observation history. ``action_shape`` and ``concat`` mean what they
+    mean for Tianshou's ``Net`` (a Q head; a critic reading the action too)."""
     norm = nn.LayerNorm if cfg.layer_norm else None
-    if not inp.conv(cfg):
+    recurrent = cfg.encoder in RECURRENT_CELLS
+    if not inp.conv(cfg) and not recurrent:
         return Net(state_shape=inp.dim, hidden_sizes=cfg.hidden_sizes, activation=ACTIVATIONS[cfg.activation],
                    norm_layer=norm, **kwargs)
     extra = int(np.prod(kwargs["action_shape"])) if kwargs.get("concat") else 0
-    body = ImageVectorEncoder(inp.dim // inp.history, inp.history, list(inp.images), cfg.hidden_sizes,
-                              ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
+    body: ModuleWithVectorOutput
+    if recurrent:
+        body = HistoryRecurrentEncoder(inp.dim // inp.history, inp.history, cfg.encoder, cfg.hidden_sizes,
+                                       ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
+    else:
+        body = ImageVectorEncoder(inp.dim // inp.history, inp.history, list(inp.images), cfg.hidden_sizes,
+                                  ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
     if "action_shape" in kwargs and not kwargs.get("concat"):  # a Q-network: one value per action
         return DiscreteActor(preprocess_net=body, action_shape=kwargs["action_shape"], softmax_output=False)
     return body
@@ -265,7 +272,8 @@ def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space,
 
     ``layout`` (multi-agent envs) says how slot observations split; MAPPO, PPO and IPPO then all
     train with Tianshou's PPO over the agent slots, differing only in their networks. ``images``
-    and ``history``: the observation's layout (``MDPDesign``), for ``encoder="cnn"``."""
+    and ``history``: the observation's layout (``MDPDesign``), for ``encoder="cnn"`` and the recurrent
+    encoders."""
     check_compatible(cfg, action_space, layout)
     inp = Inputs(obs_dim, tuple(images or ()), history)
     if cfg.on_policy:

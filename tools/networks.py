@@ -1,5 +1,6 @@
 """The network menu's encoders beyond Tianshou's MLP: convolutions over the images inside a flat
-observation, the rest through the MLP beside them (one multi-input body).
+observation, the rest through the MLP beside them (one multi-input body); and a recurrent layer
+(GRU or LSTM) over the observation history.
 
 The flat observation a learner reads is ``history`` frames of ``frame_dim`` values each (the frame
 stack of ``MDPDesign.history``), each frame holding the images an ``ImageSlice`` locates. Every image
@@ -19,6 +20,7 @@ from tianshou.utils.net.common import MLP, ModuleWithVectorOutput
 from tools.schemas import ImageSlice
 
 LARGE_IMAGE_SIDE = 32
+RECURRENT_CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
 def conv_stack(image: ImageSlice, in_channels: int) -> tuple[nn.Module, int]:
@@ -79,3 +81,40 @@ class ImageVectorEncoder(ModuleWithVectorOutput):
         if self.extra_dim:
             feats.append(x[:, stacked:])
         return self.mlp(torch.cat(feats, dim=1)), state
+
+
+class HistoryRecurrentEncoder(ModuleWithVectorOutput):
+    """A recurrent layer (``cell``: ``"gru"`` or ``"lstm"``) reading the ``history`` frames of a flat
+    observation in order, each frame first embedded by a linear layer; its last output (and
+    ``extra_dim`` trailing values: a critic's action) goes through the hidden layers.
+
+    The recurrent state starts from zero at every step and runs over the frames the observation
+    holds (``MDPDesign.history``, the frame stack), the way Tianshou trains its own recurrent
+    networks on ``stack_num`` windows. Acting and learning read the same window, so nothing is
+    carried between steps: collection, tests, export, ``play`` and resume need no recurrent state,
+    and what happened before the window is not remembered.
+    """
+
+    def __init__(self, frame_dim: int, history: int, cell: str, hidden_sizes: list[int],
+                 activation: type[nn.Module], norm_layer: type[nn.Module] | None = None, extra_dim: int = 0):
+        if cell not in RECURRENT_CELLS:
+            raise ValueError(f"recurrent cell must be one of {sorted(RECURRENT_CELLS)}, got {cell!r}")
+        width = hidden_sizes[0]
+        mlp = MLP(input_dim=width + extra_dim, hidden_sizes=hidden_sizes, activation=activation,
+                  norm_layer=norm_layer)
+        super().__init__(mlp.output_dim)
+        self.frame_dim, self.history, self.extra_dim = frame_dim, history, extra_dim
+        self.embed = nn.Sequential(nn.Linear(frame_dim, width), activation())
+        self.rnn = RECURRENT_CELLS[cell](width, width, batch_first=True)
+        self.mlp = mlp
+
+    def forward(self, obs, state=None, info=None):
+        x = torch.as_tensor(obs, dtype=torch.float32, device=next(self.parameters()).device)
+        x = x.reshape(x.shape[0], -1)
+        stacked = self.frame_dim * self.history
+        frames = x[:, :stacked].reshape(x.shape[0], self.history, self.frame_dim)
+        out, _ = self.rnn(self.embed(frames))
+        feats = out[:, -1]
+        if self.extra_dim:
+            feats = torch.cat([feats, x[:, stacked:]], dim=1)
+        return self.mlp(feats), state

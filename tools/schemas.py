@@ -174,8 +174,10 @@ class AlgoConfig(_Model):
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 64], min_length=1, max_length=4)
     activation: Literal["tanh", "relu"] = "tanh"
     layer_norm: bool = Field(False, description="Layer normalisation after each hidden layer.")
-    encoder: Literal["mlp", "cnn"] = Field("mlp", description="cnn: convolutions over the MDP's images, "
-                                                              "sized from their shape, before the hidden layers.")
+    encoder: Literal["mlp", "cnn", "gru", "lstm"] = Field(
+        "mlp", description="cnn: convolutions over the MDP's images, sized from their shape, before the hidden "
+                           "layers; gru / lstm: a recurrent layer over the MDP's observation history (its last "
+                           "``history`` observations, in order) before the hidden layers.")
     lr: float = Field(3e-4, gt=0, lt=1)
     gamma: float = Field(0.99, gt=0, le=1)
     n_train_envs: int = Field(8, ge=1, le=64)

@@ -1,7 +1,8 @@
 """The critic's search: a failure that repeats gets a different *kind* of fix.
 
 Every verdict is classified by what it changes (``fix_kind``): hyper-parameters only, exploration,
-the algorithm family, the representation (observation history, normalisation, network), the reward
+the algorithm family, the representation (observation history, normalisation, network: a recurrent
+layer over the history, layer norm), the reward
 (potential-based shaping), or a screen of diverse designs. ``escalate`` is the one rule both
 designers pass their verdicts through:
 
@@ -27,7 +28,7 @@ from tools.schemas import STRUCTURAL_FIXES, AlgoConfig, Critique, IterationRecor
 
 FLAT_DIAGNOSES = ("no_progress", "plateau")
 EXPLORATION_FIELDS = ("ent_coef", "eps_start", "eps_final", "eps_decay_fraction", "exploration_noise", "alpha")
-REPRESENTATION_FIELDS = ("hidden_sizes", "activation", "layer_norm")
+REPRESENTATION_FIELDS = ("hidden_sizes", "activation", "layer_norm", "encoder")
 MEMORY_HISTORY = 4
 """Observations remembered when the critic adds memory (a frame stack of 4, as in DQN's Atari work)."""
 SCREEN_MIN_STEPS_LEFT = 40_000
@@ -116,6 +117,10 @@ def _representation(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
                         changes=[f"remember the last {MEMORY_HISTORY} observations (frame stack): the task may "
                                  "hide what the policy needs in earlier steps"],
                         mdp_changes=MDPChanges(history=MEMORY_HISTORY))
+    if mdp.history > 1 and algo.encoder == "mlp" and not mdp.images:
+        return Critique(verdict="revise_algo", diagnosis="plateau", reason="",
+                        changes=[f"a recurrent layer (GRU) reads the last {mdp.history} observations in order"],
+                        algo_changes={"encoder": "gru"})
     if not algo.layer_norm:
         return Critique(verdict="revise_algo", diagnosis="plateau", reason="",
                         changes=["layer normalisation in the networks"], algo_changes={"layer_norm": True})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import openai
@@ -70,6 +70,10 @@ class AlgoAnswer(_Answer):
     algorithm: AlgorithmName
     hidden_sizes: list[int] | None = Field(None, min_length=1, max_length=4)
     activation: str | None = Field(None, description="tanh or relu")
+    layer_norm: bool | None = Field(None, description="layer normalisation after each hidden layer")
+    encoder: Literal["mlp", "cnn", "gru", "lstm"] | None = Field(
+        None, description="mlp; cnn: convolutions over the observation's images; gru / lstm: a recurrent layer "
+                          "over the MDP's observation history")
     lr: float | None = Field(None, gt=0, lt=1)
     gamma: float | None = Field(None, gt=0, le=1)
     n_train_envs: int | None = Field(None, ge=1, le=64)
