@@ -5,13 +5,17 @@ MultiDiscrete, MultiBinary, and Tuple/Dict/OneOf of those) go through its ``Flat
 (one-hot Discrete parts). Anywhere in the observation, the others are encoded by ``ObservationEncoder``:
 Text (and look-alikes whose samples are strings, such as MiniGrid's ``MissionSpace``) as hashed word
 counts, Sequence as its length and mean element, Graph as node/edge counts and mean features; a part
-that cannot be encoded is dropped, and ``describe_observation`` says in one line which is which.
+that cannot be encoded is dropped, and so is a look-alike text space that holds one string only
+(MiniGrid DoorKey's mission: the same words every step of every episode tell the learner nothing;
+a mission that can differ is kept, since it may name the goal). ``describe_observation`` says in
+one line which is which.
 Actions stay Discrete or Box; MultiDiscrete and MultiBinary become one Discrete action over their
 product when it is small.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 import zlib
@@ -68,11 +72,27 @@ def gym_flattenable(space: spaces.Space) -> bool:
     return False
 
 
+TEXT_PROBES = 16
+"""Samples drawn (from a seeded copy of the space) to tell a one-string text space from one that varies."""
+
+
 def _sample(space: spaces.Space) -> Any:
     try:
         return space.sample()
     except Exception:  # noqa: BLE001 - a look-alike space that cannot sample
         return None
+
+
+def _one_string(space: spaces.Space) -> str | None:
+    """The only string a look-alike text space holds, when ``TEXT_PROBES`` seeded samples of a copy
+    of it are all the same (the env's own space and its random state are left alone); else None."""
+    try:
+        probe = copy.deepcopy(space)
+        probe.seed(0)
+        values = {probe.sample() for _ in range(TEXT_PROBES)}
+    except Exception:  # noqa: BLE001 - a look-alike that cannot be copied or seeded: keep it
+        return None
+    return next(iter(values)) if len(values) == 1 else None
 
 
 def _leaf(space: spaces.Space) -> tuple[int, Callable[[Any], np.ndarray], str]:
@@ -111,6 +131,9 @@ def _leaf(space: spaces.Space) -> tuple[int, Callable[[Any], np.ndarray], str]:
         return dim, graph, f"graph → node and edge counts, mean node and edge features ({dim} values)"
     sample = _sample(space)
     if isinstance(sample, str):
+        constant = _one_string(space)
+        if constant is not None:
+            return 0, _nothing, f"{kind} of one text only ({constant[:40]!r}): dropped (it tells nothing)"
         return TEXT_FEATURES, _text, f"{kind} of text → {TEXT_FEATURES} hashed word counts"
     try:
         size = int(np.asarray(sample, dtype=np.float32).size) if sample is not None else 0

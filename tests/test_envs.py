@@ -80,6 +80,8 @@ def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("factory,dim,said", [
     ("image_direction_mission_obs", 4 + 75 + 32, "mission: MissionLike of text → 32 hashed word counts"),
+    ("one_mission_obs", 4 + 75, "mission: MissionLike of one text only ('use the key to open the door and "
+                                "then ge'): dropped (it tells nothing)"),
     ("text_obs", 32, "text → 32 hashed word counts"),
     ("sequence_obs", 3, "sequence → its length and mean element (3 values)"),
     ("graph_obs", 7, "graph → node and edge counts, mean node and edge features (7 values)"),

@@ -45,14 +45,15 @@ class MissionLike(spaces.Space):
 
     MISSIONS = ("get to the green goal square", "open the door", "pick up the yellow key")
 
-    def __init__(self):
+    def __init__(self, missions: tuple[str, ...] = MISSIONS):
         super().__init__(None, None)
+        self.missions = missions
 
     def sample(self, mask=None, probability=None):
-        return self.MISSIONS[int(self.np_random.integers(len(self.MISSIONS)))]
+        return self.missions[int(self.np_random.integers(len(self.missions)))]
 
     def contains(self, x):
-        return x in self.MISSIONS
+        return x in self.missions
 
 
 class Opaque(spaces.Space):
@@ -71,6 +72,14 @@ class Opaque(spaces.Space):
 def image_direction_mission_obs():
     return _Base(spaces.Dict({"image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
                               "direction": spaces.Discrete(4), "mission": MissionLike()}), spaces.Discrete(3))
+
+
+def one_mission_obs():
+    """MiniGrid DoorKey's shape: its mission space holds one string only."""
+    return _Base(spaces.Dict({"image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
+                              "direction": spaces.Discrete(4),
+                              "mission": MissionLike(("use the key to open the door and then get to the goal",))}),
+                 spaces.Discrete(3))
 
 
 def text_obs():
