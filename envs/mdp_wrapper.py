@@ -98,18 +98,37 @@ def merged_reward_totals(*totals: dict[str, list[float]]) -> dict[str, list[floa
     return out
 
 
+class VisitCounts:
+    """How often each observation was seen, shared by the training envs of one worker: a count-based
+    novelty bonus ``scale / sqrt(n)`` (Strehl & Littman 2008's MBIE-EB form) for observations that
+    repeat exactly (discrete states). Training only: tests and evaluation use the original reward."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.n: dict[bytes, int] = {}
+
+    def bonus(self, obs: np.ndarray) -> float:
+        key = obs.tobytes()
+        n = self.n.get(key, 0) + 1
+        self.n[key] = n
+        return self.scale / math.sqrt(n)
+
+
 class MDPWrapper(gym.Wrapper):
     """Observation transform, action transform and (optionally) shaped reward.
 
     ``info['original_reward']`` always carries the env's own reward, so the original metric
     stays measurable. With ``shape_reward=False`` the reward passed on is the original one
-    (evaluation and early-stopping tests use that).
+    (evaluation and early-stopping tests use that). ``novelty`` (training only) adds a count-based
+    bonus for reaching rarely seen observations, reported as the reward term ``novelty``.
     """
 
-    def __init__(self, env: gym.Env, code: str, obs_dim: int, shape_reward: bool = True):
+    def __init__(self, env: gym.Env, code: str, obs_dim: int, shape_reward: bool = True,
+                 novelty: VisitCounts | None = None):
         super().__init__(env)
         self.fns = load_mdp_module(code)
         self.shape_reward = shape_reward
+        self.novelty = novelty if shape_reward else None
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
         self._last_raw_obs: np.ndarray | None = None
         self.reward_log = RewardTermLog()
@@ -141,20 +160,27 @@ class MDPWrapper(gym.Wrapper):
             ))
             if not math.isfinite(rew):
                 raise NonFiniteRewardError.of(rew, original)
+        obs = self._obs(raw_next)
+        if self.shape_reward:
+            if self.novelty is not None:
+                bonus = self.novelty.bonus(obs)
+                terms = {**(terms or {"reward": rew}), "novelty": bonus}
+                rew += bonus
             if terms is not None:
                 self.reward_log.add(terms, bool(terminated or truncated))
         self._last_raw_obs = raw_next
-        return self._obs(raw_next), rew, terminated, truncated, info
+        return obs, rew, terminated, truncated, info
 
 
 def make_mdp_env(env_ref: str, code: str, obs_dim: int, shape_reward: bool,
-                 render_mode: str | None = None, history: int = 1) -> gym.Env:
+                 render_mode: str | None = None, history: int = 1, novelty: VisitCounts | None = None) -> gym.Env:
     """The env behind ``env_ref`` with a generated MDP applied; with ``history`` > 1 each
     observation is the last ``history`` ones, oldest first, flattened (Gymnasium's frame stack,
-    padded with the first observation after a reset)."""
+    padded with the first observation after a reset); ``novelty``: see ``MDPWrapper``."""
     from envs.loading import make_env
 
-    env: gym.Env = MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward)
+    env: gym.Env = MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward,
+                              novelty=novelty)
     if history > 1:
         env = FlattenObservation(FrameStackObservation(env, history, padding_type="reset"))
     return env

@@ -15,6 +15,7 @@ import numpy as np
 
 from tianshou.data import HERReplayBuffer, ReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
+from tools.buffers import NewEntriesNullCheck
 from tools.schemas import GoalSlices
 
 
@@ -72,7 +73,7 @@ class FlatHERReplayBuffer(HERReplayBuffer):
         self._meta.rew[episodes] = rew
 
 
-class FlatHERVectorReplayBuffer(HERReplayBufferManager):
+class FlatHERVectorReplayBuffer(NewEntriesNullCheck, HERReplayBufferManager):
     """``buffer_num`` ``FlatHERReplayBuffer``s sharing one memory, as ``HERVectorReplayBuffer``."""
 
     def __init__(self, total_size: int, buffer_num: int, **kwargs):

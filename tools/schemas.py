@@ -198,6 +198,9 @@ class AlgoConfig(_Model):
     lr_decay: bool = False
     advantage_normalization: bool = True
     return_scaling: bool = False
+    novelty_bonus: float = Field(0.0, ge=0, le=100, description="Count-based exploration: training reward + "
+                                 "novelty_bonus / sqrt(visits of the observation reached), for observations that "
+                                 "repeat exactly (discrete states); 0: off.")
     # off-policy (DQN, SAC, TD3)
     buffer_size: int = Field(100_000, ge=100)
     start_steps: int = Field(1_000, ge=0, description="Random-action steps before learning.")

@@ -38,6 +38,7 @@ from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
 
 from tools.algorithms import build_algorithm, trainer_params
+from tools.buffers import CheckedVectorReplayBuffer
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
@@ -308,7 +309,7 @@ class TrainWorker:
         job, cfg = self.job, self.cfg
         seed_everything(job.seed)
         self.train_envs = make_vector_env(job.env, job.mdp, cfg.n_train_envs, job.seed,
-                                          shape_reward=True, update_obs_rms=True)
+                                          shape_reward=True, update_obs_rms=True, novelty_bonus=cfg.novelty_bonus)
         layout = getattr(self.train_envs, "layout", None)
         self.agents = layout.n_agents if layout else 1
         rms = self.train_envs.get_obs_rms() if job.mdp.normalize_obs else None
@@ -325,14 +326,14 @@ class TrainWorker:
         self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history)
         slots = len(self.train_envs)
         if cfg.on_policy:
-            self.buffer = VectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
+            self.buffer = CheckedVectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
         elif self.her_reward is not None:
             assert job.mdp.goal is not None
             self.buffer = FlatHERVectorReplayBuffer(
                 cfg.buffer_size, slots, compute_reward_fn=self.her_reward, horizon=episode_cap(job.env),
                 future_k=cfg.her_future_k, goal=job.mdp.goal)
         else:
-            self.buffer = VectorReplayBuffer(cfg.buffer_size, slots)
+            self.buffer = CheckedVectorReplayBuffer(cfg.buffer_size, slots)
 
     def _load_env_state(self, state: dict[str, Any]) -> None:
         """Observation statistics and (off-policy) the replay buffer from a checkpoint."""

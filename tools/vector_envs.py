@@ -6,18 +6,20 @@ from tianshou.env import BaseVectorEnv, DummyVectorEnv, SubprocVectorEnv, Vector
 from tianshou.utils import RunningMeanStd
 
 from envs.loading import env_traits, is_multi_agent, make_parallel_env
-from envs.mdp_wrapper import load_mdp_module, make_mdp_env
+from envs.mdp_wrapper import VisitCounts, load_mdp_module, make_mdp_env
 from envs.multiagent import AgentLayout, make_slot_vector_env, mask_dim
 from tools.schemas import MDPDesign
 
 
 def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_reward: bool,
-                    obs_rms: RunningMeanStd | None = None, update_obs_rms: bool = False) -> BaseVectorEnv:
+                    obs_rms: RunningMeanStd | None = None, update_obs_rms: bool = False,
+                    novelty_bonus: float = 0.0) -> BaseVectorEnv:
     """``n`` envs in one process (cheap envs on 2 cores gain nothing from subprocesses).
 
     A multi-agent env gives ``n`` games of one slot per agent (``envs/multiagent.py``).
     With ``mdp.normalize_obs`` the envs share the running mean/std ``obs_rms`` (a new one when None),
-    updating it only when ``update_obs_rms``.
+    updating it only when ``update_obs_rms``. ``novelty_bonus`` > 0 (training envs): a count-based
+    bonus, the visit counts shared by the ``n`` envs (single-agent envs in this process).
     """
     venv: BaseVectorEnv
     if is_multi_agent(env_ref):
@@ -28,7 +30,9 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
     else:
         one_per_process, _ = env_traits(env_ref)
         kind = SubprocVectorEnv if one_per_process else DummyVectorEnv
-        venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward, history=mdp.history)
+        counts = VisitCounts(novelty_bonus) if novelty_bonus > 0 and shape_reward else None
+        venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward, history=mdp.history,
+                                          novelty=counts)
                      for _ in range(n)])
         venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:
