@@ -202,3 +202,49 @@ def test_memory_already_there_gets_a_recurrent_layer_as_the_representation_step(
     ctx.algo = ctx.algo.model_copy(update={"encoder": "gru"})
     kind, fix = next_structural_step(ctx, {"exploration", "algorithm"})
     assert fix.algo_changes == {"layer_norm": True}  # a recurrent layer already: normalisation next
+
+
+def test_a_stuck_policy_on_a_countable_state_space_gets_a_count_bonus_learned_by_dqn():
+    ctx = _ctx("Taxi-v4", target=7.0, budget=300_000)
+    assert ctx.profile.distinct_observations < 0.5 and ctx.profile.reward_abs_median == 1.0  # measured
+    ctx.mdp = EXPERT.design_mdp(ctx)
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    assert ctx.algo.algorithm == "PPO" and ctx.algo.novelty_bonus == 0  # the default design is unchanged
+    steps = ctx.algo.budget_steps
+    ctx.train = TrainResult(env_steps=steps, best_test_mean=-200.0, stop_reason="plateau", iter_dir="/i1",
+                            curve=[CurvePoint(env_step=(i + 1) * 1000, mean=-200.0, std=0.0, wall=i)
+                                   for i in range(8)])
+    ctx.eval = EvalResult(mean=-200.0, std=0.0, episodes=20, returns=[], mean_length=200)
+    ctx.steps_used = steps
+    c = EXPERT.critique(ctx)
+    assert fix_kind(c, ctx.algo) == "exploration" and c.next_algorithm == "DQN", c
+    assert c.algo_changes["novelty_bonus"] == 1.0 and "count-based" in c.changes[0]
+    ctx.critique = c
+    nxt = EXPERT.select_algorithm(ctx)
+    assert nxt.algorithm == "DQN" and nxt.novelty_bonus == 1.0 and nxt.eps_decay_fraction == 0.5
+    ctx.algo = nxt  # the bonus is there: exploration's next step is ε's, not the bonus again
+    assert "novelty_bonus" not in (c2 := EXPERT.critique(ctx)).algo_changes, c2
+
+
+def test_the_novelty_bonus_trains_only_and_is_reported_as_a_reward_term():
+    from envs.mdp_wrapper import VisitCounts, make_mdp_env
+    from nodes.design_mdp import original_mdp
+
+    mdp = original_mdp(500)
+    counts = VisitCounts(2.0)
+    train = make_mdp_env("Taxi-v4", mdp.code, 500, shape_reward=True, novelty=counts)
+    test = make_mdp_env("Taxi-v4", mdp.code, 500, shape_reward=False, novelty=counts)
+    train.reset(seed=0)
+    test.reset(seed=0)
+    rewards = []
+    for _ in range(3):
+        obs, r, *_, info = train.step(4)  # pick up where there is no passenger: the same state each time
+        rewards.append(r - info["original_reward"])
+    assert rewards == pytest.approx([2.0, 2.0 / 2 ** 0.5, 2.0 / 3 ** 0.5])
+    _, r, *_, info = test.step(4)
+    assert r == info["original_reward"]  # tests and evaluation: the original reward
+    for _ in range(200):  # to the time limit: the episode's terms are logged
+        *_, term, trunc, _ = train.step(0)
+        if term or trunc:
+            break
+    assert set(train.reward_log.totals) == {"reward", "novelty"}

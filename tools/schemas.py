@@ -113,6 +113,11 @@ class EnvProfile(_Model):
     reward_distinct_values: int
     reward_min: float
     reward_max: float
+    reward_abs_median: float = 0.0
+    """The median per-step |reward| of random play: what a typical step is worth."""
+    distinct_observations: float = 1.0
+    """Distinct observations per step of random play: low when it keeps revisiting the same few
+    (a countable state space, such as a one-hot Discrete state), about 1 for continuous states."""
     sparse_reward: bool
     """Random play almost never sees a reward that differs from the usual per-step value."""
     episodes_profiled: int

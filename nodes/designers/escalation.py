@@ -24,10 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nodes.designers.base import DesignContext
-from tools.schemas import STRUCTURAL_FIXES, AlgoConfig, Critique, IterationRecord, MDPChanges
+from tools.schemas import STRUCTURAL_FIXES, AlgoConfig, Critique, EnvProfile, IterationRecord, MDPChanges
 
 FLAT_DIAGNOSES = ("no_progress", "plateau")
-EXPLORATION_FIELDS = ("ent_coef", "eps_start", "eps_final", "eps_decay_fraction", "exploration_noise", "alpha")
+EXPLORATION_FIELDS = ("ent_coef", "eps_start", "eps_final", "eps_decay_fraction", "exploration_noise", "alpha",
+                      "novelty_bonus")
+COUNTABLE_OBSERVATIONS = 0.5
+"""Random play that sees at most this many distinct observations per step keeps revisiting a few: a
+countable state space, where a count-based novelty bonus is meaningful."""
 REPRESENTATION_FIELDS = ("hidden_sizes", "activation", "layer_norm", "encoder")
 MEMORY_HISTORY = 4
 """Observations remembered when the critic adds memory (a frame stack of 4, as in DQN's Atari work)."""
@@ -46,6 +50,8 @@ def fix_kind(c: Critique, algo: AlgoConfig | None) -> str:
         return "none"
     if c.screen:
         return "screen"
+    if c.algo_changes.get("novelty_bonus") and (algo is None or not algo.novelty_bonus):
+        return "exploration"
     if c.next_algorithm and (algo is None or c.next_algorithm != algo.algorithm):
         return "algorithm"
     m = c.mdp_changes
@@ -79,7 +85,42 @@ def flat_streak(history: list[IterationRecord]) -> int:
     return n
 
 
+def novelty_scale(p: EnvProfile) -> float:
+    """The count bonus's scale: what a typical step of random play is worth (median |reward|), else a
+    tenth of the reward range it saw, else 0.1 (random play saw one reward value only)."""
+    if p.reward_abs_median > 0:
+        return p.reward_abs_median
+    spread = p.reward_max - p.reward_min
+    return 0.1 * spread if spread > 0 else 0.1
+
+
+def countable(p: EnvProfile) -> bool:
+    return p.distinct_observations <= COUNTABLE_OBSERVATIONS and not p.multi_agent
+
+
+def novelty_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
+    """Count-based exploration (Strehl & Littman 2008's MBIE-EB bonus) for a countable state space
+    with discrete actions, learned by DQN with ε again from 1.0: optimism about the states it has
+    rarely seen, which entropy or ε alone do not give (on Taxi, PPO's tests stay at -200 with either)."""
+    p = ctx.profile
+    if not countable(p) or p.action.kind != "discrete" or algo.novelty_bonus > 0:
+        return None
+    scale = novelty_scale(p)
+    words = [f"count-based novelty bonus {scale:g}/sqrt(visits) in training: random play revisits its "
+             f"observations ({p.distinct_observations:.2f} distinct per step)"]
+    changes: dict = {"novelty_bonus": scale, "eps_start": 1.0, "eps_decay_fraction": 0.5, "eps_final": 0.1}
+    if algo.algorithm != "DQN":
+        words.append(f"learned by DQN (ε-greedy values) instead of {algo.algorithm}")
+        return Critique(verdict="revise_algo", diagnosis="plateau", reason="", changes=words,
+                        algo_changes=changes, next_algorithm="DQN")
+    return Critique(verdict="revise_algo", diagnosis="plateau", reason="", changes=words,
+                    algo_changes=changes, warm_start=True)
+
+
 def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
+    novelty = novelty_change(ctx, algo)
+    if novelty is not None:
+        return novelty
     if algo.algorithm == "DQN":
         if algo.eps_decay_fraction >= 0.5 and algo.eps_final >= 0.1:
             return None

@@ -48,7 +48,9 @@ def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: 
                         expert.default_config(families[0], p, budget, p.sparse_reward)))
     explore = exploration_change(ctx, fresh)
     if explore is not None:
-        options.append((explore.changes[0], mdp, AlgoConfig.model_validate({**fresh.model_dump(),
+        base = expert.default_config(explore.next_algorithm, p, budget, p.sparse_reward) \
+            if explore.next_algorithm else fresh
+        options.append((explore.changes[0], mdp, AlgoConfig.model_validate({**base.model_dump(),
                                                                             **explore.algo_changes})))
     memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) \
         if mdp.history == 1 and not p.multi_agent else None
