@@ -134,11 +134,11 @@ the problem), revise_algo (the algorithm or its hyper-parameters are), give_up. 
 put hyper-parameter changes in algo_changes (field name -> new value), a new algorithm in \
 next_algorithm, and set warm_start to continue from this iteration's weights. diagnosis: \
 no_progress or plateau when the test score is flat below the target. A flat result after a \
-hyper-parameter-only fix needs a structural change: exploration (ent_coef, eps_* or \
-exploration_noise), another algorithm, the representation (mdp_changes.history: remember the last \
-N observations; algo_changes encoder "gru" or "lstm" to read them with a recurrent layer; \
-layer_norm) or the reward (mdp_changes.shaping "potential"); never the same kind \
-of fix as the last one (see "fix kind" above). Set screen to try several diverse designs side by \
+hyper-parameter-only fix needs a structural change: exploration (ent_coef, eps_*, \
+exploration_noise, or novelty_bonus: a count bonus for states that repeat exactly), another \
+algorithm, the representation (mdp_changes.history: remember the last N observations; \
+algo_changes encoder "gru" or "lstm" to read them with a recurrent layer; layer_norm) or the \
+reward (mdp_changes.shaping "potential"); never the same kind of fix as the last one (see "fix kind" above). Set screen to try several diverse designs side by \
 side on a share of the budget left when you have no confident fix."""
 
 REVIEW_REJECTED = """A human reviewer REJECTED your last {stage} proposal ({rejected}). Their \

@@ -85,6 +85,8 @@ class AlgoAnswer(_Answer):
     buffer_size: int | None = Field(None, ge=100)
     start_steps: int | None = Field(None, ge=0)
     exploration_noise: float | None = Field(None, ge=0, le=5)
+    novelty_bonus: float | None = Field(None, ge=0, le=100, description="count-based exploration bonus "
+                                        "scale / sqrt(visits) for observations that repeat exactly; 0: off")
     rationale: str = ""
 
 
