@@ -11,7 +11,7 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, iter_dir
-from tools.mdp_check import validate_mdp
+from tools.mdp_check import images_kept, validate_mdp
 from tools.schemas import MDPDesign
 
 MAX_REPAIRS = 3
@@ -50,8 +50,12 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
             break
         check_dir.mkdir(parents=True, exist_ok=True)
         (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
-        error = validate_mdp(state["spec"].env, design, check_dir)
+        profile = state["profile"]
+        ask = profile.images if not design.images and not profile.multi_agent else None
+        error = validate_mdp(state["spec"].env, design, check_dir, images=ask)
         if error is None:
+            if ask:  # a design that does not declare its images: the ones it hands on unchanged
+                design = design.model_copy(update={"images": images_kept(check_dir)})
             announce("design_mdp", state["iteration"], design.summary, failed_attempts=len(errors))
             return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}
         errors.append(error)

@@ -298,3 +298,30 @@ def test_a_goal_conditioned_sparse_env_gets_an_off_policy_learner_with_hindsight
     state = load_checkpoint(tmp_path / "her" / "checkpoint.pt")  # saved without the env's reward function
     children = state["buffer"].buffers
     assert all(type(c).__name__ == "FlatHERReplayBuffer" and c.compute_reward_fn is None for c in children)
+
+
+def test_a_design_that_hands_the_images_on_unchanged_keeps_its_convolutions(tmp_path, monkeypatch):
+    """An LLM's design does not declare images: the sandboxed check finds the ones it hands on."""
+    from nodes.design_mdp import design_mdp
+    from tools.mdp_check import images_kept, validate_mdp
+
+    profile = profile_env(IMAGE_ENV, episodes=2)
+    same = original_mdp(profile.obs_dim)
+    assert validate_mdp(IMAGE_ENV, same, tmp_path / "same", images=profile.images) is None
+    assert images_kept(tmp_path / "same") == profile.images
+    scaled = same.model_copy(update={"code": same.code.replace("return np.asarray(obs, dtype=np.float32)",
+                                                               "return np.asarray(obs, dtype=np.float32) / 255.0")})
+    assert validate_mdp(IMAGE_ENV, scaled, tmp_path / "scaled", images=profile.images) is None
+    assert images_kept(tmp_path / "scaled") == []  # moved or rescaled: not where the convolutions read
+
+    class Undeclared:  # a designer whose design keeps the layout without saying so
+        def design_mdp(self, ctx):
+            return same
+
+    import nodes.design_mdp as node
+
+    state = {"spec": TaskSpec(text="t", env=IMAGE_ENV, budget_steps=1000), "profile": profile, "iteration": 1,
+             "settings": RunSettings(runs_dir=str(tmp_path))}
+    monkeypatch.setattr(node, "designer", lambda s, c: Undeclared())
+    out = design_mdp(state, {"configurable": {"thread_id": "img"}})
+    assert out["mdp"].images == profile.images and not out["mdp_errors"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from envs.mdp_wrapper import make_mdp_env
 from tools import sandbox
-from tools.schemas import MDPDesign
+from tools.schemas import ImageSlice, MDPDesign
 
 ALLOWED_IMPORTS = {"numpy", "math"}
 SIGNATURES = {"observation": 1, "action": 1, "reward": 5}
@@ -50,18 +50,30 @@ def static_check(code: str) -> str | None:
     return None
 
 
-def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0) -> dict:
-    """Random-action episodes through the MDP: finite rewards, observations of the declared shape."""
+def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0, images: list[ImageSlice] | None = None) -> dict:
+    """Random-action episodes through the MDP: finite rewards, observations of the declared shape.
+    ``images`` (the env's, as profiled): which of them observation() hands on where they were,
+    unchanged at every step (``images_kept``), so convolutions can read them there."""
     env = make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward=True)
     env.action_space.seed(seed)
     shaped, original, steps = [], [], 0
+    kept = [im.offset + im.size <= mdp.obs_dim for im in images or []]
+
+    def same_images(obs: np.ndarray) -> None:
+        raw = np.asarray(env._last_raw_obs, dtype=np.float32).reshape(-1)
+        for i, im in enumerate(images or []):
+            part = slice(im.offset, im.offset + im.size)
+            kept[i] = kept[i] and raw.shape[0] >= im.offset + im.size and np.array_equal(obs[part], raw[part])
+
     for ep in range(SMOKE_EPISODES):
         obs, _ = env.reset(seed=seed + ep)
         _check_obs(obs, mdp.obs_dim, "reset")
+        same_images(obs)
         s_ret = o_ret = 0.0
         for _ in range(SMOKE_STEP_CAP):
             obs, r, term, trunc, info = env.step(env.action_space.sample())
             _check_obs(obs, mdp.obs_dim, "step")
+            same_images(obs)
             if not math.isfinite(r):
                 raise ValueError(f"reward() returned {r!r}")
             s_ret += r
@@ -73,7 +85,8 @@ def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0) -> dict:
         original.append(o_ret)
     env.close()
     return {"ok": True, "steps": steps, "shaped_return_mean": float(np.mean(shaped)),
-            "original_return_mean": float(np.mean(original))}
+            "original_return_mean": float(np.mean(original)),
+            "images_kept": [im.model_dump() for im, k in zip(images or [], kept, strict=True) if k]}
 
 
 def _check_obs(obs: np.ndarray, dim: int, where: str) -> None:
@@ -83,13 +96,15 @@ def _check_obs(obs: np.ndarray, dim: int, where: str) -> None:
         raise ValueError(f"observation() after {where} has non-finite values {obs.tolist()}")
 
 
-def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path) -> str | None:
-    """None when the design runs; otherwise the error (with traceback tail) to send back."""
+def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[ImageSlice] | None = None) -> str | None:
+    """None when the design runs; otherwise the error (with traceback tail) to send back. With
+    ``images``, ``images_kept(work_dir)`` then says which of them the design hands on unchanged."""
     error = static_check(mdp.code)
     if error:
         return error
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "mdp_check_input.json").write_text(json.dumps({"env": env_ref, "mdp": mdp.model_dump()}))
+    (work_dir / "mdp_check_input.json").write_text(json.dumps({
+        "env": env_ref, "mdp": mdp.model_dump(), "images": [im.model_dump() for im in images or []]}))
     (work_dir / RESULT).unlink(missing_ok=True)
     log = work_dir / "mdp_check.log"
     log.write_text("")
@@ -102,10 +117,17 @@ def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path) -> str | None:
     return None
 
 
+def images_kept(work_dir: Path) -> list[ImageSlice]:
+    """The images the last successful check found handed on unchanged (see ``smoke_rollout``)."""
+    result = json.loads((work_dir / RESULT).read_text())
+    return [ImageSlice.model_validate(d) for d in result.get("images_kept", [])]
+
+
 def _main(work_dir: str) -> int:
     d = Path(work_dir)
     spec = json.loads((d / "mdp_check_input.json").read_text())
-    result = smoke_rollout(spec["env"], MDPDesign.model_validate(spec["mdp"]))
+    result = smoke_rollout(spec["env"], MDPDesign.model_validate(spec["mdp"]),
+                           images=[ImageSlice.model_validate(i) for i in spec.get("images", [])])
     (d / RESULT).write_text(json.dumps(result))
     return 0
 
