@@ -136,7 +136,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
         reward_min=float(rew.min()),
         reward_max=float(rew.max()),
         reward_abs_median=float(np.median(np.abs(rew))),
-        distinct_observations=float(len(np.unique(obs_arr, axis=0)) / len(obs_arr)),
+        distinct_observations=len({row.tobytes() for row in obs_arr}) / len(obs_arr),
         sparse_reward=is_sparse(ret),
         episodes_profiled=len(returns),
         steps_per_second=steps / max(elapsed, 1e-9),
