@@ -252,6 +252,20 @@ class ObservationEncoder(gym.ObservationWrapper):
         return np.concatenate(out).astype(np.float32)
 
 
+def joint_table(nvec: tuple[int, ...]) -> np.ndarray:
+    """Every combination of parts of sizes ``nvec``, one row each, in ``itertools.product`` order."""
+    return np.array(list(itertools.product(*[range(n) for n in nvec])), dtype=np.int64).reshape(-1, len(nvec))
+
+
+class JointDiscrete(spaces.Discrete):
+    """One Discrete over every combination of a MultiDiscrete's (or MultiBinary's) parts; ``nvec``
+    keeps the parts' sizes, so a policy can be a product of one choice per part."""
+
+    def __init__(self, nvec: list[int] | tuple[int, ...], seed: int | None = None):
+        self.nvec = tuple(int(n) for n in nvec)
+        super().__init__(int(np.prod(self.nvec)), seed=seed)
+
+
 class JointDiscreteAction(gym.ActionWrapper):
     """Expose a MultiDiscrete/MultiBinary action space as one Discrete space over all combinations."""
 
@@ -259,8 +273,8 @@ class JointDiscreteAction(gym.ActionWrapper):
         super().__init__(env)
         space = env.action_space
         nvec = [2] * int(space.n) if isinstance(space, spaces.MultiBinary) else list(space.nvec)
-        self._table = np.array(list(itertools.product(*[range(n) for n in nvec])), dtype=np.int64)
-        self.action_space = spaces.Discrete(len(self._table))
+        self.action_space = JointDiscrete(nvec)
+        self._table = joint_table(self.action_space.nvec)
 
     def action(self, action):  # type: ignore[override]
         return self._table[int(action)]

@@ -240,6 +240,8 @@ def test_a_multidiscrete_action_env_trains_in_its_joint_discrete_space(tmp_path)
     job = TrainJob(env=env, mdp=_mdp(env), algo=algo, seed=0)
     train = run_training(job, tmp_path / "md")
     assert train.stop_reason == "budget" and train.error is None, train.error
+    play = agent2("play", str(export_agent(tmp_path / "md", tmp_path / "agent", {})), "--episodes", "2")
+    assert play.returncode == 0 and play.stdout.count("episode ") == 2, play.stderr  # the factored policy
 
 
 BIT_FLIP = f"{ROOT}/bench/generality_envs.py:make_bit_flip"
@@ -325,3 +327,31 @@ def test_a_design_that_hands_the_images_on_unchanged_keeps_its_convolutions(tmp_
     monkeypatch.setattr(node, "designer", lambda s, c: Undeclared())
     out = design_mdp(state, {"configurable": {"thread_id": "img"}})
     assert out["mdp"].images == profile.images and not out["mdp_errors"]
+
+
+def test_a_multidiscrete_policy_is_a_product_of_one_choice_per_part():
+    import gymnasium as gym
+    import torch
+
+    from envs.spaces import JointDiscreteAction
+    from tools.algorithms import FactoredDiscreteActor, build_algorithm
+
+    class Dials(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (4,))
+        action_space = gym.spaces.MultiDiscrete([2, 3, 4])
+
+    space = JointDiscreteAction(Dials()).action_space
+    assert space.n == 24 and space.nvec == (2, 3, 4)
+    algo = build_algorithm(AlgoConfig(algorithm="PPO", hidden_sizes=[16]), 4, space)
+    actor = algo.policy.actor
+    assert isinstance(actor, FactoredDiscreteActor) and actor.last.output_dim == 2 + 3 + 4
+    obs = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    with torch.no_grad():
+        parts, _ = super(FactoredDiscreteActor, actor).forward(obs)
+        joint, _ = actor(obs)
+    probs = torch.softmax(joint, dim=1).reshape(5, 2, 3, 4)
+    each = [torch.softmax(p, dim=1) for p in torch.split(parts, [2, 3, 4], dim=1)]
+    product = torch.einsum("bi,bj,bk->bijk", *each)
+    assert torch.allclose(probs, product, atol=1e-6)  # independent parts, combinations in product order
+    assert not isinstance(build_algorithm(AlgoConfig(algorithm="PPO"), 4, gym.spaces.Discrete(24)).policy.actor,
+                          FactoredDiscreteActor)  # a plain Discrete keeps one logit per action

@@ -31,6 +31,7 @@ from tianshou.utils.net.continuous import (
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 from envs.multiagent import AgentLayout
+from envs.spaces import joint_table
 from tools.networks import RECURRENT_CELLS, HistoryRecurrentEncoder, ImageVectorEncoder
 from tools.schemas import CONTINUOUS_ALGORITHMS, DISCRETE_ALGORITHMS, MULTI_AGENT_ALGORITHMS, AlgoConfig, ImageSlice
 
@@ -92,6 +93,25 @@ class MaskedDiscreteActor(DiscreteActor):
         logits, hidden = super().forward(obs, state, info)
         mask = torch.as_tensor(obs, dtype=torch.float32, device=logits.device)[:, -self.layout.mask_dim:]
         return logits.masked_fill(mask < 0.5, -1e9), hidden
+
+
+class FactoredDiscreteActor(DiscreteActor):
+    """A policy over a joint action (``JointDiscrete``: every combination of a MultiDiscrete's parts)
+    that is a product of one choice per part, as Stable-Baselines3's MultiCategorical: the body
+    gives one logit per value of each part, and a combination's logit is the sum of its parts'
+    (``sum(nvec)`` outputs instead of ``prod(nvec)``, each part's credit learned on its own)."""
+
+    def __init__(self, *, preprocess_net: ModuleWithVectorOutput, nvec: tuple[int, ...]):
+        super().__init__(preprocess_net=preprocess_net, action_shape=int(sum(nvec)), softmax_output=False)
+        table = joint_table(nvec)
+        combine = np.zeros((len(table), int(sum(nvec))), dtype=np.float32)
+        offsets = np.cumsum([0, *nvec[:-1]])
+        combine[np.arange(len(table))[:, None], table + offsets] = 1.0
+        self.register_buffer("combine", torch.as_tensor(combine), persistent=False)
+
+    def forward(self, obs, state=None, info=None):
+        logits, hidden = super().forward(obs, state, info)
+        return logits @ self.combine.T, hidden
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,8 @@ def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: Ag
         if layout is not None and layout.mask_dim:
             actor = MaskedDiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
                                         softmax_output=False, layout=layout)
+        elif getattr(action_space, "nvec", None):  # a MultiDiscrete's combinations: one choice per part
+            actor = FactoredDiscreteActor(preprocess_net=actor_body, nvec=action_space.nvec)
         else:
             actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
                                   softmax_output=False)
