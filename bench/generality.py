@@ -124,12 +124,33 @@ def table(entries: list[Entry], seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
+def seeds_table(entries: list[Entry], seeds: list[int]) -> str:
+    """One row per env: each seed's score (✗ where it missed) and how many of the measured seeds met."""
+    head = "| env | target | " + " | ".join(f"seed {s}" for s in seeds) + " | met (seeds measured) |"
+    lines = [head, "|" + "---|" * (len(seeds) + 3)]
+    for e in entries:
+        cells, met, measured = [], 0, 0
+        for s in seeds:
+            p = result_path(e, s)
+            r = json.loads(p.read_text()) if p.exists() else None
+            if r is None:
+                cells.append("—")
+                continue
+            measured += 1
+            met += bool(r.get("met"))
+            score = "no result" if r.get("score") is None else f"{r['score']:.2f}"
+            cells.append(score + ("" if r.get("met") else " ✗"))
+        lines.append(f"| `{e.env}` | {e.target:g} | " + " | ".join(cells) + f" | {met} of {measured} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envs", nargs="*", help="suite keys (default: all): " + ", ".join(e.key for e in SUITE))
     ap.add_argument("--seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--table", action="store_true", help="only print the table of the results on disk")
     ap.add_argument("--again", action="store_true", help="measure again even where a result is on disk")
+    ap.add_argument("--seeds-table", action="store_true", help="only print one row per env over --seeds")
     args = ap.parse_args()
     known = {e.key: e for e in SUITE}
     bad = [k for k in args.envs or [] if k not in known]
@@ -137,6 +158,9 @@ def main() -> None:
         ap.error(f"unknown suite key(s) {bad}; choose from {sorted(known)}")
     entries = [known[k] for k in args.envs] if args.envs else SUITE
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.seeds_table:
+        print(seeds_table(entries, args.seeds))
+        return
     if not args.table:
         for e in entries:
             for s in args.seeds:
