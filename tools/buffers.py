@@ -25,6 +25,10 @@ class NewEntriesNullCheck:
         unchecked.append(np.asarray(out[0]).reshape(-1))
         return out
 
+    def reset(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.__dict__["_unchecked"] = []  # what was added before a reset is gone
+        return super().reset(*args, **kwargs)  # type: ignore[misc]
+
     def hasnull(self) -> bool:
         unchecked = self.__dict__.get("_unchecked") or []
         if not unchecked:
