@@ -2,6 +2,11 @@
 evaluation), without the generator: the tuned-reference contender of the suite.
 
     python bench/fixed_run.py --env CartPole-v1 --preset zoo --budget-steps 30000 --seed 0
+    python bench/fixed_run.py --env Taxi-v4 --preset expert --algorithm DQN --budget-steps 150000 \
+        --set eps_decay_fraction=0.5 --set eps_final=0.1 [--set novelty_bonus=1.0]
+
+``--preset expert``: the expert designer's default config for ``--algorithm`` on this env (what the
+loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changing single fields.
 
 Prints one JSON line: score (mean ± std over the evaluation episodes of the best test policy,
 original reward), env steps, wall seconds, the test curve, and the training worker's peak memory.
@@ -38,15 +43,34 @@ def zoo_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
     return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)}), normalize
 
 
+def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> AlgoConfig:
+    p = profile_env(env)
+    cfg = ExpertDesigner().default_config(algorithm, p, budget, bool(p.sparse_reward))
+    update = {}
+    for item in changes:
+        key, _, value = item.partition("=")
+        if key not in AlgoConfig.model_fields:
+            raise SystemExit(f"--set {item!r}: {key!r} is not an AlgoConfig field")
+        update[key] = json.loads(value)
+    cfg = AlgoConfig.model_validate({**cfg.model_dump(), "test_episodes": 10,
+                                     "epoch_steps": max(1000, budget // TESTS_PER_RUN), **update})
+    return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--env", required=True)
-    ap.add_argument("--preset", choices=["zoo"], default="zoo")
+    ap.add_argument("--preset", choices=["zoo", "expert"], default="zoo")
+    ap.add_argument("--algorithm", default="PPO", help="--preset expert: the algorithm")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="--preset expert: a field")
     ap.add_argument("--budget-steps", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=20)
     args = ap.parse_args()
-    cfg, normalize = zoo_config(args.env, args.budget_steps)
+    if args.preset == "zoo":
+        cfg, normalize = zoo_config(args.env, args.budget_steps)
+    else:
+        cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), False
     mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
         update={"normalize_obs": normalize, "summary": "original MDP"})
     start = time.perf_counter()
@@ -57,7 +81,7 @@ def main() -> None:
         ev = run_evaluation(folder, args.eval_episodes)
     wall = time.perf_counter() - start
     print(json.dumps({
-        "env": args.env, "contender": "zoo", "seed": args.seed, "budget_steps": args.budget_steps,
+        "env": args.env, "contender": args.preset, "algo": cfg.model_dump(exclude={"rationale"}), "seed": args.seed, "budget_steps": args.budget_steps,
         "env_steps": train.env_steps, "score": ev.mean, "score_std": ev.std, "wall_seconds": wall,
         "curve": [[p.env_step, p.mean] for p in train.curve], "stop_reason": train.stop_reason,
         "error": train.error or ev.error,
