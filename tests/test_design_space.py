@@ -355,3 +355,19 @@ def test_a_multidiscrete_policy_is_a_product_of_one_choice_per_part():
     assert torch.allclose(probs, product, atol=1e-6)  # independent parts, combinations in product order
     assert not isinstance(build_algorithm(AlgoConfig(algorithm="PPO"), 4, gym.spaces.Discrete(24)).policy.actor,
                           FactoredDiscreteActor)  # a plain Discrete keeps one logit per action
+
+
+def test_the_same_iteration_started_twice_at_once_trains_once(tmp_path):
+    """LangGraph's server may run a long node a second time while the first still runs: the second
+    call waits for the folder's trainer and returns its result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=128, batch_size=64, repeat=1,
+                      n_train_envs=2, budget_steps=512, epoch_steps=256, test_episodes=2)
+    job = TrainJob(env=BLINK, mdp=_mdp(BLINK), algo=algo, seed=0)
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: run_training(job, tmp_path / "twice"), range(2))
+    starts = [line for line in (tmp_path / "twice" / "progress.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "start"]
+    assert len(starts) == 1, starts  # one worker trained
+    assert first.stop_reason == "budget" and first.model_dump() == second.model_dump()

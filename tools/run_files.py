@@ -8,6 +8,8 @@ PROGRESS = "progress.jsonl"
 CHECKPOINT = "checkpoint.pt"
 BEST_POLICY = "best_policy.pt"
 TRAIN_RESULT = "train_result.json"
+TRAIN_LOCK = "train.lock"
+"""Held by the one process training an iteration folder (a second caller waits, then reads its result)."""
 EVAL_RESULT = "eval_result.json"
 
 

@@ -6,6 +6,7 @@ A rerun on the same iteration folder continues from the worker's last checkpoint
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from envs.errors import Agent2Error
 from tools import sandbox
 from tools.schemas import EvalResult, TrainJob, TrainResult
-from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
+from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_LOCK, TRAIN_RESULT
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5
@@ -113,7 +114,20 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
 
     With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
     ``run_evaluation`` then reads instead of starting another process.
+
+    One trainer per folder: a second call for the same folder (LangGraph's server re-dispatches a
+    node that runs longer than ~180 s while the first run of it is still going) waits on the
+    folder's lock, then returns the first call's result instead of training again. The lock is
+    ``flock``'s, so the kernel releases it when its holder dies (kill -9 included).
     """
+    iter_dir.mkdir(parents=True, exist_ok=True)
+    with open(iter_dir / TRAIN_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _train(job, iter_dir, on_progress, timeout, eval_episodes)
+
+
+def _train(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None, timeout: float | None,
+           eval_episodes: int) -> TrainResult:
     finished = _finished(job, iter_dir)
     if finished is not None:  # trained before a kill that came later (evaluation, critic): keep it
         return finished
