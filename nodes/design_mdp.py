@@ -44,13 +44,13 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
     who = designer(state, config)
     check_dir = iter_dir(state, config) / "mdp_check"
     errors: list[str] = []
+    profile = state["profile"]
     design: MDPDesign | None = who.design_mdp(ctx)  # None: the designer has no answer
     for attempt in range(1, MAX_REPAIRS + 2):
         if design is None:
             break
         check_dir.mkdir(parents=True, exist_ok=True)
         (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
-        profile = state["profile"]
         ask = profile.images if not design.images and not profile.multi_agent else None
         error = validate_mdp(state["spec"].env, design, check_dir, images=ask)
         if error is None:
