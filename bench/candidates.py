@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.common import provenance, save_raw  # noqa: E402
+
 SCORE_BUDGETS = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "Pendulum-v1": 12_000,
                  "MountainCarContinuous-v0": 30_000, "LunarLander-v3": 200_000}
 
@@ -55,9 +58,10 @@ def iteration_seconds(runs: Path, thread: str) -> float:
     return evals[-1] - jobs[0]
 
 
-def wall(tasks: list[str], k: int, steps: int, executor: list[str]) -> None:
+def wall(tasks: list[str], k: int, steps: int, executor: list[str]) -> list[dict]:
     print(f"| task | 1 candidate: steps, s | {k} candidates: steps, s | ratio (goal ≤ {2.3 if k == 4 else '—'}) |")
     print("|---|---|---|---|")
+    rows = []
     for task in tasks:
         with tempfile.TemporaryDirectory(prefix="agent2-cand-") as tmp:
             runs = Path(tmp)
@@ -68,13 +72,16 @@ def wall(tasks: list[str], k: int, steps: int, executor: list[str]) -> None:
             s1, sk = iteration_seconds(runs, "one"), iteration_seconds(runs, "many")
             print(f"| {task} | {one['env_steps_total']}, {s1:.1f} | {many['env_steps_total']}, {sk:.1f} | "
                   f"{sk / s1:.2f} |", flush=True)
+            rows.append({"task": task, "k": k, "one": {"env_steps": one["env_steps_total"], "seconds": s1},
+                         "many": {"env_steps": many["env_steps_total"], "seconds": sk}})
+    return rows
 
 
-def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, executor: list[str]) -> None:
+def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, executor: list[str]) -> list[dict]:
     print(f"| task | budget | seed | 1 candidate: score (iterations) | best of {k}: score (iterations, winners) | "
           "wall s (1 / K) |")
     print("|---|---|---|---|---|---|")
-    wins = 0
+    wins, rows = 0, []
     for task in tasks:
         b = budget or SCORE_BUDGETS.get(task, 50_000)
         for seed in seeds:
@@ -89,7 +96,10 @@ def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, execut
             winners = ", ".join(it["candidates"][0]["label"] for it in many["iterations"] if it["candidates"])
             print(f"| {task} | {b} | {seed} | {s1:.1f} ({len(one['iterations'])}) | {sk:.1f} "
                   f"({len(many['iterations'])}: {winners}) | {w1:.0f} / {wk:.0f} |", flush=True)
+            rows.append({"task": task, "budget": b, "seed": seed, "k": k, "one": one, "many": many,
+                         "wall": [w1, wk]})
     print(f"\nbest-of-{k} ≥ one candidate in {wins} of {len(tasks) * len(seeds)} runs")
+    return rows
 
 
 def main() -> None:
@@ -104,10 +114,12 @@ def main() -> None:
                     help="where the K candidates train (ray: the cluster at $RAY_ADDRESS); 1 candidate trains locally")
     args = ap.parse_args()
     executor = ["--executor", args.executor]
+    prov = provenance()
     if args.mode == "wall":
-        wall(args.tasks or ["CartPole-v1", "Pendulum-v1"], args.k, args.steps, executor)
+        rows = wall(args.tasks or ["CartPole-v1", "Pendulum-v1"], args.k, args.steps, executor)
     else:
-        score(args.tasks or list(SCORE_BUDGETS), args.k, args.seeds, args.budget, executor)
+        rows = score(args.tasks or list(SCORE_BUDGETS), args.k, args.seeds, args.budget, executor)
+    save_raw(f"candidates-{args.mode}", prov, {"rows": rows})
 
 
 if __name__ == "__main__":

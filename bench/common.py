@@ -3,12 +3,56 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def commit() -> str:
+    """The checkout's short commit, with ``-dirty`` when tracked files differ from it."""
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return sha + ("-dirty" if dirty else "")
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def provenance() -> dict:
+    """Where a raw result comes from: read when the measurement starts, so the commit is the one
+    measured; ``finish`` adds the end and says so when the checkout moved on meanwhile."""
+    return {"commit": commit(), "command": shlex.join(["python", *sys.argv]), "machine": machine(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def finish(prov: dict) -> dict:
+    end = commit()
+    return {**prov, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **({"spans_commits": [prov["commit"], end]} if end != prov["commit"] else {})}
+
+
+def save_raw(name: str, prov: dict, payload: dict) -> Path:
+    """Write a bench script's raw results to bench/results/<name>-<commit>.json and return the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{prov['commit']}.json"
+    path.write_text(json.dumps({**finish(prov), **payload}, indent=1, default=str))
+    print(f"raw results: {path.relative_to(ROOT)}", file=sys.stderr)
+    return path
 
 
 def run_agent2(env: str, runs_dir: Path, thread_id: str, seed: int = 0, budget: int | None = None,

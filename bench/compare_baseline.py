@@ -4,7 +4,8 @@
 
 Prints both scores (mean of 20 evaluation episodes on the original reward), both wall times and
 their ratio, and Agent²'s orchestration overhead: the share of its wall time (measured from outside
-the CLI) spent outside env steps (training collection, tests, evaluation) and network updates.
+the CLI) spent outside env steps (training collection, tests, evaluation) and network updates; writes
+both raw results to bench/results/compare-<env>-<commit>.json.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, run_agent2  # noqa: E402
+from common import ROOT, provenance, run_agent2, save_raw  # noqa: E402
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("--budget-steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    prov = provenance()
     sys.path.insert(0, str(ROOT))
     from graph.config import default_budget
 
@@ -35,6 +37,7 @@ def main() -> None:
          str(budget), "--seed", str(args.seed)], capture_output=True, text=True, check=True).stdout.splitlines()[-1])
     with tempfile.TemporaryDirectory() as tmp:
         a2 = run_agent2(args.env, Path(tmp), "bench", seed=args.seed, budget=budget)
+    save_raw(f"compare-{args.env}", prov, {"budget": budget, "seed": args.seed, "plain": base, "agent2": a2})
     work = sum(a2["work_seconds"].values())
     wall = a2["outside_wall_seconds"]
     best = a2["best"] or {}

@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--budget-steps", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--folder", type=Path, help="the iteration folder to train in and keep (default: a temporary "
+                                                "one); a stopped run called again with it continues from its checkpoint")
     args = ap.parse_args()
     if args.preset == "zoo":
         cfg, normalize = zoo_config(args.env, args.budget_steps)
@@ -75,7 +77,7 @@ def main() -> None:
         update={"normalize_obs": normalize, "summary": "original MDP"})
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
-        folder = Path(tmp) / "iter_1"
+        folder = args.folder or Path(tmp) / "iter_1"
         train = run_training(TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None), folder,
                              eval_episodes=args.eval_episodes)
         ev = run_evaluation(folder, args.eval_episodes)

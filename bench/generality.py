@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import run_agent2  # noqa: E402
+from bench.common import commit, run_agent2  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "generality"
 FILE = "bench/generality_envs.py"
@@ -67,11 +66,6 @@ SUITE = [
 ]
 
 
-def commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True).stdout.strip() or "unknown"
-
-
 def result_path(e: Entry, seed: int) -> Path:
     return OUT / f"{e.key}-seed{seed}.json"
 
@@ -81,6 +75,7 @@ def missing_package(e: Entry) -> bool:
 
 
 def measure(e: Entry, seed: int) -> dict:
+    sha = commit()  # read before the run: the commit measured
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         try:
@@ -88,10 +83,10 @@ def measure(e: Entry, seed: int) -> dict:
                                 extra=["--target", str(e.target)])
         except RuntimeError as err:  # no result.json: a traceback or a refusal
             return {"key": e.key, "env": e.env, "seed": seed, "target": e.target, "budget": e.budget,
-                    "commit": commit(), "error": str(err)[-1500:], "wall": time.perf_counter() - t0}
+                    "commit": sha, "error": str(err)[-1500:], "wall": time.perf_counter() - t0}
     best = result.get("best") or {}
     return {
-        "key": e.key, "env": e.env, "seed": seed, "target": e.target, "budget": e.budget, "commit": commit(),
+        "key": e.key, "env": e.env, "seed": seed, "target": e.target, "budget": e.budget, "commit": sha,
         "status": result["status"], "score": best.get("eval_mean"), "ci95": best.get("eval_ci95"),
         "episodes": best.get("eval_episodes"), "met": best.get("eval_mean") is not None and
         best["eval_mean"] >= e.target, "env_steps": result["env_steps_total"],

@@ -2,6 +2,8 @@
 
     python bench/suite.py --quick            # classic control, small budgets: under 20 min on 2 cores
     python bench/suite.py --full             # every built-in task that is installed, default budgets
+    python bench/suite.py --full --tasks Walker2d-v5 --seeds 0 --contenders agent2 manual --shard 0/2
+    python bench/suite.py --full --table     # only the table of what is measured so far
     python bench/suite.py --tasks CartPole-v1 --seeds 0 1 2 --budget 30000
 
 Contenders, at the same env-step budget and seeds: ``manual`` (bench/plain_tianshou.py: the original
@@ -14,9 +16,19 @@ target); a task's figure is the mean ± std over seeds and the interquartile mea
 percentile-bootstrap interval (the rliable way). "Steps to target": env steps at the first test
 at or above the target (median over the seeds that got there). Gains: (agent2 − other) / |other|.
 
-Writes bench/results/<commit>-<mode>.json (every run), appends bench/results/history.csv (one row per
-task and contender, keyed by commit) and bench/results/<commit>-<mode>.png, prints a Markdown table
-and the change of Agent²'s scores against the last other commit measured in the same mode.
+``--quick`` and custom sets run in one sitting in a temporary folder and write
+bench/results/<commit>-<mode>.json (every run, with the command and machine; the commit is read
+before the runs start), append bench/results/history.csv (one row per task and contender, keyed on
+the commit and the whole setup: mode, budget, seeds) and bench/results/<commit>-<mode>.png, print a
+Markdown table and the change of Agent²'s scores against the last other commit measured with the same
+setup.
+
+``--full`` builds its table over several sittings: each (task, contender, budget, seed) result is
+written to bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json as soon as it ends, and
+the next call skips the ones written (a failed run is recorded as failed and tried again). Runs keep
+their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
+stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
+iteration folder); a manual run (one Tianshou process, no checkpoints) starts again.
 """
 
 from __future__ import annotations
@@ -31,16 +43,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import RESULTS, commit, finish, provenance  # noqa: E402
+from bench.published import LIBRARY, PAPER  # noqa: E402
 from bench.zoo import ZOO  # noqa: E402
 from envs.registry import BUILTIN_TASKS  # noqa: E402
 from tools.statistics import iqm_ci  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
+FULL = RESULTS / "suite"
 QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 10_000}
 CONTENDERS = ("manual", "zoo", "agent2")
 
@@ -59,23 +73,32 @@ def steps_to_target(curve: list[list[float]], target: float | None) -> int | Non
     return next((int(step) for step, mean in curve if mean >= target), None)
 
 
-def run_baseline(script: str, task: str, budget: int, seed: int) -> dict:
+def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str] | None = None) -> dict:
     proc, wall = _run([sys.executable, str(ROOT / "bench" / script), "--env", task, "--budget-steps",
-                       str(budget), "--seed", str(seed)])
+                       str(budget), "--seed", str(seed), *(extra or [])])
     if proc.returncode != 0:
-        return {"error": proc.stderr[-800:]}
+        return {"error": proc.stderr[-800:], "wall": wall}
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    if rec.get("error") or rec.get("score") is None:
+        return {"error": str(rec.get("error") or "no score")[-800:], "wall": wall}
     return {"score": rec["score"], "env_steps": rec["env_steps"], "wall": wall, "curve": rec["curve"]}
 
 
-def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path) -> dict:
-    thread = f"{task}-{designer}-{seed}"
-    proc, wall = _run([sys.executable, "-m", "graph.cli", "run", "--env", task, "--budget-steps", str(budget),
-                       "--seed", str(seed), "--runs-dir", str(runs), "--thread-id", thread, "--no-progress",
-                       "--designer", designer])
+def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thread: str) -> dict:
+    """``agent2 run``, or ``agent2 resume`` when ``runs`` holds this thread unfinished (a stopped run)."""
+    from graph.runner import thread_recorded
+
     result_file = runs / thread / "result.json"
+    cmd = ["run", "--env", task, "--budget-steps", str(budget), "--seed", str(seed), "--thread-id", thread,
+           "--no-progress", "--designer", designer]
+    if result_file.exists():  # finished, but the suite was stopped before it saved the record
+        cmd, wall = [], 0.0
+    elif (runs / "checkpoints.sqlite").exists() and thread_recorded(thread, str(runs)):
+        cmd = ["resume", thread, "--restart-iteration"]
+    if cmd:
+        proc, wall = _run([sys.executable, "-m", "graph.cli", *cmd, "--runs-dir", str(runs)])
     if not result_file.exists():
-        return {"error": proc.stderr[-800:]}
+        return {"error": (proc.stderr or proc.stdout)[-800:], "wall": wall}
     result = json.loads(result_file.read_text())
     with sqlite3.connect(runs / "agent2.db") as db:
         iters = db.execute("select iteration, env_steps from iterations where thread_id = ? order by iteration",
@@ -88,19 +111,37 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path) -> 
         offset += steps or 0
     curve = [[offsets.get(it, 0) + step, mean] for it, step, mean in points]
     best = result.get("best") or {}
-    return {"score": best.get("eval_mean"), "env_steps": result["env_steps_total"], "wall": wall,
+    if best.get("eval_mean") is None:
+        return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
+    return {"score": best["eval_mean"], "env_steps": result["env_steps_total"], "wall": wall,
             "curve": curve, "iterations": len(result["iterations"]), "status": result["status"],
-            "algorithms": [it["algorithm"] for it in result["iterations"]]}
+            "algorithms": [it["algorithm"] for it in result["iterations"]],
+            **({"resumed": True} if cmd[:1] == ["resume"] else {})}
+
+
+def run_key(task: str, contender: str, budget: int, seed: int) -> str:
+    return f"{task}-{contender}-b{budget}-s{seed}"
 
 
 def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> dict:
-    base = {"task": task, "contender": contender, "seed": seed, "budget": budget}
+    """One run of one contender; ``runs`` is where it keeps its folder (kept between calls in --full)."""
+    base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
+    key = run_key(task, contender, budget, seed)
     if contender == "manual":
-        return {**base, **run_baseline("plain_tianshou.py", task, budget, seed)}
-    if contender == "zoo":
-        return {**base, **run_baseline("fixed_run.py", task, budget, seed)}
-    designer = "llm" if contender == "agent2-llm" else "expert"
-    return {**base, **run_agent2(task, budget, seed, designer, runs)}
+        out = run_baseline("plain_tianshou.py", task, budget, seed)
+    elif contender == "zoo":
+        out = run_baseline("fixed_run.py", task, budget, seed, ["--folder", str(runs / key / "iter_1")])
+    else:
+        out = run_agent2(task, budget, seed, "llm" if contender == "agent2-llm" else "expert", runs, key)
+    return finish({**base, **out, **({"failed": True} if "error" in out else {})})
+
+
+def record_path(task: str, contender: str, budget: int, seed: int) -> Path:
+    return FULL / task / f"{contender}-b{budget}-seed{seed}.json"
+
+
+def finished(path: Path) -> bool:
+    return path.exists() and not json.loads(path.read_text()).get("failed")
 
 
 def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dict]:
@@ -116,8 +157,8 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
                 "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0 if scores else None,
                 "iqm_ci": list(iqm_ci(scores)) if scores else None,
                 "reached": len(reached), "steps_to_target": int(statistics.median(reached)) if reached else None,
-                "env_steps": statistics.mean(r["env_steps"] for r in rs if "env_steps" in r) if scores else None,
-                "wall": statistics.mean(r["wall"] for r in rs if "wall" in r) if scores else None,
+                "env_steps": statistics.mean(r["env_steps"] for r in rs if not r.get("failed")) if scores else None,
+                "wall": statistics.mean(r["wall"] for r in rs if not r.get("failed")) if scores else None,
             })
     return rows
 
@@ -126,6 +167,10 @@ def _gain(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "—"
     return f"{100 * (a - b) / abs(b):+.0f} %"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0f}"
 
 
 def table(rows: list[dict], targets: dict[str, float | None]) -> str:
@@ -139,7 +184,7 @@ def table(rows: list[dict], targets: dict[str, float | None]) -> str:
         iqm = "—" if not r.get("iqm_ci") else "{:.1f} [{:.1f}, {:.1f}]".format(*r["iqm_ci"])
         lines.append(f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
                      f"{r['reached']}/{r['runs']} | "
-                     f"{r['steps_to_target'] or '—'} | {r['env_steps'] or 0:.0f} | {r['wall'] or 0:.0f} | {gain} |")
+                     f"{r['steps_to_target'] or '—'} | {_num(r['env_steps'])} | {_num(r['wall'])} | {gain} |")
     return "\n".join(lines)
 
 
@@ -165,31 +210,29 @@ def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None
     plt.close(fig)
 
 
-def commit() -> str:
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
-    return sha.strip() + ("-dirty" if dirty else "")
+HISTORY_FIELDS = ["commit", "date", "mode", "budget", "seeds", "task", "contender", "runs", "mean", "std", "reached",
+                  "steps_to_target", "env_steps", "wall"]
 
 
-def record_history(rows: list[dict], sha: str, mode: str) -> list[str]:
-    """Append to history.csv; the changes of Agent²'s scores against the last other commit in this mode."""
+def record_history(rows: list[dict], sha: str, mode: str, budgets: dict[str, int], seeds: list[int]) -> list[str]:
+    """Append to history.csv; the changes of Agent²'s scores against the last other commit measured with
+    the same setup (mode, task, budget, seeds)."""
     path = RESULTS / "history.csv"
     old = list(csv.DictReader(path.open())) if path.exists() else []
-    fields = ["commit", "date", "mode", "task", "contender", "runs", "mean", "std", "reached", "steps_to_target",
-              "env_steps", "wall"]
+    seeds_key = " ".join(map(str, seeds))
     with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
         if not old:
             writer.writeheader()
         for r in rows:
             writer.writerow({"commit": sha, "date": time.strftime("%Y-%m-%d"), "mode": mode,
-                             **{k: r[k] for k in fields[3:]}})
+                             "budget": budgets[r["task"]], "seeds": seeds_key, **{k: r[k] for k in HISTORY_FIELDS[5:]}})
     changes = []
     for r in rows:
         if not r["contender"].startswith("agent2") or r["mean"] is None:
             continue
-        before = [o for o in old if o["mode"] == mode and o["task"] == r["task"] and o["contender"] == r["contender"]
+        before = [o for o in old if (o["mode"], o["task"], o["contender"], o["budget"], o["seeds"])
+                  == (mode, r["task"], r["contender"], str(budgets[r["task"]]), seeds_key)
                   and o["commit"] != sha and o["mean"]]
         if before:
             prev = before[-1]
@@ -200,36 +243,82 @@ def record_history(rows: list[dict], sha: str, mode: str) -> list[str]:
     return changes
 
 
+def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
+    """The issue-16 table: per task, Agent² over seeds and the seeds that met the target, the manual and
+    zoo baselines, the paper's baseline → Agent² and the published library figures."""
+    by = {(r["task"], r["contender"]): r for r in rows}
+    lines = ["| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | "
+             "paper: baseline → Agent² | published |", "|---|---|---|---|---|---|---|---|"]
+
+    def cell(r: dict | None, met: bool = False) -> str:
+        if r is None:
+            return "not run"
+        if r["mean"] is None:
+            return f"failed ({r['failed']} of {r['runs']})"
+        spread = f" ± {r['std']:.1f}" if r["runs"] - r["failed"] > 1 else ""
+        seeds_ok = r["runs"] - r["failed"]
+        return f"{r['mean']:.1f}{spread} " + (f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})")
+
+    for task in dict.fromkeys(r["task"] for r in rows):
+        t = BUILTIN_TASKS.get(task)
+        lines.append(f"| {t.family if t else '—'} | {task} ({t.target if t else '—'}) | {budgets[task] // 1000}k | "
+                     f"{cell(by.get((task, 'agent2')), met=True)} | {cell(by.get((task, 'manual')))} | "
+                     f"{cell(by.get((task, 'zoo')))} | {PAPER.get(task, '—')} | {LIBRARY.get(task, '—')} |")
+    return "\n".join(lines)
+
+
+def full_records(jobs: list[tuple[str, str, int, int]]) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (record_path(*job) for job in jobs) if p.exists()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="classic control, small budgets (< 20 min, 2 cores)")
-    mode.add_argument("--full", action="store_true", help="every installed built-in task, default budgets")
+    mode.add_argument("--full", action="store_true", help="every installed built-in task, default budgets; "
+                                                          "resumable, each result saved when it ends")
     ap.add_argument("--tasks", nargs="*")
     ap.add_argument("--budget", type=int, help="env steps for every task (default: the mode's)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--contenders", nargs="*", choices=[*CONTENDERS, "agent2-llm"],
+                    help="default: manual, zoo, agent2 (and agent2-llm with --llm)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
+    ap.add_argument("--shard", default="0/1", metavar="I/N", help="--full: only the runs whose index modulo N is I")
+    ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs",
+                    help="--full: where runs keep their folders between calls")
+    ap.add_argument("--table", action="store_true", help="--full: only print the table of the results on disk")
     ap.add_argument("--llm", action=argparse.BooleanOptionalAction, default=None,
                     help="add the LLM designer as a contender (default: when a model endpoint is configured)")
     args = ap.parse_args()
+    try:
+        shard, shards = (int(x) for x in args.shard.split("/"))
+        assert 0 <= shard < shards
+    except (ValueError, AssertionError):
+        ap.error(f"--shard {args.shard!r}: expected I/N with 0 <= I < N, e.g. 0/2")
+    unknown = [t for t in args.tasks or [] if t not in BUILTIN_TASKS and not args.budget]
+    if unknown:
+        ap.error(f"--tasks {unknown}: not built-in tasks, so --budget is needed")
     if args.llm is None:
         from nodes.designers.llm_config import endpoint_configured
 
         args.llm = endpoint_configured()
     mode_name = "full" if args.full else "quick" if args.quick or not args.tasks else "custom"
     if args.tasks:
-        budgets = {t: args.budget or BUILTIN_TASKS[t].budget_steps if t in BUILTIN_TASKS else args.budget
-                   for t in args.tasks}
+        budgets = {t: args.budget or BUILTIN_TASKS[t].budget_steps for t in args.tasks}
     elif args.full:
-        budgets = {name: t.budget_steps for name, t in BUILTIN_TASKS.items() if _installed(name)}
+        budgets = {name: args.budget or t.budget_steps for name, t in BUILTIN_TASKS.items() if _installed(name)}
     else:
         budgets = {t: args.budget or b for t, b in QUICK.items()}
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
-    contenders = [*CONTENDERS, *(["agent2-llm"] if args.llm else [])]
+    contenders = args.contenders or [*CONTENDERS, *(["agent2-llm"] if args.llm else [])]
     jobs = [(task, c, budget, seed) for task, budget in budgets.items() for seed in args.seeds for c in contenders
             if not (c == "manual" and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
             and not (c == "zoo" and task not in ZOO)]
-    print(f"suite ({mode_name}): {len(jobs)} runs, {args.jobs} at once", file=sys.stderr)
+    if args.full:
+        run_full(args, jobs, budgets, targets, shard, shards)
+        return
+    prov = provenance()
+    print(f"suite ({mode_name}): {len(jobs)} runs, {args.jobs} at once, commit {prov['commit']}", file=sys.stderr)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-suite-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(measure, task, c, budget, seed, Path(tmp) / f"runs-{i}")
@@ -237,24 +326,57 @@ def main() -> None:
         records = []
         for i, fut in enumerate(futures):
             records.append(fut.result())
-            r = records[-1]
-            shown = "failed: " + r["error"][-200:] if "error" in r else f"{r['score']:.1f}"
-            print(f"[{i + 1}/{len(jobs)} {time.perf_counter() - t0:5.0f} s] {r['task']} {r['contender']} seed "
-                  f"{r['seed']}: {shown}", file=sys.stderr, flush=True)
+            _report(records[-1], i, len(jobs), t0)
     total = time.perf_counter() - t0
     rows = summarise(records, targets)
-    sha = commit()
+    sha = prov["commit"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{sha}-{mode_name}.json").write_text(json.dumps(
-        {"commit": sha, "mode": mode_name, "seeds": args.seeds, "jobs": args.jobs, "wall_seconds": total,
+        {**finish(prov), "mode": mode_name, "seeds": args.seeds, "jobs": args.jobs, "wall_seconds": total,
          "budgets": budgets, "records": records, "summary": rows}, indent=1))
     plot(rows, targets, RESULTS / f"{sha}-{mode_name}.png")
-    changes = record_history(rows, sha, mode_name)
+    changes = record_history(rows, sha, mode_name, budgets, args.seeds)
     print(table(rows, targets))
     print(f"\n{len(jobs)} runs in {total:.0f} s ({args.jobs} at once), commit {sha}; "
           f"raw: bench/results/{sha}-{mode_name}.json, plot: bench/results/{sha}-{mode_name}.png")
-    for line in changes or ["no earlier commit measured in this mode"]:
+    for line in changes or ["no earlier commit measured with this setup"]:
         print(line)
+
+
+def _report(r: dict, i: int, n: int, t0: float) -> None:
+    shown = "failed: " + r["error"][-200:] if r.get("failed") else f"{r['score']:.1f}"
+    print(f"[{i + 1}/{n} {time.perf_counter() - t0:5.0f} s] {r['task']} {r['contender']} seed {r['seed']}: {shown}",
+          file=sys.stderr, flush=True)
+
+
+def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict, shard: int, shards: int) -> None:
+    """Run this shard's unfinished jobs, saving each result when it ends; then the table of all on disk."""
+    todo = [job for i, job in enumerate(jobs) if i % shards == shard and not finished(record_path(*job))]
+    if not args.table:
+        print(f"suite (full, shard {shard}/{shards}): {len(todo)} of {len(jobs)} runs to do, {args.jobs} at once, "
+              f"commit {commit()}, runs in {args.runs_dir}", file=sys.stderr)
+        t0 = time.perf_counter()
+        args.runs_dir.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(measure, *job, args.runs_dir): job for job in todo}
+            for i, fut in enumerate(as_completed(futures)):
+                r = fut.result()
+                path = record_path(*futures[fut])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(r, indent=1))
+                _report(r, i, len(todo), t0)
+    records = full_records(jobs)
+    rows = summarise(records, targets)
+    for row in rows:
+        row["met"] = sum(1 for r in records if (r["task"], r["contender"]) == (row["task"], row["contender"])
+                         and r.get("score") is not None and targets[r["task"]] is not None
+                         and r["score"] >= targets[r["task"]])
+    print(table(rows, targets))
+    print()
+    print(family_table(rows, budgets))
+    commits = sorted({r["commit"] for r in records})
+    print(f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/), "
+          f"{sum(bool(r.get('failed')) for r in records)} failed; measured at {', '.join(commits) or '—'}")
 
 
 def _installed(task: str) -> bool:

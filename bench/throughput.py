@@ -14,7 +14,8 @@ tests, checkpoints, progress lines, the MDP wrapper); the bare figure is env ste
 A second ratio leaves each side's test seconds out (Tianshou's own ``update_speed`` does the same):
 both sides run the same number of test episodes, but an episode lasts as long as the policy keeps
 the pole up, so the side that learns faster (Agent²'s standardised observations) pays for longer
-tests; that is not overhead. Both ratios are printed.
+tests; that is not overhead. Both ratios are printed; every pair is written to
+bench/results/throughput-<commit>.json.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.common import provenance, save_raw  # noqa: E402
+
 DEFAULT = {"CartPole-v1": 50_000, "Pendulum-v1": 6_000}
 
 
@@ -69,11 +73,13 @@ def main() -> None:
     ap.add_argument("--budget-steps", type=int)
     ap.add_argument("--repeats", type=int, default=3, help="pairs per task; the table shows the median pair")
     args = ap.parse_args()
+    prov, raw = provenance(), []
     print("| task | algorithm | Agent²: steps, s (tests), steps/s | bare Tianshou: steps, s (tests), steps/s | "
           "ratio (median; all pairs) | ratio without tests (all pairs) | peak MB Agent² worker / bare |")
     print("|---|---|---|---|---|---|---|")
     for task in args.tasks:
         pairs = [measure(task, args.budget_steps or DEFAULT.get(task, 50_000)) for _ in range(args.repeats)]
+        raw.append({"task": task, "algorithm": pairs[0][2], "pairs": [{"agent2": o, "bare": b} for o, b, _ in pairs]})
         ratios = [o["steps_per_second"] / b["steps_per_second"] for o, b, _ in pairs]
         ours, bare, algo = pairs[sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]]
         ratio = ours["steps_per_second"] / bare["steps_per_second"]
@@ -84,6 +90,7 @@ def main() -> None:
               f"{', '.join(f'{r:.2f}' for r in ratios)} | {untested[len(untested) // 2]:.2f}; "
               f"{', '.join(f'{r:.2f}' for r in untested)} | {ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |",
               flush=True)
+    save_raw("throughput", prov, {"tasks": raw})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""The full suite builds its table over several calls: finished results are kept, failed and missing
+ones are run, a stopped Agent² run is resumed rather than started again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import suite  # noqa: E402
+
+
+@pytest.fixture
+def full_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "FULL", tmp_path / "suite")
+    return tmp_path / "suite"
+
+
+def _args(tmp_path: Path, **kw):
+    import argparse
+
+    return argparse.Namespace(**{"table": False, "jobs": 1, "runs_dir": tmp_path / "runs", **kw})
+
+
+def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, monkeypatch, capsys):
+    calls, first_call = [], [True]
+
+    def fake_measure(task, contender, budget, seed, runs):
+        calls.append((task, contender, seed))
+        if contender == "manual" and first_call[0]:
+            return {"task": task, "contender": contender, "seed": seed, "budget": budget, "commit": "c1",
+                    "error": "worker died", "wall": 1.0, "failed": True}
+        return {"task": task, "contender": contender, "seed": seed, "budget": budget, "commit": "c1",
+                "score": 500.0 - seed, "env_steps": budget, "wall": 2.0, "curve": [[budget, 500.0 - seed]]}
+
+    monkeypatch.setattr(suite, "measure", fake_measure)
+    jobs = [("CartPole-v1", c, 1000, s) for s in (0, 1) for c in ("manual", "agent2")]
+    budgets, targets = {"CartPole-v1": 1000}, {"CartPole-v1": 475.0}
+    suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
+    assert len(calls) == 4
+    failed = json.loads(suite.record_path("CartPole-v1", "manual", 1000, 0).read_text())
+    assert failed["failed"] and "env_steps" not in failed  # recorded as failed, never as 0 steps
+    out = capsys.readouterr().out
+    assert "4 of 4 runs on disk (bench/results/suite/), 2 failed" in out
+
+    calls.clear()
+    first_call[0] = False
+    suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
+    assert sorted(calls) == [("CartPole-v1", "manual", 0), ("CartPole-v1", "manual", 1)]  # the failed ones only
+    calls.clear()
+    suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
+    assert calls == []
+    assert "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2)" in capsys.readouterr().out
+
+
+def test_shards_split_the_runs_without_overlap(full_dir, tmp_path, monkeypatch):
+    seen: list[list] = [[], []]
+    jobs = [("CartPole-v1", "agent2", 1000, s) for s in range(5)]
+    for shard in (0, 1):
+        monkeypatch.setattr(suite, "measure", lambda *job, _s=shard: seen[_s].append(job[3]) or {
+            "task": job[0], "contender": job[1], "seed": job[3], "budget": job[2], "commit": "c", "score": 1.0,
+            "env_steps": 1, "wall": 1.0})
+        suite.run_full(_args(tmp_path), jobs, {"CartPole-v1": 1000}, {"CartPole-v1": 475.0}, shard, 2)
+    assert sorted(seen[0]) == [0, 2, 4] and sorted(seen[1]) == [1, 3]
+
+
+def test_a_stopped_agent2_run_is_resumed_and_a_finished_one_only_read(tmp_path, monkeypatch):
+    commands = []
+    runs = tmp_path / "runs"
+
+    def fake_run(cmd, env=None):
+        commands.append(cmd[3])  # python -m graph.cli <command>
+        return subprocess.CompletedProcess(cmd, 1, "", "stopped"), 0.5
+
+    monkeypatch.setattr(suite, "_run", fake_run)
+    out = suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+    assert commands == ["run"] and out["error"] == "stopped"
+    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: thread == "t")
+    runs.mkdir()
+    (runs / "checkpoints.sqlite").touch()
+    suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+    assert commands == ["run", "resume"]
+
+
+def test_shard_and_task_errors_are_one_line(tmp_path):
+    for argv, says in ((["--full", "--shard", "2/2"], "--shard '2/2'"),
+                       (["--tasks", "my_env"], "not built-in tasks, so --budget is needed")):
+        proc = subprocess.run([sys.executable, str(ROOT / "bench" / "suite.py"), *argv], capture_output=True,
+                              text=True, cwd=tmp_path)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
