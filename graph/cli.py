@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--max-parallel", type=_int_in(1, MAX_CANDIDATES),
                      help="local executor: most candidates training at once (default: the CPU count)")
     _llm_flags(run)
+    _device_flag(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id", type=_thread_id)
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--restart-iteration", action="store_true",
                      help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
                           "or the job changed), train that iteration again from the start")
+    _device_flag(res)
     ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
     ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
+    _device_flag(fork)
 
     mcp = sub.add_parser("mcp", help="serve the RL toolset over the Model Context Protocol")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
@@ -147,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("agent_dir", type=_path)
     play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=5)
     play.add_argument("--seed", type=_seed, default=12345)
+    _device_flag(play)
 
     sub.add_parser("tasks", help="built-in tasks")
 
@@ -159,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
     _llm_flags(doctor)
     return p
+
+
+def _device_flag(p: argparse.ArgumentParser) -> None:
+    from tools.devices import CHOICES, DEVICE_ENV
+
+    p.add_argument("--device", choices=CHOICES, help=f"where networks train and act: auto (a CUDA GPU when torch "
+                                                     f"sees one), cpu or cuda (default: ${DEVICE_ENV}, else auto)")
 
 
 def _llm_flags(p: argparse.ArgumentParser) -> None:
@@ -469,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "device"):  # run, resume, fork, play: fail fast on a bad device or no GPU
+            from tools.devices import DEVICE_ENV, check
+
+            os.environ[DEVICE_ENV] = check(args.device)  # the workers read it
         return COMMANDS[args.command](args)
     except Agent2Error as e:
         print(f"agent2: error: {e}", file=sys.stderr)

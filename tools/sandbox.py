@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tools import devices
 from tools.run_files import cache_dir
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
@@ -69,9 +70,16 @@ def namespace_prefix(folder: Path) -> list[str]:
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
+    gpu = [arg for node in _gpu_nodes() for arg in ("--dev-bind", node, node)]
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", *gpu, "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--bind", str(folder), str(folder), "--bind", str(cache), str(cache),
             "--unshare-net", "--unshare-ipc", "--die-with-parent", "--chdir", str(folder)]
+
+
+def _gpu_nodes() -> list[str]:
+    """The GPU's device files, when the worker may use CUDA (``$AGENT2_DEVICE`` is not cpu) and there
+    is one; bubblewrap's /dev has none otherwise."""
+    return devices.gpu_device_nodes() if devices.requested() != "cpu" else []
 
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -107,6 +115,8 @@ def start(module: str, args: Sequence[str], log_path: Path, memory_bytes: int = 
           cpu_seconds: int | None = None) -> subprocess.Popen:
     """Start ``python -m module args...`` sandboxed in ``log_path``'s folder, stdout and stderr into the log."""
     folder = log_path.parent
+    if _gpu_nodes():  # the CUDA driver reserves far more address space than it uses: no RLIMIT_AS then
+        memory_bytes = resource.RLIM_INFINITY
     tmp = folder / ".tmp"
     tmp.mkdir(exist_ok=True)
     log = open(log_path, "ab")

@@ -295,6 +295,8 @@ class TrainResult(_Model):
     """Peak resident memory of the (last) training worker process."""
     reward_terms: dict[str, RewardTermStats] = Field(default_factory=dict)
     """Statistics of each named reward term (when reward() returns a dict), for the critic."""
+    device: str = "cpu"
+    """Where the networks trained (``tools.devices``): cpu or cuda."""
     iter_dir: str
 
 

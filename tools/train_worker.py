@@ -37,6 +37,7 @@ from tianshou.data import Batch, Collector, CollectStats, ReplayBufferManager, V
 from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
 
+from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
@@ -323,7 +324,9 @@ class TrainWorker:
                 raise ValueError("hindsight relabelling needs the goals where the MDP puts them: history must be 1")
             self.goal_env = make_env(job.env)  # its compute_reward relabels sampled goals
             self.her_reward = env_reward_fn(self.goal_env)
-        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history)
+        self.device = devices.resolve()
+        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images,
+                                         job.mdp.history).to(self.device)
         slots = len(self.train_envs)
         if cfg.on_policy:
             self.buffer = CheckedVectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
@@ -449,6 +452,7 @@ class TrainWorker:
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             reward_terms=reward_term_stats(self.reward_totals()),
             error=error,
+            device=self.device,
             iter_dir=str(self.dir),
         )
 
@@ -488,7 +492,8 @@ def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
     algorithm = build_algorithm(job.algo, job.mdp.input_dim, probe.action_space,
-                                agent_layout(job.env, job.mdp.obs_dim), job.mdp.images, job.mdp.history)
+                                agent_layout(job.env, job.mdp.obs_dim), job.mdp.images,
+                                job.mdp.history).to(devices.resolve())
     probe.close()
     state = load_checkpoint(policy_file)
     if state is None:

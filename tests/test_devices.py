@@ -1,0 +1,84 @@
+"""--device: auto takes a GPU when torch sees one, cuda without one is one line before anything is
+written, a sandboxed CUDA worker gets the GPU's device files, and checkpoints written on a GPU load on a
+CPU-only machine (CPU tests: the GPU side is bench/device_check.py, run by hand on a GPU machine)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from tools import devices, sandbox
+from tools.checkpoint_io import load_checkpoint, save_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_auto_takes_cuda_only_when_torch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert devices.resolve("auto") == "cpu" and devices.resolve("cpu") == "cpu"
+    with pytest.raises(devices.DeviceError, match="'cuda' asked for"):
+        devices.resolve("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert devices.resolve("auto") == "cuda" and devices.resolve("cpu") == "cpu"
+    monkeypatch.setenv(devices.DEVICE_ENV, "tpu")
+    with pytest.raises(devices.DeviceError, match="AGENT2_DEVICE='tpu'"):
+        devices.resolve()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+@pytest.mark.parametrize("how", [["--device", "cuda"], []])
+def test_cuda_without_a_gpu_is_one_line_and_writes_nothing(tmp_path, how):
+    env = {"PATH": "/usr/bin:/bin", **({} if how else {devices.DEVICE_ENV: "cuda"})}
+    proc = subprocess.run([sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--runs-dir",
+                           str(tmp_path / "runs"), *how], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "'cuda' asked for" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_cuda_worker_gets_the_gpu_device_files_and_no_address_space_limit(monkeypatch, tmp_path):
+    monkeypatch.setattr(devices, "gpu_device_nodes", lambda: ["/dev/nvidia0", "/dev/nvidiactl"])
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: "/usr/bin/bwrap")
+    limits = []
+    monkeypatch.setattr(sandbox, "_limits", lambda memory_bytes, cpu: limits.append(memory_bytes))
+    monkeypatch.setattr(sandbox.subprocess, "Popen", lambda *a, **k: a[0])
+    for choice, binds, unlimited in (("auto", True, True), ("cuda", True, True), ("cpu", False, False)):
+        monkeypatch.setenv(devices.DEVICE_ENV, choice)
+        cmd = sandbox.start("tools.train_worker", [], tmp_path / "worker.log")
+        assert ("--dev-bind" in cmd and "/dev/nvidiactl" in cmd) is binds, (choice, cmd)
+        assert (limits[-1] == sandbox.resource.RLIM_INFINITY) is unlimited, choice
+
+
+def _as_if_saved_on_cuda(path: Path) -> None:
+    """Rewrite a CPU checkpoint's storage locations to cuda:0, as torch.save writes them on a GPU."""
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    pkl = next(n for n in entries if n.endswith("data.pkl"))
+    assert b"X\x03\x00\x00\x00cpu" in entries[pkl]
+    entries[pkl] = entries[pkl].replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    path.write_bytes(out.getvalue())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks loading on a machine without a GPU")
+def test_a_checkpoint_written_on_a_gpu_loads_on_the_cpu(tmp_path):
+    net = torch.nn.Linear(3, 2)
+    path = tmp_path / "policy.pt"
+    save_atomic({"algorithm": net.state_dict()}, path)
+    _as_if_saved_on_cuda(path)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(path, weights_only=False)  # what a plain load does with it here
+    state = load_checkpoint(path, fallback=False)
+    assert state is not None
+    other = torch.nn.Linear(3, 2)
+    other.load_state_dict(state["algorithm"])
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
