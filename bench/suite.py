@@ -8,8 +8,9 @@
 
 Contenders, at the same env-step budget and seeds: ``manual`` (bench/plain_tianshou.py: the original
 MDP with Tianshou's defaults, as a user writes it from Tianshou's examples), ``zoo`` (bench/zoo.py:
-RL Baselines3 Zoo's tuned hyper-parameters through Tianshou, original MDP) and ``agent2`` (the expert
-designer; ``agent2-llm`` too when a model endpoint is configured, or with ``--llm``). Every score is the
+RL Baselines3 Zoo's tuned hyper-parameters through Tianshou, original MDP), ``tuner`` (bench/tuner.py:
+RL Zoo's way of tuning, Optuna's TPE sampler and median pruner over the algorithm's hyper-parameters,
+its trials sharing the same total env-step budget) and ``agent2`` (the expert designer; ``agent2-llm`` too when a model endpoint is configured, or with ``--llm``). Every score is the
 mean of 20 deterministic evaluation episodes of the contender's best test policy on the original
 reward (Agent²'s evaluation adds episodes, up to 200, while the 95% interval of its mean still holds the
 target); a task's figure is the mean ± std over seeds and the interquartile mean with its 95%
@@ -28,7 +29,7 @@ written to bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json as s
 the next call skips the ones written (a failed run is recorded as failed and tried again). Runs keep
 their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
 stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
-iteration folder); a manual run (one Tianshou process, no checkpoints) starts again.
+iteration folder); a manual or tuner run (one process, no checkpoints of its own) starts again.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from tools.statistics import iqm_ci  # noqa: E402
 
 FULL = RESULTS / "suite"
 QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 10_000}
-CONTENDERS = ("manual", "zoo", "agent2")
+CONTENDERS = ("manual", "zoo", "tuner", "agent2")
 
 
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -131,6 +132,8 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
         out = run_baseline("plain_tianshou.py", task, budget, seed)
     elif contender == "zoo":
         out = run_baseline("fixed_run.py", task, budget, seed, ["--folder", str(runs / key / "iter_1")])
+    elif contender == "tuner":
+        out = run_baseline("tuner.py", task, budget, seed)
     else:
         out = run_agent2(task, budget, seed, "llm" if contender == "agent2-llm" else "expert", runs, key)
     return finish({**base, **out, **({"failed": True} if "error" in out else {})})
@@ -199,8 +202,8 @@ def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None
     for ax, task in zip(axes[0], tasks):
         rs = [r for r in rows if r["task"] == task and r["mean"] is not None]
         ax.bar([r["contender"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs], capsize=4,
-               color=["#999999" if r["contender"] == "manual" else "#6a9fd4" if r["contender"] == "zoo"
-                      else "#d46a6a" for r in rs])
+               color=[{"manual": "#999999", "zoo": "#6a9fd4", "tuner": "#8fbf7f"}.get(r["contender"], "#d46a6a")
+                      for r in rs])
         if targets[task] is not None:
             ax.axhline(targets[task], color="k", ls="--", lw=1, label="target")
         ax.set_title(task)
@@ -244,11 +247,11 @@ def record_history(rows: list[dict], sha: str, mode: str, budgets: dict[str, int
 
 
 def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
-    """The issue-16 table: per task, Agent² over seeds and the seeds that met the target, the manual and
-    zoo baselines, the paper's baseline → Agent² and the published library figures."""
+    """The issue-16 table: per task, Agent² over seeds and the seeds that met the target, the manual, zoo
+    and tuner baselines, the paper's baseline → Agent² and the published library figures."""
     by = {(r["task"], r["contender"]): r for r in rows}
-    lines = ["| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | "
-             "paper: baseline → Agent² | published |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | tuner | "
+             "paper: baseline → Agent² | published |", "|---|---|---|---|---|---|---|---|---|"]
 
     def cell(r: dict | None, met: bool = False) -> str:
         if r is None:
@@ -263,7 +266,8 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
         t = BUILTIN_TASKS.get(task)
         lines.append(f"| {t.family if t else '—'} | {task} ({t.target if t else '—'}) | {budgets[task] // 1000}k | "
                      f"{cell(by.get((task, 'agent2')), met=True)} | {cell(by.get((task, 'manual')))} | "
-                     f"{cell(by.get((task, 'zoo')))} | {PAPER.get(task, '—')} | {LIBRARY.get(task, '—')} |")
+                     f"{cell(by.get((task, 'zoo')))} | {cell(by.get((task, 'tuner')))} | {PAPER.get(task, '—')} | "
+                     f"{LIBRARY.get(task, '—')} |")
     return "\n".join(lines)
 
 
@@ -281,7 +285,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, help="env steps for every task (default: the mode's)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--contenders", nargs="*", choices=[*CONTENDERS, "agent2-llm"],
-                    help="default: manual, zoo, agent2 (and agent2-llm with --llm)")
+                    help="default: manual, zoo, tuner, agent2 (and agent2-llm with --llm)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
     ap.add_argument("--shard", default="0/1", metavar="I/N", help="--full: only the runs whose index modulo N is I")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs",
@@ -312,7 +316,7 @@ def main() -> None:
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
     contenders = args.contenders or [*CONTENDERS, *(["agent2-llm"] if args.llm else [])]
     jobs = [(task, c, budget, seed) for task, budget in budgets.items() for seed in args.seeds for c in contenders
-            if not (c == "manual" and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
+            if not (c in ("manual", "tuner") and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
             and not (c == "zoo" and task not in ZOO)]
     if args.full:
         run_full(args, jobs, budgets, targets, shard, shards)

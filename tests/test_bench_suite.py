@@ -55,7 +55,7 @@ def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, m
     calls.clear()
     suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
     assert calls == []
-    assert "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2)" in capsys.readouterr().out
+    assert "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2) | 499.5 ± 0.5 (2 seeds) | not run | not run |" in capsys.readouterr().out
 
 
 def test_shards_split_the_runs_without_overlap(full_dir, tmp_path, monkeypatch):

@@ -1,0 +1,163 @@
+"""The tuner contender: what practitioners use instead of Agent² — RL Baselines3 Zoo's tuning, Optuna's
+TPE sampler and median pruner over one algorithm's hyper-parameters — given the same total env-step
+budget as an Agent² run.
+
+    python bench/tuner.py --env CartPole-v1 --budget-steps 30000 --seed 0 [--trials 6]
+
+The algorithm is the zoo's for the env where it has an entry, else the expert designer's first choice
+(PPO for discrete actions, SAC for continuous ones); its other settings start from that config. The
+search space is rl_zoo3's ``hyperparams_opt.py`` for the algorithm, on ``AlgoConfig``'s fields, with
+the original MDP (SAC/TD3 keep one update per env step: the zoo's ``train_freq`` bursts have the same
+ratio). The test curve is over the budget spent so far (trials one after another), so "steps to
+target" counts every earlier trial's steps. Each trial trains ``budget // trials`` env steps through Agent²'s worker (the same
+tests and best-test policy as every contender) and reports each test to the median pruner, which
+stops a trial whose test is under the median of earlier trials at the same step (from the third
+trial and the trial's second test on). Steps a pruned trial did not use go to further trials:
+trials run until the total budget is spent. Every env step of every trial counts against the
+budget, pruned ones included. Score: the best trial's best test policy, evaluated like every
+contender (20 deterministic episodes, original reward). Prints one JSON line, as fixed_run.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.fixed_run import expert_config, zoo_config  # noqa: E402
+from bench.zoo import ZOO  # noqa: E402
+from nodes.design_mdp import original_mdp  # noqa: E402
+from nodes.designers.expert import ExpertDesigner  # noqa: E402
+from tools.profiling import profile_env  # noqa: E402
+from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
+from tools.training import run_evaluation, run_training, steps_consumed  # noqa: E402
+
+NETS = {"small": [64, 64], "medium": [256, 256]}
+
+
+def sample(trial: optuna.Trial, algorithm: str) -> dict:
+    """rl_zoo3's samplers (hyperparams_opt.py: sample_ppo_params, sample_sac_params, sample_td3_params,
+    sample_dqn_params) on AlgoConfig's fields."""
+    gamma = 1 - trial.suggest_float("one_minus_gamma", 1e-4, 0.1, log=True)
+    lr = trial.suggest_float("lr", 1e-5, 1e-2, log=True)
+    net = NETS[trial.suggest_categorical("net_arch", list(NETS))]
+    act = trial.suggest_categorical("activation", ["tanh", "relu"])
+    common = {"gamma": gamma, "lr": lr, "hidden_sizes": net, "activation": act}
+    if algorithm in ("PPO", "A2C"):
+        return {**common,
+                "batch_size": 2 ** trial.suggest_int("log2_batch", 3, 9),
+                "collect_steps": 2 ** trial.suggest_int("log2_collect", 5, 12),
+                "ent_coef": trial.suggest_float("ent_coef", 1e-8, 0.1, log=True),
+                "eps_clip": trial.suggest_categorical("clip", [0.1, 0.2, 0.3, 0.4]),
+                "repeat": trial.suggest_categorical("epochs", [1, 5, 10, 20]),
+                "gae_lambda": 1 - trial.suggest_float("one_minus_lambda", 1e-3, 0.2, log=True),
+                "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 5.0, log=True),
+                "vf_coef": trial.suggest_float("vf_coef", 0.0, 1.0)}
+    if algorithm == "DQN":
+        return {**common,
+                "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 9),
+                "buffer_size": trial.suggest_categorical("buffer", [10_000, 50_000, 100_000]),
+                "eps_final": trial.suggest_float("eps_final", 0.0, 0.2),
+                "eps_decay_fraction": trial.suggest_float("eps_fraction", 0.0, 0.5),
+                "target_update_freq": trial.suggest_categorical("target_update", [1, 1000, 5000, 10000]),
+                "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 5000, 10000]),
+                "update_per_step": 1 / trial.suggest_categorical("train_freq", [1, 4, 8, 16])}
+    return {**common,  # SAC, TD3
+            "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 10),
+            "buffer_size": trial.suggest_categorical("buffer", [10_000, 100_000, 1_000_000]),
+            "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 10_000]),
+            "tau": trial.suggest_categorical("tau", [0.001, 0.005, 0.01, 0.02, 0.05, 0.08])}
+
+
+def base_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
+    if env in ZOO:
+        return zoo_config(env, budget)
+    p = profile_env(env, episodes=1)
+    first = "PPO" if p.action.kind == "discrete" else "SAC"
+    return expert_config(env, first, budget, []), False
+
+
+def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
+    cfg = AlgoConfig.model_validate({**base.model_dump(), **params, "budget_steps": steps})
+    if cfg.on_policy:  # one collection fits the trial's budget, a minibatch fits one collection
+        collect = max(min(cfg.collect_steps, steps), cfg.n_train_envs)
+        cfg = cfg.model_copy(update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect)})
+    return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)})
+
+
+def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work: Path) -> dict:
+    base, normalize = base_config(env, budget)
+    mdp = original_mdp(profile_env(env, episodes=1).obs_dim).model_copy(
+        update={"normalize_obs": normalize, "summary": "original MDP"})
+    per_trial = max(1000, budget // trials)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    used, log, folders, curve = 0, [], {}, []
+    while budget - used >= min(per_trial, 1000):
+        trial = study.ask()
+        cfg = trial_config(base, sample(trial, base.algorithm), min(per_trial, budget - used))
+        folder = work / f"trial_{trial.number}"
+        folders[trial.number] = folder
+        tests, seen = [], [0]
+
+        def on_progress(event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen) -> None:
+            seen[0] = max(seen[0], int(event.get("env_step") or 0))
+            if event.get("kind") == "test" and event.get("mean") is not None and math.isfinite(event["mean"]):
+                tests.append(event["mean"])
+                curve.append([used + int(event.get("env_step", 0)), event["mean"]])
+                trial.report(max(tests), len(tests))
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        try:
+            result = run_training(TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None),
+                                  folder, on_progress=on_progress)
+            state, value = optuna.trial.TrialState.COMPLETE, result.best_test_mean
+        except optuna.TrialPruned:
+            state, value = optuna.trial.TrialState.PRUNED, None
+        steps = max(steps_consumed(folder), seen[0])  # a pruned worker dies before its last checkpoint
+        used += steps
+        if state == optuna.trial.TrialState.COMPLETE and value is None:
+            state = optuna.trial.TrialState.FAIL
+        study.tell(trial, value, state=state)
+        log.append({"trial": trial.number, "state": state.name, "best_test": value if value is not None else
+                    (max(tests) if tests else None), "env_steps": steps, "params": trial.params})
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not finished:
+        return {"error": "no trial finished", "trials": log, "env_steps": used}
+    best = study.best_trial
+    ev = run_evaluation(folders[best.number], eval_episodes)
+    return {"score": ev.mean, "score_std": ev.std, "env_steps": used, "curve": curve, "trials": log,
+            "best_trial": best.number,
+            "best_params": best.params, "algorithm": base.algorithm, "error": ev.error}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--env", required=True)
+    ap.add_argument("--budget-steps", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=6, help="the budget is split into this many trial budgets")
+    ap.add_argument("--eval-episodes", type=int, default=20)
+    args = ap.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="agent2-tuner-") as tmp:
+        out = tune(args.env, args.budget_steps, args.seed, args.trials, args.eval_episodes, Path(tmp))
+    print(json.dumps({
+        "env": args.env, "contender": "tuner", "seed": args.seed, "budget_steps": args.budget_steps,
+        "wall_seconds": time.perf_counter() - start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, **out,
+    }))
+
+
+if __name__ == "__main__":
+    main()
