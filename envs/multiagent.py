@@ -222,8 +222,12 @@ class MDPParallelEnv(BaseParallelWrapper):
         self._raw, out = self._observe(obs)
         return out, infos
 
+    def env_actions(self, actions: dict) -> dict:
+        """The generated MDP's ``action`` applied to each agent's action."""
+        return {a: self.mdp.action(act) for a, act in actions.items()}
+
     def step(self, actions: dict):  # type: ignore[override]
-        env_actions = {a: self.mdp.action(act) for a, act in actions.items()}
+        env_actions = self.env_actions(actions)
         obs, rew, term, trunc, infos = self.env.step(env_actions)
         raw_next, out = self._observe(obs)
         team = float(np.mean([float(r) for r in rew.values()])) if rew else 0.0
@@ -266,6 +270,8 @@ class JointGame:
         self._results: list[Any] = []
         self._t = 0
         self.closed = False
+        self.batch: GameBatch | None = None
+        """Set when this game's env steps together with the other games of its vector env."""
 
     # -- the protocol the slot workers use --------------------------------------------------
     def seed(self, seed: int | None) -> None:
@@ -284,6 +290,8 @@ class JointGame:
             self._reset_requested, self._pending = False, {}
             self._results = self._reset()
         elif self._pending:
+            if self.batch is not None:
+                self.batch.prefetch()
             actions, self._pending = self._pending, {}
             self._results = self._step(actions)
         return self._results[index]
@@ -306,8 +314,9 @@ class JointGame:
         slot_obs = self._slot_obs(obs, infos)
         return [(slot_obs[k], dict(infos.get(a, {}))) for k, a in enumerate(self.agents)]
 
-    def _step(self, slot_actions: dict[int, Any]):
-        live = list(self.env.agents)
+    def joint_actions(self, slot_actions: dict[int, Any]) -> dict[Any, Any]:
+        """Each live agent's action from its slot's (a slot that did not act: a no-op)."""
+        live = set(self.env.agents)
         actions: dict[Any, Any] = {}
         for k, a in enumerate(self.agents):
             if a in live:
@@ -315,7 +324,11 @@ class JointGame:
                 if isinstance(self.action_space, spaces.Discrete):
                     act = int(np.asarray(act).reshape(-1)[0])
                 actions[a] = act
-        obs, rew, term, trunc, infos = self.env.step(actions)
+        return actions
+
+    def _step(self, slot_actions: dict[int, Any]):
+        live = list(self.env.agents)
+        obs, rew, term, trunc, infos = self.env.step(self.joint_actions(slot_actions))
         self._t += 1
         over = (not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live)
                 or self._t >= self.limit)
@@ -340,6 +353,31 @@ class JointGame:
         if not self.closed:
             self.closed = True
             self.env.close()
+
+
+class GameBatch:
+    """The games of one vector env whose env can step many games in one call (SMAX: one jitted,
+    vmapped step for all). Tianshou's vector env sends every slot its action before it receives
+    any result, so at the first receive of a round every game's actions are known: ``prefetch``
+    then steps all games that have actions in one call, and each game's own step (the MDP wrapper
+    and the slot split, unchanged) finds its results ready.
+
+    The env's protocol: a static ``batch_games(envs) -> stepper`` that joins the envs (not yet
+    reset) into one batch, ``env.joint_actions(actions) -> array`` (the env-level actions of one
+    step), ``stepper.step({index: array})`` and ``stepper.ready(index)``. The generated MDP's
+    ``action`` runs twice per agent and step (here and in the game's own step): it must be a pure
+    function, as the MDP contract says."""
+
+    def __init__(self, games: list[JointGame], envs: list[Any], stepper: Any):
+        self.games, self.envs, self.stepper = games, envs, stepper
+
+    def prefetch(self) -> None:
+        todo = {}
+        for i, (game, env) in enumerate(zip(self.games, self.envs)):
+            if game._pending and not game._reset_requested and not self.stepper.ready(i):
+                todo[i] = env.joint_actions(game.env.env_actions(game.joint_actions(game._pending)))
+        if todo:
+            self.stepper.step(todo)
 
 
 class AgentSlot(gym.Env):
@@ -416,6 +454,12 @@ def make_slot_vector_env(make_parallel: Callable[[], ParallelEnv], ref: str, mdp
 
     games = [JointGame(MDPParallelEnv(make_parallel(), ref, mdp, obs_dim, shape_reward), ref, obs_dim)
              for _ in range(n_games)]
+    raw = [g.env.unwrapped for g in games]
+    batch_games = getattr(type(raw[0]), "batch_games", None)
+    if n_games > 1 and batch_games is not None:  # an env that steps many games in one call (SMAX)
+        shared = GameBatch(games, raw, batch_games(raw))
+        for g in games:
+            g.batch = shared
     fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]
     venv = BaseVectorEnv(fns, _worker_class())
     n_agents = len(games[0].agents)

@@ -42,6 +42,49 @@ def test_smax_profiles_and_its_evaluation_reward_is_the_win_indicator():
     assert finals and all(r == float(won) for r, won in finals)  # ... and then 1 exactly for a win
 
 
+def _play_rounds(venv, rounds: int, seed: int) -> list:
+    """Actions among each slot's available ones (the mask ends the slot observation); every
+    step's observations, rewards, ends and wins, resetting the games that ended."""
+    rng = np.random.default_rng(seed)
+    obs, _ = venv.reset()
+    seen = []
+    for _ in range(rounds):
+        masks = obs[:, -8:] > 0
+        # mostly: attack the first enemy in range (actions 5+), else move (1) towards the enemy, so
+        # battles end and some are won (4 of 10 for this policy alone)
+        acts = np.array([rng.choice(np.flatnonzero(m)) if rng.random() < 0.1 else
+                         next(iter(np.flatnonzero(m[5:]) + 5), 1) for m in masks])
+        obs, rew, term, trunc, info = venv.step(acts)
+        seen.append((obs.copy(), rew.copy(), term.copy(), trunc.copy(), np.array([i["won"] for i in info])))
+        done = np.flatnonzero(term | trunc)
+        if done.size:
+            obs[done], _ = venv.reset(done)
+    return seen
+
+
+def test_batched_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch):
+    """The vector env steps its SMAX games in one vmapped call; with the same seeds and actions,
+    every observation (masks included), reward, end and win equals that of games stepped alone."""
+    from envs.smax import SMAXBatch, SMAXParallelEnv
+
+    p = profile_env("smax_3m", episodes=1)
+    mdp = MDPDesign(code=IDENTITY, obs_dim=p.obs_dim, summary="identity")
+    calls: list[int] = []  # games per jitted step
+    monkeypatch.setattr(SMAXBatch, "step", lambda self, acts, f=SMAXBatch.step: calls.append(len(acts)) or f(self, acts))
+    batched = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
+    assert sum(1 for c in calls if c > 1) >= 200  # most rounds stepped several games in one call
+    calls.clear()
+    monkeypatch.delattr(SMAXParallelEnv, "batch_games")
+    alone = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
+    assert set(calls) == {1} and len(calls) >= 900  # one call per game and step
+    ends = 0
+    for (o1, r1, t1, u1, w1), (o2, r2, t2, u2, w2) in zip(batched, alone):
+        assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
+        assert np.array_equal(t1, t2) and np.array_equal(u1, u2) and np.array_equal(w1, w2)
+        ends += int(np.sum(t1 | u1))
+    assert ends > 0 and any(w.any() for *_, w in batched)  # battles ended, some won
+
+
 def test_tiny_smax_run_exports_and_plays(runs_dir):
     result = tiny_run(runs_dir, "smax_3m", "smax", 3000)
     assert result["iterations"][0]["algorithm"] == "MAPPO"

@@ -1,0 +1,79 @@
+"""SMAX collection speed: joint steps (one step of one game) per second through Tianshou's collector.
+
+    python bench/smax_speed.py [--env smax_3m] [--games 8 32 64] [--steps 20000]
+
+For each number of games: the vector env as the training worker builds it (identity MDP, one slot per
+agent), with the games stepped in one jitted, vmapped call (batched) and one call per game (alone),
+collecting with the expert's MAPPO policy (one torch thread) into the worker's on-policy buffer. Issue 16's goal: ≥ 20k joint steps/s
+on smax_3m with ≥ 32 games. Writes bench/results/smax-speed-<commit>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import provenance, save_raw  # noqa: E402
+from bench.fixed_run import expert_config  # noqa: E402
+from envs.smax import SMAXParallelEnv  # noqa: E402
+from nodes.design_mdp import ORIGINAL_MDP_CODE  # noqa: E402
+from tianshou.data import CollectStats, Collector, VectorReplayBuffer  # noqa: E402
+from tools.algorithms import build_algorithm  # noqa: E402
+from tools.profiling import profile_env  # noqa: E402
+from tools.schemas import MDPDesign  # noqa: E402
+from tools.vector_envs import make_vector_env  # noqa: E402
+
+
+def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> dict:
+    p = profile_env(env, episodes=1)
+    mdp = MDPDesign(code=ORIGINAL_MDP_CODE, obs_dim=p.obs_dim, summary="original MDP")
+    hidden = SMAXParallelEnv.__dict__.get("batch_games")
+    if not batched:
+        delattr(SMAXParallelEnv, "batch_games")
+    try:
+        venv = make_vector_env(env, mdp, games, seed=0, shape_reward=True)
+    finally:
+        if not batched:
+            SMAXParallelEnv.batch_games = hidden
+    layout = venv.layout
+    cfg = expert_config(env, "MAPPO", 1_000_000, [])
+    algorithm = build_algorithm(cfg, mdp.input_dim, venv.get_env_attr("action_space", 0)[0], layout)
+    # the worker's on-policy buffer: one collection of every slot
+    buffer = VectorReplayBuffer(max(cfg.collect_steps * layout.n_agents, len(venv)), len(venv))
+    collector = Collector[CollectStats](algorithm, venv, buffer)
+    collector.reset()
+    collector.collect(n_step=len(venv) * 20)  # warm-up: compilation, first episodes
+    t0 = time.perf_counter()
+    stats = collector.collect(n_step=steps * layout.n_agents)
+    seconds = time.perf_counter() - t0
+    venv.close()
+    joint = stats.n_collected_steps / layout.n_agents
+    return {"games": games, "batched": batched, "joint_steps": joint, "seconds": seconds,
+            "joint_steps_per_second": joint / seconds, "episodes": stats.n_collected_episodes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--env", default="smax_3m")
+    ap.add_argument("--games", nargs="*", type=int, default=[8, 32, 64])
+    ap.add_argument("--steps", type=int, default=20_000, help="joint steps timed per setting")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    prov, rows = provenance(), []
+    for games in args.games:
+        for batched in (True, False):
+            r = joint_steps_per_second(args.env, games, args.steps, batched)
+            rows.append(r)
+            print(f"{args.env} {games} games, {'batched' if batched else 'one call per game'}: "
+                  f"{r['joint_steps_per_second']:.0f} joint steps/s ({r['joint_steps']:.0f} in {r['seconds']:.1f} s)",
+                  flush=True)
+    save_raw("smax-speed", prov, {"env": args.env, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
