@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
