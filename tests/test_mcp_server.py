@@ -1,11 +1,13 @@
 """``agent2 mcp`` driven by the official ``mcp`` client, over stdio and over streamable HTTP (loopback)."""
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import httpx2
@@ -14,7 +16,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import IDENTITY_MDP, ROOT, free_port
+from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, free_port
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",
@@ -79,6 +81,70 @@ def test_stdio_tools_profile_validate_run_and_result(tmp_path):
     assert report.contents[0].text == result["report"]
     assert played["episodes"] == 2 and len(played["returns"]) == 2
     assert (tmp_path / "runs" / tid / "run.log").exists()
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(tmp_path):
+    """A long tool call sends progress notifications while it works (clients time out a silent call),
+    and a client's cancellation kills the replay; the server goes on serving."""
+    runs = tmp_path / "runs"
+    trained = agent2("run", "--env", "CartPole-v1", "--budget-steps", "2000", "--max-iterations", "1",
+                     "--eval-episodes", "2", "--runs-dir", str(runs), "--thread-id", "a", "--no-progress")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    agent = runs / "a" / "agent"
+    config = json.loads((agent / "config.json").read_text())
+    config["job"]["env"] = f"{ENV_FILE}:slow_cartpole"  # the same spaces; every step takes 20 ms
+    (agent / "config.json").write_text(json.dumps(config))
+    params = StdioServerParameters(command=sys.executable, cwd=str(ROOT),
+                                   args=["-m", "graph.cli", "mcp", "--runs-dir", str(runs)])
+
+    async def go():
+        async with Client(params) as client:
+            events: list[tuple] = []
+
+            async def note(progress, total, message):
+                events.append((progress, message))
+
+            played = _data(await client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 8},
+                                                  progress_callback=note))
+            started: list[float] = []
+
+            async def first(progress, total, message):
+                started.append(progress)
+
+            call = asyncio.create_task(client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 500},
+                                                        progress_callback=first))
+            deadline = time.time() + 60
+            while not (started and _processes_naming(str(agent))) and time.time() < deadline:
+                await asyncio.sleep(0.2)
+            replaying = _processes_naming(str(agent))
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            deadline = time.time() + 20
+            while _processes_naming(str(agent)) and time.time() < deadline:
+                await asyncio.sleep(0.2)
+            left = _processes_naming(str(agent))
+            tasks = _data(await client.call_tool("list_tasks", {}))["tasks"]
+            return events, played, replaying, left, tasks
+
+    events, played, replaying, left, tasks = asyncio.run(go())
+    assert played["episodes"] == 8
+    assert len(events) >= 2 and all("evaluate_agent" in m for _, m in events), events
+    assert [p for p, _ in events] == sorted(p for p, _ in events)
+    assert replaying, "the long replay never started"
+    assert left == [], "the cancelled replay's processes are still running"
+    assert tasks  # the server still answers
 
 
 @pytest.fixture

@@ -3,24 +3,29 @@
 Tools call the same functions the generator's nodes call (``profile_env``, ``validate_mdp``, the
 exported agent's evaluation); env code runs in a fresh process per call (an env that hangs or
 crashes takes that process down, not the server; MetaDrive and MPE cannot share one process).
-Runs start in the background and are polled. Over HTTP the server binds 127.0.0.1 by default and,
+Runs start in the background and are polled. The tools that may take long (profile_env,
+validate_mdp, evaluate_agent) send MCP progress notifications every ``PROGRESS_EVERY_S`` seconds
+while their process works (seconds elapsed, when the client asked for progress), and a client's
+cancellation kills that process (with the training worker it started). Over HTTP the server binds 127.0.0.1 by default and,
 with a token, refuses requests without ``Authorization: Bearer TOKEN`` (the SDK's bearer auth).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import multiprocessing
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+import traceback
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
@@ -28,6 +33,9 @@ from envs.errors import Agent2Error
 
 ENV_CALL_TIMEOUT_S = 600.0
 MAX_PROFILE_EPISODES = 100
+PROGRESS_EVERY_S = 1.0
+"""Seconds between progress notifications of a long tool (clients time a silent call out after ~60 s)."""
+POLL_S = 0.05
 
 INSTRUCTIONS = """Agent² generates reinforcement-learning agents. list_tasks shows the built-in \
 tasks; profile_env measures an env (spaces, random-play returns, reward sparsity); validate_mdp \
@@ -36,15 +44,61 @@ generation run in the background and returns its thread id; poll run_status unti
 finished (or failed), then read run_result; evaluate_agent replays an exported agent."""
 
 
-def _in_fresh_process(fn, *args: Any) -> Any:
-    """``fn(*args)`` in a new process (spawned, one task), with a time limit."""
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as pool:
-        return pool.submit(fn, *args).result(timeout=ENV_CALL_TIMEOUT_S)
+def _child(conn, fn, args: tuple) -> None:
+    try:
+        conn.send(("ok", fn(*args)))
+    except (Agent2Error, ValidationError, ValueError) as e:
+        conn.send(("user", str(e)))
+    except BaseException:  # noqa: BLE001 - the parent reports it
+        conn.send(("crash", traceback.format_exc(limit=5)))
+
+
+async def _in_fresh_process(ctx: Context | None, what: str, fn, *args: Any) -> Any:
+    """``fn(*args)`` in a new (spawned) process with a time limit, sending progress while it works.
+
+    Cancellation (the client's ``notifications/cancelled``) and the time limit kill the process,
+    and with it any worker it started (they die with their parent)."""
+    mp = multiprocessing.get_context("spawn")
+    receive, send = mp.Pipe(duplex=False)
+    proc = mp.Process(target=_child, args=(send, fn, args), daemon=True)
+    proc.start()
+    send.close()
+    start = last = time.monotonic()
+    try:
+        while not receive.poll():
+            if not proc.is_alive() and not receive.poll():
+                raise Agent2Error(f"{what} stopped without an answer (exit code {proc.exitcode})")
+            now = time.monotonic()
+            if now - start > ENV_CALL_TIMEOUT_S:
+                raise Agent2Error(f"{what} took over {ENV_CALL_TIMEOUT_S:.0f} s and was stopped")
+            if ctx is not None and now - last >= PROGRESS_EVERY_S:
+                last = now
+                await ctx.report_progress(round(now - start, 1), None, f"{what}: {now - start:.0f} s")
+            await anyio.sleep(POLL_S)
+        kind, value = receive.recv()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=10)
+        receive.close()
+    if kind == "user":
+        raise Agent2Error(value)
+    if kind == "crash":
+        raise RuntimeError(f"{what} failed:\n{value}")
+    return value
 
 
 def _user_errors(fn):
     """Bad input (an unknown env, a bad value) reaches the client as the tool's error message."""
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def awrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except (Agent2Error, ValidationError, ValueError) as e:
+                raise ToolError(str(e)) from e
+        return awrapper
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -121,20 +175,20 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool()
     @_user_errors
-    def profile_env(env: str, seed: int = 0, episodes: int = 5) -> dict:
+    async def profile_env(env: str, seed: int = 0, episodes: int = 5, ctx: Context | None = None) -> dict:
         """Measure an env with random play: spaces, observation statistics, returns, reward sparsity.
 
-        env: built-in task, Gymnasium id, or path/to/file.py:factory."""
+        env: built-in task, Gymnasium id, or path/to/file.py:factory. Sends progress while it works."""
         _in_range("seed", seed, 0, MAX_SEED)
         _in_range("episodes", episodes, 1, MAX_PROFILE_EPISODES)
-        return _in_fresh_process(_profile, env, seed, episodes)
+        return await _in_fresh_process(ctx, "profile_env", _profile, env, seed, episodes)
 
     @server.tool()
     @_user_errors
-    def validate_mdp(env: str, code: str, obs_dim: int) -> dict:
+    async def validate_mdp(env: str, code: str, obs_dim: int, ctx: Context | None = None) -> dict:
         """Check MDP code (observation(obs), action(act), reward(obs, action, next_obs, reward, info);
         numpy and math only) statically and by a short rollout in a sandbox. Returns valid and error."""
-        return _in_fresh_process(_validate, env, code, obs_dim)
+        return await _in_fresh_process(ctx, "validate_mdp", _validate, env, code, obs_dim)
 
     @server.tool()
     @_user_errors
@@ -184,13 +238,14 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool()
     @_user_errors
-    def evaluate_agent(agent_dir: str, episodes: int = 5, seed: int = 12345) -> dict:
-        """Replay an exported agent (a run's agent folder) deterministically on the original reward."""
+    async def evaluate_agent(agent_dir: str, episodes: int = 5, seed: int = 12345, ctx: Context | None = None) -> dict:
+        """Replay an exported agent (a run's agent folder) deterministically on the original reward.
+        Sends progress while it works; a cancellation stops the replay."""
         _in_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
         _in_range("seed", seed, 0, MAX_SEED)
         if confine_to_runs:
             agent_dir = str(confine(agent_dir, Path(runs_dir).resolve(), what="agent_dir"))
-        return _in_fresh_process(_evaluate, agent_dir, episodes, seed)
+        return await _in_fresh_process(ctx, "evaluate_agent", _evaluate, agent_dir, episodes, seed)
 
     @server.resource("agent2://runs/{thread_id}/report", mime_type="text/markdown",
                      description="A finished run's report (Markdown).")

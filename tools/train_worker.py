@@ -45,6 +45,7 @@ from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
+from tools.tensorboard_log import open_board, write_evaluation
 from envs.errors import NonFiniteRewardError
 from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
@@ -96,17 +97,21 @@ def load_algorithm_state(algorithm: Algorithm, state: dict[str, Any]) -> None:
 
 
 class RunLogger(BaseLogger):
-    """A Tianshou logger that writes progress lines and the run's checkpoints.
+    """A Tianshou logger that writes progress lines and the run's checkpoints, and passes every
+    statistic on to TensorBoard (``tools/tensorboard_log.py``, Tianshou's own TensorBoard logger).
 
     Tianshou calls ``save_data`` at the end of every epoch and ``restore_data`` on
     ``resume_from_log``; the counters come from our own checkpoint, written atomically,
     so a kill between two writes never replays or skips an epoch.
     """
 
-    def __init__(self, worker: "TrainWorker"):
+    def __init__(self, worker: "TrainWorker", resumed_step: int | None = None):
         super().__init__(training_interval=1, test_interval=0, update_interval=1)
         self.worker = worker
         self.last_collect_emit = 0.0
+        # update steps: one per collection on-policy, one per gradient step off-policy
+        self.board = open_board(worker.dir, worker.job.env, worker.cfg.algorithm, resumed_step,
+                                training_interval=1000, update_interval=1 if worker.cfg.on_policy else 100)
 
     def prepare_dict_for_logging(self, log_data: dict) -> dict:
         return log_data
@@ -115,9 +120,10 @@ class RunLogger(BaseLogger):
         pass
 
     def finalize(self) -> None:
-        pass
+        self.board.finalize()
 
     def log_training_data(self, log_data: dict, step: int) -> None:
+        self.board.log_training_data(log_data, self.worker.total_steps(step))
         self.worker.collect_time += float(log_data.get("collect_time", 0.0))
         now = time.perf_counter()
         if now - self.last_collect_emit >= 0.5:
@@ -131,17 +137,20 @@ class RunLogger(BaseLogger):
         for key, value in _flat_numbers(log_data):
             if not math.isfinite(value):
                 raise DivergenceError(f"non-finite {key}={value} at update step {step}")
+        self.board.log_update_data(log_data, step)
 
     def log_test_data(self, log_data: dict, step: int) -> None:
         stat = log_data["returns_stat"]
         self.worker.test_time += float(log_data.get("collect_time", 0.0))
         self.worker.on_test(step, float(stat["mean"]), float(stat["std"]))
+        self.board.log_test_data(log_data, self.worker.total_steps(step))
 
     def log_info_data(self, log_data: dict, step: int) -> None:
         self.worker.timing = log_data.get("timing", {})
 
     def save_data(self, epoch: int, env_step: int, update_step: int, save_checkpoint_fn=None) -> None:
         self.worker.maybe_save_checkpoint(epoch, env_step, update_step)
+        self.board.writer.flush()  # what a kill after this checkpoint must not lose
 
     def restore_data(self) -> tuple[int, int, int]:
         c = self.worker.restored or {}
@@ -409,6 +418,7 @@ class TrainWorker:
                 stats = self.training_collector.collect(n_step=cfg.start_steps, random=True)
             self.pre_steps = stats.n_collected_steps
             self.collect_time += stats.collect_time
+        logger = RunLogger(self, resumed_step=resumed_at if self.restored else None)
         params = trainer_params(
             cfg,
             agents=self.agents,
@@ -416,7 +426,7 @@ class TrainWorker:
             test_collector=self.test_collector,
             training_fn=self.training_fn,
             stop_fn=self.stop_fn,
-            logger=RunLogger(self),
+            logger=logger,
             resume_from_log=self.restored is not None,
             verbose=False,
             show_progress=False,
@@ -433,6 +443,8 @@ class TrainWorker:
                 self.flush_checkpoint()
         except (DivergenceError, NonFiniteRewardError) as e:
             error, stop_reason, info_env_step = str(e), "divergence", trainer._env_step
+        finally:
+            logger.finalize()
         if error is None:
             if self.target_reached:
                 stop_reason = "target"
@@ -566,6 +578,10 @@ def evaluate(iter_dir: Path, episodes: int) -> None:
     job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
     result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + 100_000)
     write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
+    trained = iter_dir / TRAIN_RESULT
+    step = TrainResult.model_validate_json(trained.read_text()).env_steps if trained.exists() else 0
+    write_evaluation(iter_dir, job.env, job.algo.algorithm, step, result.mean, result.std, result.episodes,
+                     result.metrics)
 
 
 def torch_threads(iter_dir: Path) -> int:

@@ -212,3 +212,15 @@ class Blink(gym.Env):
 
 def blink():
     return Blink()
+
+
+def slow_cartpole():
+    """CartPole whose every step takes 20 ms: for tools that must report progress while they work."""
+    import time
+
+    class Slow(gym.Wrapper):
+        def step(self, action):
+            time.sleep(0.02)
+            return self.env.step(action)
+
+    return Slow(gym.make("CartPole-v1"))
