@@ -1,4 +1,4 @@
-"""The ``agent2`` command line: run, resume, fork, runs, show, play, tasks, setup, doctor, mcp."""
+"""The ``agent2`` command line: run, resume, fork, runs, show, play, export, tasks, setup, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=5)
     play.add_argument("--seed", type=_seed, default=12345)
     _device_flag(play)
+
+    export = sub.add_parser("export", help="write an exported agent as a standalone policy (numpy + torch only)")
+    export.add_argument("agent_dir", type=_path)
+    export.add_argument("--format", choices=["torchscript"], default="torchscript")
 
     sub.add_parser("tasks", help="built-in tasks")
 
@@ -472,7 +476,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-COMMANDS = {"doctor": cmd_doctor, "run": cmd_run, "resume": cmd_resume, "fork": cmd_fork, "runs": cmd_runs,
+def cmd_export(args: argparse.Namespace) -> int:
+    from tools.standalone import export
+
+    out = export(Path(args.agent_dir), args.format)
+    print(f"standalone policy: {out}\nuse:   cd {out} && python -c 'from policy import Policy; print(Policy().act(OBS))'")
+    return 0
+
+
+COMMANDS = {"doctor": cmd_doctor, "export": cmd_export, "run": cmd_run, "resume": cmd_resume, "fork": cmd_fork, "runs": cmd_runs,
             "show": cmd_show, "play": cmd_play, "tasks": cmd_tasks, "setup": cmd_setup, "mcp": cmd_mcp}
 
 

@@ -619,6 +619,15 @@ def main(argv: list[str]) -> int:
         result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]),
                                  adaptive=False)
         write_text_atomic(iter_dir / PLAY_RESULT, result.model_dump_json(indent=1))
+    elif mode == "export":  # an exported agent's folder, as a standalone policy
+        from envs.errors import Agent2Error
+        from tools.standalone import export_standalone
+
+        try:
+            export_standalone(iter_dir, argv[2])
+        except Agent2Error as e:
+            print(f"agent2: error: {e}", file=sys.stderr)
+            return 2
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)
         return 2
