@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write an exported agent as a standalone policy (numpy + torch only)")
     export.add_argument("agent_dir", type=_path)
-    export.add_argument("--format", choices=["torchscript"], default="torchscript")
+    export.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript",
+                        help="the network as TorchScript (policy.py then needs torch) or ONNX (onnxruntime)")
 
     sub.add_parser("tasks", help="built-in tasks")
 

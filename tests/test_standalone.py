@@ -1,6 +1,7 @@
-"""``agent2 export``: the standalone policy (numpy + torch only) acts exactly as ``agent2 play``'s
-policy on the same observations, run in a fresh venv where neither Agent² nor Tianshou nor Gymnasium
-can be imported; for a discrete (PPO) and a continuous (SAC) task."""
+"""``agent2 export``: the standalone policy acts exactly as ``agent2 play``'s policy on the same
+observations, run in a fresh venv where neither Agent² nor Tianshou nor Gymnasium can be imported
+(and, for ONNX, not torch either: numpy and onnxruntime only); for a discrete (PPO) and a continuous
+(SAC) task, in both formats."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ from tools.train_worker import load_policy
 HIDDEN = ("tianshou", "gymnasium", "langgraph", "langchain", "agent2", "__editable__", "pettingzoo", "jax")
 
 
-def _fresh_venv(root: Path) -> Path:
+def _fresh_venv(root: Path, hidden: tuple[str, ...]) -> Path:
     """A venv without pip whose only packages are this one's, minus Agent² (its editable install's
-    .pth files) and the RL libraries: what a robot or a service that runs the policy would have."""
+    .pth files) and ``hidden``: what a robot or a service that runs the policy would have."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     farm = root / "deps"
     farm.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if entry.suffix == ".pth" or entry.name.lower().startswith(HIDDEN):
+        if entry.suffix == ".pth" or entry.name.lower().startswith(hidden):
             continue
         (farm / entry.name).symlink_to(entry)
     site = next((root / "venv" / "lib").glob("python3*/site-packages"))
@@ -67,28 +68,36 @@ def test_the_standalone_policy_acts_as_agent2_play_does(runs_dir, tmp_path, env,
                  "--runs-dir", str(runs_dir), "--thread-id", "s", "--no-progress", timeout=400)
     assert run.returncode == 0, run.stderr[-2000:]
     agent = Path(json.loads((runs_dir / "s" / "result.json").read_text())["agent_dir"])
-    exported = agent2("export", str(agent))
-    assert exported.returncode == 0, exported.stderr[-2000:]
-    out = agent / "standalone"
-    assert {"policy.py", "policy.ts", "mdp.py", "meta.json"} <= {p.name for p in out.iterdir()}
     raws, expected = _reference(agent, 60)
     np.save(tmp_path / "obs.npy", np.asarray(raws))
-    python = _fresh_venv(tmp_path)
+    assert len(np.unique(expected.round(3), axis=0)) > 1  # the actions depend on the observations
+    for fmt, network, hidden, absent in (("torchscript", "policy.ts", HIDDEN, ()),
+                                         ("onnx", "policy.onnx", (*HIDDEN, "torch", "functorch"), ("torch",))):
+        exported = agent2("export", str(agent), "--format", fmt)
+        assert exported.returncode == 0, exported.stderr[-2000:]
+        out = agent / "standalone"
+        assert {"policy.py", network, "mdp.py", "meta.json"} <= {p.name for p in out.iterdir()}
+        got = _act_in_fresh_venv(tmp_path / fmt, hidden, absent, out, tmp_path / "obs.npy")
+        assert got.shape == expected.shape and len(got) > 5, fmt
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, err_msg=fmt)
+
+
+def _act_in_fresh_venv(root: Path, hidden: tuple[str, ...], absent: tuple[str, ...], out: Path,
+                       observations: Path) -> np.ndarray:
+    root.mkdir()
+    python = _fresh_venv(root, hidden)
     script = (f"import sys, numpy as np\n"
-              f"for name in ('tianshou', 'gymnasium', 'tools.standalone', 'graph'):\n"
+              f"for name in {('tianshou', 'gymnasium', 'tools.standalone', 'graph', *absent)!r}:\n"
               f"    try:\n        __import__(name)\n    except ImportError:\n        pass\n"
               f"    else:\n        sys.exit(name + ' is importable')\n"
               f"sys.path.insert(0, {str(out)!r})\n"
               f"from policy import Policy\n"
               f"p = Policy()\np.reset()\n"
-              f"acts = [np.asarray(p.act(o), dtype=np.float64) for o in np.load({str(tmp_path / 'obs.npy')!r})]\n"
-              f"np.save({str(tmp_path / 'acts.npy')!r}, np.asarray(acts))\n")
-    ran = subprocess.run([str(python), "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+              f"acts = [np.asarray(p.act(o), dtype=np.float64) for o in np.load({str(observations)!r})]\n"
+              f"np.save({str(root / 'acts.npy')!r}, np.asarray(acts))\n")
+    ran = subprocess.run([str(python), "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stdout + ran.stderr[-3000:]
-    got = np.load(tmp_path / "acts.npy")
-    assert got.shape == expected.shape and len(got) > 5
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
-    assert len(np.unique(expected.round(3), axis=0)) > 1  # the actions depend on the observations
+    return np.load(root / "acts.npy")
 
 
 def test_export_refuses_what_it_cannot_write_with_one_line(tmp_path):

@@ -1,10 +1,11 @@
 """A Target Agent that runs without Agent² or Tianshou: ``agent2 export AGENT_DIR``.
 
-Writes ``AGENT_DIR/standalone/``: ``policy.ts`` (the acting network as TorchScript: observation in,
-the policy's deterministic action out), ``mdp.py`` (the generated MDP code), ``meta.json`` (the
+Writes ``AGENT_DIR/standalone/``: ``policy.ts`` or ``policy.onnx`` (``--format torchscript|onnx``: the
+acting network, observation in, the policy's deterministic action out), ``mdp.py`` (the generated MDP code), ``meta.json`` (the
 observation history, the action mapping Tianshou applies, the action space) and, when the design
 normalises observations, ``normalizer.npz``; plus ``policy.py``, a small file that needs numpy and
-torch only, with ``Policy().act(obs) -> action`` on the env's own observation and action spaces.
+torch (TorchScript) or numpy and onnxruntime (ONNX) only, with ``Policy().act(obs) -> action`` on the
+env's own observation and action spaces.
 
 The exported function is the same as ``agent2 play``'s, step by step: ``observation()`` of mdp.py on
 the raw observation, the last ``history`` of those stacked (padded with the first after a reset),
@@ -27,12 +28,14 @@ from torch import nn
 from envs.errors import Agent2Error
 
 STANDALONE_DIR = "standalone"
-FORMATS = ("torchscript",)
+FORMATS = ("torchscript", "onnx")
+NETWORK_FILE = {"torchscript": "policy.ts", "onnx": "policy.onnx"}
 
-POLICY_PY = '''"""The exported Agent² policy, standalone: numpy and torch only.
+POLICY_PY = '''"""The exported Agent² policy, standalone: numpy, and torch (policy.ts) or onnxruntime
+(policy.onnx) only.
 
     from policy import Policy
-    policy = Policy()            # this folder's policy.ts, mdp.py, meta.json (normalizer.npz)
+    policy = Policy()            # this folder's network, mdp.py, meta.json (normalizer.npz)
     policy.reset()               # at the start of every episode
     action = policy.act(obs)     # obs: the env's own observation; action: for env.step
 """
@@ -43,7 +46,6 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-import torch
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,8 +54,21 @@ class Policy:
     def __init__(self, folder=HERE):
         folder = Path(folder)
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.net = torch.jit.load(str(folder / "policy.ts"), map_location="cpu")
-        self.net.eval()
+        if self.meta["format"] == "onnx":
+            import onnxruntime
+
+            session = onnxruntime.InferenceSession(str(folder / "policy.onnx"))
+            self.net = lambda x: session.run(None, {"obs": x})[0]
+        else:
+            import torch
+
+            net = torch.jit.load(str(folder / "policy.ts"), map_location="cpu").eval()
+
+            def forward(x):
+                with torch.no_grad():
+                    return net(torch.as_tensor(x)).numpy()
+
+            self.net = forward
         namespace = {"__name__": "agent2_mdp", "np": np, "math": math}
         exec(compile((folder / "mdp.py").read_text(), str(folder / "mdp.py"), "exec"), namespace)
         self.observation, self.action = namespace["observation"], namespace["action"]
@@ -76,8 +91,7 @@ class Policy:
             x = (x - self.norm["mean"]) / np.sqrt(self.norm["var"] + self.norm["eps"])
             if self.norm["clip_max"]:
                 x = np.clip(x, -self.norm["clip_max"], self.norm["clip_max"])
-        with torch.no_grad():
-            raw = self.net(torch.as_tensor(x, dtype=torch.float32).reshape(1, -1))[0].numpy()
+        raw = np.asarray(self.net(np.asarray(x, dtype=np.float32).reshape(1, -1))[0])
         m = self.meta
         if m["discrete"]:
             act = int(raw)  # the index, as the trained policy gives it to the env
@@ -152,11 +166,14 @@ def export_standalone(agent_dir: Path, fmt: str = "torchscript") -> Path:
     net = ActingNet(algorithm, kind).eval()
     example = torch.zeros(1, job.mdp.input_dim)
     with torch.no_grad():
-        traced = torch.jit.trace(net, example, check_trace=False)
-    traced.save(str(out / "policy.ts"))
+        if fmt == "onnx":  # the TorchScript-based exporter: what the traced module computes, as ONNX
+            torch.onnx.export(net, (example,), str(out / NETWORK_FILE[fmt]), input_names=["obs"],
+                              output_names=["action"], dynamic_axes={"obs": {0: "batch"}}, dynamo=False)
+        else:
+            torch.jit.trace(net, example, check_trace=False).save(str(out / NETWORK_FILE[fmt]))
     discrete = kind in ("q", "logits")
-    meta = {"env": job.env, "algorithm": job.algo.algorithm, "history": job.mdp.history, "discrete": discrete,
-            "input_dim": job.mdp.input_dim}
+    meta = {"env": job.env, "algorithm": job.algo.algorithm, "format": fmt, "history": job.mdp.history,
+            "discrete": discrete, "input_dim": job.mdp.input_dim}
     if not discrete:
         meta.update(bound=policy.action_bound_method, scaling=bool(policy.action_scaling),
                     low=np.asarray(space.low, dtype=np.float64).tolist(),
@@ -185,7 +202,7 @@ def export(agent_dir: Path, fmt: str = "torchscript") -> Path:
         raise Agent2Error(f"export format {fmt!r}: use one of {', '.join(FORMATS)}")
     log = agent_dir / "export.log"
     code = sandbox.run("tools.train_worker", ["export", str(agent_dir), fmt], log, timeout=EXPORT_TIMEOUT_S)
-    if code != 0 or not (agent_dir / STANDALONE_DIR / "policy.py").exists():
+    if code != 0 or not (agent_dir / STANDALONE_DIR / NETWORK_FILE[fmt]).exists():
         said = sandbox.log_tail(log, 3).splitlines()
         raise Agent2Error(f"exporting {str(agent_dir)!r} failed (exit code {code}): "
                           f"{said[-1] if said else 'no output'} (log: {log})")
