@@ -129,3 +129,31 @@ def test_server_graph_has_no_checkpointer_and_langgraph_json_points_at_it():
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["graphs"]["agent2"]["path"] == "graph.server:graph"
     assert graph.checkpointer is None and graph.get_input_jsonschema()["required"] == ["env"]
+
+
+def test_langgraph_dockerfile_installs_bubblewrap_and_the_cpu_torch_before_agent2(tmp_path):
+    """``langgraph dockerfile`` (what ``langgraph build`` builds; no Docker here, so the image itself is
+    not built): bubblewrap so generated code runs confined (AGENT2_SANDBOX=bwrap makes it required),
+    the CPU torch wheel (a build argument picks a CUDA index) installed before ``-e .`` so the
+    install does not pull the multi-GB CUDA build, the env defaults, Python 3.11."""
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("langgraph")
+    if not exe.exists():
+        pytest.skip("langgraph-cli is part of 'make setup'")
+    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true"}
+    proc = subprocess.run([str(exe), "dockerfile", "-c", str(ROOT / "langgraph.json"), str(tmp_path / "Dockerfile")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (tmp_path / "Dockerfile").read_text().splitlines()
+    assert lines[0].startswith("FROM langchain/langgraph-api:3.11")
+
+    def at(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    bwrap, torch = at("apt-get install -y --no-install-recommends bubblewrap"), at("torch==2.13.0")
+    assert "--index-url ${TORCH_INDEX_URL}" in lines[torch] and at("ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") < torch
+    assert max(bwrap, torch) < at("ADD . /deps/main") < at("-e .);")
+    assert "AGENT2_SANDBOX=bwrap" in lines[at("ENV AGENT2_")] and "AGENT2_RUNS_DIR=/data/runs" in lines[at("ENV AGENT2_")]
