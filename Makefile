@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	# the tests cover SMAX, MetaDrive and the LangGraph dev server too, so those extras come along;
 	# MetaDrive's assets are not downloadable offline: prepare what state observations need
-	$(PIP) install -q -e ".[test,smax,metadrive,studio,envs,bench,export]"
+	$(PIP) install -q -e ".[test,smax,metadrive,studio,envs,bench,export,postgres]"
 	# metadrive pulls pygame, mpe2 pygame-ce: both write pygame/; keep mpe2's (MetaDrive's state
 	# observations never use pygame)
 	$(PIP) install -q --force-reinstall --no-deps pygame-ce

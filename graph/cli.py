@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local executor: most candidates training at once (default: the CPU count)")
     _llm_flags(run)
     _device_flag(run)
+    _checkpointer_flag(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id", type=_thread_id)
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
                           "or the job changed), train that iteration again from the start")
     _device_flag(res)
+    _checkpointer_flag(res)
     ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
     ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
     _device_flag(fork)
+    _checkpointer_flag(fork)
 
     mcp = sub.add_parser("mcp", help="serve the RL toolset over the Model Context Protocol")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
@@ -139,13 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("--port", type=_int_in(1, 65535), default=8765, help="HTTP: port (default 8765)")
     mcp.add_argument("--token", help="HTTP: require 'Authorization: Bearer TOKEN' ($AGENT2_MCP_TOKEN)")
     mcp.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
+    _checkpointer_flag(mcp)
 
     runs = sub.add_parser("runs", help="table of runs")
     runs.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
+    _checkpointer_flag(runs)
 
     show = sub.add_parser("show", help="the iterations of one run")
     show.add_argument("thread_id", type=_thread_id)
     show.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
+    _checkpointer_flag(show)
 
     play = sub.add_parser("play", help="run an exported agent")
     play.add_argument("agent_dir", type=_path)
@@ -169,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
     _llm_flags(doctor)
     return p
+
+
+def _checkpointer_flag(p: argparse.ArgumentParser) -> None:
+    from graph.checkpointers import CHECKPOINTER_ENV
+
+    p.add_argument("--checkpointer", metavar="URL", help=f"where run state lives: a file, sqlite:///path or "
+                   f"postgresql://user:password@host:port/db (default: ${CHECKPOINTER_ENV}, else "
+                   f"RUNS_DIR/checkpoints.sqlite)")
 
 
 def _device_flag(p: argparse.ArgumentParser) -> None:
@@ -494,6 +508,13 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "checkpointer"):  # fail fast on a malformed or refused URL, before anything is written
+            from graph import checkpointers
+
+            url = checkpointers.check(args.checkpointer or checkpointers.configured())
+            if url:
+                checkpointers.probe(url)
+                os.environ[checkpointers.CHECKPOINTER_ENV] = url  # background runs and workers inherit it
         if hasattr(args, "device"):  # run, resume, fork, play: fail fast on a bad device or no GPU
             from tools.devices import DEVICE_ENV, check
 

@@ -15,6 +15,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from envs.errors import Agent2Error
+from graph import checkpointers
 from graph.build import build_graph
 from graph.config import run_settings
 from graph.state import RunContext, RunRequest
@@ -28,11 +29,12 @@ from tools.run_folders import (
     thread_lock,
     writable_runs_dir,
 )
+from tools.rundb import DB_NAME as RUN_DB
 from tools.rundb import RunDB
 from tools.schemas import MAX_CANDIDATES, ReviewAnswer
 from tools.training import forget_training
 
-CHECKPOINT_DB = "checkpoints.sqlite"
+CHECKPOINT_DB = checkpointers.CHECKPOINT_DB
 STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
                if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)]
 STATE_TYPES += [("graph.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
@@ -46,10 +48,23 @@ def serializer() -> JsonPlusSerializer:
 
 @contextmanager
 def compiled_graph(runs_dir: str | Path, create: bool = True, thread_id: str | None = None) -> Iterator[Any]:
-    """The graph with the runs folder's checkpointer; ``create=False``: the folder must hold runs already
-    (the error names ``thread_id``). A damaged checkpoint database is a one-line error naming the file."""
-    path = writable_runs_dir(runs_dir) if create else existing_runs_dir(runs_dir, CHECKPOINT_DB, thread_id)
-    db = path / CHECKPOINT_DB
+    """The graph with the run's checkpointer (``graph/checkpointers.py``: the runs folder's SQLite file,
+    another SQLite file, or PostgreSQL); ``create=False``: the folder must hold runs already (the error
+    names ``thread_id``). A damaged checkpoint database is a one-line error naming the file."""
+    url = checkpointers.configured()
+    if checkpointers.is_postgres(url):  # connect first: a refused URL leaves nothing behind
+        with checkpointers.postgres_saver(url, serializer()) as saver:
+            if create:
+                writable_runs_dir(runs_dir)
+            else:
+                existing_runs_dir(runs_dir, RUN_DB, thread_id)
+            yield build_graph(checkpointer=saver)
+        return
+    if create:
+        path = writable_runs_dir(runs_dir)
+    else:  # a folder that holds runs: their checkpoints, or (checkpoints elsewhere) their run database
+        path = existing_runs_dir(runs_dir, CHECKPOINT_DB if url is None else RUN_DB, thread_id)
+    db = checkpointers.sqlite_path(url, path)
     try:
         with SqliteSaver.from_conn_string(str(db)) as saver:
             saver.serde = serializer()
@@ -84,7 +99,9 @@ def thread_exists(graph: Any, thread_id: str) -> bool:
 
 def thread_recorded(thread_id: str, runs_dir: str | Path) -> bool:
     """Whether ``runs_dir`` already holds a thread ``thread_id`` (creates nothing)."""
-    if not (Path(runs_dir) / CHECKPOINT_DB).is_file():
+    url = checkpointers.configured()
+    holding = CHECKPOINT_DB if url is None else RUN_DB
+    if not (Path(runs_dir) / holding).is_file():
         return False
     with compiled_graph(runs_dir, create=False) as graph:
         return thread_exists(graph, thread_id)
