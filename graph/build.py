@@ -21,6 +21,7 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Checkpointer
 
+from graph.plain_state import plain_io
 from graph.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.analyze import analyze_task
@@ -62,34 +63,37 @@ def route_after_critic(state: GeneratorState) -> Route:
 
 def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
     """The graph; ``on_server``: for the LangGraph API server, where clients may not choose any folder."""
+    # on the API server the state is stored as plain data (graph/plain_state.py): its serializer does
+    # not know our types, and a hardened one (LANGGRAPH_STRICT_MSGPACK) refuses them
+    io = plain_io if on_server else (lambda fn: fn)
     builder = StateGraph(GeneratorState, input_schema=RunRequest, output_schema=GeneratorOutput,
                          context_schema=RunContext)
-    builder.add_node("intake", intake_on_server if on_server else intake, input_schema=RunRequest)
-    builder.add_node("analyze_task", analyze_task)
-    builder.add_node("design_mdp", design_mdp)
-    builder.add_node("review_mdp", review_mdp)
-    builder.add_node("select_algorithm", select_algorithm)
-    builder.add_node("review_algorithm", review_algorithm)
-    builder.add_node("train", train)
-    builder.add_node("evaluate", evaluate)
-    builder.add_node("critic", critic)
-    builder.add_node("export", export)
+    builder.add_node("intake", io(intake_on_server if on_server else intake), input_schema=RunRequest)
+    builder.add_node("analyze_task", io(analyze_task))
+    builder.add_node("design_mdp", io(design_mdp))
+    builder.add_node("review_mdp", io(review_mdp))
+    builder.add_node("select_algorithm", io(select_algorithm))
+    builder.add_node("review_algorithm", io(review_algorithm))
+    builder.add_node("train", io(train))
+    builder.add_node("evaluate", io(evaluate))
+    builder.add_node("critic", io(critic))
+    builder.add_node("export", io(export))
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "analyze_task")
     builder.add_edge("analyze_task", "design_mdp")
     builder.add_edge("design_mdp", "review_mdp")
-    builder.add_conditional_edges("review_mdp", after_mdp_review)
+    builder.add_conditional_edges("review_mdp", io(after_mdp_review))
     builder.add_edge("select_algorithm", "review_algorithm")
-    builder.add_conditional_edges("review_algorithm", after_algorithm_review)
-    builder.add_node("propose_candidates", propose_candidates)
-    builder.add_node("train_candidate", train_candidate, input_schema=CandidateBranch)
-    builder.add_node("pick_candidate", pick_candidate)
-    builder.add_conditional_edges("propose_candidates", fan_out, ["train_candidate"])
+    builder.add_conditional_edges("review_algorithm", io(after_algorithm_review))
+    builder.add_node("propose_candidates", io(propose_candidates))
+    builder.add_node("train_candidate", io(train_candidate), input_schema=CandidateBranch)
+    builder.add_node("pick_candidate", io(pick_candidate))
+    builder.add_conditional_edges("propose_candidates", io(fan_out), ["train_candidate"])
     builder.add_edge("train_candidate", "pick_candidate")
     builder.add_edge("pick_candidate", "critic")
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "critic")
-    builder.add_conditional_edges("critic", route_after_critic)
+    builder.add_conditional_edges("critic", io(route_after_critic))
     builder.add_edge("export", END)
     graph = builder.compile(checkpointer=checkpointer, name="agent2-generator")
     graph.description = DESCRIPTION

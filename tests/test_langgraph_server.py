@@ -21,12 +21,23 @@ TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_e
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    yield from _dev_server(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory):
+    """The server hardened as langgraph-checkpoint 4.x documents: only allow-listed types deserialize."""
+    yield from _dev_server(tmp_path_factory, {"LANGGRAPH_STRICT_MSGPACK": "true"})
+
+
+def _dev_server(tmp_path_factory, extra_env: dict):
     """``langgraph dev`` on a free loopback port, run from a scratch folder with the repo's langgraph.json."""
     work = tmp_path_factory.mktemp("lgdev")
     port = free_port()
     exe = Path(sys.executable).with_name("langgraph")
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
-           "LANGSMITH_TRACING": "false", "AGENT2_RUNS_DIR": str(work / "runs"), "AGENT2_DESIGNER": "expert"}
+           "LANGSMITH_TRACING": "false", "AGENT2_RUNS_DIR": str(work / "runs"), "AGENT2_DESIGNER": "expert",
+           **extra_env}
     env.pop("OPENAI_API_KEY", None)
     log = open(work / "server.log", "w")
     proc = subprocess.Popen([str(exe), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
@@ -100,7 +111,16 @@ def test_tiny_run_streams_to_the_end(server):
     assert not state["next"]
 
 
-def test_review_interrupts_and_an_edit_takes_effect(server):
+@pytest.fixture(params=["default", "strict msgpack"])
+def any_server(request):
+    return request.getfixturevalue("server" if request.param == "default" else "strict_server")
+
+
+def test_review_interrupts_and_an_edit_takes_effect(any_server):
+    """Also on a server with LANGGRAPH_STRICT_MSGPACK=true, whose log then shows no type it could not
+    or would not deserialize: the state on the server path is plain JSON-safe data."""
+    server = any_server
+
     async def go():
         client = get_client(url=server["url"])
         thread = await client.threads.create()
@@ -123,6 +143,8 @@ def test_review_interrupts_and_an_edit_takes_effect(server):
     algo = values["history"][0]["algo"]
     assert algo["lr"] == 0.0025 and algo["n_train_envs"] == 2
     assert [(r["stage"], r["action"]) for r in values["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]
+    log = server["log"].read_text()
+    assert "unregistered type" not in log and "Blocked deserialization" not in log, log[-3000:]
 
 
 def test_a_client_cannot_choose_a_folder_outside_the_runs_root(server, tmp_path):
@@ -143,3 +165,22 @@ def test_a_client_cannot_choose_a_folder_outside_the_runs_root(server, tmp_path)
         parts = asyncio.run(go(sneaky))
         assert any(p.event == "error" for p in parts)
     assert not (server["runs"].parent / "escape").exists()
+
+
+def test_candidates_fan_out_and_in_on_a_strict_server(strict_server):
+    """Two candidates (``Send`` branches whose payloads LangGraph stores) on the hardened server."""
+    async def go():
+        client = get_client(url=strict_server["url"])
+        thread = await client.threads.create()
+        parts = await _stream(client, thread["thread_id"], input={**TINY, "budget_steps": 12_000},
+                              context={"candidates": 2})
+        return parts, await client.threads.get_state(thread["thread_id"])
+
+    parts, state = asyncio.run(go())
+    assert not [p.data for p in parts if p.event == "error"]
+    nodes = [name for p in parts if p.event == "updates" for name in p.data]
+    assert nodes.count("train_candidate") == 2 and "pick_candidate" in nodes
+    values = state["values"]
+    assert values["status"] in ("budget_exhausted", "target_met") and len(values["history"][0]["candidates"]) == 2
+    log = strict_server["log"].read_text()
+    assert "unregistered type" not in log and "Blocked deserialization" not in log, log[-3000:]
