@@ -53,7 +53,7 @@ def postgres():
         shutil.rmtree(base, ignore_errors=True)
 
 
-RUN = ["--env", "CartPole-v1", "--target", "100000", "--budget-steps", "16000", "--max-iterations", "1",
+RUN = ["--env", "CartPole-v1", "--target", "100000", "--budget-steps", "12000", "--max-iterations", "1",
        "--eval-episodes", "3", "--no-progress"]
 
 
@@ -65,7 +65,7 @@ def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postg
                              "--thread-id", "pk", "--checkpointer", postgres],
                             cwd=first, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    killed_after = _wait_for_step(runs / "pk" / "iter_1" / PROGRESS, 4000, proc)
+    killed_after = _wait_for_step(runs / "pk" / "iter_1" / PROGRESS, 3000, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (runs / "pk" / "result.json").exists()

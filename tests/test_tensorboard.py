@@ -41,13 +41,13 @@ def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
 
 
 def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[16], budget_steps=12_288, epoch_steps=1024, collect_steps=512,
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[16], budget_steps=8192, epoch_steps=1024, collect_steps=512,
                       n_train_envs=4, test_episodes=2)
     it = tmp_path / "iter_1"
     killed: list[int] = []
 
-    def kill_once(event: dict) -> None:  # kill -9 the worker after its third checkpoint
-        if event.get("kind") == "checkpoint" and event["env_step"] >= 3072 and not killed:
+    def kill_once(event: dict) -> None:  # kill -9 the worker after its second checkpoint
+        if event.get("kind") == "checkpoint" and event["env_step"] >= 2048 and not killed:
             killed.append(event["env_step"])
             os.kill(event["pid"], signal.SIGKILL)
 
@@ -55,4 +55,4 @@ def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
                           on_progress=kill_once)
     assert killed and result.resumed_at_step >= killed[0] and result.error is None  # restarted from it
     steps = [e.step for e in _scalars(board_dir(it, "CartPole-v1", "PPO")).Scalars("test/returns_stat/mean")]
-    assert steps == sorted(set(steps)) and steps[-1] >= 11_000, steps  # each test once, up to the end
+    assert steps == sorted(set(steps)) and steps[-1] >= 7000, steps  # each test once, up to the end
