@@ -90,6 +90,8 @@ def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
     if cfg.on_policy:  # one collection fits the trial's budget, a minibatch fits one collection
         collect = max(min(cfg.collect_steps, steps), cfg.n_train_envs)
         cfg = cfg.model_copy(update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect)})
+    if not cfg.on_policy:  # random steps before learning count against the trial's budget too
+        cfg = cfg.model_copy(update={"start_steps": min(cfg.start_steps, steps)})
     return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)})
 
 
