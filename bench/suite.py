@@ -58,6 +58,9 @@ from tools.statistics import iqm_ci  # noqa: E402
 FULL = RESULTS / "suite"
 QUICK = {"CartPole-v1": 30_000, "Acrobot-v1": 60_000, "Pendulum-v1": 10_000}
 CONTENDERS = ("manual", "zoo", "tuner", "agent2")
+QUICK_CONTENDERS = ("manual", "zoo", "agent2")
+"""--quick leaves the tuner out by default (its trials take as long again as the three others):
+``--contenders tuner`` adds it."""
 
 
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -285,7 +288,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, help="env steps for every task (default: the mode's)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--contenders", nargs="*", choices=[*CONTENDERS, "agent2-llm"],
-                    help="default: manual, zoo, tuner, agent2 (and agent2-llm with --llm)")
+                    help="default: manual, zoo, tuner, agent2 (--quick: without tuner), and agent2-llm with --llm")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
     ap.add_argument("--shard", default="0/1", metavar="I/N", help="--full: only the runs whose index modulo N is I")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs",
@@ -314,7 +317,8 @@ def main() -> None:
     else:
         budgets = {t: args.budget or b for t, b in QUICK.items()}
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
-    contenders = args.contenders or [*CONTENDERS, *(["agent2-llm"] if args.llm else [])]
+    contenders = args.contenders or [*(CONTENDERS if args.full or args.tasks else QUICK_CONTENDERS),
+                                     *(["agent2-llm"] if args.llm else [])]
     jobs = [(task, c, budget, seed) for task, budget in budgets.items() for seed in args.seeds for c in contenders
             if not (c in ("manual", "tuner") and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
             and not (c == "zoo" and task not in ZOO)]
