@@ -37,8 +37,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/agent2 run --env CartPole-v1 --seed 0 --runs-dir runs
 
+# the tests are mostly training runs in worker processes: one test file per core at once
 test: setup setup-llm
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile
 
 test-all: setup setup-llm
 	$(VENV)/bin/pytest -q -m ""

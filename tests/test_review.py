@@ -155,5 +155,5 @@ def test_langgraph_dockerfile_installs_bubblewrap_and_the_cpu_torch_before_agent
 
     bwrap, torch = at("apt-get install -y --no-install-recommends bubblewrap"), at("torch==2.13.0")
     assert "--index-url ${TORCH_INDEX_URL}" in lines[torch] and at("ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") < torch
-    assert max(bwrap, torch) < at("ADD . /deps/main") < at("-e .);")
+    assert max(bwrap, torch) < at("ADD . /deps/") < at("-e .);")  # /deps/<the checkout's folder name>
     assert "AGENT2_SANDBOX=bwrap" in lines[at("ENV AGENT2_")] and "AGENT2_RUNS_DIR=/data/runs" in lines[at("ENV AGENT2_")]
