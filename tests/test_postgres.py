@@ -104,3 +104,12 @@ def test_a_bad_checkpointer_url_is_one_line_without_the_password(postgres, tmp_p
     assert proc.returncode == 2 and len(lines) == 1 and says in lines[0], proc.stderr
     assert PASSWORD not in proc.stderr and "***" in lines[0]
     assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_the_checkpointer_url_never_reaches_a_sandboxed_worker(monkeypatch):
+    """It may hold the database password; workers (generated code) do not need it."""
+    from tools.sandbox import scrubbed_env
+
+    monkeypatch.setenv("AGENT2_CHECKPOINTER", f"postgresql://agent2:{PASSWORD}@db:5432/agent2")
+    env = scrubbed_env()
+    assert "AGENT2_CHECKPOINTER" not in env and not any(PASSWORD in v for v in env.values())

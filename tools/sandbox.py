@@ -31,7 +31,8 @@ from tools import devices
 from tools.run_files import cache_dir
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
-SECRET_PREFIXES = ("OPENAI_", "LANGSMITH_", "LANGCHAIN_", "ANTHROPIC_", "AGENT2_API", "AWS_", "HF_")
+SECRET_PREFIXES = ("OPENAI_", "LANGSMITH_", "LANGCHAIN_", "ANTHROPIC_", "AGENT2_API", "AGENT2_CHECKPOINTER", "AWS_", "HF_")
+"""Names dropped whole (the checkpointer URL may hold a database password)."""
 DEFAULT_MEMORY_BYTES = 12 * 1024**3
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
