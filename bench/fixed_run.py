@@ -27,6 +27,7 @@ from bench.zoo import ZOO  # noqa: E402
 from nodes.design_mdp import original_mdp  # noqa: E402
 from nodes.designers.expert import ExpertDesigner  # noqa: E402
 from tools.profiling import profile_env  # noqa: E402
+from tools.run_rules import epoch_steps  # noqa: E402
 from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
 from tools.training import run_evaluation, run_training  # noqa: E402
 
@@ -40,7 +41,7 @@ def zoo_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
         fields["return_scaling"] = True
     cfg = AlgoConfig(**fields, budget_steps=budget, test_episodes=10,
                      epoch_steps=max(1000, budget // TESTS_PER_RUN))
-    return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)}), normalize
+    return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)}), normalize
 
 
 def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> AlgoConfig:
@@ -54,7 +55,7 @@ def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> 
         update[key] = json.loads(value)
     cfg = AlgoConfig.model_validate({**cfg.model_dump(), "test_episodes": 10,
                                      "epoch_steps": max(1000, budget // TESTS_PER_RUN), **update})
-    return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)})
+    return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
 def main() -> None:

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.fixed_run import expert_config, zoo_config  # noqa: E402
 from bench.zoo import ZOO  # noqa: E402
 from nodes.design_mdp import original_mdp  # noqa: E402
-from nodes.designers.expert import ExpertDesigner  # noqa: E402
 from tools.profiling import profile_env  # noqa: E402
+from tools.run_rules import epoch_steps  # noqa: E402
 from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
 from tools.training import run_evaluation, run_training, steps_consumed  # noqa: E402
 
@@ -92,7 +92,7 @@ def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
         cfg = cfg.model_copy(update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect)})
     if not cfg.on_policy:  # random steps before learning count against the trial's budget too
         cfg = cfg.model_copy(update={"start_steps": min(cfg.start_steps, steps)})
-    return cfg.model_copy(update={"epoch_steps": ExpertDesigner.epoch_steps(cfg)})
+    return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
 def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work: Path) -> dict:

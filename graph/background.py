@@ -19,6 +19,7 @@ from graph.runner import new_thread_id, run_state
 from graph.state import RunRequest
 from tools.run_files import PROGRESS
 from tools.run_folders import UnknownThreadError, run_folder, writable_runs_dir
+from tools.run_rules import DEFAULT_CANDIDATES, best_record
 from tools.schemas import ReviewAnswer
 
 LOG = "run.log"
@@ -27,7 +28,7 @@ SECRETS = ("OPENAI_API_KEY",)
 
 
 def start_background_run(request: RunRequest, runs_dir: str | Path, designer: str | None = None,
-                         thread_id: str | None = None, review: bool = False, candidates: int = 1,
+                         thread_id: str | None = None, review: bool = False, candidates: int = DEFAULT_CANDIDATES,
                          executor: str = "local", ray_address: str | None = None) -> str:
     """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
 
@@ -129,7 +130,7 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
     spec = values.get("spec")
     iteration = values.get("iteration", 1)
     history = values.get("history") or []
-    best = max((r.eval_mean for r in history if r.eval_mean is not None), default=None)
+    best = getattr(best_record(history), "eval_mean", None)
     if not snap["next"]:
         state = "finished"
     elif alive:

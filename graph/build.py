@@ -25,15 +25,15 @@ from graph.plain_state import plain_io
 from graph.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.analyze import analyze_task
-from nodes.critic import best_record, critic
+from nodes.critic import critic
 from nodes.design_mdp import design_mdp
-from nodes.designers.expert import MIN_ITERATION_STEPS
 from nodes.evaluate import evaluate
 from nodes.export import export
 from nodes.intake import intake, intake_on_server
 from nodes.review import after_algorithm_review, after_mdp_review, review_algorithm, review_mdp
 from nodes.select_algorithm import select_algorithm
 from nodes.train import train
+from tools.run_rules import MIN_ITERATION_STEPS, best_record, record_met
 
 DESCRIPTION = ("Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
                "evaluates on the task's original metric and revises until the target is met or the budget "
@@ -46,8 +46,7 @@ Route = Literal["design_mdp", "select_algorithm", "export"]
 def route_after_critic(state: GeneratorState) -> Route:
     """Loop back while the target is unmet and budget and iterations remain; else export."""
     task = state["spec"]
-    best = best_record(state.get("history", []))
-    if best is not None and task.target is not None and best.eval_mean >= task.target:
+    if record_met(best_record(state.get("history", [])), task.target):
         return "export"
     if task.budget_steps - state.get("steps_used", 0) < MIN_ITERATION_STEPS:
         return "export"

@@ -14,12 +14,18 @@ from typing import NoReturn
 
 from envs.errors import Agent2Error
 from tools.run_folders import check_thread_id
-from tools.schemas import (
+from tools.run_rules import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_PLAY_EPISODES,
+    DEFAULT_PLAY_SEED,
     MAX_BUDGET_STEPS,
     MAX_CANDIDATES,
     MAX_EVAL_EPISODES,
     MAX_ITERATIONS,
     MAX_SEED,
+    best_record,
 )
 
 
@@ -73,7 +79,7 @@ def _finite_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from graph.config import DEFAULT_MAX_ITERATIONS, DEFAULT_RUNS_DIR, default_designer
+    from graph.config import DEFAULT_RUNS_DIR, default_designer
     from nodes.designers import DESIGNERS
 
     p = _Parser(prog="agent2", description="Agent²: generate, train, judge and export an RL agent.")
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", type=_finite_float, help="mean evaluation return that counts as solved")
     run.add_argument("--budget-steps", type=_int_in(1, MAX_BUDGET_STEPS), help="env steps for the whole run")
     run.add_argument("--max-iterations", type=_int_in(1, MAX_ITERATIONS), default=DEFAULT_MAX_ITERATIONS)
-    run.add_argument("--eval-episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=20)
+    run.add_argument("--eval-episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=DEFAULT_EVAL_EPISODES)
     run.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED} (default 0)")
     run.add_argument("--thread-id", type=_thread_id,
                      help="name of the run: letters, digits, '.', '_', '-' (default: env and time)")
@@ -96,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--review", action="store_true",
                      help="stop for your review after each MDP design and algorithm choice")
     par = run.add_argument_group("parallel candidates")
-    par.add_argument("--candidates", type=_int_in(1, MAX_CANDIDATES), default=1, metavar="K",
-                     help=f"designs trained side by side each iteration, the best kept (default 1, at most {MAX_CANDIDATES})")
+    par.add_argument("--candidates", type=_int_in(1, MAX_CANDIDATES), default=DEFAULT_CANDIDATES,
+                     metavar="K", help="designs trained side by side each iteration, the best kept "
+                                       f"(default {DEFAULT_CANDIDATES}, at most {MAX_CANDIDATES})")
     par.add_argument("--executor", choices=["local", "ray"], default="local",
                      help="local worker processes (default) or an existing Ray cluster")
     par.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
@@ -155,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     play = sub.add_parser("play", help="run an exported agent")
     play.add_argument("agent_dir", type=_path)
-    play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=5)
-    play.add_argument("--seed", type=_seed, default=12345)
+    play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=DEFAULT_PLAY_EPISODES)
+    play.add_argument("--seed", type=_seed, default=DEFAULT_PLAY_SEED)
     _device_flag(play)
 
     export = sub.add_parser("export", help="write an exported agent as a standalone policy (numpy + torch only)")
@@ -222,9 +229,7 @@ def llm_settings(args: argparse.Namespace):
 
 def _summary(values: dict, thread_id: str) -> int:
     status = values.get("status", "unknown")
-    history = values.get("history", [])
-    scored = [r for r in history if r.eval_mean is not None]
-    best = max(scored, key=lambda r: r.eval_mean) if scored else None
+    best = best_record(values.get("history", []))
     print(f"thread:  {thread_id}")
     print(f"status:  {status}")
     if best is not None:

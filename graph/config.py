@@ -9,12 +9,10 @@ import gymnasium as gym
 
 from envs.registry import get_builtin
 from graph.state import RunContext, RunRequest, RunSettings
+from tools.run_rules import DEFAULT_BUDGET_STEPS
 from tools.schemas import TaskSpec
 
 DEFAULT_RUNS_DIR = os.environ.get("AGENT2_RUNS_DIR", "runs")
-DEFAULT_BUDGET_STEPS = 200_000
-DEFAULT_MAX_ITERATIONS = 5
-DEFAULT_EVAL_EPISODES = 20
 
 
 def default_designer() -> str:

@@ -31,7 +31,8 @@ from tools.run_folders import (
 )
 from tools.rundb import DB_NAME as RUN_DB
 from tools.rundb import RunDB
-from tools.schemas import MAX_CANDIDATES, ReviewAnswer
+from tools.run_rules import MAX_CANDIDATES
+from tools.schemas import ReviewAnswer
 from tools.training import forget_training
 
 CHECKPOINT_DB = checkpointers.CHECKPOINT_DB

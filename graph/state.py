@@ -9,12 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from nodes.designers.llm_config import LLMSettings
-from tools.schemas import (
+from tools.run_rules import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_MAX_ITERATIONS,
     MAX_BUDGET_STEPS,
     MAX_CANDIDATES,
     MAX_EVAL_EPISODES,
     MAX_ITERATIONS,
     MAX_SEED,
+    SEED_STRIDE,
+    RunStatus,
+)
+from tools.schemas import (
     AlgoConfig,
     Candidate,
     CandidateRank,
@@ -32,9 +39,6 @@ from tools.schemas import (
     TrainResult,
 )
 
-RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
-
-
 class RunRequest(BaseModel):
     """What a user asks for: the graph's input (the form LangGraph Studio shows).
 
@@ -51,9 +55,12 @@ class RunRequest(BaseModel):
     budget_steps: int | None = Field(None, gt=0, le=MAX_BUDGET_STEPS,
                                      description="Env steps for the whole run, every iteration together "
                                                  "(default: the built-in budget).")
-    max_iterations: int = Field(5, gt=0, le=MAX_ITERATIONS, description="Most design-train-judge passes.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the first iteration (later ones add 1000 each).")
-    eval_episodes: int = Field(20, gt=0, le=MAX_EVAL_EPISODES, description="Episodes of the final evaluation.")
+    max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, gt=0, le=MAX_ITERATIONS,
+                                description="Most design-train-judge passes.")
+    seed: int = Field(0, ge=0, le=MAX_SEED,
+                      description=f"Seed of the first iteration (later ones add {SEED_STRIDE} each).")
+    eval_episodes: int = Field(DEFAULT_EVAL_EPISODES, gt=0, le=MAX_EVAL_EPISODES,
+                               description="Episodes of the final evaluation.")
 
 
 class RunContext(BaseModel):
@@ -76,7 +83,7 @@ class RunContext(BaseModel):
     runs_dir: str | None = Field(None, description="Folder of run folders and the run database "
                                                    "(default: $AGENT2_RUNS_DIR or ./runs).")
     progress: bool = Field(False, description="Progress bars on the server's terminal.")
-    candidates: int = Field(1, ge=1, le=MAX_CANDIDATES, description="Designs trained side by side each iteration; the "
+    candidates: int = Field(DEFAULT_CANDIDATES, ge=1, le=MAX_CANDIDATES, description="Designs trained side by side each iteration; the "
                                                         "critic keeps the best on the original metric.")
     executor: Literal["local", "ray"] = Field("local", description="Where candidates train: local worker "
                                                                    "processes, or an existing Ray cluster.")
@@ -95,7 +102,7 @@ class RunSettings(BaseModel):
     llm: LLMSettings | None = Field(None, description="Model settings of the LLM designer (never the key).")
     progress: bool = True
     review: bool = Field(False, description="Stop for a human review of each MDP design and algorithm choice.")
-    candidates: int = 1
+    candidates: int = DEFAULT_CANDIDATES
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     max_parallel: int | None = None

@@ -17,28 +17,20 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Send
 
 from nodes.context import announce, design_context, designer, iter_dir
-from nodes.designers.expert import MIN_ITERATION_STEPS, ExpertDesigner
 from nodes.designers.screen import SCREEN_SHARE, screen_size
 from nodes.train import progress_reporter
 from tools.executors import get_executor
+from tools.run_rules import candidate_budget, epoch_steps, iteration_seed
 from tools.schemas import CandidateRank, CandidateResult, TrainJob
 
 CANDIDATE_FOLDER = "candidate_{index}"
-
-
-def candidate_budget(steps_left: int, chosen: int, k: int) -> tuple[int, int]:
-    """(candidates, env steps each): K candidates of the chosen iteration budget, fewer or smaller
-    when the run's budget left can't pay for K of them (never under ``MIN_ITERATION_STEPS`` each
-    unless even one candidate can't have that many)."""
-    k = max(1, min(k, steps_left // MIN_ITERATION_STEPS))
-    return k, max(1, min(chosen, steps_left // k))
 
 
 def propose_candidates(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
     task, it = state["spec"], state["iteration"]
-    seed = task.seed + 1000 * (it - 1)
+    seed = iteration_seed(task.seed, it)
     if ctx.critique is not None and ctx.critique.screen:
         k = screen_size(state["settings"].candidates)
         k, each = candidate_budget(ctx.steps_left, int(SCREEN_SHARE * ctx.steps_left / k), k)
@@ -50,7 +42,7 @@ def propose_candidates(state: dict, config: RunnableConfig) -> dict:
     for c in proposals:
         algo = c.algo.model_copy(update={"budget_steps": each})
         out.append(c.model_copy(update={"algo": algo.model_copy(
-            update={"epoch_steps": ExpertDesigner.epoch_steps(algo)})}))
+            update={"epoch_steps": epoch_steps(algo)})}))
     announce("propose_candidates", it, f"{len(out)} candidates × {each} env steps: "
              + "; ".join(c.label for c in out), candidates=len(out))
     return {"candidates": out, "wall_seconds": time.perf_counter() - t0}

@@ -8,12 +8,8 @@ from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, rundb, thread_id
 from nodes.designers.escalation import fix_kind
+from tools.run_rules import best_record
 from tools.schemas import IterationRecord
-
-
-def best_record(history: list[IterationRecord]) -> IterationRecord | None:
-    scored = [r for r in history if r.eval_mean is not None]
-    return max(scored, key=lambda r: r.eval_mean) if scored else None  # type: ignore[arg-type, return-value]
 
 
 def critic(state: dict, config: RunnableConfig) -> dict:

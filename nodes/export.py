@@ -10,20 +10,10 @@ from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
 from nodes.context import announce, rundb, run_dir, thread_id
-from nodes.critic import best_record
 from tools.agent_io import export_agent
 from tools.report import write_report
+from tools.run_rules import best_record, run_status
 from tools.schemas import BestIteration, RunSummary
-
-
-def run_status(state: dict) -> str:
-    best = best_record(state.get("history", []))
-    target = state["spec"].target
-    if best is None:
-        return "failed"
-    if target is not None and best.eval_mean >= target:
-        return "target_met"
-    return "budget_exhausted"
 
 
 def export(state: dict, config: RunnableConfig) -> dict:
@@ -31,7 +21,7 @@ def export(state: dict, config: RunnableConfig) -> dict:
     task, history = state["spec"], state.get("history", [])
     out = run_dir(state, config)
     best = best_record(history)
-    status = run_status(state)
+    status = run_status(history, task.target)
     agent_dir = out / "agent"
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from nodes.context import iter_dir
 from nodes.designers.expert import ExpertDesigner
 from tools.mdp_check import validate_mdp
+from tools.run_rules import epoch_steps
 from tools.schemas import (
     AlgoConfig,
     MDPDesign,
@@ -112,9 +113,9 @@ def review_algorithm(state: dict, config: RunnableConfig) -> dict:
                        f"choose one of {', '.join(allowed)}"
         base = algo
         if changes.get("algorithm", algo.algorithm) != algo.algorithm:  # another algorithm: its own defaults
-            expert = ExpertDesigner()
-            base = expert.default_config(changes["algorithm"], profile, algo.budget_steps, profile.sparse_reward)
-            base = base.model_copy(update={"epoch_steps": expert.epoch_steps(base)})
+            base = ExpertDesigner().default_config(changes["algorithm"], profile, algo.budget_steps,
+                                                   profile.sparse_reward)
+            base = base.model_copy(update={"epoch_steps": epoch_steps(base)})
         try:
             return {"algo": AlgoConfig.model_validate({**base.model_dump(), **changes})}, None
         except ValidationError as e:

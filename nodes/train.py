@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from nodes.context import iter_dir, stream_writer
 from tools.progress import TrainingProgress
+from tools.run_rules import iteration_seed
 from tools.schemas import TrainJob
 from tools.training import ProgressFn, run_training
 
@@ -41,7 +42,7 @@ def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> 
 def train(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, algo, k = state["spec"], state["algo"], state["iteration"]
-    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=task.seed + 1000 * (k - 1),
+    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=iteration_seed(task.seed, k),
                    target=task.target)
     with progress_reporter(f"iter {k} {algo.algorithm}", algo.budget_steps, state["settings"].progress,
                            iteration=k, algorithm=algo.algorithm) as on_progress:

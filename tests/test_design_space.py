@@ -12,7 +12,8 @@ from envs.mdp_wrapper import make_mdp_env
 from graph.state import RunSettings
 from nodes.candidates import propose_candidates
 from nodes.design_mdp import original_mdp
-from nodes.designers.expert import MIN_ITERATION_STEPS, ExpertDesigner
+from nodes.designers.expert import ExpertDesigner
+from tools.run_rules import MIN_ITERATION_STEPS
 from nodes.designers.screen import SCREEN_K, SCREEN_SHARE
 from nodes.review import after_algorithm_review
 from tools.agent_io import export_agent

@@ -11,8 +11,9 @@ import shutil
 from pathlib import Path
 
 from envs.errors import Agent2Error
-from tools.schemas import EvalResult, TrainJob
 from tools.run_files import BEST_POLICY, JOB
+from tools.run_rules import DEFAULT_PLAY_SEED
+from tools.schemas import EvalResult, TrainJob
 
 POLICY_FILE = "policy.pt"
 CONFIG_FILE = "config.json"
@@ -47,7 +48,7 @@ PLAY_RESULT = "play_result.json"
 PLAY_TIMEOUT_S = 3600.0
 
 
-def play(agent_dir: Path, episodes: int, seed: int = 12345) -> EvalResult:
+def play(agent_dir: Path, episodes: int, seed: int = DEFAULT_PLAY_SEED) -> EvalResult:
     """Run the exported agent deterministically on the original reward, in the sandbox (its mdp.py
     is generated code): a worker process confined to the agent's folder."""
     from tools import sandbox

@@ -30,6 +30,16 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from envs.errors import Agent2Error
+from tools.run_rules import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_PLAY_EPISODES,
+    DEFAULT_PLAY_SEED,
+    MAX_CANDIDATES,
+    MAX_EVAL_EPISODES,
+    MAX_SEED,
+)
 
 ENV_CALL_TIMEOUT_S = 600.0
 MAX_PROFILE_EPISODES = 100
@@ -154,7 +164,7 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
     from graph.background import answer_review, run_result, run_status, start_background_run
     from graph.state import RunRequest
     from tools.run_folders import confine
-    from tools.schemas import MAX_CANDIDATES, MAX_EVAL_EPISODES, MAX_SEED, ReviewAnswer
+    from tools.schemas import ReviewAnswer
 
     auth: dict[str, Any] = {}
     if token:
@@ -193,8 +203,9 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
     @server.tool()
     @_user_errors
     def start_run(env: str, task: str | None = None, target: float | None = None, budget_steps: int | None = None,
-                  max_iterations: int = 5, seed: int = 0, eval_episodes: int = 20, designer: str | None = None,
-                  thread_id: str | None = None, review: bool = False, candidates: int = 1,
+                  max_iterations: int = DEFAULT_MAX_ITERATIONS, seed: int = 0,
+                  eval_episodes: int = DEFAULT_EVAL_EPISODES, designer: str | None = None,
+                  thread_id: str | None = None, review: bool = False, candidates: int = DEFAULT_CANDIDATES,
                   executor: str = "local", ray_address: str | None = None) -> dict:
         """Start a generation run in the background; returns its thread id at once (poll run_status).
 
@@ -238,7 +249,8 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool()
     @_user_errors
-    async def evaluate_agent(agent_dir: str, episodes: int = 5, seed: int = 12345, ctx: Context | None = None) -> dict:
+    async def evaluate_agent(agent_dir: str, episodes: int = DEFAULT_PLAY_EPISODES, seed: int = DEFAULT_PLAY_SEED,
+                             ctx: Context | None = None) -> dict:
         """Replay an exported agent (a run's agent folder) deterministically on the original reward.
         Sends progress while it works; a cancellation stops the replay."""
         _in_range("episodes", episodes, 1, MAX_EVAL_EPISODES)

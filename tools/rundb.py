@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from tools.run_folders import database_error
+from tools.run_rules import best_record
 from tools.schemas import IterationRecord, TrainResult
 
 DB_NAME = "agent2.db"
@@ -139,8 +140,7 @@ class RunDB:
             rows = self.db[table].rows_where("thread_id = ? and iteration < ?", [thread_id, before_iteration])
             self.db[table].upsert_all([{**r, "thread_id": new_thread_id} for r in rows],
                                       pk=self.db[table].pks, alter=True)
-        scored = [r for r in self.iterations(new_thread_id) if r.get("eval_mean") is not None]
-        best = max(scored, key=lambda r: r["eval_mean"]) if scored else None
+        best = best_record(self.iterations(new_thread_id), score=lambda r: r.get("eval_mean"))
         self.upsert_run(new_thread_id, **run, status="running", forked_from=f"{thread_id}@{before_iteration}",
                         iterations=before_iteration - 1,
                         env_steps=sum(r["env_steps"] or 0 for r in self.iterations(new_thread_id)),

@@ -10,6 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tools.run_rules import (
+    DEFAULT_EVAL_EPISODES,
+    DEFAULT_MAX_ITERATIONS,
+    MAX_EVAL_EPISODES,
+    MAX_ITERATIONS,
+    MAX_SEED,
+    RunStatus,
+)
+
 AlgorithmName = Literal["PPO", "A2C", "DQN", "SAC", "TD3", "MAPPO", "IPPO"]
 DISCRETE_ALGORITHMS: tuple[str, ...] = ("PPO", "A2C", "DQN")
 CONTINUOUS_ALGORITHMS: tuple[str, ...] = ("SAC", "TD3", "PPO", "A2C")
@@ -29,12 +38,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-MAX_SEED = 1_000_000_000
-"""Largest seed a user may give: derived seeds (iterations, envs, evaluation) stay below 2**31."""
-MAX_BUDGET_STEPS = 10_000_000_000
-MAX_ITERATIONS = 50
-MAX_EVAL_EPISODES = 1000
-MAX_CANDIDATES = 64
 MAX_HISTORY = 16
 
 
@@ -45,9 +48,9 @@ class TaskSpec(_Model):
     env: str = Field(description="Env reference: built-in name, Gymnasium id or path/to/file.py:Factory.")
     target: float | None = Field(None, description="Mean evaluation return that counts as solved.")
     budget_steps: int = Field(gt=0, description="Env steps for the whole run, all iterations together.")
-    max_iterations: int = Field(5, gt=0, le=MAX_ITERATIONS, description="Most loop passes.")
+    max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, gt=0, le=MAX_ITERATIONS, description="Most loop passes.")
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    eval_episodes: int = Field(20, gt=0, le=MAX_EVAL_EPISODES)
+    eval_episodes: int = Field(DEFAULT_EVAL_EPISODES, gt=0, le=MAX_EVAL_EPISODES)
 
 
 class SpaceInfo(_Model):
@@ -479,7 +482,7 @@ class RunSummary(_Model):
     thread_id: str
     task: str
     env: str
-    status: Literal["running", "target_met", "budget_exhausted", "failed"]
+    status: RunStatus
     target: float | None
     designer: str
     metric: str

@@ -43,7 +43,8 @@ from tools.buffers import CheckedVectorReplayBuffer
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.schemas import MAX_EVAL_EPISODES, CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
+from tools.run_rules import MAX_EVAL_EPISODES, target_met
+from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
 from tools.tensorboard_log import open_board, write_evaluation
 from envs.errors import NonFiniteRewardError
@@ -398,7 +399,7 @@ class TrainWorker:
         target = self.job.target
         if target is not None and self.curve:
             last = self.curve[-1]
-            if last.mean - last.std / math.sqrt(self.cfg.test_episodes) >= target:
+            if target_met(last.mean, last.std, self.cfg.test_episodes, target):
                 self.target_reached = True
                 return True
         return self.plateau

@@ -14,6 +14,7 @@ import numpy as np
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
 from nodes.designers.escalation import continuation_changes, escalate, exploration_change
+from tools.run_rules import MIN_ITERATION_STEPS, epoch_steps, iteration_budget, target_met
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -25,10 +26,6 @@ from tools.schemas import (
     allowed_algorithms,
 )
 
-FIRST_ITERATION_SHARE = 0.6
-"""Share of the steps left that a non-final iteration gets."""
-MIN_ITERATION_STEPS = 5_000
-TESTS_PER_ITERATION = 20
 SHAPING_SCALE = 1.0
 """Potential scale, in units of the task's return gap (see ``_return_gap``) per unit distance."""
 
@@ -265,22 +262,9 @@ class ExpertDesigner(Designer):
                       f"{collect // games} joint steps per update, γ 0.99, 10 PPO epochs, 4 minibatches",
         )
 
-    def iteration_budget(self, ctx: DesignContext) -> int:
-        left = ctx.steps_left
-        if ctx.iterations_left == 0 or left < 2 * MIN_ITERATION_STEPS:
-            return left
-        return int(max(MIN_ITERATION_STEPS, FIRST_ITERATION_SHARE * left))
-
-    @staticmethod
-    def epoch_steps(cfg: AlgoConfig) -> int:
-        steps = int(np.clip(cfg.budget_steps / TESTS_PER_ITERATION, 1000, 25_000))
-        if cfg.on_policy:
-            steps = max(cfg.collect_steps, steps // cfg.collect_steps * cfg.collect_steps)
-        return steps
-
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
         p = ctx.profile
-        budget = self.iteration_budget(ctx)
+        budget = iteration_budget(ctx.steps_left, ctx.iterations_left)
         sparse = bool(p.sparse_reward)
         crit, prev = ctx.critique, ctx.algo
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
@@ -300,7 +284,7 @@ class ExpertDesigner(Designer):
         if p.one_per_process:  # each env is a process of its own: a few, not a dozen
             cfg = cfg.model_copy(update={"n_train_envs": min(cfg.n_train_envs, 2),
                                          "n_test_envs": min(cfg.n_test_envs, 2)})
-        return cfg.model_copy(update={"epoch_steps": self.epoch_steps(cfg)})
+        return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
     # -- critic ---------------------------------------------------------------------------------
     def critique(self, ctx: DesignContext) -> Critique:
@@ -312,7 +296,7 @@ class ExpertDesigner(Designer):
         p, train, ev, algo, mdp = ctx.profile, ctx.train, ctx.eval, ctx.algo, ctx.mdp
         assert train is not None and ev is not None and algo is not None and mdp is not None
         target = ctx.target
-        if ev.mean is not None and target is not None and ev.mean >= target:
+        if target_met(ev.mean, ev.std, ev.episodes, target):
             return Critique(verdict="done", diagnosis="solved",
                             reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
         if train.stop_reason == "divergence" and "non-finite value" in (train.error or "") \

@@ -27,6 +27,7 @@ from nodes.designers.base import DesignContext, Designer, observation_history, r
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
+from tools.run_rules import epoch_steps, target_met
 from tools.schemas import (
     AlgoConfig,
     AlgorithmName,
@@ -260,7 +261,7 @@ class LLMDesigner(Designer):
             cfg = AlgoConfig.model_validate({**start.model_dump(), **update, "budget_steps": base.budget_steps,
                                              "warm_start_from": base.warm_start_from
                                              if ans.algorithm == base.algorithm else None})
-            return cfg.model_copy(update={"epoch_steps": self.expert.epoch_steps(cfg)})
+            return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
         except ValueError:
             return None
 
@@ -301,8 +302,7 @@ class LLMDesigner(Designer):
             **self._common(ctx)), Critique)
         if ans is None:
             return self.expert.critique(ctx)
-        solved = ev.mean is not None and ctx.target is not None and ev.mean >= ctx.target
-        if solved:
+        if target_met(ev.mean, ev.std, ev.episodes, ctx.target):
             return ans.model_copy(update={"verdict": "done", "diagnosis": "solved"})
         if ans.verdict in ("done", "give_up") and ctx.target is not None and ctx.iterations_left > 0:
             second = self.expert.critique(ctx)  # a second opinion before stopping below the target

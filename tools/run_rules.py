@@ -1,0 +1,116 @@
+"""A run's rules, decided here and nowhere else.
+
+- when the target is met (one rule for the worker's tests, the evaluation, the critic, the router
+  and the run's status: the score clears the target beyond its noise),
+- which iteration is the best one,
+- how the env-step budget is split: iterations, candidates, epochs between tests,
+- each iteration's seed,
+- a run's defaults and the limits on what a user may ask for.
+
+Everything here is plain arithmetic on numbers and records: no env, no designer, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:  # types only: the contract (tools/schemas.py) imports the defaults from here
+    from tools.schemas import AlgoConfig, IterationRecord
+
+# -- defaults and limits of a run --------------------------------------------------------------
+DEFAULT_BUDGET_STEPS = 200_000
+"""Env steps of a run on an env with no built-in budget."""
+DEFAULT_MAX_ITERATIONS = 5
+DEFAULT_EVAL_EPISODES = 20
+DEFAULT_CANDIDATES = 1
+DEFAULT_PLAY_EPISODES = 5
+"""Episodes ``agent2 play`` and the MCP ``evaluate_agent`` tool run by default."""
+DEFAULT_PLAY_SEED = 12345
+"""Seed of those replays: apart from the training seeds (iteration seeds are below it)."""
+
+MAX_SEED = 1_000_000_000
+"""Largest seed a user may give: derived seeds (iterations, envs, evaluation) stay below 2**31."""
+MAX_BUDGET_STEPS = 10_000_000_000
+MAX_ITERATIONS = 50
+MAX_EVAL_EPISODES = 1000
+MAX_CANDIDATES = 64
+
+# -- how the budget is split -------------------------------------------------------------------
+MIN_ITERATION_STEPS = 5_000
+"""Fewest env steps worth an iteration (or a candidate): with fewer left, the run ends."""
+FIRST_ITERATION_SHARE = 0.6
+"""Share of the steps left that a non-final iteration gets."""
+TESTS_PER_ITERATION = 20
+"""Tests (and checkpoints) an iteration aims for; epochs are sized from it."""
+SEED_STRIDE = 1000
+"""Iteration k trains with seed + 1000·(k − 1): its envs (seed + i) never overlap another's."""
+
+RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
+
+
+def target_met(mean: float | None, std: float | None, episodes: int, target: float | None) -> bool:
+    """The score clears the target beyond its noise: mean − std/√episodes ≥ target."""
+    if mean is None or target is None:
+        return False
+    return mean - (std or 0.0) / math.sqrt(max(episodes, 1)) >= target
+
+
+def record_met(record: IterationRecord | None, target: float | None) -> bool:
+    """``target_met`` for an iteration's evaluation."""
+    return record is not None and target_met(record.eval_mean, record.eval_std, record.eval_episodes, target)
+
+
+R = TypeVar("R")
+
+
+def best_record(history: Sequence[R], score: Callable[[R], Any] = attrgetter("eval_mean")) -> R | None:
+    """The iteration with the highest evaluation on the original metric (the first of equals);
+    ``score`` reads it from another kind of record (a database row)."""
+    scored = [r for r in history if score(r) is not None]
+    return max(scored, key=score) if scored else None
+
+
+def run_status(history: Sequence[IterationRecord], target: float | None) -> RunStatus:
+    """A finished run's status: its best iteration met the target, or the budget ran out, or no
+    iteration produced an agent."""
+    best = best_record(history)
+    if best is None:
+        return "failed"
+    return "target_met" if record_met(best, target) else "budget_exhausted"
+
+
+def budget_left_for_iteration(steps_left: int) -> bool:
+    return steps_left >= MIN_ITERATION_STEPS
+
+
+def iteration_budget(steps_left: int, iterations_left: int) -> int:
+    """Env steps of the next iteration: all that is left on the last one (or when two would not
+    fit), else ``FIRST_ITERATION_SHARE`` of it, never under ``MIN_ITERATION_STEPS``."""
+    if iterations_left == 0 or steps_left < 2 * MIN_ITERATION_STEPS:
+        return steps_left
+    return int(max(MIN_ITERATION_STEPS, FIRST_ITERATION_SHARE * steps_left))
+
+
+def epoch_steps(cfg: AlgoConfig) -> int:
+    """Env steps between two tests: about ``TESTS_PER_ITERATION`` tests, within [1k, 25k], a whole
+    number of collections for on-policy algorithms."""
+    steps = int(min(max(cfg.budget_steps / TESTS_PER_ITERATION, 1000), 25_000))
+    if cfg.on_policy:
+        steps = max(cfg.collect_steps, steps // cfg.collect_steps * cfg.collect_steps)
+    return steps
+
+
+def candidate_budget(steps_left: int, chosen: int, k: int) -> tuple[int, int]:
+    """(candidates, env steps each): K candidates of the chosen iteration budget, fewer or smaller
+    when the run's budget left can't pay for K of them (never under ``MIN_ITERATION_STEPS`` each
+    unless even one candidate can't have that many)."""
+    k = max(1, min(k, steps_left // MIN_ITERATION_STEPS))
+    return k, max(1, min(chosen, steps_left // k))
+
+
+def iteration_seed(seed: int, iteration: int) -> int:
+    """The seed of iteration ``iteration`` (1-based) of a run seeded ``seed``."""
+    return seed + SEED_STRIDE * (iteration - 1)
