@@ -98,9 +98,13 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     if result_file.exists():  # finished, but the suite was stopped before it saved the record
         cmd, wall = [], 0.0
     elif (runs / "checkpoints.sqlite").exists() and thread_recorded(thread, str(runs)):
-        cmd = ["resume", thread, "--restart-iteration"]
+        cmd = ["resume", thread]  # continues from the iteration's training checkpoint
     if cmd:
         proc, wall = _run([sys.executable, "-m", "graph.cli", *cmd, "--runs-dir", str(runs)])
+        if cmd[0] == "resume" and "--restart-iteration" in proc.stderr:  # a checkpoint of older code or
+            proc, more = _run([sys.executable, "-m", "graph.cli", *cmd, "--restart-iteration",  # another job
+                               "--runs-dir", str(runs)])
+            wall += more
     if not result_file.exists():
         return {"error": (proc.stderr or proc.stdout)[-800:], "wall": wall}
     result = json.loads(result_file.read_text())

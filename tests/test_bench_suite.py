@@ -87,6 +87,22 @@ def test_a_stopped_agent2_run_is_resumed_and_a_finished_one_only_read(tmp_path, 
     assert commands == ["run", "resume"]
 
 
+def test_a_resume_trains_again_only_when_the_checkpoint_no_longer_fits(tmp_path, monkeypatch):
+    """Never throw away hours of training: ``--restart-iteration`` only after a plain resume refused."""
+    calls = []
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "checkpoints.sqlite").touch()
+    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: True)
+    for stderr in ("killed", "holds training that cannot continue: ...; resume with --restart-iteration to ..."):
+        calls.clear()
+        monkeypatch.setattr(suite, "_run", lambda cmd, env=None, _e=stderr: calls.append(cmd[3:-2]) or (
+            subprocess.CompletedProcess(cmd, 1, "", _e), 0.5))
+        suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+        assert calls[0] == ["resume", "t"]
+        assert calls[1:] == ([] if stderr == "killed" else [["resume", "t", "--restart-iteration"]])
+
+
 def test_shard_and_task_errors_are_one_line(tmp_path):
     for argv, says in ((["--full", "--shard", "2/2"], "--shard '2/2'"),
                        (["--tasks", "my_env"], "not built-in tasks, so --budget is needed")):
