@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     _checkpointer_flag(runs)
 
-    show = sub.add_parser("show", help="the iterations of one run")
+    show = sub.add_parser("show", help="the iterations of one run, each one's candidates and why the winner won")
     show.add_argument("thread_id", type=_thread_id)
     show.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     _checkpointer_flag(show)
@@ -407,6 +407,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         table.add_row(str(r["iteration"]), r["mdp_summary"], r["algorithm"], hp, str(r["env_steps"]), ev,
                       r["verdict"], r.get("fix_kind") or "", r["reason"])
     console.print(table)
+    candidates = RunDB(args.runs_dir).candidates(args.thread_id)
+    if candidates:
+        ranks = Table("#", "place", "candidate", "algorithm", "steps", "stop", "eval", "why", title="candidates")
+        place: dict[int, int] = {}
+        for c in candidates:
+            place[c["iteration"]] = place.get(c["iteration"], 0) + 1
+            ev = "—" if c.get("eval_mean") is None else f"{c['eval_mean']:.1f} ± {c['eval_std'] or 0:.1f}"
+            ranks.add_row(str(c["iteration"]), str(place[c["iteration"]]), f"#{c['candidate']} {c['label']}",
+                          c["algorithm"], str(c["env_steps"]), c["stop_reason"], ev, c["note"])
+        console.print(ranks)
     usage = RunDB(args.runs_dir).llm_usage(args.thread_id)
     if usage:
         llm = Table("node", "LLM calls", "invalid answers", "prompt tokens", "completion tokens")

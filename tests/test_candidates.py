@@ -128,6 +128,11 @@ def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
     with sqlite3.connect(runs_dir / "agent2.db") as db:
         won = db.execute("select candidate from candidates where thread_id='two' and won").fetchall()
     assert won == [(winner["index"],)]
+    shown = agent2("show", "two", "--runs-dir", str(runs_dir))
+    assert shown.returncode == 0, shown.stderr
+    rows = [line for line in shown.stdout.splitlines() if line.startswith("│ 1 ")]
+    assert len(rows) >= 3  # the iteration, then its two candidates, the winner first and saying why
+    assert f"#{winner['index']}" in rows[1] and "won" in rows[1] and f"#{1 - winner['index']}" in rows[2]
 
 
 @pytest.mark.parametrize("flags,error", [

@@ -136,7 +136,9 @@ class RunDB:
         """A fork's records: the parent's run row and its iterations (and metrics) before ``before_iteration``."""
         kept = ("task", "env", "designer", "target", "budget_steps")
         run = {k: v for k, v in (self.get_run(thread_id) or {}).items() if k in kept}
-        for table in ("iterations", "metrics"):
+        for table in ("iterations", "metrics", "candidates"):
+            if table not in self.db.table_names():
+                continue
             rows = self.db[table].rows_where("thread_id = ? and iteration < ?", [thread_id, before_iteration])
             self.db[table].upsert_all([{**r, "thread_id": new_thread_id} for r in rows],
                                       pk=self.db[table].pks, alter=True)
@@ -156,6 +158,13 @@ class RunDB:
 
     def iterations(self, thread_id: str) -> list[dict]:
         return list(self.db["iterations"].rows_where("thread_id = ?", [thread_id], order_by="iteration"))
+
+    def candidates(self, thread_id: str) -> list[dict]:
+        """Every iteration's candidates, each iteration's winner first, then in ranking order."""
+        if "candidates" not in self.db.table_names():
+            return []
+        return list(self.db["candidates"].rows_where("thread_id = ?", [thread_id],
+                                                     order_by="iteration, won desc, rowid"))
 
     def metrics(self, thread_id: str) -> list[dict]:
         return list(self.db["metrics"].rows_where("thread_id = ?", [thread_id],
