@@ -18,17 +18,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tools.numba_cache  # noqa: E402,F401  - the worker has the same compiled-kernel cache
+import gymnasium as gym
+import numpy as np
+import torch
+from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+from tianshou.env import DummyVectorEnv
+from tianshou.utils.torch_utils import policy_within_training_step
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tianshou.data import Collector, CollectStats, VectorReplayBuffer  # noqa: E402
-from tianshou.env import DummyVectorEnv  # noqa: E402
-from tianshou.utils.torch_utils import policy_within_training_step  # noqa: E402
-
-from tools.algorithms import build_algorithm, trainer_params  # noqa: E402
-from tools.schemas import TrainJob  # noqa: E402
+import tools.numba_cache  # noqa: F401  - the worker has the same compiled-kernel cache
+from tools.algorithms import build_algorithm, trainer_params
+from tools.schemas import TrainJob
 
 
 class TimedCollector(Collector[CollectStats]):

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tianshou.data import Batch, VectorReplayBuffer  # noqa: E402
+from tianshou.data import Batch, VectorReplayBuffer
 
-from tools.buffers import CheckedVectorReplayBuffer  # noqa: E402
+from tools.buffers import CheckedVectorReplayBuffer
 
 ENVS = 4
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, provenance, run_agent2, save_raw  # noqa: E402
+from common import ROOT, provenance, run_agent2, save_raw
 
 
 def main() -> None:

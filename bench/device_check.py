@@ -26,18 +26,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tianshou.algorithm.algorithm_base import policy_within_training_step  # noqa: E402
+from tianshou.data import Batch, ReplayBuffer  # noqa: E402
+
 from bench.common import provenance, save_raw  # noqa: E402
 from bench.fixed_run import expert_config  # noqa: E402
-from tianshou.data import Batch, ReplayBuffer  # noqa: E402
-from tianshou.algorithm.algorithm_base import policy_within_training_step  # noqa: E402
-from tools.algorithms import build_algorithm  # noqa: E402
 from envs.loading import make_env  # noqa: E402
+from tools.algorithms import build_algorithm  # noqa: E402
 
 
 def random_buffer(env, size: int) -> ReplayBuffer:
     buf = ReplayBuffer(size)
     obs, _ = env.reset(seed=0)
-    for i in range(size):
+    for _ in range(size):
         act = env.action_space.sample()
         nxt, rew, term, trunc, _ = env.step(act)
         buf.add(Batch(obs=obs, act=act, rew=rew, terminated=term, truncated=trunc, obs_next=nxt, info={}))

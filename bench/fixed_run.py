@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.zoo import ZOO  # noqa: E402
-from nodes.design_mdp import original_mdp  # noqa: E402
-from nodes.designers.expert import ExpertDesigner  # noqa: E402
-from tools.profiling import profile_env  # noqa: E402
-from tools.run_rules import epoch_steps  # noqa: E402
-from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
-from tools.training import run_evaluation, run_training  # noqa: E402
+from bench.zoo import ZOO
+from nodes.design_mdp import original_mdp
+from nodes.designers.expert import ExpertDesigner
+from tools.profiling import profile_env
+from tools.run_rules import epoch_steps
+from tools.schemas import AlgoConfig, TrainJob
+from tools.training import run_evaluation, run_training
 
 TESTS_PER_RUN = 10
 

@@ -22,7 +22,6 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
-
 from tianshou.algorithm import PPO, SAC
 from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy
 from tianshou.algorithm.modelfree.sac import SACPolicy

@@ -18,15 +18,16 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import provenance, save_raw  # noqa: E402
-from bench.fixed_run import expert_config  # noqa: E402
-from envs.smax import SMAXParallelEnv  # noqa: E402
-from nodes.design_mdp import ORIGINAL_MDP_CODE  # noqa: E402
-from tianshou.data import CollectStats, Collector, VectorReplayBuffer  # noqa: E402
-from tools.algorithms import build_algorithm  # noqa: E402
-from tools.profiling import profile_env  # noqa: E402
-from tools.schemas import MDPDesign  # noqa: E402
-from tools.vector_envs import make_vector_env  # noqa: E402
+from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+
+from bench.common import provenance, save_raw
+from bench.fixed_run import expert_config
+from envs.smax import SMAXParallelEnv
+from nodes.design_mdp import ORIGINAL_MDP_CODE
+from tools.algorithms import build_algorithm
+from tools.profiling import profile_env
+from tools.schemas import MDPDesign
+from tools.vector_envs import make_vector_env
 
 
 def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> dict:

@@ -206,7 +206,7 @@ def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=False):
         rs = [r for r in rows if r["task"] == task and r["mean"] is not None]
         ax.bar([r["contender"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs], capsize=4,
                color=[{"manual": "#999999", "zoo": "#6a9fd4", "tuner": "#8fbf7f"}.get(r["contender"], "#d46a6a")
@@ -397,7 +397,7 @@ def _installed(task: str) -> bool:
     try:
         make_raw_env(task).close()
         return True
-    except Exception:  # noqa: BLE001 - an optional simulator that is not installed
+    except Exception:
         return False
 
 

@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, provenance, run_agent2, save_raw  # noqa: E402
+from common import ROOT, provenance, run_agent2, save_raw
 
 sys.path.insert(0, str(ROOT))
-from envs.registry import BUILTIN_TASKS  # noqa: E402
+from envs.registry import BUILTIN_TASKS
 
 
 def main() -> None:

@@ -32,13 +32,13 @@ from pathlib import Path
 import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.fixed_run import expert_config, zoo_config  # noqa: E402
-from bench.zoo import ZOO  # noqa: E402
-from nodes.design_mdp import original_mdp  # noqa: E402
-from tools.profiling import profile_env  # noqa: E402
-from tools.run_rules import epoch_steps  # noqa: E402
-from tools.schemas import AlgoConfig, TrainJob  # noqa: E402
-from tools.training import run_evaluation, run_training, steps_consumed  # noqa: E402
+from bench.fixed_run import expert_config, zoo_config
+from bench.zoo import ZOO
+from nodes.design_mdp import original_mdp
+from tools.profiling import profile_env
+from tools.run_rules import epoch_steps
+from tools.schemas import AlgoConfig, TrainJob
+from tools.training import run_evaluation, run_training, steps_consumed
 
 NETS = {"small": [64, 64], "medium": [256, 256]}
 
@@ -110,7 +110,8 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         folders[trial.number] = folder
         tests, seen = [], [0]
 
-        def on_progress(event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen) -> None:
+        def on_progress(event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen,
+                        used: int = used) -> None:
             seen[0] = max(seen[0], int(event.get("env_step") or 0))
             if event.get("kind") == "test" and event.get("mean") is not None and math.isfinite(event["mean"]):
                 tests.append(event["mean"])

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-
 from pettingzoo.utils.env import ParallelEnv
 
 from envs.errors import EnvLoadError, EnvTimeoutError
@@ -99,7 +98,7 @@ def _load_module_from_file(path: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # noqa: BLE001 - user code may raise anything
+    except Exception as e:
         del sys.modules[name]
         raise EnvLoadError(f"importing env file {str(path)!r} failed: {type(e).__name__}: {e}") from e
     return module
@@ -134,7 +133,7 @@ def resolve_factory(ref: str) -> Callable[..., Any]:
         else:
             try:
                 module = importlib.import_module(target)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 raise EnvLoadError(f"cannot import env module {target!r}: {type(e).__name__}: {e}") from e
             where = f"module {target!r}"
         factory = getattr(module, attr, None)
@@ -174,7 +173,7 @@ def _build(ref: str, render_mode: str | None = None) -> Any:
         raise EnvLoadError(f"env {ref!r} needs a package that is not installed: {e}") from e
     except EnvLoadError as e:
         raise EnvLoadError(f"env {ref!r}: {e}") from e
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise EnvLoadError(f"creating env {ref!r} failed: {type(e).__name__}: {e}") from e
     return env
 

@@ -23,10 +23,10 @@ def load_mdp_module(code: str, filename: str = "mdp.py") -> SimpleNamespace:
     """Execute MDP code into a fresh namespace and return its three functions."""
     namespace: dict[str, Any] = {"__name__": "agent2_mdp", "np": np, "math": math}
     try:
-        exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - sandboxed by the caller
+        exec(compile(code, filename, "exec"), namespace)
     except SyntaxError as e:
         raise MDPCodeError(f"{filename}:{e.lineno}: syntax error: {e.msg}") from e
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise MDPCodeError(f"{filename}: running the module raised {type(e).__name__}: {e}") from e
     missing = [f for f in REQUIRED_FUNCTIONS if not callable(namespace.get(f))]
     if missing:

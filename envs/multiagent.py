@@ -373,7 +373,7 @@ class GameBatch:
 
     def prefetch(self) -> None:
         todo = {}
-        for i, (game, env) in enumerate(zip(self.games, self.envs)):
+        for i, (game, env) in enumerate(zip(self.games, self.envs, strict=False)):
             if game._pending and not game._reset_requested and not self.stepper.ready(i):
                 todo[i] = env.joint_actions(game.env.env_actions(game.joint_actions(game._pending)))
         if todo:

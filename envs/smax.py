@@ -20,8 +20,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from envs.errors import EnvLoadError
-from tools.run_files import cache_dir
 from envs.multiagent import win_metric
+from tools.run_files import cache_dir
 
 SMAX_MAPS = ("3m", "8m", "2s3z", "3s5z", "25m", "5m_vs_6m", "10m_vs_11m", "3s_vs_5z", "6h_vs_8z")
 
@@ -124,7 +124,7 @@ class SMAXBatch:
         self.keys, self.states, *outs = self._step(self.keys, self.states, self._jnp.asarray(acts),
                                                    self._jnp.asarray(live))
         outs = self._jax.device_get(outs)  # one transfer for every game
-        for i, a in actions.items():
+        for i in actions:
             self.results[i] = (acts[i].copy(), tuple(o[i] for o in outs))
 
     def take(self, index: int, actions: np.ndarray) -> tuple:
@@ -161,7 +161,7 @@ class SMAXParallelEnv(ParallelEnv):
         self._jax = jax
 
     @staticmethod
-    def batch_games(envs: list["SMAXParallelEnv"]) -> SMAXBatch:
+    def batch_games(envs: list[SMAXParallelEnv]) -> SMAXBatch:
         """Put ``envs`` (same map, not yet reset) in one batch that steps them together."""
         first = envs[0]
         shared = SMAXBatch(first.map_name, first.max_steps, len(envs))

@@ -23,8 +23,8 @@ from langgraph.types import Checkpointer
 
 from graph.plain_state import plain_io
 from graph.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
-from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.analyze import analyze_task
+from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.critic import critic
 from nodes.design_mdp import design_mdp
 from nodes.evaluate import evaluate

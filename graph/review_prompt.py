@@ -80,7 +80,7 @@ def show_review(payload: dict, console: Console) -> None:
         table = Table("field", "value", "field", "value")
         unused = AlgoConfig.unused_fields(proposal["algorithm"]) | {"rationale"}
         items = [(k, v) for k, v in proposal.items() if k not in unused]
-        for left, right in zip(items[::2], items[1::2] + [("", "")]):
+        for left, right in zip(items[::2], items[1::2] + [("", "")], strict=False):  # an odd count: one pad
             table.add_row(left[0], json.dumps(left[1]), right[0], json.dumps(right[1]) if right[0] else "")
         console.print(table)
         if proposal.get("rationale"):

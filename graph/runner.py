@@ -29,9 +29,9 @@ from tools.run_folders import (
     thread_lock,
     writable_runs_dir,
 )
+from tools.run_rules import MAX_CANDIDATES
 from tools.rundb import DB_NAME as RUN_DB
 from tools.rundb import RunDB
-from tools.run_rules import MAX_CANDIDATES
 from tools.schemas import ReviewAnswer
 from tools.training import forget_training
 

@@ -39,6 +39,7 @@ from tools.schemas import (
     TrainResult,
 )
 
+
 class RunRequest(BaseModel):
     """What a user asks for: the graph's input (the form LangGraph Studio shows).
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
-from nodes.context import announce, rundb, run_dir, thread_id
+from nodes.context import announce, run_dir, rundb, thread_id
 from tools.agent_io import export_agent
 from tools.report import write_report
 from tools.run_rules import best_record, run_status

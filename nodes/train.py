@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+
 from nodes.context import iter_dir, stream_writer
 from tools.progress import TrainingProgress
 from tools.run_rules import iteration_seed
 from tools.schemas import TrainJob
 from tools.training import ProgressFn, run_training
-
 
 STREAM_EVERY_S = 2.0
 """Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""

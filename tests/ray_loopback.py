@@ -58,8 +58,8 @@ def cluster_run(tmp: str, cmd: list[str]) -> int:
 def ship_check(folder: Path) -> int:
     sys.path.insert(0, str(ROOT))
     import ray
-
     from conftest import IDENTITY_MDP
+
     from tools.executors import RayExecutor
     from tools.schemas import AlgoConfig, MDPDesign, TrainJob
 

@@ -82,7 +82,7 @@ class StubLLM:
         queue = self.script.get(name) or self.script.get("*") or ["{}"]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
-    def __enter__(self) -> "StubLLM":
+    def __enter__(self) -> StubLLM:
         self._thread.start()
         return self
 

@@ -1,8 +1,8 @@
 """The replay buffer's null check after each collection reads only the entries that collection added."""
 
 import numpy as np
-
 from tianshou.data import Batch
+
 from tools.buffers import CheckedVectorReplayBuffer
 
 

@@ -16,9 +16,9 @@ from conftest import IDENTITY_MDP, ROOT, agent2
 
 from graph.state import RunSettings
 from nodes.candidates import fan_out, pick_candidate, rank
-from tools.run_rules import candidate_budget
 from nodes.designers.variations import expert_candidates
 from nodes.review import after_algorithm_review
+from tools.run_rules import candidate_budget
 from tools.schemas import AlgoConfig, Candidate, CandidateResult, EvalResult, MDPDesign, TaskSpec, TrainResult
 
 MDP = MDPDesign(code=IDENTITY_MDP, obs_dim=4, summary="raw obs, original reward")

@@ -1,7 +1,6 @@
 """The CLI's error paths: one line, non-zero exit, no traceback, nothing recorded lost."""
 
 import pytest
-
 from conftest import ENV_FILE, agent2
 
 

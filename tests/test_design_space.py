@@ -6,18 +6,18 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ENV_FILE, ROOT, agent2
+
 from envs.mdp_wrapper import make_mdp_env
 from graph.state import RunSettings
 from nodes.candidates import propose_candidates
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
-from tools.run_rules import MIN_ITERATION_STEPS
 from nodes.designers.screen import SCREEN_K, SCREEN_SHARE
 from nodes.review import after_algorithm_review
 from tools.agent_io import export_agent
 from tools.profiling import profile_env
+from tools.run_rules import MIN_ITERATION_STEPS
 from tools.schemas import AlgoConfig, Critique, TaskSpec, TrainJob
 from tools.statistics import EVAL_GROWTH_CAP, iqm_ci, mean_ci
 from tools.train_worker import evaluate_policy, load_policy
@@ -207,8 +207,8 @@ def test_an_image_observation_gets_a_cnn_that_trains_exports_and_plays(tmp_path)
 
 
 def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
-    from envs.mdp_wrapper import reward_terms
     from envs.errors import MDPCodeError
+    from envs.mdp_wrapper import reward_terms
     from nodes.designers.base import reward_term_notes
 
     assert reward_terms({"a": 1, "b": -0.5}) == (0.5, {"a": 1.0, "b": -0.5})

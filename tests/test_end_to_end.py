@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ENV_FILE, ROOT, agent2
+
 from tools.rundb import RunDB
-from tools.training import steps_consumed
 from tools.train_worker import PROGRESS
+from tools.training import steps_consumed
 
 
 def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):

@@ -1,8 +1,8 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from conftest import ENV_FILE
+
 from envs.errors import EnvLoadError
 from envs.loading import make_env, resolve_factory
 
@@ -54,7 +54,7 @@ def test_env_without_time_limit_gets_one():
 
     env = make_env(f"{ENV_FILE}:Endless")
     env.reset(seed=0)
-    for t in range(1, DEFAULT_MAX_EPISODE_STEPS + 1):
+    for t in range(1, DEFAULT_MAX_EPISODE_STEPS + 1):  # noqa: B007 - t counts the steps, read after the loop
         *_, terminated, truncated, _ = env.step(0)
         if truncated:
             break
@@ -65,6 +65,7 @@ def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
     """``module:EnvId``: importing the module registers the id (as plugins such as minigrid do); a typo in
     the id gets close names; the sandboxed check (another process) resolves it the same way."""
     from conftest import IDENTITY_MDP, ROOT
+
     from tools.mdp_check import validate_mdp
     from tools.schemas import MDPDesign
 

@@ -3,8 +3,8 @@
 import functools
 
 import pytest
-
 from conftest import ENV_FILE
+
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner, discount
 from tools.profiling import profile_env

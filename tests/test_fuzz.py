@@ -190,6 +190,7 @@ def test_mdp_code_in_the_sandbox(tmp_path_factory, which, body):
     from unittest import mock
 
     from conftest import IDENTITY_MDP
+
     from tools import mdp_check
     from tools.schemas import MDPDesign
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ROOT, free_port
 
 pytest.importorskip("langgraph_api", reason="langgraph-cli[inmem] is part of 'make setup'")
-from langgraph_sdk import get_client  # noqa: E402
+from langgraph_sdk import get_client
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import agent2
 from stub_llm import StubLLM
+
 from tools.rundb import RunDB
 
 SECRET = "sk-test-secret-do-not-leak"

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import agent2
+
 from tools.rundb import RunDB
 
 pytestmark = pytest.mark.skipif(

@@ -12,11 +12,10 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
+from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, free_port
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-
-from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, free_port
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
 TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",
@@ -200,7 +199,7 @@ def test_http_with_token_runs_and_refuses_a_wrong_token(http_server):
     for auth in ({}, {"Authorization": "Bearer wrong"}):
         refused = httpx.post(http_server, json=init, headers={**headers, **auth}, timeout=10)
         assert refused.status_code == 401, (auth, refused.status_code, refused.text[:200])
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the client library raises whatever its transport does
         asyncio.run(session("wrong"))
 
 

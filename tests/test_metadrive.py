@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, agent2, tiny_run
 
 import envs.metadrive_env as md
-from conftest import ROOT, agent2, tiny_run
 from envs.errors import EnvLoadError
 from tools.schemas import EnvProfile
 

@@ -1,6 +1,7 @@
 """MuJoCo built-in tasks: make, profile, the expert's design, and a tiny run through the graph."""
 
 from conftest import agent2, tiny_run
+
 from envs.registry import BUILTIN_TASKS
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner

@@ -4,18 +4,18 @@
 import numpy as np
 import pytest
 import torch
-from pettingzoo.test import parallel_api_test
-
 from conftest import IDENTITY_MDP, ROOT, agent2, tiny_run
+from pettingzoo.test import parallel_api_test
+from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+
 from envs.loading import is_multi_agent, make_env, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
 from envs.multiagent import AgentLayout, MDPParallelEnv
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
-from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+from nodes.designers.llm import LLMDesigner
 from tools.algorithms import AgentView, build_algorithm
 from tools.profiling import profile_env
-from nodes.designers.llm import LLMDesigner
 from tools.schemas import AlgoConfig, MDPDesign, TaskSpec, allowed_algorithms
 from tools.vector_envs import make_vector_env
 

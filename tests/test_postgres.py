@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, agent2, free_port
 from test_end_to_end import _wait_for_step
+
 from tools.train_worker import PROGRESS
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import ENV_FILE
+
 from envs.errors import EnvLoadError
 from tools.profiling import profile_env
 

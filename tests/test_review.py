@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import IDENTITY_MDP, ROOT, agent2
 
 from envs.errors import Agent2Error
 from graph.review_prompt import WAITING, answer_from_flags, ask_review, parse_assignments
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from nodes.review import parse_answer
-from conftest import IDENTITY_MDP, ROOT, agent2
 from tools.profiling import profile_env
 from tools.schemas import ReviewAnswer, ReviewNote, TaskSpec
 

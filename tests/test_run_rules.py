@@ -1,12 +1,12 @@
 """The run's rules (tools/run_rules.py) and that every part of the loop uses the same ones."""
 
 import pytest
+from test_expert_designer import _profile
 
 from graph.build import route_after_critic
 from graph.state import RunContext, RunRequest
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
-from test_expert_designer import _profile
 from tools import run_rules
 from tools.run_rules import (
     best_record,

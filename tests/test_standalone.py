@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import agent2
 from tianshou.data import Batch
 
-from conftest import agent2
 from envs.mdp_wrapper import MDPWrapper, make_mdp_env
 from tools.agent_io import POLICY_FILE, load_job
 from tools.train_worker import load_policy

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import IDENTITY_MDP, agent2, tiny_run
 from pettingzoo.test import parallel_api_test
 
-from conftest import IDENTITY_MDP, agent2, tiny_run
 from envs.errors import EnvLoadError
 from envs.loading import make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
@@ -78,7 +78,7 @@ def test_batched_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch)
     alone = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
     assert set(calls) == {1} and len(calls) >= 900  # one call per game and step
     ends = 0
-    for (o1, r1, t1, u1, w1), (o2, r2, t2, u2, w2) in zip(batched, alone):
+    for (o1, r1, t1, u1, w1), (o2, r2, t2, u2, w2) in zip(batched, alone, strict=False):
         assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
         assert np.array_equal(t1, t2) and np.array_equal(u1, u2) and np.array_equal(w1, w2)
         ends += int(np.sum(t1 | u1))

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
-from torch.distributions import Distribution, Independent, Normal
-
 from tianshou.algorithm import A2C, DQN, PPO, SAC, TD3, Algorithm
 from tianshou.algorithm.modelfree.ddpg import ContinuousDeterministicPolicy
 from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
@@ -29,6 +26,8 @@ from tianshou.utils.net.continuous import (
     ContinuousCritic,
 )
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
+from torch import nn
+from torch.distributions import Distribution, Independent, Normal
 
 from envs.multiagent import AgentLayout
 from envs.spaces import joint_table

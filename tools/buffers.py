@@ -11,7 +11,6 @@ was collected still stops training) but checks each entry once, when it is added
 from __future__ import annotations
 
 import numpy as np
-
 from tianshou.data import VectorReplayBuffer
 
 

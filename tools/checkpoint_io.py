@@ -57,7 +57,7 @@ def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:
             continue
         try:
             state = torch.load(candidate, map_location="cpu", weights_only=False)
-        except Exception as e:  # noqa: BLE001 - torn/corrupt file: try the previous one
+        except Exception as e:
             print(f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__})"
                   + ("; trying the previous one" if fallback else ""), file=sys.stderr)
             continue

@@ -22,7 +22,7 @@ from typing import Any
 from envs.errors import Agent2Error
 from tools.run_files import PROGRESS
 from tools.schemas import EvalResult, TrainJob, TrainResult
-from tools.training import ProgressFn, follow_progress, evaluate_trained, run_training
+from tools.training import ProgressFn, evaluate_trained, follow_progress, run_training
 
 TOKEN_FILE = ".executor_token"
 """A random token the driver writes into a candidate's folder; a Ray task that reads the same token

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
 from tianshou.data import HERReplayBuffer, ReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
+
 from tools.buffers import NewEntriesNullCheck
 from tools.schemas import GoalSlices
 

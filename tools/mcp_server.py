@@ -59,7 +59,7 @@ def _child(conn, fn, args: tuple) -> None:
         conn.send(("ok", fn(*args)))
     except (Agent2Error, ValidationError, ValueError) as e:
         conn.send(("user", str(e)))
-    except BaseException:  # noqa: BLE001 - the parent reports it
+    except BaseException:
         conn.send(("crash", traceback.format_exc(limit=5)))
 
 

@@ -14,9 +14,9 @@ a critic's action) joins the conv features before the hidden layers.
 from __future__ import annotations
 
 import torch
+from tianshou.utils.net.common import MLP, ModuleWithVectorOutput
 from torch import nn
 
-from tianshou.utils.net.common import MLP, ModuleWithVectorOutput
 from tools.schemas import ImageSlice
 
 LARGE_IMAGE_SIDE = 32

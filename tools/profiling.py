@@ -80,7 +80,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
                 obs, _ = env.reset(seed=seed + ep)
         except EnvTimeoutError:
             raise
-        except Exception as e:  # noqa: BLE001 - user env code
+        except Exception as e:
             raise EnvLoadError(f"env {ref!r} raised in reset(): {type(e).__name__}: {e}") from e
         observations.append(obs)
         total, n = 0.0, 0
@@ -90,7 +90,7 @@ def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20
                     obs, r, terminated, truncated, _ = env.step(env.action_space.sample())
             except EnvTimeoutError:
                 raise
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 raise EnvLoadError(f"env {ref!r} raised in step(): {type(e).__name__}: {e}") from e
             r = float(r)
             if not np.isfinite(r):

@@ -41,7 +41,7 @@ class TrainingProgress:
             console=Console(file=sys.stderr), transient=False,
         )
 
-    def __enter__(self) -> "TrainingProgress":
+    def __enter__(self) -> TrainingProgress:
         if not self.enabled:
             return self
         cls = TrainingProgress

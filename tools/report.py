@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from tools.schemas import IterationRecord, ReviewRecord, TaskSpec, TrainResult  # noqa: E402
-from tools.run_files import TRAIN_RESULT  # noqa: E402
+from tools.run_files import TRAIN_RESULT
+from tools.schemas import IterationRecord, ReviewRecord, TaskSpec, TrainResult
 
 
 def _curve(rec: IterationRecord) -> TrainResult | None:

@@ -28,28 +28,27 @@ from typing import Any
 
 import numpy as np
 import torch
-
-import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels compile once, not per worker
 from tianshou.algorithm import Algorithm
-from tianshou.utils.torch_utils import policy_within_training_step
 from tianshou.algorithm.modelfree.sac import AutoAlpha
 from tianshou.data import Batch, Collector, CollectStats, ReplayBufferManager, VectorReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
+from tianshou.utils.torch_utils import policy_within_training_step
 
+import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels compile once, not per worker
+from envs.errors import NonFiniteRewardError
+from envs.loading import env_traits, episode_limit, make_env
+from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer
-from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
+from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.run_rules import MAX_EVAL_EPISODES, target_met
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
 from tools.tensorboard_log import open_board, write_evaluation
-from envs.errors import NonFiniteRewardError
-from envs.loading import env_traits, episode_limit, make_env
-from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
@@ -106,7 +105,7 @@ class RunLogger(BaseLogger):
     so a kill between two writes never replays or skips an epoch.
     """
 
-    def __init__(self, worker: "TrainWorker", resumed_step: int | None = None):
+    def __init__(self, worker: TrainWorker, resumed_step: int | None = None):
         super().__init__(training_interval=1, test_interval=0, update_interval=1)
         self.worker = worker
         self.last_collect_emit = 0.0
@@ -615,7 +614,7 @@ def main(argv: list[str]) -> int:
     elif mode == "evaluate":
         evaluate(iter_dir, int(argv[2]))
     elif mode == "play":  # an exported agent's folder
-        from tools.agent_io import POLICY_FILE, PLAY_RESULT, load_job
+        from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job
 
         result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]),
                                  adaptive=False)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from envs.errors import Agent2Error
 from tools import sandbox
-from tools.schemas import EvalResult, TrainJob, TrainResult
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_LOCK, TRAIN_RESULT
+from tools.schemas import EvalResult, TrainJob, TrainResult
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5

@@ -38,7 +38,7 @@ class LLMSettings(BaseModel):
     token_budget: int = Field(500_000, gt=0, description="Most tokens (prompt + answer) per run.")
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "LLMSettings":
+    def from_env(cls, **overrides: object) -> LLMSettings:
         values: dict[str, object] = {}
         for field, var in ENV_VARS.items():
             if os.environ.get(var):
