@@ -57,8 +57,9 @@ def main() -> None:
     probe = gym.make(job.env)
     algorithm = build_algorithm(cfg, int(np.prod(probe.observation_space.shape)), probe.action_space)
     size = max(cfg.collect_steps, cfg.n_train_envs) if cfg.on_policy else cfg.buffer_size
-    training = Collector[CollectStats](algorithm, train_envs, VectorReplayBuffer(size, cfg.n_train_envs),
-                                       exploration_noise=True)
+    training = Collector[CollectStats](
+        algorithm, train_envs, VectorReplayBuffer(size, cfg.n_train_envs), exploration_noise=True
+    )
     test = TimedCollector(algorithm, test_envs)
     start = time.perf_counter()
     pre = 0
@@ -66,14 +67,25 @@ def main() -> None:
         with policy_within_training_step(algorithm.policy):
             training.reset()
             pre = training.collect(n_step=cfg.start_steps, random=True).n_collected_steps
-    info = algorithm.run_training(trainer_params(cfg, training_collector=training, test_collector=test,
-                                                 verbose=False, show_progress=False))
+    info = algorithm.run_training(
+        trainer_params(cfg, training_collector=training, test_collector=test, verbose=False, show_progress=False)
+    )
     seconds = time.perf_counter() - start
     steps = int(info.train_step) + pre
-    print(json.dumps({"env": job.env, "algorithm": cfg.algorithm, "env_steps": steps, "train_seconds": seconds,
-                      "steps_per_second": steps / seconds, "test_seconds": test.seconds,
-                      "test_steps": test.steps,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "env": job.env,
+                "algorithm": cfg.algorithm,
+                "env_steps": steps,
+                "train_seconds": seconds,
+                "steps_per_second": steps / seconds,
+                "test_seconds": test.seconds,
+                "test_steps": test.steps,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

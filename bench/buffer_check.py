@@ -27,9 +27,17 @@ ENVS = 4
 def _fill(buf, n: int, obs_dim: int) -> None:
     rng = np.random.default_rng(0)
     for _ in range(n // ENVS):
-        buf.add(Batch(obs=rng.random((ENVS, obs_dim)), act=rng.random((ENVS, 3)), rew=rng.random(ENVS),
-                      terminated=np.zeros(ENVS, bool), truncated=np.zeros(ENVS, bool),
-                      obs_next=rng.random((ENVS, obs_dim)), info=Batch()))
+        buf.add(
+            Batch(
+                obs=rng.random((ENVS, obs_dim)),
+                act=rng.random((ENVS, 3)),
+                rew=rng.random(ENVS),
+                terminated=np.zeros(ENVS, bool),
+                truncated=np.zeros(ENVS, bool),
+                obs_next=rng.random((ENVS, obs_dim)),
+                info=Batch(),
+            )
+        )
 
 
 def _time(buf, obs_dim: int, reps: int = 5) -> float:
@@ -48,7 +56,9 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000, 300_000])
     ap.add_argument("--obs-dim", type=int, default=11)
     args = ap.parse_args()
-    print("| entries in the buffer | Tianshou hasnull (ms) | new entries only (ms) | Tianshou's cost per env step (ms) |")
+    print(
+        "| entries in the buffer | Tianshou hasnull (ms) | new entries only (ms) | Tianshou's cost per env step (ms) |"
+    )
     print("|---|---|---|---|")
     for n in args.sizes:
         rows = []

@@ -32,16 +32,34 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.common import provenance, save_raw  # noqa: E402
 
-SCORE_BUDGETS = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "Pendulum-v1": 12_000,
-                 "MountainCarContinuous-v0": 30_000, "LunarLander-v3": 200_000}
+SCORE_BUDGETS = {
+    "CartPole-v1": 40_000,
+    "Acrobot-v1": 60_000,
+    "Pendulum-v1": 12_000,
+    "MountainCarContinuous-v0": 30_000,
+    "LunarLander-v3": 200_000,
+}
 
 
 def agent2(task: str, runs: Path, thread: str, args: list[str]) -> tuple[dict, float]:
-    cmd = [sys.executable, "-m", "graph.cli", "run", "--env", task, "--runs-dir", str(runs), "--thread-id", thread,
-           "--no-progress", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "graph.cli",
+        "run",
+        "--env",
+        task,
+        "--runs-dir",
+        str(runs),
+        "--thread-id",
+        thread,
+        "--no-progress",
+        *args,
+    ]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "AGENT2_TORCH_THREADS": "1"})
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "AGENT2_TORCH_THREADS": "1"}
+    )
     wall = time.perf_counter() - t0
     out = runs / thread / "result.json"
     if not out.exists():
@@ -67,19 +85,31 @@ def wall(tasks: list[str], k: int, steps: int, executor: list[str]) -> list[dict
             runs = Path(tmp)
             common = ["--target", "1e9", "--max-iterations", "1", "--eval-episodes", "20", "--seed", "0"]
             one, _ = agent2(task, runs, "one", [*common, "--budget-steps", str(steps)])
-            many, _ = agent2(task, runs, "many", [*common, "--budget-steps", str(k * steps), "--candidates", str(k),
-                                                  *executor])
+            many, _ = agent2(
+                task, runs, "many", [*common, "--budget-steps", str(k * steps), "--candidates", str(k), *executor]
+            )
             s1, sk = iteration_seconds(runs, "one"), iteration_seconds(runs, "many")
-            print(f"| {task} | {one['env_steps_total']}, {s1:.1f} | {many['env_steps_total']}, {sk:.1f} | "
-                  f"{sk / s1:.2f} |", flush=True)
-            rows.append({"task": task, "k": k, "one": {"env_steps": one["env_steps_total"], "seconds": s1},
-                         "many": {"env_steps": many["env_steps_total"], "seconds": sk}})
+            print(
+                f"| {task} | {one['env_steps_total']}, {s1:.1f} | {many['env_steps_total']}, {sk:.1f} | "
+                f"{sk / s1:.2f} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "task": task,
+                    "k": k,
+                    "one": {"env_steps": one["env_steps_total"], "seconds": s1},
+                    "many": {"env_steps": many["env_steps_total"], "seconds": sk},
+                }
+            )
     return rows
 
 
 def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, executor: list[str]) -> list[dict]:
-    print(f"| task | budget | seed | 1 candidate: score (iterations) | best of {k}: score (iterations, winners) | "
-          "wall s (1 / K) |")
+    print(
+        f"| task | budget | seed | 1 candidate: score (iterations) | best of {k}: score (iterations, winners) | "
+        "wall s (1 / K) |"
+    )
     print("|---|---|---|---|---|---|")
     wins, rows = 0, []
     for task in tasks:
@@ -94,10 +124,12 @@ def score(tasks: list[str], k: int, seeds: list[int], budget: int | None, execut
             sk = many["best"]["eval_mean"] if many["best"] else float("-inf")
             wins += sk >= s1
             winners = ", ".join(it["candidates"][0]["label"] for it in many["iterations"] if it["candidates"])
-            print(f"| {task} | {b} | {seed} | {s1:.1f} ({len(one['iterations'])}) | {sk:.1f} "
-                  f"({len(many['iterations'])}: {winners}) | {w1:.0f} / {wk:.0f} |", flush=True)
-            rows.append({"task": task, "budget": b, "seed": seed, "k": k, "one": one, "many": many,
-                         "wall": [w1, wk]})
+            print(
+                f"| {task} | {b} | {seed} | {s1:.1f} ({len(one['iterations'])}) | {sk:.1f} "
+                f"({len(many['iterations'])}: {winners}) | {w1:.0f} / {wk:.0f} |",
+                flush=True,
+            )
+            rows.append({"task": task, "budget": b, "seed": seed, "k": k, "one": one, "many": many, "wall": [w1, wk]})
     print(f"\nbest-of-{k} ≥ one candidate in {wins} of {len(tasks) * len(seeds)} runs")
     return rows
 
@@ -110,8 +142,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8192)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0])
     ap.add_argument("--budget", type=int)
-    ap.add_argument("--executor", choices=["local", "ray"], default="local",
-                    help="where the K candidates train (ray: the cluster at $RAY_ADDRESS); 1 candidate trains locally")
+    ap.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where the K candidates train (ray: the cluster at $RAY_ADDRESS); 1 candidate trains locally",
+    )
     args = ap.parse_args()
     executor = ["--executor", args.executor]
     prov = provenance()

@@ -17,33 +17,51 @@ RESULTS = ROOT / "bench" / "results"
 
 def commit() -> str:
     """The checkout's short commit, with ``-dirty`` when tracked files differ from it."""
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    sha = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        or "unknown"
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return sha + ("-dirty" if dirty else "")
 
 
 def machine() -> dict:
     """What the figures were measured on."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
         else platform.processor()
-    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform()}
+    )
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(), "platform": platform.platform()}
 
 
 def provenance() -> dict:
     """Where a raw result comes from: read when the measurement starts, so the commit is the one
     measured; ``finish`` adds the end and says so when the checkout moved on meanwhile."""
-    return {"commit": commit(), "command": shlex.join(["python", *sys.argv]), "machine": machine(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "commit": commit(),
+        "command": shlex.join(["python", *sys.argv]),
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def finish(prov: dict) -> dict:
     end = commit()
-    return {**prov, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **({"spans_commits": [prov["commit"], end]} if end != prov["commit"] else {})}
+    return {
+        **prov,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **({"spans_commits": [prov["commit"], end]} if end != prov["commit"] else {}),
+    }
 
 
 def save_raw(name: str, prov: dict, payload: dict) -> Path:
@@ -55,11 +73,26 @@ def save_raw(name: str, prov: dict, payload: dict) -> Path:
     return path
 
 
-def run_agent2(env: str, runs_dir: Path, thread_id: str, seed: int = 0, budget: int | None = None,
-               extra: list[str] | None = None) -> dict:
+def run_agent2(
+    env: str, runs_dir: Path, thread_id: str, seed: int = 0, budget: int | None = None, extra: list[str] | None = None
+) -> dict:
     """Run ``agent2 run`` and return its result.json plus the wall time seen from outside."""
-    cmd = [sys.executable, "-m", "graph.cli", "run", "--env", env, "--seed", str(seed), "--runs-dir",
-           str(runs_dir), "--thread-id", thread_id, "--no-progress", *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "graph.cli",
+        "run",
+        "--env",
+        env,
+        "--seed",
+        str(seed),
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        thread_id,
+        "--no-progress",
+        *(extra or []),
+    ]
     if budget is not None:
         cmd += ["--budget-steps", str(budget)]
     t0 = time.perf_counter()
@@ -105,6 +138,10 @@ def overhead_split(run_dir: Path, outside_wall: float) -> dict:
         worker_loop += t["wall_seconds"] - first - t["time_collect"] - t["time_update"] - t["time_test"]
     work = sum(work_seconds(run_dir).values())
     agent2 = outside_wall - work - worker_loop
-    return {"agent2_seconds": agent2, "agent2_share": agent2 / outside_wall,
-            "tianshou_loop_seconds": worker_loop, "tianshou_loop_share": worker_loop / outside_wall,
-            "worker_setup_seconds": setup}
+    return {
+        "agent2_seconds": agent2,
+        "agent2_share": agent2 / outside_wall,
+        "tianshou_loop_seconds": worker_loop,
+        "tianshou_loop_share": worker_loop / outside_wall,
+        "worker_setup_seconds": setup,
+    }

@@ -32,9 +32,23 @@ def main() -> None:
     from graph.config import default_budget
 
     budget = args.budget_steps or default_budget(args.env)
-    base = json.loads(subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "plain_tianshou.py"), "--env", args.env, "--budget-steps",
-         str(budget), "--seed", str(args.seed)], capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    base = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "plain_tianshou.py"),
+                "--env",
+                args.env,
+                "--budget-steps",
+                str(budget),
+                "--seed",
+                str(args.seed),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[-1]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         a2 = run_agent2(args.env, Path(tmp), "bench", seed=args.seed, budget=budget)
     save_raw(f"compare-{args.env}", prov, {"budget": budget, "seed": args.seed, "plain": base, "agent2": a2})
@@ -42,18 +56,24 @@ def main() -> None:
     wall = a2["outside_wall_seconds"]
     best = a2["best"] or {}
     print(f"task {args.env}, budget {budget} env steps, seed {args.seed}")
-    print(f"plain Tianshou (defaults): score {base['score']:.1f} ± {base['score_std']:.1f}, "
-          f"{base['env_steps']} steps, {base['wall_seconds']:.1f} s")
-    print(f"Agent² (expert):           score {best.get('eval_mean', float('nan')):.1f} ± "
-          f"{best.get('eval_std') or 0:.1f}, {a2['env_steps_total']} steps, {wall:.1f} s, "
-          f"{len(a2['iterations'])} iteration(s), status {a2['status']}")
+    print(
+        f"plain Tianshou (defaults): score {base['score']:.1f} ± {base['score_std']:.1f}, "
+        f"{base['env_steps']} steps, {base['wall_seconds']:.1f} s"
+    )
+    print(
+        f"Agent² (expert):           score {best.get('eval_mean', float('nan')):.1f} ± "
+        f"{best.get('eval_std') or 0:.1f}, {a2['env_steps_total']} steps, {wall:.1f} s, "
+        f"{len(a2['iterations'])} iteration(s), status {a2['status']}"
+    )
     print(f"wall-time ratio Agent²/plain: {wall / base['wall_seconds']:.2f}")
     o = a2["overhead"]
-    print(f"Agent² time in env steps + updates: {work:.1f} s of {wall:.1f} s "
-          f"({json.dumps({k: round(v, 1) for k, v in a2['work_seconds'].items()})}); outside them: "
-          f"Agent² orchestration {o['agent2_seconds']:.1f} s ({100 * o['agent2_share']:.1f}%, of which worker "
-          f"set-up {o['worker_setup_seconds']:.1f} s), Tianshou trainer-loop bookkeeping "
-          f"{o['tianshou_loop_seconds']:.1f} s ({100 * o['tianshou_loop_share']:.1f}%)")
+    print(
+        f"Agent² time in env steps + updates: {work:.1f} s of {wall:.1f} s "
+        f"({json.dumps({k: round(v, 1) for k, v in a2['work_seconds'].items()})}); outside them: "
+        f"Agent² orchestration {o['agent2_seconds']:.1f} s ({100 * o['agent2_share']:.1f}%, of which worker "
+        f"set-up {o['worker_setup_seconds']:.1f} s), Tianshou trainer-loop bookkeeping "
+        f"{o['tianshou_loop_seconds']:.1f} s ({100 * o['tianshou_loop_share']:.1f}%)"
+    )
 
 
 if __name__ == "__main__":

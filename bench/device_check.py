@@ -71,28 +71,64 @@ def time_updates(algo_name: str, env_id: str, device: str, updates: int) -> dict
             torch.cuda.synchronize()
     ms = 1000 * (time.perf_counter() - t0) / calls
     minibatches = cfg.repeat * -(-len(buf) // cfg.batch_size) if cfg.on_policy else 1
-    return {"algorithm": algo_name, "device": device, "ms_per_update": ms, "gradient_steps_per_update": minibatches,
-            "ms_per_gradient_step": ms / minibatches, "hidden_sizes": cfg.hidden_sizes, "batch_size": cfg.batch_size,
-            "calls": calls}
+    return {
+        "algorithm": algo_name,
+        "device": device,
+        "ms_per_update": ms,
+        "gradient_steps_per_update": minibatches,
+        "ms_per_gradient_step": ms / minibatches,
+        "hidden_sizes": cfg.hidden_sizes,
+        "batch_size": cfg.batch_size,
+        "calls": calls,
+    }
 
 
 def short_run(env_id: str, device: str, steps: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="agent2-dev-") as tmp:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "graph.cli", "run", "--env", env_id, "--budget-steps", str(steps),
-                               "--max-iterations", "1", "--target", "1e9", "--runs-dir", tmp, "--thread-id", "t",
-                               "--no-progress", "--device", device], cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "AGENT2_TORCH_THREADS": str(torch.get_num_threads())})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "graph.cli",
+                "run",
+                "--env",
+                env_id,
+                "--budget-steps",
+                str(steps),
+                "--max-iterations",
+                "1",
+                "--target",
+                "1e9",
+                "--runs-dir",
+                tmp,
+                "--thread-id",
+                "t",
+                "--no-progress",
+                "--device",
+                device,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AGENT2_TORCH_THREADS": str(torch.get_num_threads())},
+        )
         wall = time.perf_counter() - t0
         tr = Path(tmp) / "t" / "iter_1" / "train_result.json"
         if not tr.exists():
             return {"device": device, "failed": True, "error": proc.stderr[-800:], "wall": wall}
         t = json.loads(tr.read_text())
         result = json.loads((Path(tmp) / "t" / "result.json").read_text())
-    return {"device": t.get("device", device), "env_steps": t["env_steps"], "train_seconds": t["wall_seconds"],
-            "steps_per_second": t["env_steps"] / t["wall_seconds"], "update_seconds": t["time_update"],
-            "score": (result.get("best") or {}).get("eval_mean"), "algorithm": result["iterations"][0]["algorithm"],
-            "wall": wall}
+    return {
+        "device": t.get("device", device),
+        "env_steps": t["env_steps"],
+        "train_seconds": t["wall_seconds"],
+        "steps_per_second": t["env_steps"] / t["wall_seconds"],
+        "update_seconds": t["time_update"],
+        "score": (result.get("best") or {}).get("eval_mean"),
+        "algorithm": result["iterations"][0]["algorithm"],
+        "wall": wall,
+    }
 
 
 def main() -> None:
@@ -111,17 +147,36 @@ def main() -> None:
         for algo in ("SAC", "PPO"):
             r = time_updates(algo, args.env, device, args.updates)
             updates.append(r)
-            print(f"{device} {algo}: {r['ms_per_update']:.2f} ms per update ({r['gradient_steps_per_update']} gradient "
-                  f"steps, {r['ms_per_gradient_step']:.2f} ms each; hidden {r['hidden_sizes']}, batch {r['batch_size']})",
-                  flush=True)
+            print(
+                f"{device} {algo}: {r['ms_per_update']:.2f} ms per update ({r['gradient_steps_per_update']} gradient "
+                f"steps, {r['ms_per_gradient_step']:.2f} ms each; hidden {r['hidden_sizes']}, batch {r['batch_size']})",
+                flush=True,
+            )
         if args.run_steps:
             r = short_run(args.env, device, args.run_steps)
             runs.append(r)
-            print(f"{device} run: " + (f"failed: {r['error'][-300:]}" if r.get("failed") else
-                  f"{r['algorithm']} {r['env_steps']} steps in {r['train_seconds']:.0f} s = {r['steps_per_second']:.0f} "
-                  f"steps/s (updates {r['update_seconds']:.0f} s), eval {r['score']}"), flush=True)
-    save_raw("device-check", prov, {"env": args.env, "gpu": gpu, "torch": torch.__version__,
-                                    "threads": torch.get_num_threads(), "updates": updates, "runs": runs})
+            print(
+                f"{device} run: "
+                + (
+                    f"failed: {r['error'][-300:]}"
+                    if r.get("failed")
+                    else f"{r['algorithm']} {r['env_steps']} steps in {r['train_seconds']:.0f} s = {r['steps_per_second']:.0f} "
+                    f"steps/s (updates {r['update_seconds']:.0f} s), eval {r['score']}"
+                ),
+                flush=True,
+            )
+    save_raw(
+        "device-check",
+        prov,
+        {
+            "env": args.env,
+            "gpu": gpu,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "updates": updates,
+            "runs": runs,
+        },
+    )
 
 
 if __name__ == "__main__":

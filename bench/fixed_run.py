@@ -39,8 +39,7 @@ def zoo_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
     normalize = bool(fields.pop("normalize", False))
     if normalize and fields["algorithm"] in ("PPO", "A2C"):
         fields["return_scaling"] = True
-    cfg = AlgoConfig(**fields, budget_steps=budget, test_episodes=10,
-                     epoch_steps=max(1000, budget // TESTS_PER_RUN))
+    cfg = AlgoConfig(**fields, budget_steps=budget, test_episodes=10, epoch_steps=max(1000, budget // TESTS_PER_RUN))
     return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)}), normalize
 
 
@@ -53,8 +52,9 @@ def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> 
         if key not in AlgoConfig.model_fields:
             raise SystemExit(f"--set {item!r}: {key!r} is not an AlgoConfig field")
         update[key] = json.loads(value)
-    cfg = AlgoConfig.model_validate({**cfg.model_dump(), "test_episodes": 10,
-                                     "epoch_steps": max(1000, budget // TESTS_PER_RUN), **update})
+    cfg = AlgoConfig.model_validate(
+        {**cfg.model_dump(), "test_episodes": 10, "epoch_steps": max(1000, budget // TESTS_PER_RUN), **update}
+    )
     return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
@@ -67,29 +67,49 @@ def main() -> None:
     ap.add_argument("--budget-steps", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=20)
-    ap.add_argument("--folder", type=Path, help="the iteration folder to train in and keep (default: a temporary "
-                                                "one); a stopped run called again with it continues from its checkpoint")
+    ap.add_argument(
+        "--folder",
+        type=Path,
+        help="the iteration folder to train in and keep (default: a temporary "
+        "one); a stopped run called again with it continues from its checkpoint",
+    )
     args = ap.parse_args()
     if args.preset == "zoo":
         cfg, normalize = zoo_config(args.env, args.budget_steps)
     else:
         cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), False
     mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
-        update={"normalize_obs": normalize, "summary": "original MDP"})
+        update={"normalize_obs": normalize, "summary": "original MDP"}
+    )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
         folder = args.folder or Path(tmp) / "iter_1"
-        train = run_training(TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None), folder,
-                             eval_episodes=args.eval_episodes)
+        train = run_training(
+            TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None),
+            folder,
+            eval_episodes=args.eval_episodes,
+        )
         ev = run_evaluation(folder, args.eval_episodes)
     wall = time.perf_counter() - start
-    print(json.dumps({
-        "env": args.env, "contender": args.preset, "algo": cfg.model_dump(exclude={"rationale"}), "seed": args.seed, "budget_steps": args.budget_steps,
-        "env_steps": train.env_steps, "score": ev.mean, "score_std": ev.std, "wall_seconds": wall,
-        "curve": [[p.env_step, p.mean] for p in train.curve], "stop_reason": train.stop_reason,
-        "error": train.error or ev.error,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "env": args.env,
+                "contender": args.preset,
+                "algo": cfg.model_dump(exclude={"rationale"}),
+                "seed": args.seed,
+                "budget_steps": args.budget_steps,
+                "env_steps": train.env_steps,
+                "score": ev.mean,
+                "score_std": ev.std,
+                "wall_seconds": wall,
+                "curve": [[p.env_step, p.mean] for p in train.curve],
+                "stop_reason": train.stop_reason,
+                "error": train.error or ev.error,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

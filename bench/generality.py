@@ -49,20 +49,43 @@ SUITE = [
     Entry("frozenlake8x8", "FrozenLake8x8-v1", 0.5, 300_000, "slippery, sparse success reward"),
     Entry("cliffwalking", "CliffWalking-v1", -17.0, 100_000, "one-hot state, -100 cliff"),
     Entry("blackjack", "Blackjack-v1", -0.1, 100_000, "Tuple of Discrete, noisy: judged by its 95% CI"),
-    Entry("minigrid-empty", "minigrid:MiniGrid-Empty-5x5-v0", 0.9, 100_000, "module:EnvId, Dict with text mission",
-          "minigrid"),
-    Entry("minigrid-doorkey", f"{FILE}:make_doorkey", 0.9, 300_000, "MiniGrid in a file, sparse, key then door",
-          "minigrid"),
+    Entry(
+        "minigrid-empty",
+        "minigrid:MiniGrid-Empty-5x5-v0",
+        0.9,
+        100_000,
+        "module:EnvId, Dict with text mission",
+        "minigrid",
+    ),
+    Entry(
+        "minigrid-doorkey",
+        f"{FILE}:make_doorkey",
+        0.9,
+        300_000,
+        "MiniGrid in a file, sparse, key then door",
+        "minigrid",
+    ),
     Entry("minatar-breakout", f"{FILE}:make_minatar_breakout", 5.0, 300_000, "image 10×10×4 (bool)", "minatar"),
     Entry("image-goal", f"{FILE}:make_image_goal", 0.8, 100_000, "user file, RGB image 12×12×3 (uint8)"),
     Entry("text-goal-room", f"{FILE}:make_text_goal_room", 0.8, 100_000, "Dict: position + text mission that varies"),
     Entry("multi-switch", f"{FILE}:make_multi_switch", 9.0, 50_000, "MultiDiscrete actions"),
-    Entry("hidden-velocity-cartpole", f"{FILE}:make_hidden_velocity_cartpole", 400.0, 200_000,
-          "memory: velocities hidden"),
-    Entry("point-goal", f"{FILE}:make_point_goal", -20.0, 100_000,
-          "goal-conditioned Dict, sparse -1 reward, continuous actions"),
-    Entry("bit-flip", f"{FILE}:make_bit_flip", -8.0, 100_000,
-          "goal-conditioned, 12 bits: random play never reaches a goal (HER)"),
+    Entry(
+        "hidden-velocity-cartpole", f"{FILE}:make_hidden_velocity_cartpole", 400.0, 200_000, "memory: velocities hidden"
+    ),
+    Entry(
+        "point-goal",
+        f"{FILE}:make_point_goal",
+        -20.0,
+        100_000,
+        "goal-conditioned Dict, sparse -1 reward, continuous actions",
+    ),
+    Entry(
+        "bit-flip",
+        f"{FILE}:make_bit_flip",
+        -8.0,
+        100_000,
+        "goal-conditioned, 12 bits: random play never reaches a goal (HER)",
+    ),
 ]
 
 
@@ -79,18 +102,36 @@ def measure(e: Entry, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         try:
-            result = run_agent2(e.env, Path(tmp), f"{e.key}-s{seed}", seed=seed, budget=e.budget,
-                                extra=["--target", str(e.target)])
+            result = run_agent2(
+                e.env, Path(tmp), f"{e.key}-s{seed}", seed=seed, budget=e.budget, extra=["--target", str(e.target)]
+            )
         except RuntimeError as err:  # no result.json: a traceback or a refusal
-            return {"key": e.key, "env": e.env, "seed": seed, "target": e.target, "budget": e.budget,
-                    "commit": sha, "error": str(err)[-1500:], "wall": time.perf_counter() - t0}
+            return {
+                "key": e.key,
+                "env": e.env,
+                "seed": seed,
+                "target": e.target,
+                "budget": e.budget,
+                "commit": sha,
+                "error": str(err)[-1500:],
+                "wall": time.perf_counter() - t0,
+            }
     best = result.get("best") or {}
     return {
-        "key": e.key, "env": e.env, "seed": seed, "target": e.target, "budget": e.budget, "commit": sha,
-        "status": result["status"], "score": best.get("eval_mean"), "ci95": best.get("eval_ci95"),
-        "episodes": best.get("eval_episodes"), "met": best.get("eval_mean") is not None and
-        best["eval_mean"] >= e.target, "env_steps": result["env_steps_total"],
-        "wall": round(result["outside_wall_seconds"], 1), "iterations": len(result["iterations"]),
+        "key": e.key,
+        "env": e.env,
+        "seed": seed,
+        "target": e.target,
+        "budget": e.budget,
+        "commit": sha,
+        "status": result["status"],
+        "score": best.get("eval_mean"),
+        "ci95": best.get("eval_ci95"),
+        "episodes": best.get("eval_episodes"),
+        "met": best.get("eval_mean") is not None and best["eval_mean"] >= e.target,
+        "env_steps": result["env_steps_total"],
+        "wall": round(result["outside_wall_seconds"], 1),
+        "iterations": len(result["iterations"]),
         "critic": [f"{r['diagnosis']}→{r.get('fix_kind', '?')}" for r in result["iterations"]],
         "algorithms": [r["algorithm"] for r in result["iterations"]],
         "observation": result.get("observation_encoding", ""),
@@ -98,8 +139,10 @@ def measure(e: Entry, seed: int) -> dict:
 
 
 def table(entries: list[Entry], seeds: list[int]) -> str:
-    lines = ["| env | what it tests | target | seed | score (95% CI) | met | env steps | wall (s) | critic | commit |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| env | what it tests | target | seed | score (95% CI) | met | env steps | wall (s) | critic | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for e in entries:
         for s in seeds:
             p = result_path(e, s)
@@ -108,14 +151,18 @@ def table(entries: list[Entry], seeds: list[int]) -> str:
                 continue
             r = json.loads(p.read_text())
             if "error" in r:
-                lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | **no result**: "
-                             f"{r['error'].strip().splitlines()[-1][:120]} | no | | {r['wall']:.0f} | | {r['commit']} |")
+                lines.append(
+                    f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | **no result**: "
+                    f"{r['error'].strip().splitlines()[-1][:120]} | no | | {r['wall']:.0f} | | {r['commit']} |"
+                )
                 continue
             ci = f" [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if r.get("ci95") else ""
             score = "—" if r["score"] is None else f"{r['score']:.2f}{ci}"
-            lines.append(f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | {score} | {'yes' if r['met'] else 'no'} | "
-                         f"{r['env_steps']} | {r['wall']:.0f} | {', '.join(r['critic'])} ({'/'.join(r['algorithms'])}) | "
-                         f"{r['commit']} |")
+            lines.append(
+                f"| `{e.env}` | {e.kind} | {e.target:g} | {s} | {score} | {'yes' if r['met'] else 'no'} | "
+                f"{r['env_steps']} | {r['wall']:.0f} | {', '.join(r['critic'])} ({'/'.join(r['algorithms'])}) | "
+                f"{r['commit']} |"
+            )
     return "\n".join(lines)
 
 
@@ -165,16 +212,21 @@ def main() -> None:
                 if missing_package(e):
                     print(f"{e.key}: package {e.needs!r} is not installed (make setup installs it)", flush=True)
                     continue
-                print(f"{e.key} seed {s}: agent2 run --env {e.env} --target {e.target:g} --budget-steps {e.budget}",
-                      flush=True)
+                print(
+                    f"{e.key} seed {s}: agent2 run --env {e.env} --target {e.target:g} --budget-steps {e.budget}",
+                    flush=True,
+                )
                 r = measure(e, s)
                 path.write_text(json.dumps(r, indent=1))
                 print(f"  -> {r.get('status', 'error')} {r.get('score')} in {r['wall']:.0f} s", flush=True)
     print(table(entries, args.seeds))
-    done = [json.loads(result_path(e, s).read_text()) for e in entries for s in args.seeds
-            if result_path(e, s).exists()]
-    print(f"\n{sum(bool(r.get('met')) for r in done)} of {len(done)} measured runs met their target; "
-          f"{sum('error' in r for r in done)} ended without a result.")
+    done = [
+        json.loads(result_path(e, s).read_text()) for e in entries for s in args.seeds if result_path(e, s).exists()
+    ]
+    print(
+        f"\n{sum(bool(r.get('met')) for r in done)} of {len(done)} measured runs met their target; "
+        f"{sum('error' in r for r in done)} ended without a result."
+    )
     for s in args.seeds:
         at = [r for r in done if r["seed"] == s]
         print(f"seed {s}: {sum(bool(r.get('met')) for r in at)} of {len(at)} met")

@@ -47,10 +47,12 @@ class TextGoalRoom(gym.Env):
     CORNERS = {"red": (0, 0), "blue": (4, 4)}
 
     def __init__(self):
-        self.observation_space = spaces.Dict({
-            "position": spaces.Box(0, self.SIZE - 1, (2,), np.float32),
-            "mission": spaces.Text(max_length=40, charset="abcdefghijklmnopqrstuvwxyz "),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "position": spaces.Box(0, self.SIZE - 1, (2,), np.float32),
+                "mission": spaces.Text(max_length=40, charset="abcdefghijklmnopqrstuvwxyz "),
+            }
+        )
         self.action_space = spaces.Discrete(4)
         self.pos = np.zeros(2, dtype=np.int64)
         self.goal = "red"
@@ -122,7 +124,7 @@ class ImageGoal(gym.Env):
         img = np.zeros(self.observation_space.shape, dtype=np.uint8)
         for cell, channel in ((self.goal, 1), (self.agent, 0)):
             r, c = cell * self.PX
-            img[r:r + self.PX, c:c + self.PX, channel] = 255
+            img[r : r + self.PX, c : c + self.PX, channel] = 255
         return img
 
     def reset(self, *, seed=None, options=None):

@@ -68,8 +68,11 @@ def main() -> None:
     epoch_steps = max(1000, args.budget_steps // 10)
     epochs = max(1, args.budget_steps // epoch_steps)
     if isinstance(env.action_space, gym.spaces.Discrete):
-        actor = DiscreteActor(preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]),
-                              action_shape=env.action_space.n, softmax_output=False)
+        actor = DiscreteActor(
+            preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]),
+            action_shape=env.action_space.n,
+            softmax_output=False,
+        )
         critic = DiscreteCritic(preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]))
         policy = DiscreteActorPolicy(actor=actor, action_space=env.action_space, deterministic_eval=True)
         algorithm = PPO(policy=policy, critic=critic, optim=AdamOptimizerFactory())
@@ -77,23 +80,47 @@ def main() -> None:
         params = OnPolicyTrainerParams(
             training_collector=Collector[CollectStats](algorithm, train_envs, buf),
             test_collector=Collector[CollectStats](algorithm, test_envs),
-            max_epochs=epochs, epoch_num_steps=epoch_steps, test_step_num_episodes=10,
-            verbose=False, show_progress=False, **hooks)
+            max_epochs=epochs,
+            epoch_num_steps=epoch_steps,
+            test_step_num_episodes=10,
+            verbose=False,
+            show_progress=False,
+            **hooks,
+        )
     else:
-        actor = ContinuousActorProbabilistic(preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]),
-                                             action_shape=env.action_space.shape, unbounded=True)
-        critics = [ContinuousCritic(preprocess_net=Net(state_shape=obs_dim, action_shape=env.action_space.shape,
-                                                       hidden_sizes=[64, 64], concat=True)) for _ in range(2)]
+        actor = ContinuousActorProbabilistic(
+            preprocess_net=Net(state_shape=obs_dim, hidden_sizes=[64, 64]),
+            action_shape=env.action_space.shape,
+            unbounded=True,
+        )
+        critics = [
+            ContinuousCritic(
+                preprocess_net=Net(
+                    state_shape=obs_dim, action_shape=env.action_space.shape, hidden_sizes=[64, 64], concat=True
+                )
+            )
+            for _ in range(2)
+        ]
         policy = SACPolicy(actor=actor, action_space=env.action_space)
-        algorithm = SAC(policy=policy, policy_optim=AdamOptimizerFactory(), critic=critics[0],
-                        critic_optim=AdamOptimizerFactory(), critic2=critics[1],
-                        critic2_optim=AdamOptimizerFactory())
+        algorithm = SAC(
+            policy=policy,
+            policy_optim=AdamOptimizerFactory(),
+            critic=critics[0],
+            critic_optim=AdamOptimizerFactory(),
+            critic2=critics[1],
+            critic2_optim=AdamOptimizerFactory(),
+        )
         buf = VectorReplayBuffer(min(args.budget_steps, 1_000_000), len(train_envs))
         params = OffPolicyTrainerParams(
             training_collector=Collector[CollectStats](algorithm, train_envs, buf, exploration_noise=True),
             test_collector=Collector[CollectStats](algorithm, test_envs),
-            max_epochs=epochs, epoch_num_steps=epoch_steps, test_step_num_episodes=10,
-            verbose=False, show_progress=False, **hooks)
+            max_epochs=epochs,
+            epoch_num_steps=epoch_steps,
+            test_step_num_episodes=10,
+            verbose=False,
+            show_progress=False,
+            **hooks,
+        )
     info = algorithm.run_training(params)
     if seen["best"] is not None:
         algorithm.load_state_dict(seen["best"])
@@ -101,13 +128,23 @@ def main() -> None:
     collector.reset()
     stats = collector.collect(n_episode=args.eval_episodes)
     wall = time.perf_counter() - start
-    print(json.dumps({
-        "env": args.env, "budget_steps": args.budget_steps, "seed": args.seed,
-        "env_steps": int(info.train_step), "score": float(np.mean(stats.returns)),
-        "score_std": float(np.std(stats.returns)), "wall_seconds": wall,
-        "update_seconds": float(info.timing.train_time_update), "curve": curve, "contender": "manual",
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "env": args.env,
+                "budget_steps": args.budget_steps,
+                "seed": args.seed,
+                "env_steps": int(info.train_step),
+                "score": float(np.mean(stats.returns)),
+                "score_std": float(np.std(stats.returns)),
+                "wall_seconds": wall,
+                "update_seconds": float(info.timing.train_time_update),
+                "curve": curve,
+                "contender": "manual",
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,25 +39,34 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.trials):
             trial = run_trial(seed, TARGETS[seed % len(TARGETS)], Path(tmp) / "runs", max_delay=11.0)
             trials.append(trial.__dict__)
-            resumed = "" if trial.killed_in is None else \
-                f", training resumed at step {trial.resumed_at_step}, {trial.replayed_steps} steps replayed " \
+            resumed = (
+                ""
+                if trial.killed_in is None
+                else f", training resumed at step {trial.resumed_at_step}, {trial.replayed_steps} steps replayed "
                 f"({trial.steps_ratio or 0:.3f}x an uninterrupted run)"
-            print(f"trial {seed:3d} kill {trial.target:12s} at {trial.delay:5.1f} s: "
-                  f"{'killed' if trial.killed else 'ended first'}{resumed}, {trial.resumes} resume(s)"
-                  f"{f' ({trial.restarts} started again: killed before it was recorded)' if trial.restarts else ''}, "
-                  f"{'OK' if not trial.problems else 'PROBLEMS: ' + '; '.join(trial.problems)} ({trial.wall:.0f} s)",
-                  flush=True)
+            )
+            print(
+                f"trial {seed:3d} kill {trial.target:12s} at {trial.delay:5.1f} s: "
+                f"{'killed' if trial.killed else 'ended first'}{resumed}, {trial.resumes} resume(s)"
+                f"{f' ({trial.restarts} started again: killed before it was recorded)' if trial.restarts else ''}, "
+                f"{'OK' if not trial.problems else 'PROBLEMS: ' + '; '.join(trial.problems)} ({trial.wall:.0f} s)",
+                flush=True,
+            )
     killed = sum(t["killed"] for t in trials)
     failed = sum(bool(t["problems"]) for t in trials)
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"reliability-{sha}.json").write_text(json.dumps({"commit": sha, "trials": trials}, indent=1))
     kinds = ", ".join(f"{sum(t['target'] == k for t in trials)} {k}" for k in TARGETS)
     during = sum(t["killed_in"] is not None for t in trials)
-    print(f"\n{len(trials)} trials ({kinds}), {killed} faults injected ({during} during training), "
-          f"{sum(t['resumes'] for t in trials)} resumes, "
-          f"{failed} with problems, {time.perf_counter() - t0:.0f} s; commit {sha}")
+    print(
+        f"\n{len(trials)} trials ({kinds}), {killed} faults injected ({during} during training), "
+        f"{sum(t['resumes'] for t in trials)} resumes, "
+        f"{failed} with problems, {time.perf_counter() - t0:.0f} s; commit {sha}"
+    )
 
 
 if __name__ == "__main__":

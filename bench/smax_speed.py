@@ -54,8 +54,14 @@ def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> d
     seconds = time.perf_counter() - t0
     venv.close()
     joint = stats.n_collected_steps / layout.n_agents
-    return {"games": games, "batched": batched, "joint_steps": joint, "seconds": seconds,
-            "joint_steps_per_second": joint / seconds, "episodes": stats.n_collected_episodes}
+    return {
+        "games": games,
+        "batched": batched,
+        "joint_steps": joint,
+        "seconds": seconds,
+        "joint_steps_per_second": joint / seconds,
+        "episodes": stats.n_collected_episodes,
+    }
 
 
 def main() -> None:
@@ -70,9 +76,11 @@ def main() -> None:
         for batched in (True, False):
             r = joint_steps_per_second(args.env, games, args.steps, batched)
             rows.append(r)
-            print(f"{args.env} {games} games, {'batched' if batched else 'one call per game'}: "
-                  f"{r['joint_steps_per_second']:.0f} joint steps/s ({r['joint_steps']:.0f} in {r['seconds']:.1f} s)",
-                  flush=True)
+            print(
+                f"{args.env} {games} games, {'batched' if batched else 'one call per game'}: "
+                f"{r['joint_steps_per_second']:.0f} joint steps/s ({r['joint_steps']:.0f} in {r['seconds']:.1f} s)",
+                flush=True,
+            )
     save_raw("smax-speed", prov, {"env": args.env, "rows": rows})
 
 

@@ -66,8 +66,9 @@ QUICK_CONTENDERS = ("manual", "zoo", "agent2")
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``cmd`` (one torch thread); its output and wall seconds."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "AGENT2_TORCH_THREADS": "1", **(env or {})})
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "AGENT2_TORCH_THREADS": "1", **(env or {})}
+    )
     return proc, time.perf_counter() - t0
 
 
@@ -78,8 +79,19 @@ def steps_to_target(curve: list[list[float]], target: float | None) -> int | Non
 
 
 def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str] | None = None) -> dict:
-    proc, wall = _run([sys.executable, str(ROOT / "bench" / script), "--env", task, "--budget-steps",
-                       str(budget), "--seed", str(seed), *(extra or [])])
+    proc, wall = _run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / script),
+            "--env",
+            task,
+            "--budget-steps",
+            str(budget),
+            "--seed",
+            str(seed),
+            *(extra or []),
+        ]
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr[-800:], "wall": wall}
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -93,8 +105,20 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     from graph.runner import thread_recorded
 
     result_file = runs / thread / "result.json"
-    cmd = ["run", "--env", task, "--budget-steps", str(budget), "--seed", str(seed), "--thread-id", thread,
-           "--no-progress", "--designer", designer]
+    cmd = [
+        "run",
+        "--env",
+        task,
+        "--budget-steps",
+        str(budget),
+        "--seed",
+        str(seed),
+        "--thread-id",
+        thread,
+        "--no-progress",
+        "--designer",
+        designer,
+    ]
     if result_file.exists():  # finished, but the suite was stopped before it saved the record
         cmd, wall = [], 0.0
     elif (runs / "checkpoints.sqlite").exists() and thread_recorded(thread, str(runs)):
@@ -102,17 +126,29 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     if cmd:
         proc, wall = _run([sys.executable, "-m", "graph.cli", *cmd, "--runs-dir", str(runs)])
         if cmd[0] == "resume" and "--restart-iteration" in proc.stderr:  # a checkpoint of older code or
-            proc, more = _run([sys.executable, "-m", "graph.cli", *cmd, "--restart-iteration",  # another job
-                               "--runs-dir", str(runs)])
+            proc, more = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "graph.cli",
+                    *cmd,
+                    "--restart-iteration",  # another job
+                    "--runs-dir",
+                    str(runs),
+                ]
+            )
             wall += more
     if not result_file.exists():
         return {"error": (proc.stderr or proc.stdout)[-800:], "wall": wall}
     result = json.loads(result_file.read_text())
     with sqlite3.connect(runs / "agent2.db") as db:
-        iters = db.execute("select iteration, env_steps from iterations where thread_id = ? order by iteration",
-                           [thread]).fetchall()
-        points = db.execute("select iteration, env_step, test_mean from metrics where thread_id = ? "
-                            "order by iteration, env_step", [thread]).fetchall()
+        iters = db.execute(
+            "select iteration, env_steps from iterations where thread_id = ? order by iteration", [thread]
+        ).fetchall()
+        points = db.execute(
+            "select iteration, env_step, test_mean from metrics where thread_id = ? order by iteration, env_step",
+            [thread],
+        ).fetchall()
     offset, offsets = 0, {}
     for it, steps in iters:
         offsets[it] = offset
@@ -121,10 +157,16 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     best = result.get("best") or {}
     if best.get("eval_mean") is None:
         return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
-    return {"score": best["eval_mean"], "env_steps": result["env_steps_total"], "wall": wall,
-            "curve": curve, "iterations": len(result["iterations"]), "status": result["status"],
-            "algorithms": [it["algorithm"] for it in result["iterations"]],
-            **({"resumed": True} if cmd[:1] == ["resume"] else {})}
+    return {
+        "score": best["eval_mean"],
+        "env_steps": result["env_steps_total"],
+        "wall": wall,
+        "curve": curve,
+        "iterations": len(result["iterations"]),
+        "status": result["status"],
+        "algorithms": [it["algorithm"] for it in result["iterations"]],
+        **({"resumed": True} if cmd[:1] == ["resume"] else {}),
+    }
 
 
 def run_key(task: str, contender: str, budget: int, seed: int) -> str:
@@ -161,15 +203,21 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
             rs = [r for r in records if r["task"] == task and r["contender"] == contender]
             scores = [r["score"] for r in rs if r.get("score") is not None]
             reached = [s for s in (steps_to_target(r.get("curve", []), targets[task]) for r in rs) if s is not None]
-            rows.append({
-                "task": task, "contender": contender, "runs": len(rs), "failed": len(rs) - len(scores),
-                "mean": statistics.mean(scores) if scores else None,
-                "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0 if scores else None,
-                "iqm_ci": list(iqm_ci(scores)) if scores else None,
-                "reached": len(reached), "steps_to_target": int(statistics.median(reached)) if reached else None,
-                "env_steps": statistics.mean(r["env_steps"] for r in rs if not r.get("failed")) if scores else None,
-                "wall": statistics.mean(r["wall"] for r in rs if not r.get("failed")) if scores else None,
-            })
+            rows.append(
+                {
+                    "task": task,
+                    "contender": contender,
+                    "runs": len(rs),
+                    "failed": len(rs) - len(scores),
+                    "mean": statistics.mean(scores) if scores else None,
+                    "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0 if scores else None,
+                    "iqm_ci": list(iqm_ci(scores)) if scores else None,
+                    "reached": len(reached),
+                    "steps_to_target": int(statistics.median(reached)) if reached else None,
+                    "env_steps": statistics.mean(r["env_steps"] for r in rs if not r.get("failed")) if scores else None,
+                    "wall": statistics.mean(r["wall"] for r in rs if not r.get("failed")) if scores else None,
+                }
+            )
     return rows
 
 
@@ -184,17 +232,22 @@ def _num(x: float | None) -> str:
 
 
 def table(rows: list[dict], targets: dict[str, float | None]) -> str:
-    lines = ["| task (target) | contender | score (mean ± std over seeds) | IQM [95% bootstrap CI] | reached target "
-             "| steps to target (median) | env steps | wall (s) | Agent² gain |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task (target) | contender | score (mean ± std over seeds) | IQM [95% bootstrap CI] | reached target "
+        "| steps to target (median) | env steps | wall (s) | Agent² gain |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     by = {(r["task"], r["contender"]): r for r in rows}
     for r in rows:
         score = "failed" if r["mean"] is None else f"{r['mean']:.1f} ± {r['std']:.1f}"
         ours = by.get((r["task"], "agent2"), {}).get("mean")
         gain = "" if r["contender"].startswith("agent2") else _gain(ours, r["mean"])
         iqm = "—" if not r.get("iqm_ci") else "{:.1f} [{:.1f}, {:.1f}]".format(*r["iqm_ci"])
-        lines.append(f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
-                     f"{r['reached']}/{r['runs']} | "
-                     f"{r['steps_to_target'] or '—'} | {_num(r['env_steps'])} | {_num(r['wall'])} | {gain} |")
+        lines.append(
+            f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
+            f"{r['reached']}/{r['runs']} | "
+            f"{r['steps_to_target'] or '—'} | {_num(r['env_steps'])} | {_num(r['wall'])} | {gain} |"
+        )
     return "\n".join(lines)
 
 
@@ -208,9 +261,15 @@ def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=False):
         rs = [r for r in rows if r["task"] == task and r["mean"] is not None]
-        ax.bar([r["contender"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs], capsize=4,
-               color=[{"manual": "#999999", "zoo": "#6a9fd4", "tuner": "#8fbf7f"}.get(r["contender"], "#d46a6a")
-                      for r in rs])
+        ax.bar(
+            [r["contender"] for r in rs],
+            [r["mean"] for r in rs],
+            yerr=[r["std"] for r in rs],
+            capsize=4,
+            color=[
+                {"manual": "#999999", "zoo": "#6a9fd4", "tuner": "#8fbf7f"}.get(r["contender"], "#d46a6a") for r in rs
+            ],
+        )
         if targets[task] is not None:
             ax.axhline(targets[task], color="k", ls="--", lw=1, label="target")
         ax.set_title(task)
@@ -220,8 +279,22 @@ def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None
     plt.close(fig)
 
 
-HISTORY_FIELDS = ["commit", "date", "mode", "budget", "seeds", "task", "contender", "runs", "mean", "std", "reached",
-                  "steps_to_target", "env_steps", "wall"]
+HISTORY_FIELDS = [
+    "commit",
+    "date",
+    "mode",
+    "budget",
+    "seeds",
+    "task",
+    "contender",
+    "runs",
+    "mean",
+    "std",
+    "reached",
+    "steps_to_target",
+    "env_steps",
+    "wall",
+]
 
 
 def record_history(rows: list[dict], sha: str, mode: str, budgets: dict[str, int], seeds: list[int]) -> list[str]:
@@ -235,21 +308,36 @@ def record_history(rows: list[dict], sha: str, mode: str, budgets: dict[str, int
         if not old:
             writer.writeheader()
         for r in rows:
-            writer.writerow({"commit": sha, "date": time.strftime("%Y-%m-%d"), "mode": mode,
-                             "budget": budgets[r["task"]], "seeds": seeds_key, **{k: r[k] for k in HISTORY_FIELDS[5:]}})
+            writer.writerow(
+                {
+                    "commit": sha,
+                    "date": time.strftime("%Y-%m-%d"),
+                    "mode": mode,
+                    "budget": budgets[r["task"]],
+                    "seeds": seeds_key,
+                    **{k: r[k] for k in HISTORY_FIELDS[5:]},
+                }
+            )
     changes = []
     for r in rows:
         if not r["contender"].startswith("agent2") or r["mean"] is None:
             continue
-        before = [o for o in old if (o["mode"], o["task"], o["contender"], o["budget"], o["seeds"])
-                  == (mode, r["task"], r["contender"], str(budgets[r["task"]]), seeds_key)
-                  and o["commit"] != sha and o["mean"]]
+        before = [
+            o
+            for o in old
+            if (o["mode"], o["task"], o["contender"], o["budget"], o["seeds"])
+            == (mode, r["task"], r["contender"], str(budgets[r["task"]]), seeds_key)
+            and o["commit"] != sha
+            and o["mean"]
+        ]
         if before:
             prev = before[-1]
             delta = r["mean"] - float(prev["mean"])
             worse = delta < -max(float(prev["std"] or 0), r["std"] or 0)
-            changes.append(f"{r['task']} {r['contender']}: {float(prev['mean']):.1f} at {prev['commit']} -> "
-                           f"{r['mean']:.1f} now ({delta:+.1f}){'  WORSE beyond the seed spread' if worse else ''}")
+            changes.append(
+                f"{r['task']} {r['contender']}: {float(prev['mean']):.1f} at {prev['commit']} -> "
+                f"{r['mean']:.1f} now ({delta:+.1f}){'  WORSE beyond the seed spread' if worse else ''}"
+            )
     return changes
 
 
@@ -257,8 +345,11 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
     """The issue-16 table: per task, Agent² over seeds and the seeds that met the target, the manual, zoo
     and tuner baselines, the paper's baseline → Agent² and the published library figures."""
     by = {(r["task"], r["contender"]): r for r in rows}
-    lines = ["| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | tuner | "
-             "paper: baseline → Agent² | published |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | tuner | "
+        "paper: baseline → Agent² | published |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
 
     def cell(r: dict | None, met: bool = False) -> str:
         if r is None:
@@ -267,14 +358,18 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
             return f"failed ({r['failed']} of {r['runs']})"
         spread = f" ± {r['std']:.1f}" if r["runs"] - r["failed"] > 1 else ""
         seeds_ok = r["runs"] - r["failed"]
-        return f"{r['mean']:.1f}{spread} " + (f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})")
+        return f"{r['mean']:.1f}{spread} " + (
+            f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})"
+        )
 
     for task in dict.fromkeys(r["task"] for r in rows):
         t = BUILTIN_TASKS.get(task)
-        lines.append(f"| {t.family if t else '—'} | {task} ({t.target if t else '—'}) | {budgets[task] // 1000}k | "
-                     f"{cell(by.get((task, 'agent2')), met=True)} | {cell(by.get((task, 'manual')))} | "
-                     f"{cell(by.get((task, 'zoo')))} | {cell(by.get((task, 'tuner')))} | {PAPER.get(task, '—')} | "
-                     f"{LIBRARY.get(task, '—')} |")
+        lines.append(
+            f"| {t.family if t else '—'} | {task} ({t.target if t else '—'}) | {budgets[task] // 1000}k | "
+            f"{cell(by.get((task, 'agent2')), met=True)} | {cell(by.get((task, 'manual')))} | "
+            f"{cell(by.get((task, 'zoo')))} | {cell(by.get((task, 'tuner')))} | {PAPER.get(task, '—')} | "
+            f"{LIBRARY.get(task, '—')} |"
+        )
     return "\n".join(lines)
 
 
@@ -286,20 +381,35 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="classic control, small budgets (< 20 min, 2 cores)")
-    mode.add_argument("--full", action="store_true", help="every installed built-in task, default budgets; "
-                                                          "resumable, each result saved when it ends")
+    mode.add_argument(
+        "--full",
+        action="store_true",
+        help="every installed built-in task, default budgets; resumable, each result saved when it ends",
+    )
     ap.add_argument("--tasks", nargs="*")
     ap.add_argument("--budget", type=int, help="env steps for every task (default: the mode's)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
-    ap.add_argument("--contenders", nargs="*", choices=[*CONTENDERS, "agent2-llm"],
-                    help="default: manual, zoo, tuner, agent2 (--quick: without tuner), and agent2-llm with --llm")
+    ap.add_argument(
+        "--contenders",
+        nargs="*",
+        choices=[*CONTENDERS, "agent2-llm"],
+        help="default: manual, zoo, tuner, agent2 (--quick: without tuner), and agent2-llm with --llm",
+    )
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
     ap.add_argument("--shard", default="0/1", metavar="I/N", help="--full: only the runs whose index modulo N is I")
-    ap.add_argument("--runs-dir", type=Path, default=ROOT / "bench" / "runs",
-                    help="--full: where runs keep their folders between calls")
+    ap.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=ROOT / "bench" / "runs",
+        help="--full: where runs keep their folders between calls",
+    )
     ap.add_argument("--table", action="store_true", help="--full: only print the table of the results on disk")
-    ap.add_argument("--llm", action=argparse.BooleanOptionalAction, default=None,
-                    help="add the LLM designer as a contender (default: when a model endpoint is configured)")
+    ap.add_argument(
+        "--llm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add the LLM designer as a contender (default: when a model endpoint is configured)",
+    )
     args = ap.parse_args()
     try:
         shard, shards = (int(x) for x in args.shard.split("/"))
@@ -321,11 +431,18 @@ def main() -> None:
     else:
         budgets = {t: args.budget or b for t, b in QUICK.items()}
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
-    contenders = args.contenders or [*(CONTENDERS if args.full or args.tasks else QUICK_CONTENDERS),
-                                     *(["agent2-llm"] if args.llm else [])]
-    jobs = [(task, c, budget, seed) for task, budget in budgets.items() for seed in args.seeds for c in contenders
-            if not (c in ("manual", "tuner") and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
-            and not (c == "zoo" and task not in ZOO)]
+    contenders = args.contenders or [
+        *(CONTENDERS if args.full or args.tasks else QUICK_CONTENDERS),
+        *(["agent2-llm"] if args.llm else []),
+    ]
+    jobs = [
+        (task, c, budget, seed)
+        for task, budget in budgets.items()
+        for seed in args.seeds
+        for c in contenders
+        if not (c in ("manual", "tuner") and BUILTIN_TASKS.get(task) and BUILTIN_TASKS[task].multi_agent)
+        and not (c == "zoo" and task not in ZOO)
+    ]
     if args.full:
         run_full(args, jobs, budgets, targets, shard, shards)
         return
@@ -333,8 +450,10 @@ def main() -> None:
     print(f"suite ({mode_name}): {len(jobs)} runs, {args.jobs} at once, commit {prov['commit']}", file=sys.stderr)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-suite-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(measure, task, c, budget, seed, Path(tmp) / f"runs-{i}")
-                   for i, (task, c, budget, seed) in enumerate(jobs)]
+        futures = [
+            pool.submit(measure, task, c, budget, seed, Path(tmp) / f"runs-{i}")
+            for i, (task, c, budget, seed) in enumerate(jobs)
+        ]
         records = []
         for i, fut in enumerate(futures):
             records.append(fut.result())
@@ -343,30 +462,50 @@ def main() -> None:
     rows = summarise(records, targets)
     sha = prov["commit"]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{sha}-{mode_name}.json").write_text(json.dumps(
-        {**finish(prov), "mode": mode_name, "seeds": args.seeds, "jobs": args.jobs, "wall_seconds": total,
-         "budgets": budgets, "records": records, "summary": rows}, indent=1))
+    (RESULTS / f"{sha}-{mode_name}.json").write_text(
+        json.dumps(
+            {
+                **finish(prov),
+                "mode": mode_name,
+                "seeds": args.seeds,
+                "jobs": args.jobs,
+                "wall_seconds": total,
+                "budgets": budgets,
+                "records": records,
+                "summary": rows,
+            },
+            indent=1,
+        )
+    )
     plot(rows, targets, RESULTS / f"{sha}-{mode_name}.png")
     changes = record_history(rows, sha, mode_name, budgets, args.seeds)
     print(table(rows, targets))
-    print(f"\n{len(jobs)} runs in {total:.0f} s ({args.jobs} at once), commit {sha}; "
-          f"raw: bench/results/{sha}-{mode_name}.json, plot: bench/results/{sha}-{mode_name}.png")
+    print(
+        f"\n{len(jobs)} runs in {total:.0f} s ({args.jobs} at once), commit {sha}; "
+        f"raw: bench/results/{sha}-{mode_name}.json, plot: bench/results/{sha}-{mode_name}.png"
+    )
     for line in changes or ["no earlier commit measured with this setup"]:
         print(line)
 
 
 def _report(r: dict, i: int, n: int, t0: float) -> None:
     shown = "failed: " + r["error"][-200:] if r.get("failed") else f"{r['score']:.1f}"
-    print(f"[{i + 1}/{n} {time.perf_counter() - t0:5.0f} s] {r['task']} {r['contender']} seed {r['seed']}: {shown}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[{i + 1}/{n} {time.perf_counter() - t0:5.0f} s] {r['task']} {r['contender']} seed {r['seed']}: {shown}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict, shard: int, shards: int) -> None:
     """Run this shard's unfinished jobs, saving each result when it ends; then the table of all on disk."""
     todo = [job for i, job in enumerate(jobs) if i % shards == shard and not finished(record_path(*job))]
     if not args.table:
-        print(f"suite (full, shard {shard}/{shards}): {len(todo)} of {len(jobs)} runs to do, {args.jobs} at once, "
-              f"commit {commit()}, runs in {args.runs_dir}", file=sys.stderr)
+        print(
+            f"suite (full, shard {shard}/{shards}): {len(todo)} of {len(jobs)} runs to do, {args.jobs} at once, "
+            f"commit {commit()}, runs in {args.runs_dir}",
+            file=sys.stderr,
+        )
         t0 = time.perf_counter()
         args.runs_dir.mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -380,15 +519,22 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
     records = full_records(jobs)
     rows = summarise(records, targets)
     for row in rows:
-        row["met"] = sum(1 for r in records if (r["task"], r["contender"]) == (row["task"], row["contender"])
-                         and r.get("score") is not None and targets[r["task"]] is not None
-                         and r["score"] >= targets[r["task"]])
+        row["met"] = sum(
+            1
+            for r in records
+            if (r["task"], r["contender"]) == (row["task"], row["contender"])
+            and r.get("score") is not None
+            and targets[r["task"]] is not None
+            and r["score"] >= targets[r["task"]]
+        )
     print(table(rows, targets))
     print()
     print(family_table(rows, budgets))
     commits = sorted({r["commit"] for r in records})
-    print(f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/), "
-          f"{sum(bool(r.get('failed')) for r in records)} failed; measured at {', '.join(commits) or '—'}")
+    print(
+        f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/), "
+        f"{sum(bool(r.get('failed')) for r in records)} failed; measured at {', '.join(commits) or '—'}"
+    )
 
 
 def _installed(task: str) -> bool:

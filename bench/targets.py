@@ -36,13 +36,27 @@ def main() -> None:
             score = best.get("eval_mean")
             shown = "failed" if score is None else f"{score:.1f} ± {best.get('eval_std') or 0:.1f}"
             met = "yes" if r["status"] == "target_met" else "no"
-            print(f"| {name} | {task.target:g} | {shown} | {met} | {r['env_steps_total']} / {task.budget_steps} | "
-                  f"{len(r['iterations'])} | {r['outside_wall_seconds']:.0f} |", flush=True)
-            rows.append({"task": name, "target": task.target, "seed": args.seed, "status": r["status"],
-                         "score": score, "std": best.get("eval_std"), "ci95": best.get("eval_ci95"),
-                         "episodes": best.get("eval_episodes"), "env_steps": r["env_steps_total"],
-                         "budget": task.budget_steps, "iterations": len(r["iterations"]),
-                         "wall": r["outside_wall_seconds"]})
+            print(
+                f"| {name} | {task.target:g} | {shown} | {met} | {r['env_steps_total']} / {task.budget_steps} | "
+                f"{len(r['iterations'])} | {r['outside_wall_seconds']:.0f} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "task": name,
+                    "target": task.target,
+                    "seed": args.seed,
+                    "status": r["status"],
+                    "score": score,
+                    "std": best.get("eval_std"),
+                    "ci95": best.get("eval_ci95"),
+                    "episodes": best.get("eval_episodes"),
+                    "env_steps": r["env_steps_total"],
+                    "budget": task.budget_steps,
+                    "iterations": len(r["iterations"]),
+                    "wall": r["outside_wall_seconds"],
+                }
+            )
     save_raw("targets", prov, {"rows": rows})
 
 

@@ -37,17 +37,44 @@ DEFAULT = {"CartPole-v1": 50_000, "Pendulum-v1": 6_000}
 
 def agent2_rate(task: str, budget: int, runs: Path) -> tuple[dict, Path]:
     env = {**os.environ, "AGENT2_TORCH_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "graph.cli", "run", "--env", task, "--budget-steps", str(budget),
-                    "--target", "1e9", "--max-iterations", "1", "--runs-dir", str(runs), "--thread-id", "t",
-                    "--no-progress"], cwd=ROOT, env=env, capture_output=True, check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "graph.cli",
+            "run",
+            "--env",
+            task,
+            "--budget-steps",
+            str(budget),
+            "--target",
+            "1e9",
+            "--max-iterations",
+            "1",
+            "--runs-dir",
+            str(runs),
+            "--thread-id",
+            "t",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     it = runs / "t" / "iter_1"
     train = json.loads((it / "train_result.json").read_text())
     starts = [json.loads(x) for x in (it / "progress.jsonl").read_text().splitlines() if '"start"' in x]
     setup = starts[0]["wall"] if starts else 0.0
     seconds = train["wall_seconds"] - setup
-    return {"env_steps": train["env_steps"], "train_seconds": seconds, "steps_per_second": train["env_steps"] / seconds,
-            "test_seconds": train["time_test"], "peak_rss_mb": train.get("peak_rss_mb"), "setup_seconds": setup}, \
-        it / "job.json"
+    return {
+        "env_steps": train["env_steps"],
+        "train_seconds": seconds,
+        "steps_per_second": train["env_steps"] / seconds,
+        "test_seconds": train["time_test"],
+        "peak_rss_mb": train.get("peak_rss_mb"),
+        "setup_seconds": setup,
+    }, it / "job.json"
 
 
 def untested_rate(r: dict) -> float:
@@ -62,8 +89,13 @@ def measure(task: str, budget: int) -> tuple[dict, dict, str]:
         same["algo"]["budget_steps"] = ours["env_steps"]
         job = Path(tmp) / "bare_job.json"
         job.write_text(json.dumps(same))
-        bare_out = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)], cwd=ROOT,
-                                  capture_output=True, text=True, check=True).stdout
+        bare_out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "bare_tianshou.py"), str(job)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return ours, json.loads(bare_out.strip().splitlines()[-1]), same["algo"]["algorithm"]
 
 
@@ -74,8 +106,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="pairs per task; the table shows the median pair")
     args = ap.parse_args()
     prov, raw = provenance(), []
-    print("| task | algorithm | Agent²: steps, s (tests), steps/s | bare Tianshou: steps, s (tests), steps/s | "
-          "ratio (median; all pairs) | ratio without tests (all pairs) | peak MB Agent² worker / bare |")
+    print(
+        "| task | algorithm | Agent²: steps, s (tests), steps/s | bare Tianshou: steps, s (tests), steps/s | "
+        "ratio (median; all pairs) | ratio without tests (all pairs) | peak MB Agent² worker / bare |"
+    )
     print("|---|---|---|---|---|---|---|")
     for task in args.tasks:
         pairs = [measure(task, args.budget_steps or DEFAULT.get(task, 50_000)) for _ in range(args.repeats)]
@@ -84,12 +118,14 @@ def main() -> None:
         ours, bare, algo = pairs[sorted(range(len(pairs)), key=lambda i: ratios[i])[len(pairs) // 2]]
         ratio = ours["steps_per_second"] / bare["steps_per_second"]
         untested = sorted(untested_rate(o) / untested_rate(b) for o, b, _ in pairs)
-        print(f"| {task} | {algo} | {ours['env_steps']}, {ours['train_seconds']:.1f} ({ours['test_seconds']:.1f}), "
-              f"{ours['steps_per_second']:.0f} | {bare['env_steps']}, {bare['train_seconds']:.1f} "
-              f"({bare['test_seconds']:.1f}), {bare['steps_per_second']:.0f} | {ratio:.2f}; "
-              f"{', '.join(f'{r:.2f}' for r in ratios)} | {untested[len(untested) // 2]:.2f}; "
-              f"{', '.join(f'{r:.2f}' for r in untested)} | {ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |",
-              flush=True)
+        print(
+            f"| {task} | {algo} | {ours['env_steps']}, {ours['train_seconds']:.1f} ({ours['test_seconds']:.1f}), "
+            f"{ours['steps_per_second']:.0f} | {bare['env_steps']}, {bare['train_seconds']:.1f} "
+            f"({bare['test_seconds']:.1f}), {bare['steps_per_second']:.0f} | {ratio:.2f}; "
+            f"{', '.join(f'{r:.2f}' for r in ratios)} | {untested[len(untested) // 2]:.2f}; "
+            f"{', '.join(f'{r:.2f}' for r in untested)} | {ours['peak_rss_mb'] or 0:.0f} / {bare['peak_rss_mb']:.0f} |",
+            flush=True,
+        )
     save_raw("throughput", prov, {"tasks": raw})
 
 

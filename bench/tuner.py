@@ -52,29 +52,35 @@ def sample(trial: optuna.Trial, algorithm: str) -> dict:
     act = trial.suggest_categorical("activation", ["tanh", "relu"])
     common = {"gamma": gamma, "lr": lr, "hidden_sizes": net, "activation": act}
     if algorithm in ("PPO", "A2C"):
-        return {**common,
-                "batch_size": 2 ** trial.suggest_int("log2_batch", 3, 9),
-                "collect_steps": 2 ** trial.suggest_int("log2_collect", 5, 12),
-                "ent_coef": trial.suggest_float("ent_coef", 1e-8, 0.1, log=True),
-                "eps_clip": trial.suggest_categorical("clip", [0.1, 0.2, 0.3, 0.4]),
-                "repeat": trial.suggest_categorical("epochs", [1, 5, 10, 20]),
-                "gae_lambda": 1 - trial.suggest_float("one_minus_lambda", 1e-3, 0.2, log=True),
-                "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 5.0, log=True),
-                "vf_coef": trial.suggest_float("vf_coef", 0.0, 1.0)}
+        return {
+            **common,
+            "batch_size": 2 ** trial.suggest_int("log2_batch", 3, 9),
+            "collect_steps": 2 ** trial.suggest_int("log2_collect", 5, 12),
+            "ent_coef": trial.suggest_float("ent_coef", 1e-8, 0.1, log=True),
+            "eps_clip": trial.suggest_categorical("clip", [0.1, 0.2, 0.3, 0.4]),
+            "repeat": trial.suggest_categorical("epochs", [1, 5, 10, 20]),
+            "gae_lambda": 1 - trial.suggest_float("one_minus_lambda", 1e-3, 0.2, log=True),
+            "max_grad_norm": trial.suggest_float("max_grad_norm", 0.3, 5.0, log=True),
+            "vf_coef": trial.suggest_float("vf_coef", 0.0, 1.0),
+        }
     if algorithm == "DQN":
-        return {**common,
-                "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 9),
-                "buffer_size": trial.suggest_categorical("buffer", [10_000, 50_000, 100_000]),
-                "eps_final": trial.suggest_float("eps_final", 0.0, 0.2),
-                "eps_decay_fraction": trial.suggest_float("eps_fraction", 0.0, 0.5),
-                "target_update_freq": trial.suggest_categorical("target_update", [1, 1000, 5000, 10000]),
-                "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 5000, 10000]),
-                "update_per_step": 1 / trial.suggest_categorical("train_freq", [1, 4, 8, 16])}
-    return {**common,  # SAC, TD3
-            "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 10),
-            "buffer_size": trial.suggest_categorical("buffer", [10_000, 100_000, 1_000_000]),
-            "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 10_000]),
-            "tau": trial.suggest_categorical("tau", [0.001, 0.005, 0.01, 0.02, 0.05, 0.08])}
+        return {
+            **common,
+            "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 9),
+            "buffer_size": trial.suggest_categorical("buffer", [10_000, 50_000, 100_000]),
+            "eps_final": trial.suggest_float("eps_final", 0.0, 0.2),
+            "eps_decay_fraction": trial.suggest_float("eps_fraction", 0.0, 0.5),
+            "target_update_freq": trial.suggest_categorical("target_update", [1, 1000, 5000, 10000]),
+            "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 5000, 10000]),
+            "update_per_step": 1 / trial.suggest_categorical("train_freq", [1, 4, 8, 16]),
+        }
+    return {
+        **common,  # SAC, TD3
+        "batch_size": 2 ** trial.suggest_int("log2_batch", 4, 10),
+        "buffer_size": trial.suggest_categorical("buffer", [10_000, 100_000, 1_000_000]),
+        "start_steps": trial.suggest_categorical("learning_starts", [0, 1000, 10_000]),
+        "tau": trial.suggest_categorical("tau", [0.001, 0.005, 0.01, 0.02, 0.05, 0.08]),
+    }
 
 
 def base_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
@@ -98,10 +104,14 @@ def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
 def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work: Path) -> dict:
     base, normalize = base_config(env, budget)
     mdp = original_mdp(profile_env(env, episodes=1).obs_dim).model_copy(
-        update={"normalize_obs": normalize, "summary": "original MDP"})
+        update={"normalize_obs": normalize, "summary": "original MDP"}
+    )
     per_trial = max(1000, budget // trials)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    )
     used, log, folders, curve = 0, [], {}, []
     while budget - used >= min(per_trial, 1000):
         trial = study.ask()
@@ -110,8 +120,9 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         folders[trial.number] = folder
         tests, seen = [], [0]
 
-        def on_progress(event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen,
-                        used: int = used) -> None:
+        def on_progress(
+            event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen, used: int = used
+        ) -> None:
             seen[0] = max(seen[0], int(event.get("env_step") or 0))
             if event.get("kind") == "test" and event.get("mean") is not None and math.isfinite(event["mean"]):
                 tests.append(event["mean"])
@@ -121,8 +132,11 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
                     raise optuna.TrialPruned()
 
         try:
-            result = run_training(TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None),
-                                  folder, on_progress=on_progress)
+            result = run_training(
+                TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None),
+                folder,
+                on_progress=on_progress,
+            )
             state, value = optuna.trial.TrialState.COMPLETE, result.best_test_mean
         except optuna.TrialPruned:
             state, value = optuna.trial.TrialState.PRUNED, None
@@ -131,16 +145,31 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         if state == optuna.trial.TrialState.COMPLETE and value is None:
             state = optuna.trial.TrialState.FAIL
         study.tell(trial, value, state=state)
-        log.append({"trial": trial.number, "state": state.name, "best_test": value if value is not None else
-                    (max(tests) if tests else None), "env_steps": steps, "params": trial.params})
+        log.append(
+            {
+                "trial": trial.number,
+                "state": state.name,
+                "best_test": value if value is not None else (max(tests) if tests else None),
+                "env_steps": steps,
+                "params": trial.params,
+            }
+        )
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         return {"error": "no trial finished", "trials": log, "env_steps": used}
     best = study.best_trial
     ev = run_evaluation(folders[best.number], eval_episodes)
-    return {"score": ev.mean, "score_std": ev.std, "env_steps": used, "curve": curve, "trials": log,
-            "best_trial": best.number,
-            "best_params": best.params, "algorithm": base.algorithm, "error": ev.error}
+    return {
+        "score": ev.mean,
+        "score_std": ev.std,
+        "env_steps": used,
+        "curve": curve,
+        "trials": log,
+        "best_trial": best.number,
+        "best_params": best.params,
+        "algorithm": base.algorithm,
+        "error": ev.error,
+    }
 
 
 def main() -> None:
@@ -155,11 +184,19 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-tuner-") as tmp:
         out = tune(args.env, args.budget_steps, args.seed, args.trials, args.eval_episodes, Path(tmp))
-    print(json.dumps({
-        "env": args.env, "contender": "tuner", "seed": args.seed, "budget_steps": args.budget_steps,
-        "wall_seconds": time.perf_counter() - start,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, **out,
-    }))
+    print(
+        json.dumps(
+            {
+                "env": args.env,
+                "contender": "tuner",
+                "seed": args.seed,
+                "budget_steps": args.budget_steps,
+                "wall_seconds": time.perf_counter() - start,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                **out,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

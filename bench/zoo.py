@@ -13,26 +13,81 @@ LunarLander-v2 entry, the MuJoCo v5 tasks the zoo's v3 SAC entries.
 
 from __future__ import annotations
 
-PPO_SB3 = dict(algorithm="PPO", hidden_sizes=[64, 64], activation="tanh", lr=3e-4, gamma=0.99,
-               gae_lambda=0.95, eps_clip=0.2, repeat=10, batch_size=64, ent_coef=0.0, vf_coef=0.5,
-               max_grad_norm=0.5, advantage_normalization=True)
-SAC_SB3 = dict(algorithm="SAC", hidden_sizes=[256, 256], activation="relu", lr=3e-4, gamma=0.99,
-               buffer_size=1_000_000, batch_size=256, tau=0.005, start_steps=100, alpha="auto",
-               n_train_envs=1, update_per_step=1.0)
+PPO_SB3 = dict(
+    algorithm="PPO",
+    hidden_sizes=[64, 64],
+    activation="tanh",
+    lr=3e-4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    eps_clip=0.2,
+    repeat=10,
+    batch_size=64,
+    ent_coef=0.0,
+    vf_coef=0.5,
+    max_grad_norm=0.5,
+    advantage_normalization=True,
+)
+SAC_SB3 = dict(
+    algorithm="SAC",
+    hidden_sizes=[256, 256],
+    activation="relu",
+    lr=3e-4,
+    gamma=0.99,
+    buffer_size=1_000_000,
+    batch_size=256,
+    tau=0.005,
+    start_steps=100,
+    alpha="auto",
+    n_train_envs=1,
+    update_per_step=1.0,
+)
 
 ZOO: dict[str, dict] = {
-    "CartPole-v1": {**PPO_SB3, "n_train_envs": 8, "collect_steps": 8 * 32, "batch_size": 256, "gae_lambda": 0.8,
-                    "gamma": 0.98, "repeat": 20, "lr": 1e-3, "lr_decay": True},
-    "Acrobot-v1": {**PPO_SB3, "normalize": True, "n_train_envs": 16, "collect_steps": 16 * 256,
-                   "gae_lambda": 0.94, "repeat": 4},
-    "LunarLander-v3": {**PPO_SB3, "n_train_envs": 16, "collect_steps": 16 * 1024, "gae_lambda": 0.98,
-                       "gamma": 0.999, "repeat": 4, "ent_coef": 0.01},
+    "CartPole-v1": {
+        **PPO_SB3,
+        "n_train_envs": 8,
+        "collect_steps": 8 * 32,
+        "batch_size": 256,
+        "gae_lambda": 0.8,
+        "gamma": 0.98,
+        "repeat": 20,
+        "lr": 1e-3,
+        "lr_decay": True,
+    },
+    "Acrobot-v1": {
+        **PPO_SB3,
+        "normalize": True,
+        "n_train_envs": 16,
+        "collect_steps": 16 * 256,
+        "gae_lambda": 0.94,
+        "repeat": 4,
+    },
+    "LunarLander-v3": {
+        **PPO_SB3,
+        "n_train_envs": 16,
+        "collect_steps": 16 * 1024,
+        "gae_lambda": 0.98,
+        "gamma": 0.999,
+        "repeat": 4,
+        "ent_coef": 0.01,
+    },
     "Pendulum-v1": {**SAC_SB3, "lr": 1e-3},
-    "MountainCarContinuous-v0": {**SAC_SB3, "hidden_sizes": [64, 64], "buffer_size": 50_000, "batch_size": 512,
-                                 "alpha": 0.1, "update_per_step": 1.0, "gamma": 0.9999, "tau": 0.01,
-                                 "start_steps": 0},
-    **{env: {**SAC_SB3, "start_steps": 10_000} for env in
-       ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")},
+    "MountainCarContinuous-v0": {
+        **SAC_SB3,
+        "hidden_sizes": [64, 64],
+        "buffer_size": 50_000,
+        "batch_size": 512,
+        "alpha": 0.1,
+        "update_per_step": 1.0,
+        "gamma": 0.9999,
+        "tau": 0.01,
+        "start_steps": 0,
+    },
+    **{
+        env: {**SAC_SB3, "start_steps": 10_000}
+        for env in ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")
+    },
 }
 """Env → zoo hyper-parameters as ``AlgoConfig`` fields (plus ``normalize``). Envs not here have no
 zoo entry (MPE, SMAX, MetaDrive): the suite shows '—' for that contender."""

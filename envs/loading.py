@@ -56,8 +56,10 @@ def call_limit(ref: str, call: str, seconds: float | None = None) -> Iterator[No
         return
 
     def expire(signum: int, frame: Any) -> None:
-        raise EnvTimeoutError(f"env {ref!r} did not return from {call} within {limit:g} s "
-                              "(raise $AGENT2_ENV_CALL_TIMEOUT if it is only slow)")
+        raise EnvTimeoutError(
+            f"env {ref!r} did not return from {call} within {limit:g} s "
+            "(raise $AGENT2_ENV_CALL_TIMEOUT if it is only slow)"
+        )
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, limit)

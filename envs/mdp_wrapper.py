@@ -123,8 +123,9 @@ class MDPWrapper(gym.Wrapper):
     bonus for reaching rarely seen observations, reported as the reward term ``novelty``.
     """
 
-    def __init__(self, env: gym.Env, code: str, obs_dim: int, shape_reward: bool = True,
-                 novelty: VisitCounts | None = None):
+    def __init__(
+        self, env: gym.Env, code: str, obs_dim: int, shape_reward: bool = True, novelty: VisitCounts | None = None
+    ):
         super().__init__(env)
         self.fns = load_mdp_module(code)
         self.shape_reward = shape_reward
@@ -138,9 +139,7 @@ class MDPWrapper(gym.Wrapper):
     def _obs(self, raw: np.ndarray) -> np.ndarray:
         out = np.asarray(self.fns.observation(raw), dtype=np.float32).reshape(-1)
         if out.shape != self.observation_space.shape:
-            raise MDPCodeError(
-                f"observation() returned shape {out.shape}, declared {self.observation_space.shape}"
-            )
+            raise MDPCodeError(f"observation() returned shape {out.shape}, declared {self.observation_space.shape}")
         return out
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -154,10 +153,15 @@ class MDPWrapper(gym.Wrapper):
         info = dict(info)
         info["original_reward"] = original = float(rew)
         if self.shape_reward:
-            rew, terms = reward_terms(self.fns.reward(
-                self._last_raw_obs, env_action, raw_next, original,
-                {**info, "terminated": bool(terminated), "truncated": bool(truncated)},
-            ))
+            rew, terms = reward_terms(
+                self.fns.reward(
+                    self._last_raw_obs,
+                    env_action,
+                    raw_next,
+                    original,
+                    {**info, "terminated": bool(terminated), "truncated": bool(truncated)},
+                )
+            )
             if not math.isfinite(rew):
                 raise NonFiniteRewardError.of(rew, original)
         obs = self._obs(raw_next)
@@ -172,15 +176,23 @@ class MDPWrapper(gym.Wrapper):
         return obs, rew, terminated, truncated, info
 
 
-def make_mdp_env(env_ref: str, code: str, obs_dim: int, shape_reward: bool,
-                 render_mode: str | None = None, history: int = 1, novelty: VisitCounts | None = None) -> gym.Env:
+def make_mdp_env(
+    env_ref: str,
+    code: str,
+    obs_dim: int,
+    shape_reward: bool,
+    render_mode: str | None = None,
+    history: int = 1,
+    novelty: VisitCounts | None = None,
+) -> gym.Env:
     """The env behind ``env_ref`` with a generated MDP applied; with ``history`` > 1 each
     observation is the last ``history`` ones, oldest first, flattened (Gymnasium's frame stack,
     padded with the first observation after a reset); ``novelty``: see ``MDPWrapper``."""
     from envs.loading import make_env
 
-    env: gym.Env = MDPWrapper(make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward,
-                              novelty=novelty)
+    env: gym.Env = MDPWrapper(
+        make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward, novelty=novelty
+    )
     if history > 1:
         env = FlattenObservation(FrameStackObservation(env, history, padding_type="reset"))
     return env

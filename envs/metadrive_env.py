@@ -92,7 +92,16 @@ def make_metadrive(num_scenarios: int = 10, start_seed: int = 0, horizon: int = 
     """MetaDrive with state observations, no rendering, quiet logs."""
     package_dir()
     if not assets_ready():
-        raise EnvLoadError("MetaDrive assets are missing: with a network run 'python -m metadrive.pull_asset'; "
-                           "offline run 'agent2 setup metadrive --state-only' (state observations only)")
-    return MetaDrive(num_scenarios, start_seed, use_render=False, image_observation=False,
-                     log_level=logging.ERROR, horizon=horizon, **config)
+        raise EnvLoadError(
+            "MetaDrive assets are missing: with a network run 'python -m metadrive.pull_asset'; "
+            "offline run 'agent2 setup metadrive --state-only' (state observations only)"
+        )
+    return MetaDrive(
+        num_scenarios,
+        start_seed,
+        use_render=False,
+        image_observation=False,
+        log_level=logging.ERROR,
+        horizon=horizon,
+        **config,
+    )

@@ -78,7 +78,8 @@ def _agent_spaces(env: ParallelEnv, ref: str) -> tuple[list[str], int, spaces.Sp
         if env.action_space(a) != act:
             raise UnsupportedSpaceError(
                 f"env {ref!r}: agents have different action spaces ({agents[0]}: {act}, "
-                f"{a}: {env.action_space(a)}); parameter sharing needs one action space")
+                f"{a}: {env.action_space(a)}); parameter sharing needs one action space"
+            )
     if not isinstance(act, (spaces.Discrete, spaces.Box)):
         raise UnsupportedSpaceError(f"env {ref!r}: agent action space {act} is not Discrete or Box")
     return agents, max(obs_dims), act
@@ -162,16 +163,25 @@ class SoloAgentEnv(gym.Env):
         return _flat(self.parallel.observation_space(self.agent), own, self.obs_dim), dict(infos.get(self.agent, {}))
 
     def step(self, action):
-        actions = {a: (action if a == self.agent else self.parallel.action_space(a).sample())
-                   for a in self.parallel.agents}
+        actions = {
+            a: (action if a == self.agent else self.parallel.action_space(a).sample()) for a in self.parallel.agents
+        }
         obs, rew, term, trunc, infos = self.parallel.step(actions)
         over = not self.parallel.agents or all(term.get(a, True) or trunc.get(a, True) for a in actions)
         info = dict(infos.get(self.agent, {}))
-        info.update(agent=self.agent, agent_index=self.index,
-                    team_reward=float(np.mean([float(r) for r in rew.values()])) if rew else 0.0)
+        info.update(
+            agent=self.agent,
+            agent_index=self.index,
+            team_reward=float(np.mean([float(r) for r in rew.values()])) if rew else 0.0,
+        )
         terminated = over and bool(term.get(self.agent, True)) and not bool(trunc.get(self.agent, False))
-        return (_flat(self.parallel.observation_space(self.agent), obs.get(self.agent), self.obs_dim),
-                float(rew.get(self.agent, 0.0)), terminated, over and not terminated, info)
+        return (
+            _flat(self.parallel.observation_space(self.agent), obs.get(self.agent), self.obs_dim),
+            float(rew.get(self.agent, 0.0)),
+            terminated,
+            over and not terminated,
+            info,
+        )
 
     def render(self):
         return self.parallel.render()
@@ -212,8 +222,9 @@ class MDPParallelEnv(BaseParallelWrapper):
         for a, r in raw.items():
             o = np.asarray(self.mdp.observation(r), dtype=np.float32).reshape(-1)
             if o.shape != (self.obs_dim,):
-                raise MDPCodeError(f"observation() returned shape {o.shape} for agent {a!r}, "
-                                   f"declared ({self.obs_dim},)")
+                raise MDPCodeError(
+                    f"observation() returned shape {o.shape} for agent {a!r}, declared ({self.obs_dim},)"
+                )
             out[a] = o
         return raw, out
 
@@ -240,9 +251,15 @@ class MDPParallelEnv(BaseParallelWrapper):
             value = original
             if self.shape_reward:
                 zero = np.zeros(self.raw_dim, dtype=np.float32)
-                value, _ = reward_terms(self.mdp.reward(
-                    self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero), original,
-                    {**info, "terminated": bool(term.get(a, False)), "truncated": bool(trunc.get(a, False))}))
+                value, _ = reward_terms(
+                    self.mdp.reward(
+                        self._raw.get(a, zero),
+                        env_actions.get(a),
+                        raw_next.get(a, zero),
+                        original,
+                        {**info, "terminated": bool(term.get(a, False)), "truncated": bool(trunc.get(a, False))},
+                    )
+                )
                 if not math.isfinite(value):
                     raise NonFiniteRewardError.of(value, original, f" for agent {a!r}")
             elif self.metric is not None:
@@ -330,8 +347,9 @@ class JointGame:
         live = list(self.env.agents)
         obs, rew, term, trunc, infos = self.env.step(self.joint_actions(slot_actions))
         self._t += 1
-        over = (not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live)
-                or self._t >= self.limit)
+        over = (
+            not self.env.agents or all(term.get(a, False) or trunc.get(a, False) for a in live) or self._t >= self.limit
+        )
         slot_obs = self._slot_obs(obs, infos)
         # every slot's info has the same keys (Tianshou stacks them; a missing key becomes NaN)
         keys = {"original_reward", "agent_index"}.union(*(infos.get(a, {}).keys() for a in self.agents))
@@ -340,8 +358,7 @@ class JointGame:
             # the mask travels in the observation; the agent id as agent_index (strings would not
             # stack with a left agent's 0)
             info = {key: 0 for key in keys - SLOT_INFO_DROPPED}
-            info.update({key: v for key, v in infos.get(a, {}).items() if key not in SLOT_INFO_DROPPED},
-                        agent_index=k)
+            info.update({key: v for key, v in infos.get(a, {}).items() if key not in SLOT_INFO_DROPPED}, agent_index=k)
             terminated = over and bool(term.get(a, a not in live)) and not bool(trunc.get(a, False))
             out.append((slot_obs[k], float(rew.get(a, 0.0)), terminated, over and not terminated, info))
         return out
@@ -446,14 +463,23 @@ def _worker_class():
     return AgentSlotWorker
 
 
-def make_slot_vector_env(make_parallel: Callable[[], ParallelEnv], ref: str, mdp: Any, obs_dim: int,
-                         n_games: int, seed: int, shape_reward: bool):
+def make_slot_vector_env(
+    make_parallel: Callable[[], ParallelEnv],
+    ref: str,
+    mdp: Any,
+    obs_dim: int,
+    n_games: int,
+    seed: int,
+    shape_reward: bool,
+):
     """``n_games`` games with the MDP applied, each agent a slot: a Tianshou ``BaseVectorEnv`` of
     ``n_games × agents`` slots."""
     from tianshou.env import BaseVectorEnv
 
-    games = [JointGame(MDPParallelEnv(make_parallel(), ref, mdp, obs_dim, shape_reward), ref, obs_dim)
-             for _ in range(n_games)]
+    games = [
+        JointGame(MDPParallelEnv(make_parallel(), ref, mdp, obs_dim, shape_reward), ref, obs_dim)
+        for _ in range(n_games)
+    ]
     raw = [g.env.unwrapped for g in games]
     batch_games = getattr(type(raw[0]), "batch_games", None)
     if n_games > 1 and batch_games is not None:  # an env that steps many games in one call (SMAX)

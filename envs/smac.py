@@ -33,7 +33,8 @@ def _starcraft_env_class() -> Callable[..., Any]:
     except ImportError as e:
         raise EnvLoadError(
             "SMAC needs StarCraft II and the smac package: pip install git+https://github.com/oxwhirl/smac.git "
-            f"and set SC2PATH; without the game use the SMAX maps (agent2 tasks) ({e})") from e
+            f"and set SC2PATH; without the game use the SMAX maps (agent2 tasks) ({e})"
+        ) from e
     return StarCraft2Env
 
 

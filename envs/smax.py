@@ -72,8 +72,17 @@ def _compiled(map_name: str, max_steps: int):
         obs, state, rew, dones, _ = env.step_env(sub, state, {a: actions[i] for i, a in enumerate(agents)})
         alive = state.state.unit_alive
         won = jnp.all(~alive[allies:]) & jnp.any(alive[:allies])
-        return (key, state, jnp.stack([obs[a] for a in agents]), jnp.stack([rew[a] for a in agents]),
-                jnp.stack([dones[a] for a in agents]), dones["__all__"], won, state.state.step, masks(state))
+        return (
+            key,
+            state,
+            jnp.stack([obs[a] for a in agents]),
+            jnp.stack([rew[a] for a in agents]),
+            jnp.stack([dones[a] for a in agents]),
+            dones["__all__"],
+            won,
+            state.state.step,
+            masks(state),
+        )
 
     def step(keys, states, actions, live):
         out = jax.vmap(step_one)(keys, states, actions)
@@ -121,8 +130,9 @@ class SMAXBatch:
         live = np.zeros(self.size, dtype=bool)
         for i, a in actions.items():
             acts[i], live[i] = a, True
-        self.keys, self.states, *outs = self._step(self.keys, self.states, self._jnp.asarray(acts),
-                                                   self._jnp.asarray(live))
+        self.keys, self.states, *outs = self._step(
+            self.keys, self.states, self._jnp.asarray(acts), self._jnp.asarray(live)
+        )
         outs = self._jax.device_get(outs)  # one transfer for every game
         for i in actions:
             self.results[i] = (acts[i].copy(), tuple(o[i] for o in outs))
@@ -183,8 +193,10 @@ class SMAXParallelEnv(ParallelEnv):
         obs, masks = self._batch.reset(self._index, key)
         obs, masks = np.asarray(obs, dtype=np.float32), np.asarray(masks, dtype=np.int8)
         self.agents = list(self.possible_agents)
-        return ({a: obs[i] for i, a in enumerate(self.possible_agents)},
-                {a: {"action_mask": masks[i]} for i, a in enumerate(self.agents)})
+        return (
+            {a: obs[i] for i, a in enumerate(self.possible_agents)},
+            {a: {"action_mask": masks[i]} for i, a in enumerate(self.agents)},
+        )
 
     def joint_actions(self, actions: dict) -> np.ndarray:
         return np.asarray([int(actions.get(a, 0)) for a in self.possible_agents], dtype=np.int32)

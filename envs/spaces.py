@@ -104,8 +104,11 @@ def _leaf(space: spaces.Space) -> tuple[int, Callable[[Any], np.ndarray], str]:
         return TEXT_FEATURES, _text, f"text → {TEXT_FEATURES} hashed word counts"
     if isinstance(space, spaces.Sequence):
         dim, encode, _ = _leaf(space.feature_space)
-        if dim == 0 or isinstance(space.feature_space, (spaces.Dict, spaces.Tuple)) and \
-                not gym_flattenable(space.feature_space):
+        if (
+            dim == 0
+            or isinstance(space.feature_space, (spaces.Dict, spaces.Tuple))
+            and not gym_flattenable(space.feature_space)
+        ):
             return 0, _nothing, "sequence of elements that cannot be encoded: dropped"
 
         def sequence(x: Any) -> np.ndarray:
@@ -213,15 +216,22 @@ def goal_slices(space: spaces.Space, env: gym.Env) -> dict | None:
     if not isinstance(space, spaces.Dict) or not set(GOAL_KEYS) <= set(space.spaces):
         return None
     achieved, desired = space.spaces["achieved_goal"], space.spaces["desired_goal"]
-    if not callable(getattr(env.unwrapped, "compute_reward", None)) or not gym_flattenable(space) \
-            or not isinstance(achieved, spaces.Box) or achieved.shape != getattr(desired, "shape", None):
+    if (
+        not callable(getattr(env.unwrapped, "compute_reward", None))
+        or not gym_flattenable(space)
+        or not isinstance(achieved, spaces.Box)
+        or achieved.shape != getattr(desired, "shape", None)
+    ):
         return None
     offsets, at = {}, 0
     for key, sub in space.spaces.items():
         offsets[key] = at
         at += flatdim(sub)
-    return {"achieved_offset": offsets["achieved_goal"], "desired_offset": offsets["desired_goal"],
-            "size": flatdim(achieved)}
+    return {
+        "achieved_offset": offsets["achieved_goal"],
+        "desired_offset": offsets["desired_goal"],
+        "size": flatdim(achieved),
+    }
 
 
 def describe_observation(space: spaces.Space) -> str:
@@ -237,8 +247,10 @@ class ObservationEncoder(gym.ObservationWrapper):
         super().__init__(env)
         self.parts = [p for p in _parts(env.observation_space) if p.dim > 0]
         if not self.parts:
-            raise UnsupportedSpaceError(f"env {ref!r}: no part of observation space {env.observation_space} can "
-                                        f"be encoded ({describe_observation(env.observation_space)})")
+            raise UnsupportedSpaceError(
+                f"env {ref!r}: no part of observation space {env.observation_space} can "
+                f"be encoded ({describe_observation(env.observation_space)})"
+            )
         dim = sum(p.dim for p in self.parts)
         self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
 
@@ -307,7 +319,5 @@ def standardize(env: gym.Env, ref: str = "env") -> gym.Env:
             f"env {ref!r}: action space {act_space} is not supported (Discrete, Box, MultiDiscrete, MultiBinary)"
         )
     if isinstance(env.action_space, spaces.Box) and not np.all(np.isfinite(env.action_space.low)):
-        raise UnsupportedSpaceError(
-            f"env {ref!r}: Box action space {env.action_space} must have finite bounds"
-        )
+        raise UnsupportedSpaceError(f"env {ref!r}: Box action space {env.action_space} must have finite bounds")
     return env

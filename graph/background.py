@@ -27,9 +27,16 @@ PID = "run.pid"
 SECRETS = ("OPENAI_API_KEY",)
 
 
-def start_background_run(request: RunRequest, runs_dir: str | Path, designer: str | None = None,
-                         thread_id: str | None = None, review: bool = False, candidates: int = DEFAULT_CANDIDATES,
-                         executor: str = "local", ray_address: str | None = None) -> str:
+def start_background_run(
+    request: RunRequest,
+    runs_dir: str | Path,
+    designer: str | None = None,
+    thread_id: str | None = None,
+    review: bool = False,
+    candidates: int = DEFAULT_CANDIDATES,
+    executor: str = "local",
+    ray_address: str | None = None,
+) -> str:
     """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
 
     With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
@@ -39,12 +46,31 @@ def start_background_run(request: RunRequest, runs_dir: str | Path, designer: st
     if folder.exists():
         raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
     folder.mkdir(parents=True)
-    args = ["run", "--env", canonical_ref(request.env), "--thread-id", thread_id, "--no-progress",
-            "--max-iterations", str(request.max_iterations), "--seed", str(request.seed),
-            "--eval-episodes", str(request.eval_episodes), "--candidates", str(candidates), "--executor", executor]
-    for flag, value in (("--task", request.task), ("--target", request.target),
-                        ("--budget-steps", request.budget_steps), ("--designer", designer),
-                        ("--ray-address", ray_address)):
+    args = [
+        "run",
+        "--env",
+        canonical_ref(request.env),
+        "--thread-id",
+        thread_id,
+        "--no-progress",
+        "--max-iterations",
+        str(request.max_iterations),
+        "--seed",
+        str(request.seed),
+        "--eval-episodes",
+        str(request.eval_episodes),
+        "--candidates",
+        str(candidates),
+        "--executor",
+        executor,
+    ]
+    for flag, value in (
+        ("--task", request.task),
+        ("--target", request.target),
+        ("--budget-steps", request.budget_steps),
+        ("--designer", designer),
+        ("--ray-address", ray_address),
+    ):
         if value is not None:
             args += [flag, str(value)]
     _launch(thread_id, runs, args + (["--review"] if review else []), keep_key=designer == "llm")
@@ -58,8 +84,7 @@ def answer_review(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer) ->
     if status["state"] != "waiting_for_review":
         raise Agent2Error(f"run {thread_id!r} is not waiting for a review (it is {status['state']})")
     designer = (run_state(thread_id, runs)["values"]["settings"]).designer
-    _launch(thread_id, runs, ["resume", thread_id, "--answer", answer.model_dump_json()],
-            keep_key=designer == "llm")
+    _launch(thread_id, runs, ["resume", thread_id, "--answer", answer.model_dump_json()], keep_key=designer == "llm")
 
 
 def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None:
@@ -69,9 +94,15 @@ def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None
             env.pop(name, None)
     folder = run_folder(runs, thread_id)
     with open(folder / LOG, "a") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "graph.cli", *args, "--runs-dir", str(runs)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=Path(__file__).resolve().parent.parent, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "graph.cli", *args, "--runs-dir", str(runs)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            start_new_session=True,
+        )
     (folder / PID).write_text(str(proc.pid))
     _children[thread_id] = proc
 
@@ -124,8 +155,11 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
         snap = None
     if snap is None:
         state = "starting" if alive else "failed"
-        return {"thread_id": thread_id, "state": state,
-                **({"log_tail": _log_tail(folder)} if state == "failed" else {})}
+        return {
+            "thread_id": thread_id,
+            "state": state,
+            **({"log_tail": _log_tail(folder)} if state == "failed" else {}),
+        }
     values = snap["values"]
     spec = values.get("spec")
     iteration = values.get("iteration", 1)
@@ -139,11 +173,20 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
         state = "waiting_for_review"
     else:
         state = "failed"
-    out = {"thread_id": thread_id, "state": state, "status": values.get("status"),
-           "env": spec.env if spec else None, "target": spec.target if spec else None,
-           "iteration": iteration, "iterations_done": len(history), "next": snap["next"],
-           "env_steps": values.get("steps_used", 0), "budget_steps": spec.budget_steps if spec else None,
-           "best_eval": best, "training": _last_event(folder / f"iter_{iteration}" / PROGRESS)}
+    out = {
+        "thread_id": thread_id,
+        "state": state,
+        "status": values.get("status"),
+        "env": spec.env if spec else None,
+        "target": spec.target if spec else None,
+        "iteration": iteration,
+        "iterations_done": len(history),
+        "next": snap["next"],
+        "env_steps": values.get("steps_used", 0),
+        "budget_steps": spec.budget_steps if spec else None,
+        "best_eval": best,
+        "training": _last_event(folder / f"iter_{iteration}" / PROGRESS),
+    }
     if state == "failed":
         out["log_tail"] = _log_tail(folder)
         out["resume"] = f"agent2 resume {thread_id} --runs-dir {runs}"

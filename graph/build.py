@@ -35,10 +35,12 @@ from nodes.select_algorithm import select_algorithm
 from nodes.train import train
 from tools.run_rules import MIN_ITERATION_STEPS, best_record, record_met
 
-DESCRIPTION = ("Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
-               "evaluates on the task's original metric and revises until the target is met or the budget "
-               "is spent; exports the best agent with a report. Human review of each design is opt-in "
-               "(context: review).")
+DESCRIPTION = (
+    "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
+    "evaluates on the task's original metric and revises until the target is met or the budget "
+    "is spent; exports the best agent with a report. Human review of each design is opt-in "
+    "(context: review)."
+)
 
 Route = Literal["design_mdp", "select_algorithm", "export"]
 
@@ -65,8 +67,9 @@ def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
     # on the API server the state is stored as plain data (graph/plain_state.py): its serializer does
     # not know our types, and a hardened one (LANGGRAPH_STRICT_MSGPACK) refuses them
     io = plain_io if on_server else (lambda fn: fn)
-    builder = StateGraph(GeneratorState, input_schema=RunRequest, output_schema=GeneratorOutput,
-                         context_schema=RunContext)
+    builder = StateGraph(
+        GeneratorState, input_schema=RunRequest, output_schema=GeneratorOutput, context_schema=RunContext
+    )
     builder.add_node("intake", io(intake_on_server if on_server else intake), input_schema=RunRequest)
     builder.add_node("analyze_task", io(analyze_task))
     builder.add_node("design_mdp", io(design_mdp))

@@ -51,10 +51,12 @@ def sqlite_path(url: str | None, runs_dir: Path) -> Path:
     if not url:
         return runs_dir / CHECKPOINT_DB
     if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///") - 1:] if url.startswith("sqlite:////") else url[len("sqlite:///"):])
+        return Path(url[len("sqlite:///") - 1 :] if url.startswith("sqlite:////") else url[len("sqlite:///") :])
     if "://" in url:
-        raise CheckpointerError(f"checkpointer {redacted(url)!r}: use a file path, sqlite:///path or "
-                                f"postgresql://user:password@host:port/database")
+        raise CheckpointerError(
+            f"checkpointer {redacted(url)!r}: use a file path, sqlite:///path or "
+            f"postgresql://user:password@host:port/database"
+        )
     return Path(url)
 
 
@@ -69,8 +71,9 @@ def check(url: str | None) -> str | None:
         except ValueError:
             raise CheckpointerError(f"checkpointer {redacted(url)!r}: the port is not a number") from None
         if not parts.hostname and "host=" not in parts.query:
-            raise CheckpointerError(f"checkpointer {redacted(url)!r}: no host; "
-                                    "use postgresql://user:password@host:port/database")
+            raise CheckpointerError(
+                f"checkpointer {redacted(url)!r}: no host; use postgresql://user:password@host:port/database"
+            )
         return url
     sqlite_path(url, Path("."))
     return url
@@ -84,26 +87,33 @@ def postgres_saver(url: str, serde: Any) -> Iterator[Any]:
         from langgraph.checkpoint.postgres import PostgresSaver
         from psycopg.rows import dict_row
     except ImportError as e:
-        raise CheckpointerError(f"checkpointer {redacted(url)!r} needs langgraph-checkpoint-postgres and "
-                                f"psycopg (pip install -e '.[postgres]'): {e}") from None
+        raise CheckpointerError(
+            f"checkpointer {redacted(url)!r} needs langgraph-checkpoint-postgres and "
+            f"psycopg (pip install -e '.[postgres]'): {e}"
+        ) from None
     try:
-        conn = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row,
-                               connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(
+            url, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S
+        )
     except psycopg.Error as e:
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         password = urlsplit(url).password
         if password:
             reason = reason.replace(password, "***")
-        raise CheckpointerError(f"checkpointer {redacted(url)!r} refused the connection: {reason}; check the "
-                                f"host, port, user, password and database") from None
+        raise CheckpointerError(
+            f"checkpointer {redacted(url)!r} refused the connection: {reason}; check the "
+            f"host, port, user, password and database"
+        ) from None
     with conn:
         saver = PostgresSaver(conn, serde=serde)
         try:
             saver.setup()  # creates the tables and runs pending migrations (idempotent)
         except psycopg.Error as e:
-            raise CheckpointerError(f"checkpointer {redacted(url)!r}: could not set up LangGraph's tables "
-                                    f"({str(e).strip().splitlines()[0]}); the user needs CREATE on the "
-                                    f"database") from None
+            raise CheckpointerError(
+                f"checkpointer {redacted(url)!r}: could not set up LangGraph's tables "
+                f"({str(e).strip().splitlines()[0]}); the user needs CREATE on the "
+                f"database"
+            ) from None
         yield saver
 
 

@@ -86,31 +86,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="generate and train an agent for a task")
-    run.add_argument("--env", required=True,
-                     help="built-in task, Gymnasium id, or path/to/file.py:Factory")
+    run.add_argument("--env", required=True, help="built-in task, Gymnasium id, or path/to/file.py:Factory")
     run.add_argument("--task", help="the task in plain language (default: the built-in description)")
     run.add_argument("--target", type=_finite_float, help="mean evaluation return that counts as solved")
     run.add_argument("--budget-steps", type=_int_in(1, MAX_BUDGET_STEPS), help="env steps for the whole run")
     run.add_argument("--max-iterations", type=_int_in(1, MAX_ITERATIONS), default=DEFAULT_MAX_ITERATIONS)
     run.add_argument("--eval-episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=DEFAULT_EVAL_EPISODES)
     run.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED} (default 0)")
-    run.add_argument("--thread-id", type=_thread_id,
-                     help="name of the run: letters, digits, '.', '_', '-' (default: env and time)")
+    run.add_argument(
+        "--thread-id", type=_thread_id, help="name of the run: letters, digits, '.', '_', '-' (default: env and time)"
+    )
     run.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--review", action="store_true",
-                     help="stop for your review after each MDP design and algorithm choice")
+    run.add_argument(
+        "--review", action="store_true", help="stop for your review after each MDP design and algorithm choice"
+    )
     par = run.add_argument_group("parallel candidates")
-    par.add_argument("--candidates", type=_int_in(1, MAX_CANDIDATES), default=DEFAULT_CANDIDATES,
-                     metavar="K", help="designs trained side by side each iteration, the best kept "
-                                       f"(default {DEFAULT_CANDIDATES}, at most {MAX_CANDIDATES})")
-    par.add_argument("--executor", choices=["local", "ray"], default="local",
-                     help="local worker processes (default) or an existing Ray cluster")
-    par.add_argument("--ray-address", help="Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
-                                           "else a Ray started on this machine)")
-    par.add_argument("--max-parallel", type=_int_in(1, MAX_CANDIDATES),
-                     help="local executor: most candidates training at once (default: the CPU count)")
+    par.add_argument(
+        "--candidates",
+        type=_int_in(1, MAX_CANDIDATES),
+        default=DEFAULT_CANDIDATES,
+        metavar="K",
+        help="designs trained side by side each iteration, the best kept "
+        f"(default {DEFAULT_CANDIDATES}, at most {MAX_CANDIDATES})",
+    )
+    par.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local worker processes (default) or an existing Ray cluster",
+    )
+    par.add_argument(
+        "--ray-address",
+        help="Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a Ray started on this machine)",
+    )
+    par.add_argument(
+        "--max-parallel",
+        type=_int_in(1, MAX_CANDIDATES),
+        help="local executor: most candidates training at once (default: the CPU count)",
+    )
     _llm_flags(run)
     _device_flag(run)
     _checkpointer_flag(run)
@@ -118,25 +133,45 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id", type=_thread_id)
     res.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
-    res.add_argument("--restart-iteration", action="store_true",
-                     help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
-                          "or the job changed), train that iteration again from the start")
+    res.add_argument(
+        "--restart-iteration",
+        action="store_true",
+        help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
+        "or the job changed), train that iteration again from the start",
+    )
     _device_flag(res)
     _checkpointer_flag(res)
     ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
-    ans.add_argument("--edit", action="append", default=[], metavar="KEY=VALUE",
-                     help="change a field of the proposal (repeatable), e.g. lr=0.001, algorithm=PPO")
-    ans.add_argument("--edit-code", type=_path, metavar="FILE.py", help="replace the proposed MDP code with this file's")
+    ans.add_argument(
+        "--edit",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a field of the proposal (repeatable), e.g. lr=0.001, algorithm=PPO",
+    )
+    ans.add_argument(
+        "--edit-code", type=_path, metavar="FILE.py", help="replace the proposed MDP code with this file's"
+    )
     ans.add_argument("--reject", metavar="FEEDBACK", help="ask the designer for another proposal")
-    ans.add_argument("--answer", metavar="JSON", help='the whole answer as JSON, as the server takes it: '
-                     '{"action": "approve"|"edit"|"reject", "changes": {...}, "feedback": "..."}')
+    ans.add_argument(
+        "--answer",
+        metavar="JSON",
+        help="the whole answer as JSON, as the server takes it: "
+        '{"action": "approve"|"edit"|"reject", "changes": {...}, "feedback": "..."}',
+    )
 
     fork = sub.add_parser("fork", help="start a new run from an iteration of another (after its MDP design)")
     fork.add_argument("thread_id", type=_thread_id)
-    fork.add_argument("--iteration", type=_int_in(1, MAX_ITERATIONS), required=True,
-                      help="the iteration whose MDP design the new run starts from")
-    fork.add_argument("--thread-id", dest="new_thread_id", type=_thread_id, help="name of the new run (default: THREAD-fork-K)")
+    fork.add_argument(
+        "--iteration",
+        type=_int_in(1, MAX_ITERATIONS),
+        required=True,
+        help="the iteration whose MDP design the new run starts from",
+    )
+    fork.add_argument(
+        "--thread-id", dest="new_thread_id", type=_thread_id, help="name of the new run (default: THREAD-fork-K)"
+    )
     fork.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
@@ -168,16 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="write an exported agent as a standalone policy (numpy + torch only)")
     export.add_argument("agent_dir", type=_path)
-    export.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript",
-                        help="the network as TorchScript (policy.py then needs torch) or ONNX (onnxruntime)")
+    export.add_argument(
+        "--format",
+        choices=["torchscript", "onnx"],
+        default="torchscript",
+        help="the network as TorchScript (policy.py then needs torch) or ONNX (onnxruntime)",
+    )
 
     sub.add_parser("tasks", help="built-in tasks")
 
     setup = sub.add_parser("setup", help="prepare an optional simulator")
     setup.add_argument("simulator", choices=["metadrive"])
-    setup.add_argument("--state-only", action="store_true",
-                       help="offline: prepare what state (lidar) observations need, without MetaDrive's "
-                            "asset download (camera observations still need 'python -m metadrive.pull_asset')")
+    setup.add_argument(
+        "--state-only",
+        action="store_true",
+        help="offline: prepare what state (lidar) observations need, without MetaDrive's "
+        "asset download (camera observations still need 'python -m metadrive.pull_asset')",
+    )
 
     doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
     _llm_flags(doctor)
@@ -187,16 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
 def _checkpointer_flag(p: argparse.ArgumentParser) -> None:
     from graph.checkpointers import CHECKPOINTER_ENV
 
-    p.add_argument("--checkpointer", metavar="URL", help=f"where run state lives: a file, sqlite:///path or "
-                   f"postgresql://user:password@host:port/db (default: ${CHECKPOINTER_ENV}, else "
-                   f"RUNS_DIR/checkpoints.sqlite)")
+    p.add_argument(
+        "--checkpointer",
+        metavar="URL",
+        help=f"where run state lives: a file, sqlite:///path or "
+        f"postgresql://user:password@host:port/db (default: ${CHECKPOINTER_ENV}, else "
+        f"RUNS_DIR/checkpoints.sqlite)",
+    )
 
 
 def _device_flag(p: argparse.ArgumentParser) -> None:
     from tools.devices import CHOICES, DEVICE_ENV
 
-    p.add_argument("--device", choices=CHOICES, help=f"where networks train and act: auto (a CUDA GPU when torch "
-                                                     f"sees one), cpu or cuda (default: ${DEVICE_ENV}, else auto)")
+    p.add_argument(
+        "--device",
+        choices=CHOICES,
+        help=f"where networks train and act: auto (a CUDA GPU when torch "
+        f"sees one), cpu or cuda (default: ${DEVICE_ENV}, else auto)",
+    )
 
 
 def _llm_flags(p: argparse.ArgumentParser) -> None:
@@ -218,13 +268,20 @@ def llm_settings(args: argparse.Namespace):
     from nodes.designers.llm_config import LLMSettings
 
     try:
-        return LLMSettings.from_env(model=args.model, base_url=args.base_url, temperature=args.temperature,
-                                    method=args.structured_method, timeout=args.llm_timeout,
-                                    retries=args.llm_retries, token_budget=args.token_budget)
+        return LLMSettings.from_env(
+            model=args.model,
+            base_url=args.base_url,
+            temperature=args.temperature,
+            method=args.structured_method,
+            timeout=args.llm_timeout,
+            retries=args.llm_retries,
+            token_budget=args.token_budget,
+        )
     except ValidationError as e:
         err = e.errors()[0]
-        raise Agent2Error(f"invalid LLM setting {'.'.join(map(str, err['loc']))}={err.get('input')!r}: "
-                          f"{err['msg']}") from None
+        raise Agent2Error(
+            f"invalid LLM setting {'.'.join(map(str, err['loc']))}={err.get('input')!r}: {err['msg']}"
+        ) from None
 
 
 def _summary(values: dict, thread_id: str) -> int:
@@ -233,11 +290,13 @@ def _summary(values: dict, thread_id: str) -> int:
     print(f"thread:  {thread_id}")
     print(f"status:  {status}")
     if best is not None:
-        print(f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
-              f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
-              + (f", 95% CI [{best.eval_ci[0]:.2f}, {best.eval_ci[1]:.2f}]" if best.eval_ci else "")
-              + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
-              + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items()))
+        print(
+            f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
+            f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
+            + (f", 95% CI [{best.eval_ci[0]:.2f}, {best.eval_ci[1]:.2f}]" if best.eval_ci else "")
+            + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
+            + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items())
+        )
     print(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")
     if values.get("agent_dir"):
         print(f"agent:   {values['agent_dir']}")
@@ -250,8 +309,9 @@ def _drive(step, thread_id: str, runs_dir: str) -> int:
     try:
         return _settle(step(), thread_id, runs_dir)
     except KeyboardInterrupt:
-        print(f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {runs_dir}'",
-              file=sys.stderr)
+        print(
+            f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {runs_dir}'", file=sys.stderr
+        )
         return 130
 
 
@@ -273,8 +333,10 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
             except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: the review stays pending
                 print(file=sys.stderr)
         if answer is None:
-            print(f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
-                  f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}")
+            print(
+                f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
+                f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}"
+            )
             return WAITING
         values = resume_run(thread_id, Path(runs_dir).resolve(), answer)
     return _summary(values, thread_id)
@@ -291,28 +353,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.thread_id:
         check_thread_free(args.runs_dir, args.thread_id)
     if args.thread_id and thread_recorded(args.thread_id, args.runs_dir):
-        raise Agent2Error(f"thread {args.thread_id!r} already exists in {args.runs_dir!r}; "
-                          f"use 'agent2 resume {args.thread_id}'")
+        raise Agent2Error(
+            f"thread {args.thread_id!r} already exists in {args.runs_dir!r}; use 'agent2 resume {args.thread_id}'"
+        )
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)  # fail fast, each env call time-limited
 
     from graph.config import resolve_spec
     from graph.runner import new_thread_id, start_run
     from graph.state import RunContext, RunRequest
-    request = RunRequest(env=args.env, task=args.task, target=args.target, budget_steps=args.budget_steps,
-                         max_iterations=args.max_iterations, seed=args.seed, eval_episodes=args.eval_episodes)
+
+    request = RunRequest(
+        env=args.env,
+        task=args.task,
+        target=args.target,
+        budget_steps=args.budget_steps,
+        max_iterations=args.max_iterations,
+        seed=args.seed,
+        eval_episodes=args.eval_episodes,
+    )
     task = resolve_spec(request)
     thread_id = args.thread_id or new_thread_id(args.env)
     if args.executor == "ray":
         from tools.executors import get_executor
+
         get_executor("ray", ray_address=args.ray_address)  # fail fast: Ray missing or the cluster unreachable
-    context = RunContext(designer=args.designer, runs_dir=str(Path(args.runs_dir).resolve()),
-                         progress=not args.no_progress, review=True if args.review else None,
-                         llm=llm_settings(args) if args.designer == "llm" else None,
-                         candidates=args.candidates, executor=args.executor, ray_address=args.ray_address,
-                         max_parallel=args.max_parallel)
-    print(f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
-          f"budget {task.budget_steps} steps, designer {args.designer}", file=sys.stderr)
+    context = RunContext(
+        designer=args.designer,
+        runs_dir=str(Path(args.runs_dir).resolve()),
+        progress=not args.no_progress,
+        review=True if args.review else None,
+        llm=llm_settings(args) if args.designer == "llm" else None,
+        candidates=args.candidates,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        max_parallel=args.max_parallel,
+    )
+    print(
+        f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
+        f"budget {task.budget_steps} steps, designer {args.designer}",
+        file=sys.stderr,
+    )
     try:
         return _drive(lambda: start_run(request, context, thread_id), thread_id, args.runs_dir)
     except ThreadBusyError:
@@ -326,8 +407,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from graph.runner import resume_run
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
-    return _drive(lambda: resume_run(args.thread_id, Path(args.runs_dir).resolve(), answer,
-                                     restart_iteration=args.restart_iteration), args.thread_id, args.runs_dir)
+    return _drive(
+        lambda: resume_run(
+            args.thread_id, Path(args.runs_dir).resolve(), answer, restart_iteration=args.restart_iteration
+        ),
+        args.thread_id,
+        args.runs_dir,
+    )
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
@@ -348,8 +434,13 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
     from tools.mcp_server import serve
 
-    serve(runs_dir=str(Path(args.runs_dir).resolve()), http=args.http, host=args.host, port=args.port,
-          token=args.token or os.environ.get("AGENT2_MCP_TOKEN"))
+    serve(
+        runs_dir=str(Path(args.runs_dir).resolve()),
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        token=args.token or os.environ.get("AGENT2_MCP_TOKEN"),
+    )
     return 0
 
 
@@ -366,8 +457,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in RunDB(args.runs_dir).runs():
         best = "—" if r.get("best_score") is None else f"{r['best_score']:.1f}"
         wall = "—" if r.get("wall_seconds") is None else f"{r['wall_seconds']:.0f}"
-        table.add_row(r["thread_id"], r.get("env") or "", r.get("status") or "", best,
-                      str(r.get("iterations") or 0), str(r.get("env_steps") or 0), wall)
+        table.add_row(
+            r["thread_id"],
+            r.get("env") or "",
+            r.get("status") or "",
+            best,
+            str(r.get("iterations") or 0),
+            str(r.get("env_steps") or 0),
+            wall,
+        )
     Console(width=160).print(table)
     return 0
 
@@ -390,22 +488,34 @@ def cmd_show(args: argparse.Namespace) -> int:
             metric = f" ({metric_name(task.env)})"
         except Agent2Error:  # the env (a user file) is gone; the record is still worth showing
             metric = ""
-        console.print(f"target {task.target}{metric}, budget {task.budget_steps} steps, status "
-                      f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}")
+        console.print(
+            f"target {task.target}{metric}, budget {task.budget_steps} steps, status "
+            f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}"
+        )
         if state["interrupts"]:
             from graph.review_prompt import how_to_answer
 
             pending = state["interrupts"][0]
-            console.print(f"[bold]waiting for review[/] of the {pending['stage']} (iteration "
-                          f"{pending['iteration']}): {pending['summary']}; "
-                          + how_to_answer(args.thread_id, args.runs_dir))
+            console.print(
+                f"[bold]waiting for review[/] of the {pending['stage']} (iteration "
+                f"{pending['iteration']}): {pending['summary']}; " + how_to_answer(args.thread_id, args.runs_dir)
+            )
     table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "fix", "reason")
     for r in RunDB(args.runs_dir).iterations(args.thread_id):
         cfg = json.loads(r["config"])
         hp = f"lr={cfg['lr']:.3g} γ={cfg['gamma']:.4g} net={cfg['hidden_sizes']} envs={cfg['n_train_envs']}"
         ev = "—" if r.get("eval_mean") is None else f"{r['eval_mean']:.1f} ± {r['eval_std'] or 0:.1f}"
-        table.add_row(str(r["iteration"]), r["mdp_summary"], r["algorithm"], hp, str(r["env_steps"]), ev,
-                      r["verdict"], r.get("fix_kind") or "", r["reason"])
+        table.add_row(
+            str(r["iteration"]),
+            r["mdp_summary"],
+            r["algorithm"],
+            hp,
+            str(r["env_steps"]),
+            ev,
+            r["verdict"],
+            r.get("fix_kind") or "",
+            r["reason"],
+        )
     console.print(table)
     candidates = RunDB(args.runs_dir).candidates(args.thread_id)
     if candidates:
@@ -414,15 +524,24 @@ def cmd_show(args: argparse.Namespace) -> int:
         for c in candidates:
             place[c["iteration"]] = place.get(c["iteration"], 0) + 1
             ev = "—" if c.get("eval_mean") is None else f"{c['eval_mean']:.1f} ± {c['eval_std'] or 0:.1f}"
-            ranks.add_row(str(c["iteration"]), str(place[c["iteration"]]), f"#{c['candidate']} {c['label']}",
-                          c["algorithm"], str(c["env_steps"]), c["stop_reason"], ev, c["note"])
+            ranks.add_row(
+                str(c["iteration"]),
+                str(place[c["iteration"]]),
+                f"#{c['candidate']} {c['label']}",
+                c["algorithm"],
+                str(c["env_steps"]),
+                c["stop_reason"],
+                ev,
+                c["note"],
+            )
         console.print(ranks)
     usage = RunDB(args.runs_dir).llm_usage(args.thread_id)
     if usage:
         llm = Table("node", "LLM calls", "invalid answers", "prompt tokens", "completion tokens")
         for u in usage:
-            llm.add_row(u["node"], str(u["calls"]), str(u["invalid"]), str(u["prompt_tokens"]),
-                        str(u["completion_tokens"]))
+            llm.add_row(
+                u["node"], str(u["calls"]), str(u["invalid"]), str(u["prompt_tokens"]), str(u["completion_tokens"])
+            )
         console.print(llm)
     if values.get("agent_dir"):
         console.print(f"agent: {values['agent_dir']}")
@@ -437,13 +556,17 @@ def cmd_play(args: argparse.Namespace) -> int:
         raise Agent2Error(f"agent folder {args.agent_dir!r} does not exist")
     result = play(agent_dir, args.episodes, seed=args.seed)
     if result.agents > 1:
-        print(f"mean per-agent return {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
-              f"× {result.agents} agents (mean length {result.mean_length:.0f})")
+        print(
+            f"mean per-agent return {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
+            f"× {result.agents} agents (mean length {result.mean_length:.0f})"
+        )
         return 0
     for i, ret in enumerate(result.returns, 1):
         print(f"episode {i}: return {ret:.1f}")
-    print(f"mean {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
-          f"(mean length {result.mean_length:.0f})")
+    print(
+        f"mean {result.mean:.1f} ± {result.std:.1f} over {result.episodes} episodes "
+        f"(mean length {result.mean_length:.0f})"
+    )
     for key, value in result.metrics.items():
         print(f"{key}: {value:.2f}")
     return 0
@@ -487,11 +610,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
         print("metadrive: assets present; nothing to do")
         return 0
     if not args.state_only:
-        raise Agent2Error("metadrive: assets are missing; with a network run 'python -m metadrive.pull_asset', "
-                          "offline run 'agent2 setup metadrive --state-only'")
+        raise Agent2Error(
+            "metadrive: assets are missing; with a network run 'python -m metadrive.pull_asset', "
+            "offline run 'agent2 setup metadrive --state-only'"
+        )
     folder = prepare_state_only()
-    print(f"metadrive: prepared state-only assets in {folder} (camera observations and rendering need "
-          "'python -m metadrive.pull_asset')")
+    print(
+        f"metadrive: prepared state-only assets in {folder} (camera observations and rendering need "
+        "'python -m metadrive.pull_asset')"
+    )
     return 0
 
 
@@ -510,12 +637,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tools.standalone import export
 
     out = export(Path(args.agent_dir), args.format)
-    print(f"standalone policy: {out}\nuse:   cd {out} && python -c 'from policy import Policy; print(Policy().act(OBS))'")
+    print(
+        f"standalone policy: {out}\nuse:   cd {out} && python -c 'from policy import Policy; print(Policy().act(OBS))'"
+    )
     return 0
 
 
-COMMANDS = {"doctor": cmd_doctor, "export": cmd_export, "run": cmd_run, "resume": cmd_resume, "fork": cmd_fork, "runs": cmd_runs,
-            "show": cmd_show, "play": cmd_play, "tasks": cmd_tasks, "setup": cmd_setup, "mcp": cmd_mcp}
+COMMANDS = {
+    "doctor": cmd_doctor,
+    "export": cmd_export,
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "fork": cmd_fork,
+    "runs": cmd_runs,
+    "show": cmd_show,
+    "play": cmd_play,
+    "tasks": cmd_tasks,
+    "setup": cmd_setup,
+    "mcp": cmd_mcp,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

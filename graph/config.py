@@ -49,10 +49,14 @@ def resolve_spec(request: RunRequest) -> TaskSpec:
 
     env = canonical_ref(request.env)
     return TaskSpec(
-        text=request.task or default_task_text(env), env=env,
+        text=request.task or default_task_text(env),
+        env=env,
         target=request.target if request.target is not None else default_target(env),
-        budget_steps=request.budget_steps or default_budget(env), max_iterations=request.max_iterations,
-        seed=request.seed, eval_episodes=request.eval_episodes)
+        budget_steps=request.budget_steps or default_budget(env),
+        max_iterations=request.max_iterations,
+        seed=request.seed,
+        eval_episodes=request.eval_episodes,
+    )
 
 
 def run_settings(context: RunContext | None) -> RunSettings:
@@ -65,8 +69,14 @@ def run_settings(context: RunContext | None) -> RunSettings:
     if designer == "llm":
         llm = LLMSettings.from_env(**(ctx.llm.model_dump(exclude_unset=True) if ctx.llm else {}))
     review = ctx.review if ctx.review is not None else os.environ.get("AGENT2_REVIEW", "") in ("1", "true", "yes")
-    return RunSettings(runs_dir=str(Path(ctx.runs_dir or DEFAULT_RUNS_DIR).resolve()),
-                       designer=designer, llm=llm, progress=ctx.progress, review=review,
-                       candidates=ctx.candidates, executor=ctx.executor,
-                       ray_address=ctx.ray_address or os.environ.get("RAY_ADDRESS") or None,
-                       max_parallel=ctx.max_parallel)
+    return RunSettings(
+        runs_dir=str(Path(ctx.runs_dir or DEFAULT_RUNS_DIR).resolve()),
+        designer=designer,
+        llm=llm,
+        progress=ctx.progress,
+        review=review,
+        candidates=ctx.candidates,
+        executor=ctx.executor,
+        ray_address=ctx.ray_address or os.environ.get("RAY_ADDRESS") or None,
+        max_parallel=ctx.max_parallel,
+    )

@@ -49,7 +49,9 @@ def plain(value: Any) -> Any:
 
 def plain_io(fn):
     """``fn`` (a node or a router) reading typed state and writing plain data."""
+
     @functools.wraps(fn)
     def wrapper(state: Any, *args: Any, **kwargs: Any) -> Any:
         return plain(fn(revive(state), *args, **kwargs))
+
     return wrapper

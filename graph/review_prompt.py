@@ -39,20 +39,29 @@ def _read_code(path: str) -> str:
         raise Agent2Error(f"cannot read MDP code file {path!r}: {e.strerror}") from None
 
 
-def answer_from_flags(approve: bool, reject: str | None, edits: list[str], edit_code: str | None,
-                      answer_json: str | None = None) -> ReviewAnswer | None:
+def answer_from_flags(
+    approve: bool, reject: str | None, edits: list[str], edit_code: str | None, answer_json: str | None = None
+) -> ReviewAnswer | None:
     """The answer the resume flags give, or None when they give none."""
-    chosen = [name for name, on in (("--approve", approve), ("--reject", reject is not None),
-                                    ("--edit/--edit-code", bool(edits) or edit_code is not None),
-                                    ("--answer", answer_json is not None)) if on]
+    chosen = [
+        name
+        for name, on in (
+            ("--approve", approve),
+            ("--reject", reject is not None),
+            ("--edit/--edit-code", bool(edits) or edit_code is not None),
+            ("--answer", answer_json is not None),
+        )
+        if on
+    ]
     if len(chosen) > 1:
         raise Agent2Error(f"give one answer to a review, not {' and '.join(chosen)}")
     if answer_json is not None:
         try:
             return parse_answer(json.loads(answer_json))
         except (json.JSONDecodeError, ValueError) as e:
-            raise Agent2Error(f"--answer {answer_json[:80]!r} is not a review answer: "
-                              f"{str(e).splitlines()[0]}") from None
+            raise Agent2Error(
+                f"--answer {answer_json[:80]!r} is not a review answer: {str(e).splitlines()[0]}"
+            ) from None
     if approve:
         return ReviewAnswer(action="approve")
     if reject is not None:
@@ -67,14 +76,17 @@ def answer_from_flags(approve: bool, reject: str | None, edits: list[str], edit_
 
 def show_review(payload: dict, console: Console) -> None:
     stage = "MDP design" if payload["stage"] == "mdp" else "algorithm choice"
-    console.print(f"\n[bold]Review of the {stage}[/], iteration {payload['iteration']} ({payload['env']}): "
-                  f"{payload['summary']}")
+    console.print(
+        f"\n[bold]Review of the {stage}[/], iteration {payload['iteration']} ({payload['env']}): {payload['summary']}"
+    )
     if payload.get("error"):
         console.print(f"[red]Your last answer was not applied:[/] {payload['error']}")
     proposal = payload["proposal"]
     if payload["stage"] == "mdp":
-        console.print(f"obs_dim {proposal['obs_dim']}; shaping {proposal.get('shaping') or 'none'}; "
-                      f"why: {proposal.get('rationale') or '—'}")
+        console.print(
+            f"obs_dim {proposal['obs_dim']}; shaping {proposal.get('shaping') or 'none'}; "
+            f"why: {proposal.get('rationale') or '—'}"
+        )
         console.print(Syntax(proposal["code"], "python", line_numbers=True))
     else:
         table = Table("field", "value", "field", "value")
@@ -88,8 +100,10 @@ def show_review(payload: dict, console: Console) -> None:
 
 
 def how_to_answer(thread_id: str, runs_dir: str) -> str:
-    return (f"answer with 'agent2 resume {thread_id} --runs-dir {runs_dir}' and one of: --approve | "
-            "--edit KEY=VALUE [--edit ...] | --edit-code FILE.py (MDP) | --reject 'FEEDBACK'")
+    return (
+        f"answer with 'agent2 resume {thread_id} --runs-dir {runs_dir}' and one of: --approve | "
+        "--edit KEY=VALUE [--edit ...] | --edit-code FILE.py (MDP) | --reject 'FEEDBACK'"
+    )
 
 
 def ask_review(payload: dict, read: Callable[[str], str] = input) -> ReviewAnswer:
@@ -102,8 +116,11 @@ def ask_review(payload: dict, read: Callable[[str], str] = input) -> ReviewAnswe
         if choice in ("r", "reject"):
             return ReviewAnswer(action="reject", feedback=read("what should the designer do instead? ").strip())
         if choice in ("e", "edit"):
-            hint = "a file with the new MDP code, or KEY=VALUE ..." if payload["stage"] == "mdp" else \
-                "KEY=VALUE ... (e.g. lr=0.001 hidden_sizes=[128,128] algorithm=PPO)"
+            hint = (
+                "a file with the new MDP code, or KEY=VALUE ..."
+                if payload["stage"] == "mdp"
+                else "KEY=VALUE ... (e.g. lr=0.001 hidden_sizes=[128,128] algorithm=PPO)"
+            )
             text = read(f"{hint}: ").strip()
             try:
                 if payload["stage"] == "mdp" and "=" not in text:

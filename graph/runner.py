@@ -36,8 +36,11 @@ from tools.schemas import ReviewAnswer
 from tools.training import forget_training
 
 CHECKPOINT_DB = checkpointers.CHECKPOINT_DB
-STATE_TYPES = [("tools.schemas", n) for n in dir(schemas)
-               if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)]
+STATE_TYPES = [
+    ("tools.schemas", n)
+    for n in dir(schemas)
+    if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)
+]
 STATE_TYPES += [("graph.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
 STATE_TYPES += [("nodes.designers.llm_config", "LLMSettings")]
 
@@ -78,8 +81,12 @@ def compiled_graph(runs_dir: str | Path, create: bool = True, thread_id: str | N
 
 
 def new_thread_id(env: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(env.split(":")[0]).stem if env.endswith(".py") or ":" in env
-                  else env).strip("-")[:40] or "run"
+    slug = (
+        re.sub(r"[^A-Za-z0-9]+", "-", Path(env.split(":")[0]).stem if env.endswith(".py") or ":" in env else env).strip(
+            "-"
+        )[:40]
+        or "run"
+    )
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 10000:04d}"
 
 
@@ -113,8 +120,7 @@ def start_run(request: RunRequest, context: RunContext, thread_id: str) -> dict:
     runs_dir = run_settings(context).runs_dir
     with compiled_graph(runs_dir) as graph, thread_lock(runs_dir, thread_id):
         if thread_exists(graph, thread_id):
-            raise Agent2Error(f"thread {thread_id!r} already exists in {runs_dir!r}; "
-                              f"use 'agent2 resume {thread_id}'")
+            raise Agent2Error(f"thread {thread_id!r} already exists in {runs_dir!r}; use 'agent2 resume {thread_id}'")
         graph.invoke(request, _config(thread_id), context=context, durability="sync")
         return _values(graph, thread_id)
 
@@ -130,8 +136,7 @@ def _values(graph: Any, thread_id: str) -> dict:
 def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
     snapshot = graph.get_state(_config(thread_id))
     if snapshot.created_at is None:
-        raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs_dir)!r} "
-                                 "(see 'agent2 runs')")
+        raise UnknownThreadError(f"no run with thread id {thread_id!r} in {str(runs_dir)!r} (see 'agent2 runs')")
     return snapshot
 
 
@@ -142,8 +147,9 @@ def pending_review(thread_id: str, runs_dir: str | Path) -> dict | None:
         return snapshot.interrupts[0].value if snapshot.interrupts else None
 
 
-def resume_run(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None,
-               restart_iteration: bool = False) -> dict:
+def resume_run(
+    thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None, restart_iteration: bool = False
+) -> dict:
     """Continue a thread: after a crash or Ctrl-C, or with the answer to its pending review.
 
     ``restart_iteration``: first forget what training wrote for the current iteration (a checkpoint
@@ -173,12 +179,16 @@ def _continue(graph: Any, thread_id: str, answer: ReviewAnswer | None) -> dict:
 def run_state(thread_id: str, runs_dir: str | Path) -> dict:
     with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
         snapshot = _snapshot(graph, thread_id, runs_dir)
-        return {"values": dict(snapshot.values), "next": list(snapshot.next),
-                "interrupts": [i.value for i in snapshot.interrupts]}
+        return {
+            "values": dict(snapshot.values),
+            "next": list(snapshot.next),
+            "interrupts": [i.value for i in snapshot.interrupts],
+        }
 
 
-def fork_run(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str | Path,
-             review: bool | None = None) -> None:
+def fork_run(
+    thread_id: str, iteration: int, new_thread_id: str, runs_dir: str | Path, review: bool | None = None
+) -> None:
     """A new thread from iteration ``iteration``'s checkpoint just after its MDP was designed (and
     reviewed): the new thread chooses the algorithm again and goes on. Earlier iterations stay in
     the parent's folder (the new thread's history points there) and are copied into its records."""
@@ -187,13 +197,26 @@ def fork_run(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str |
         check_thread_id(new_thread_id)
         if thread_exists(graph, new_thread_id):
             raise Agent2Error(f"thread {new_thread_id!r} already exists in {str(runs_dir)!r}")
-        fork_point = next((s for s in graph.get_state_history(_config(thread_id))
-                           if s.next == ("select_algorithm",) and s.values.get("iteration") == iteration), None)
+        fork_point = next(
+            (
+                s
+                for s in graph.get_state_history(_config(thread_id))
+                if s.next == ("select_algorithm",) and s.values.get("iteration") == iteration
+            ),
+            None,
+        )
         if fork_point is None:
-            done = sorted({s.values["iteration"] for s in graph.get_state_history(_config(thread_id))
-                           if s.next == ("select_algorithm",)})
-            raise Agent2Error(f"thread {thread_id!r} has no iteration {iteration} with a designed MDP "
-                              f"(it has {', '.join(map(str, done)) or 'none'})")
+            done = sorted(
+                {
+                    s.values["iteration"]
+                    for s in graph.get_state_history(_config(thread_id))
+                    if s.next == ("select_algorithm",)
+                }
+            )
+            raise Agent2Error(
+                f"thread {thread_id!r} has no iteration {iteration} with a designed MDP "
+                f"(it has {', '.join(map(str, done)) or 'none'})"
+            )
         values = dict(fork_point.values)
         if review is not None:
             values["settings"] = values["settings"].model_copy(update={"review": review})

@@ -48,20 +48,32 @@ class RunRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    env: str = Field(min_length=1, max_length=1000,
-                     description="Built-in task (see 'agent2 tasks'), Gymnasium id, or path/to/file.py:factory.")
+    env: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="Built-in task (see 'agent2 tasks'), Gymnasium id, or path/to/file.py:factory.",
+    )
     task: str | None = Field(None, description="The task in plain language (default: the built-in description).")
-    target: float | None = Field(None, description="Mean evaluation score on the original metric that counts "
-                                                   "as solved (default: the built-in or Gymnasium threshold).")
-    budget_steps: int | None = Field(None, gt=0, le=MAX_BUDGET_STEPS,
-                                     description="Env steps for the whole run, every iteration together "
-                                                 "(default: the built-in budget).")
-    max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, gt=0, le=MAX_ITERATIONS,
-                                description="Most design-train-judge passes.")
-    seed: int = Field(0, ge=0, le=MAX_SEED,
-                      description=f"Seed of the first iteration (later ones add {SEED_STRIDE} each).")
-    eval_episodes: int = Field(DEFAULT_EVAL_EPISODES, gt=0, le=MAX_EVAL_EPISODES,
-                               description="Episodes of the final evaluation.")
+    target: float | None = Field(
+        None,
+        description="Mean evaluation score on the original metric that counts "
+        "as solved (default: the built-in or Gymnasium threshold).",
+    )
+    budget_steps: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_BUDGET_STEPS,
+        description="Env steps for the whole run, every iteration together (default: the built-in budget).",
+    )
+    max_iterations: int = Field(
+        DEFAULT_MAX_ITERATIONS, gt=0, le=MAX_ITERATIONS, description="Most design-train-judge passes."
+    )
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description=f"Seed of the first iteration (later ones add {SEED_STRIDE} each)."
+    )
+    eval_episodes: int = Field(
+        DEFAULT_EVAL_EPISODES, gt=0, le=MAX_EVAL_EPISODES, description="Episodes of the final evaluation."
+    )
 
 
 class RunContext(BaseModel):
@@ -73,25 +85,42 @@ class RunContext(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     designer: Literal["expert", "llm"] | None = Field(
-        None, description="Who designs: the offline expert or an LLM (default: llm when an endpoint is "
-                          "configured in the environment, else expert).")
+        None,
+        description="Who designs: the offline expert or an LLM (default: llm when an endpoint is "
+        "configured in the environment, else expert).",
+    )
     llm: LLMSettings | None = Field(
-        None, description="LLM designer: model, endpoint, structured-output method, limits; fields left "
-                          "out come from $AGENT2_*/$OPENAI_BASE_URL, then the defaults.")
+        None,
+        description="LLM designer: model, endpoint, structured-output method, limits; fields left "
+        "out come from $AGENT2_*/$OPENAI_BASE_URL, then the defaults.",
+    )
     review: bool | None = Field(
-        None, description="Stop for a human review after MDP design and after algorithm selection "
-                          "(default: $AGENT2_REVIEW).")
-    runs_dir: str | None = Field(None, description="Folder of run folders and the run database "
-                                                   "(default: $AGENT2_RUNS_DIR or ./runs).")
+        None,
+        description="Stop for a human review after MDP design and after algorithm selection (default: $AGENT2_REVIEW).",
+    )
+    runs_dir: str | None = Field(
+        None, description="Folder of run folders and the run database (default: $AGENT2_RUNS_DIR or ./runs)."
+    )
     progress: bool = Field(False, description="Progress bars on the server's terminal.")
-    candidates: int = Field(DEFAULT_CANDIDATES, ge=1, le=MAX_CANDIDATES, description="Designs trained side by side each iteration; the "
-                                                        "critic keeps the best on the original metric.")
-    executor: Literal["local", "ray"] = Field("local", description="Where candidates train: local worker "
-                                                                   "processes, or an existing Ray cluster.")
-    ray_address: str | None = Field(None, description="Ray cluster to join (ray://head:10001 or "
-                                                      "host:port; default: $RAY_ADDRESS, else a local one).")
-    max_parallel: int | None = Field(None, ge=1, le=MAX_CANDIDATES, description="Most candidates training at once on the local "
-                                                             "executor (default: the CPU count).")
+    candidates: int = Field(
+        DEFAULT_CANDIDATES,
+        ge=1,
+        le=MAX_CANDIDATES,
+        description="Designs trained side by side each iteration; the critic keeps the best on the original metric.",
+    )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where candidates train: local worker processes, or an existing Ray cluster."
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join (ray://head:10001 or host:port; default: $RAY_ADDRESS, else a local one).",
+    )
+    max_parallel: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CANDIDATES,
+        description="Most candidates training at once on the local executor (default: the CPU count).",
+    )
 
 
 class RunSettings(BaseModel):

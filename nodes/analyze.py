@@ -17,9 +17,20 @@ def analyze_task(state: dict, config: RunnableConfig) -> dict:
     update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
     analysis = designer(state, config).analyze(design_context({**state, **update}))
     rundb(state).upsert_run(
-        thread_id(config), task=task.text, env=task.env, designer=state["settings"].designer,
-        status="running", target=task.target, budget_steps=task.budget_steps, iterations=0,
-        env_steps=0)
-    announce("analyze_task", 1, f"{analysis.objective} ({profile.obs_dim}-dim observations, "
-             f"{profile.action.kind} actions, random-play return {profile.random_return_mean:.1f})")
+        thread_id(config),
+        task=task.text,
+        env=task.env,
+        designer=state["settings"].designer,
+        status="running",
+        target=task.target,
+        budget_steps=task.budget_steps,
+        iterations=0,
+        env_steps=0,
+    )
+    announce(
+        "analyze_task",
+        1,
+        f"{analysis.objective} ({profile.obs_dim}-dim observations, "
+        f"{profile.action.kind} actions, random-play return {profile.random_return_mean:.1f})",
+    )
     return {**update, "analysis": analysis, "wall_seconds": time.perf_counter() - t0}

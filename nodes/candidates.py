@@ -41,18 +41,25 @@ def propose_candidates(state: dict, config: RunnableConfig) -> dict:
     out = []
     for c in proposals:
         algo = c.algo.model_copy(update={"budget_steps": each})
-        out.append(c.model_copy(update={"algo": algo.model_copy(
-            update={"epoch_steps": epoch_steps(algo)})}))
-    announce("propose_candidates", it, f"{len(out)} candidates × {each} env steps: "
-             + "; ".join(c.label for c in out), candidates=len(out))
+        out.append(c.model_copy(update={"algo": algo.model_copy(update={"epoch_steps": epoch_steps(algo)})}))
+    announce(
+        "propose_candidates",
+        it,
+        f"{len(out)} candidates × {each} env steps: " + "; ".join(c.label for c in out),
+        candidates=len(out),
+    )
     return {"candidates": out, "wall_seconds": time.perf_counter() - t0}
 
 
 def fan_out(state: dict) -> list[Send]:
     """One ``train_candidate`` branch per candidate, each with only what it needs."""
-    return [Send("train_candidate", {"spec": state["spec"], "settings": state["settings"],
-                                     "iteration": state["iteration"], "candidate": c})
-            for c in state["candidates"]]
+    return [
+        Send(
+            "train_candidate",
+            {"spec": state["spec"], "settings": state["settings"], "iteration": state["iteration"], "candidate": c},
+        )
+        for c in state["candidates"]
+    ]
 
 
 def train_candidate(branch: dict, config: RunnableConfig) -> dict:
@@ -63,14 +70,36 @@ def train_candidate(branch: dict, config: RunnableConfig) -> dict:
     folder = iter_dir(branch, config) / CANDIDATE_FOLDER.format(index=c.index)
     job = TrainJob(env=task.env, mdp=c.mdp, algo=c.algo, seed=c.seed, target=task.target)
     executor = get_executor(settings.executor, settings.max_parallel, settings.ray_address)
-    with progress_reporter(f"iter {k} #{c.index} {c.label[:28]}", c.algo.budget_steps, settings.progress,
-                           iteration=k, algorithm=c.algo.algorithm, candidate=c.index) as on_progress:
+    with progress_reporter(
+        f"iter {k} #{c.index} {c.label[:28]}",
+        c.algo.budget_steps,
+        settings.progress,
+        iteration=k,
+        algorithm=c.algo.algorithm,
+        candidate=c.index,
+    ) as on_progress:
         train, ev = executor.run(job, folder, task.eval_episodes, on_progress)
-    announce("train_candidate", k, f"#{c.index} {c.label}: " + (
-        f"evaluation failed: {ev.error}" if ev.mean is None else f"{ev.mean:.2f} ± {ev.std or 0:.2f}"),
-        candidate=c.index, mean=ev.mean)
-    return {"candidate_results": [CandidateResult(iteration=k, candidate=c, train=train, eval=ev,
-                                                  executor=executor.name, started=started, finished=time.time())]}
+    announce(
+        "train_candidate",
+        k,
+        f"#{c.index} {c.label}: "
+        + (f"evaluation failed: {ev.error}" if ev.mean is None else f"{ev.mean:.2f} ± {ev.std or 0:.2f}"),
+        candidate=c.index,
+        mean=ev.mean,
+    )
+    return {
+        "candidate_results": [
+            CandidateResult(
+                iteration=k,
+                candidate=c,
+                train=train,
+                eval=ev,
+                executor=executor.name,
+                started=started,
+                finished=time.time(),
+            )
+        ]
+    }
 
 
 def _key(r: CandidateResult) -> tuple:
@@ -94,9 +123,11 @@ def rank(results: list[CandidateResult]) -> list[CandidateRank]:
             elif runner.eval.mean == ev.mean:
                 note = f"won the tie at {ev.mean:.2f} with #{runner.candidate.index}: " + (
                     f"lower spread ({ev.std or 0:.2f} vs {runner.eval.std or 0:.2f})"
-                    if (ev.std or 0) != (runner.eval.std or 0) else
-                    f"fewer env steps ({r.train.env_steps} vs {runner.train.env_steps})"
-                    if r.train.env_steps != runner.train.env_steps else "the designer's own choice first")
+                    if (ev.std or 0) != (runner.eval.std or 0)
+                    else f"fewer env steps ({r.train.env_steps} vs {runner.train.env_steps})"
+                    if r.train.env_steps != runner.train.env_steps
+                    else "the designer's own choice first"
+                )
             else:
                 note = f"won: {ev.mean:.2f} vs {runner.eval.mean:.2f} for #{runner.candidate.index} ({runner.candidate.label})"
         elif ev.mean is None:
@@ -104,9 +135,20 @@ def rank(results: list[CandidateResult]) -> list[CandidateRank]:
         else:
             gap = (best.eval.mean or 0.0) - ev.mean
             note = f"{gap:.2f} below the winner" if gap > 0 else "tied with the winner, lost the tie-break"
-        ranks.append(CandidateRank(index=c.index, label=c.label, algorithm=c.algo.algorithm, eval_mean=ev.mean,
-                                   eval_std=ev.std, env_steps=r.train.env_steps, stop_reason=r.train.stop_reason,
-                                   iter_dir=r.train.iter_dir, executor=r.executor, note=note))
+        ranks.append(
+            CandidateRank(
+                index=c.index,
+                label=c.label,
+                algorithm=c.algo.algorithm,
+                eval_mean=ev.mean,
+                eval_std=ev.std,
+                env_steps=r.train.env_steps,
+                stop_reason=r.train.stop_reason,
+                iter_dir=r.train.iter_dir,
+                executor=r.executor,
+                note=note,
+            )
+        )
     return ranks
 
 
@@ -133,9 +175,18 @@ def pick_candidate(state: dict, config: RunnableConfig) -> dict:
     ranking = rank(results)
     win = latest[ranking[0].index]
     steps = sum(r.train.env_steps for r in results)
-    announce("pick_candidate", it, f"#{win.candidate.index} {win.candidate.label}: {ranking[0].note}",
-             candidate=win.candidate.index)
-    return {"mdp": win.candidate.mdp, "algo": win.candidate.algo, "train": win.train, "eval": win.eval,
-            "ranking": ranking, "steps_used": state.get("steps_used", 0) + steps,
-            "wall_seconds": spans_seconds(results) + time.perf_counter() - t0}
-
+    announce(
+        "pick_candidate",
+        it,
+        f"#{win.candidate.index} {win.candidate.label}: {ranking[0].note}",
+        candidate=win.candidate.index,
+    )
+    return {
+        "mdp": win.candidate.mdp,
+        "algo": win.candidate.algo,
+        "train": win.train,
+        "eval": win.eval,
+        "ranking": ranking,
+        "steps_used": state.get("steps_used", 0) + steps,
+        "wall_seconds": spans_seconds(results) + time.perf_counter() - t0,
+    }

@@ -48,10 +48,18 @@ def rundb(state: dict[str, Any]) -> RunDB:
 
 def design_context(state: dict[str, Any], config: RunnableConfig | None = None) -> DesignContext:
     return DesignContext(
-        task=state["spec"], profile=state["profile"], analysis=state.get("analysis"),
-        history=list(state.get("history") or []), mdp=state.get("mdp"), algo=state.get("algo"),
-        train=state.get("train"), eval=state.get("eval"), critique=state.get("critique"),
-        iteration=state.get("iteration", 1), steps_used=state.get("steps_used", 0), review=state.get("review"),
+        task=state["spec"],
+        profile=state["profile"],
+        analysis=state.get("analysis"),
+        history=list(state.get("history") or []),
+        mdp=state.get("mdp"),
+        algo=state.get("algo"),
+        train=state.get("train"),
+        eval=state.get("eval"),
+        critique=state.get("critique"),
+        iteration=state.get("iteration", 1),
+        steps_used=state.get("steps_used", 0),
+        review=state.get("review"),
         iter_dir=str(iter_dir(state, config)) if config is not None and "iteration" in state else "",
     )
 

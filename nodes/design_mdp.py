@@ -34,8 +34,12 @@ def reward(obs, action, next_obs, reward, info):
 
 
 def original_mdp(obs_dim: int) -> MDPDesign:
-    return MDPDesign(code=ORIGINAL_MDP_CODE, obs_dim=obs_dim, summary="original MDP (fallback)",
-                     rationale="generated designs failed validation")
+    return MDPDesign(
+        code=ORIGINAL_MDP_CODE,
+        obs_dim=obs_dim,
+        summary="original MDP (fallback)",
+        rationale="generated designs failed validation",
+    )
 
 
 def design_mdp(state: dict, config: RunnableConfig) -> dict:
@@ -61,6 +65,10 @@ def design_mdp(state: dict, config: RunnableConfig) -> dict:
         errors.append(error)
         design = who.repair_mdp(ctx, design, error)
     fallback = state.get("mdp") or original_mdp(state["profile"].obs_dim)
-    announce("design_mdp", state["iteration"], f"{fallback.summary} (after {len(errors)} failed designs)",
-             failed_attempts=len(errors))
+    announce(
+        "design_mdp",
+        state["iteration"],
+        f"{fallback.summary} (after {len(errors)} failed designs)",
+        failed_attempts=len(errors),
+    )
     return {"mdp": fallback, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}

@@ -13,7 +13,12 @@ from tools.training import evaluate_trained
 def evaluate(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     result = evaluate_trained(state["train"], iter_dir(state, config), state["spec"].eval_episodes)
-    announce("evaluate", state["iteration"],
-             f"evaluation failed: {result.error}" if result.mean is None else
-             f"{result.mean:.2f} ± {result.std or 0:.2f} over {result.episodes} episodes", mean=result.mean)
+    announce(
+        "evaluate",
+        state["iteration"],
+        f"evaluation failed: {result.error}"
+        if result.mean is None
+        else f"{result.mean:.2f} ± {result.std or 0:.2f} over {result.episodes} episodes",
+        mean=result.mean,
+    )
     return {"eval": result, "wall_seconds": time.perf_counter() - t0}

@@ -25,41 +25,90 @@ def export(state: dict, config: RunnableConfig) -> dict:
     agent_dir = out / "agent"
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(
-        thread_id=thread_id(config), task=task.text, env=task.env, status=status, target=task.target,
-        designer=state["settings"].designer, metric=metric_name(task.env),
-        best=None if best is None else BestIteration(
-            iteration=best.iteration, algorithm=best.algo.algorithm, eval_mean=best.eval_mean,
-            eval_std=best.eval_std, eval_ci95=best.eval_ci, eval_episodes=best.eval_episodes,
-            eval_metrics=best.eval_metrics, agents=best.eval_agents),
-        env_steps_total=state.get("steps_used", 0), budget_steps=task.budget_steps,
-        wall_seconds=round(wall, 2), agent_dir=str(agent_dir) if best else None)
+        thread_id=thread_id(config),
+        task=task.text,
+        env=task.env,
+        status=status,
+        target=task.target,
+        designer=state["settings"].designer,
+        metric=metric_name(task.env),
+        best=None
+        if best is None
+        else BestIteration(
+            iteration=best.iteration,
+            algorithm=best.algo.algorithm,
+            eval_mean=best.eval_mean,
+            eval_std=best.eval_std,
+            eval_ci95=best.eval_ci,
+            eval_episodes=best.eval_episodes,
+            eval_metrics=best.eval_metrics,
+            agents=best.eval_agents,
+        ),
+        env_steps_total=state.get("steps_used", 0),
+        budget_steps=task.budget_steps,
+        wall_seconds=round(wall, 2),
+        agent_dir=str(agent_dir) if best else None,
+    )
     result = summary.model_dump() | {
         "iterations": [
-            {"iteration": r.iteration, "design": r.mdp_summary, "mdp_code": r.mdp_code,
-             "algorithm": r.algo.algorithm, "hyperparameters": r.algo.model_dump(),
-             "env_steps": r.env_steps, "train_best": r.train_best, "stop_reason": r.stop_reason,
-             "eval_mean": r.eval_mean, "eval_std": r.eval_std, "eval_ci95": r.eval_ci,
-             "eval_episodes": r.eval_episodes, "eval_metrics": r.eval_metrics, "verdict": r.verdict,
-             "diagnosis": r.diagnosis, "reason": r.reason, "changes": r.changes, "fix_kind": r.fix_kind,
-             "candidates": [c.model_dump() for c in r.candidates]}
-            for r in history],
+            {
+                "iteration": r.iteration,
+                "design": r.mdp_summary,
+                "mdp_code": r.mdp_code,
+                "algorithm": r.algo.algorithm,
+                "hyperparameters": r.algo.model_dump(),
+                "env_steps": r.env_steps,
+                "train_best": r.train_best,
+                "stop_reason": r.stop_reason,
+                "eval_mean": r.eval_mean,
+                "eval_std": r.eval_std,
+                "eval_ci95": r.eval_ci,
+                "eval_episodes": r.eval_episodes,
+                "eval_metrics": r.eval_metrics,
+                "verdict": r.verdict,
+                "diagnosis": r.diagnosis,
+                "reason": r.reason,
+                "changes": r.changes,
+                "fix_kind": r.fix_kind,
+                "candidates": [c.model_dump() for c in r.candidates],
+            }
+            for r in history
+        ],
         "reviews": [r.model_dump() for r in state.get("reviews") or []],
-        "observation_encoding": state["profile"].observation_encoding if state.get("profile") else ""}
+        "observation_encoding": state["profile"].observation_encoding if state.get("profile") else "",
+    }
     reviews = state.get("reviews") or []
     if best is not None:
-        export_agent(Path(best.iter_dir), agent_dir,
-                     {"task": task.model_dump(), "eval": result["best"], "thread_id": thread_id(config)})
+        export_agent(
+            Path(best.iter_dir),
+            agent_dir,
+            {"task": task.model_dump(), "eval": result["best"], "thread_id": thread_id(config)},
+        )
         report = write_report(task, history, best, status, result, agent_dir, reviews)
     else:
         report = write_report(task, history, None, status, result, out, reviews)
     summary = summary.model_copy(update={"report": str(report)})
     result["report"] = summary.report
     (out / "result.json").write_text(json.dumps(result, indent=1))
-    rundb(state).upsert_run(thread_id(config), status=status, wall_seconds=summary.wall_seconds,
-                            env_steps=summary.env_steps_total, agent_dir=summary.agent_dir,
-                            best_score=best.eval_mean if best else None,
-                            best_iteration=best.iteration if best else None, iterations=len(history))
-    announce("export", state.get("iteration", 1) - 1, f"{status}; agent in {summary.agent_dir}" if best
-             else f"{status}: no iteration produced an agent", status=status)
-    return {"status": status, "agent_dir": summary.agent_dir or "", "summary": summary,
-            "wall_seconds": time.perf_counter() - t0}
+    rundb(state).upsert_run(
+        thread_id(config),
+        status=status,
+        wall_seconds=summary.wall_seconds,
+        env_steps=summary.env_steps_total,
+        agent_dir=summary.agent_dir,
+        best_score=best.eval_mean if best else None,
+        best_iteration=best.iteration if best else None,
+        iterations=len(history),
+    )
+    announce(
+        "export",
+        state.get("iteration", 1) - 1,
+        f"{status}; agent in {summary.agent_dir}" if best else f"{status}: no iteration produced an agent",
+        status=status,
+    )
+    return {
+        "status": status,
+        "agent_dir": summary.agent_dir or "",
+        "summary": summary,
+        "wall_seconds": time.perf_counter() - t0,
+    }

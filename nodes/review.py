@@ -19,18 +19,12 @@ from nodes.context import iter_dir
 from nodes.designers.expert import ExpertDesigner
 from tools.mdp_check import validate_mdp
 from tools.run_rules import epoch_steps
-from tools.schemas import (
-    AlgoConfig,
-    MDPDesign,
-    ReviewAnswer,
-    ReviewNote,
-    ReviewRecord,
-    ReviewStage,
-    allowed_algorithms,
-)
+from tools.schemas import AlgoConfig, MDPDesign, ReviewAnswer, ReviewNote, ReviewRecord, ReviewStage, allowed_algorithms
 
-HOW_TO_ANSWER = ('{"action": "approve"} | {"action": "edit", "changes": {FIELD: VALUE, ...}} | '
-                 '{"action": "reject", "feedback": "what to do instead"}')
+HOW_TO_ANSWER = (
+    '{"action": "approve"} | {"action": "edit", "changes": {FIELD: VALUE, ...}} | '
+    '{"action": "reject", "feedback": "what to do instead"}'
+)
 
 
 def parse_answer(value: Any) -> ReviewAnswer:
@@ -43,20 +37,31 @@ def parse_answer(value: Any) -> ReviewAnswer:
 
 
 def _error_text(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'answer'}={err.get('input')!r}: {err['msg']}"
-                     for err in e.errors())
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc'])) or 'answer'}={err.get('input')!r}: {err['msg']}" for err in e.errors()
+    )
 
 
 def _ask(stage: ReviewStage, state: dict, proposal: dict, one_line: str, error: str | None) -> ReviewAnswer | str:
     """Stop for the human; their answer, or the reason it cannot be used (to ask again)."""
-    raw = interrupt({
-        "stage": stage, "iteration": state["iteration"], "env": state["spec"].env,
-        "summary": one_line, "proposal": proposal, "error": error, "answer": HOW_TO_ANSWER})
+    raw = interrupt(
+        {
+            "stage": stage,
+            "iteration": state["iteration"],
+            "env": state["spec"].env,
+            "summary": one_line,
+            "proposal": proposal,
+            "error": error,
+            "answer": HOW_TO_ANSWER,
+        }
+    )
     try:
         return parse_answer(raw)
     except (ValidationError, ValueError) as e:
-        return f"answer not understood ({_error_text(e) if isinstance(e, ValidationError) else e}); " \
-               f"expected {HOW_TO_ANSWER}"
+        return (
+            f"answer not understood ({_error_text(e) if isinstance(e, ValidationError) else e}); "
+            f"expected {HOW_TO_ANSWER}"
+        )
 
 
 def _review(stage: ReviewStage, state: dict, proposal: Any, one_line: str, apply_edit) -> dict:
@@ -66,13 +71,18 @@ def _review(stage: ReviewStage, state: dict, proposal: Any, one_line: str, apply
         if isinstance(answer, str):
             error = answer
             continue
-        record = ReviewRecord(iteration=state["iteration"], stage=stage, action=answer.action, proposal=one_line,
-                              changes=answer.changes, feedback=answer.feedback)
+        record = ReviewRecord(
+            iteration=state["iteration"],
+            stage=stage,
+            action=answer.action,
+            proposal=one_line,
+            changes=answer.changes,
+            feedback=answer.feedback,
+        )
         if answer.action == "approve":
             return {"review": None, "reviews": [record]}
         if answer.action == "reject":
-            return {"review": ReviewNote(stage=stage, rejected=one_line, feedback=answer.feedback),
-                    "reviews": [record]}
+            return {"review": ReviewNote(stage=stage, rejected=one_line, feedback=answer.feedback), "reviews": [record]}
         edited, error = apply_edit(answer.changes)
         if error is None:
             return {"review": None, "reviews": [record], **edited}
@@ -109,12 +119,16 @@ def review_algorithm(state: dict, config: RunnableConfig) -> dict:
     def apply_edit(changes: dict) -> tuple[dict, str | None]:
         allowed = allowed_algorithms(profile.action.kind, profile.multi_agent)
         if changes.get("algorithm", algo.algorithm) not in allowed:
-            return {}, f"edit refused: algorithm={changes['algorithm']!r} cannot train this env; " \
-                       f"choose one of {', '.join(allowed)}"
+            return (
+                {},
+                f"edit refused: algorithm={changes['algorithm']!r} cannot train this env; "
+                f"choose one of {', '.join(allowed)}",
+            )
         base = algo
         if changes.get("algorithm", algo.algorithm) != algo.algorithm:  # another algorithm: its own defaults
-            base = ExpertDesigner().default_config(changes["algorithm"], profile, algo.budget_steps,
-                                                   profile.sparse_reward)
+            base = ExpertDesigner().default_config(
+                changes["algorithm"], profile, algo.budget_steps, profile.sparse_reward
+            )
             base = base.model_copy(update={"epoch_steps": epoch_steps(base)})
         try:
             return {"algo": AlgoConfig.model_validate({**base.model_dump(), **changes})}, None

@@ -12,6 +12,10 @@ from nodes.context import announce, design_context, designer
 def select_algorithm(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     algo = designer(state, config).select_algorithm(design_context(state, config))
-    announce("select_algorithm", state["iteration"], f"{algo.short()}, {algo.budget_steps} env steps",
-             algorithm=algo.algorithm)
+    announce(
+        "select_algorithm",
+        state["iteration"],
+        f"{algo.short()}, {algo.budget_steps} env steps",
+        algorithm=algo.algorithm,
+    )
     return {"algo": algo, "wall_seconds": time.perf_counter() - t0}

@@ -26,6 +26,7 @@ def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> 
     writer = stream_writer()
     last_streamed = [0.0]
     with TrainingProgress(label, budget, enabled=enabled) as bar:
+
         def on_progress(event: dict) -> None:
             bar.update(event)
             if writer is None or event.get("kind") == "train":
@@ -42,11 +43,17 @@ def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> 
 def train(state: dict, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, algo, k = state["spec"], state["algo"], state["iteration"]
-    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=iteration_seed(task.seed, k),
-                   target=task.target)
-    with progress_reporter(f"iter {k} {algo.algorithm}", algo.budget_steps, state["settings"].progress,
-                           iteration=k, algorithm=algo.algorithm) as on_progress:
-        result = run_training(job, iter_dir(state, config), on_progress=on_progress,
-                              eval_episodes=task.eval_episodes)
-    return {"train": result, "steps_used": state.get("steps_used", 0) + result.env_steps,
-            "wall_seconds": time.perf_counter() - t0}
+    job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=iteration_seed(task.seed, k), target=task.target)
+    with progress_reporter(
+        f"iter {k} {algo.algorithm}",
+        algo.budget_steps,
+        state["settings"].progress,
+        iteration=k,
+        algorithm=algo.algorithm,
+    ) as on_progress:
+        result = run_training(job, iter_dir(state, config), on_progress=on_progress, eval_episodes=task.eval_episodes)
+    return {
+        "train": result,
+        "steps_used": state.get("steps_used", 0) + result.env_steps,
+        "wall_seconds": time.perf_counter() - t0,
+    }

@@ -31,13 +31,20 @@ def pytest_configure(config) -> None:
     seal_environment()  # before any test: every subprocess a test starts inherits the sealed environment
 
 
-def agent2(*args: str, timeout: float = 300, env: dict | None = None,
-           cwd: Path | None = None) -> subprocess.CompletedProcess:
+def agent2(
+    *args: str, timeout: float = 300, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the real ``agent2`` CLI in a subprocess (from ``cwd``: the installed ``agent2`` command, as a
     user runs it there; else ``python -m graph.cli`` from the project folder)."""
     cmd = [str(AGENT2_EXE)] if cwd is not None else [sys.executable, "-m", "graph.cli"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -56,14 +63,35 @@ def reward(obs, action, next_obs, reward, info):
 """MDP code that changes nothing (a test's starting point)."""
 
 
-def tiny_run(runs_dir: Path, env: str, thread: str, budget: int, eval_episodes: int = 3,
-             timeout: float = 400, max_iterations: int = 1) -> dict:
+def tiny_run(
+    runs_dir: Path,
+    env: str,
+    thread: str,
+    budget: int,
+    eval_episodes: int = 3,
+    timeout: float = 400,
+    max_iterations: int = 1,
+) -> dict:
     """``agent2 run`` (one iteration unless told) without a progress bar; returns result.json."""
     import json
 
-    proc = agent2("run", "--env", env, "--budget-steps", str(budget), "--max-iterations", str(max_iterations),
-                  "--eval-episodes", str(eval_episodes), "--runs-dir", str(runs_dir), "--thread-id", thread,
-                  "--no-progress", timeout=timeout)
+    proc = agent2(
+        "run",
+        "--env",
+        env,
+        "--budget-steps",
+        str(budget),
+        "--max-iterations",
+        str(max_iterations),
+        "--eval-episodes",
+        str(eval_episodes),
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        thread,
+        "--no-progress",
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((runs_dir / thread / "result.json").read_text())
 

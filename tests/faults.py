@@ -24,8 +24,19 @@ seal_environment()  # the CLI runs below see none of the caller's OPENAI_*/AGENT
 BUDGET = 12_000
 """One CartPole iteration of 12 PPO epochs (1024 steps each): a kill loses at most one epoch, which keeps
 a resumed run within 1.1x the env steps of an uninterrupted one."""
-RUN = ["--env", "CartPole-v1", "--budget-steps", str(BUDGET), "--target", "1e9", "--max-iterations", "2",
-       "--eval-episodes", "3", "--no-progress"]
+RUN = [
+    "--env",
+    "CartPole-v1",
+    "--budget-steps",
+    str(BUDGET),
+    "--target",
+    "1e9",
+    "--max-iterations",
+    "2",
+    "--eval-episodes",
+    "3",
+    "--no-progress",
+]
 TARGETS = ("cli", "cli-training", "worker")
 UNINTERRUPTED_STEPS = 12_288
 """Env steps an uninterrupted run of ``RUN`` trains on (iterations of 8192 and 4096 steps)."""
@@ -87,8 +98,7 @@ def _training_past_checkpoint(runs_dir: Path, share: float) -> dict[int, Path]:
             budget = json.loads((f / JOB).read_text())["algo"]["budget_steps"]
         except (OSError, ValueError, KeyError):
             continue
-        if (f / CHECKPOINT).exists() and not (f / TRAIN_RESULT).exists() and \
-                steps_seen(f / PROGRESS) >= share * budget:
+        if (f / CHECKPOINT).exists() and not (f / TRAIN_RESULT).exists() and steps_seen(f / PROGRESS) >= share * budget:
             found[pid] = f
     return found
 
@@ -101,9 +111,13 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
     kill_after_share = rng.uniform(0.15, 0.75)  # of the iteration's budget
     thread = f"fault-{target}-{seed}"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(_cli("run", *RUN, "--seed", str(seed % 3), "--runs-dir", str(runs_dir),
-                                 "--thread-id", thread),
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        _cli("run", *RUN, "--seed", str(seed % 3), "--runs-dir", str(runs_dir), "--thread-id", thread),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.perf_counter() + (trial.delay if target == "cli" else 300.0)
     training: dict[int, Path] = {}
     while time.perf_counter() < deadline and proc.poll() is None:
@@ -149,8 +163,7 @@ def run_trial(seed: int, target: str, runs_dir: Path, max_delay: float = 25.0) -
 
 def kill_once_written(cmd: list[str], cwd: Path, written: Path, timeout: float = 240) -> None:
     """Start ``cmd`` (an agent2 command line), kill -9 it and everything under it once ``written`` exists."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + timeout
     while not written.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -182,8 +195,10 @@ def check_resumed(trial: Trial, iter_dir: Path) -> list[str]:
     trial.replayed_steps = replayed
     trial.steps_ratio = (UNINTERRUPTED_STEPS + replayed) / UNINTERRUPTED_STEPS
     if replayed > max(1, restarts) * epoch or trial.steps_ratio > REPLAY_ALLOWANCE:
-        problems.append(f"{iter_dir.name}: {replayed} env steps collected twice after {restarts} restart(s) "
-                        f"(more than one {epoch}-step epoch each, or over {REPLAY_ALLOWANCE}x an uninterrupted run)")
+        problems.append(
+            f"{iter_dir.name}: {replayed} env steps collected twice after {restarts} restart(s) "
+            f"(more than one {epoch}-step epoch each, or over {REPLAY_ALLOWANCE}x an uninterrupted run)"
+        )
     return problems
 
 
@@ -206,8 +221,10 @@ def check_run(runs_dir: Path, thread: str) -> list[str]:
             if check != "ok":
                 problems.append(f"{db_name}: {check}")
     with sqlite3.connect(runs_dir / "agent2.db") as db:
-        rows = [r[0] for r in db.execute("select iteration from iterations where thread_id = ? order by iteration",
-                                         [thread])]
+        rows = [
+            r[0]
+            for r in db.execute("select iteration from iterations where thread_id = ? order by iteration", [thread])
+        ]
         run = db.execute("select status, iterations from runs where thread_id = ?", [thread]).fetchone()
     if rows != numbers:
         problems.append(f"database iterations {rows} != result {numbers}")
@@ -221,8 +238,13 @@ def check_run(runs_dir: Path, thread: str) -> list[str]:
     for it in result["iterations"]:  # K candidates: one database row each, every one ranked once
         if it.get("candidates"):
             with sqlite3.connect(runs_dir / "agent2.db") as db:
-                listed = [r[0] for r in db.execute("select candidate from candidates where thread_id = ? and "
-                                                   "iteration = ? order by candidate", [thread, it["iteration"]])]
+                listed = [
+                    r[0]
+                    for r in db.execute(
+                        "select candidate from candidates where thread_id = ? and iteration = ? order by candidate",
+                        [thread, it["iteration"]],
+                    )
+                ]
             ranked = sorted(c["index"] for c in it["candidates"])
             if listed != ranked or ranked != list(range(len(ranked))):
                 problems.append(f"iteration {it['iteration']}: candidates ranked {ranked}, in the database {listed}")

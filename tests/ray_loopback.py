@@ -26,18 +26,29 @@ ADDRESS = "127.0.0.1:6379"
 
 
 def _ray(*args: str) -> None:
-    subprocess.run([str(Path(sys.executable).parent / "ray"), *args], check=True, timeout=180,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ray"), *args],
+        check=True,
+        timeout=180,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def cluster_run(tmp: str, cmd: list[str]) -> int:
     os.environ.update(RAY_TMPDIR=tmp, RAY_USAGE_STATS_ENABLED="0", RAY_ADDRESS=ADDRESS)
     Path(tmp).mkdir(parents=True, exist_ok=True)
     try:
-        _ray("start", "--head", "--node-ip-address=127.0.0.1", "--port=6379", "--num-cpus=1",
-             "--include-dashboard=false", "--disable-usage-stats")
-        _ray("start", f"--address={ADDRESS}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
-             "--disable-usage-stats")
+        _ray(
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            "--port=6379",
+            "--num-cpus=1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        )
+        _ray("start", f"--address={ADDRESS}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats")
         import ray
 
         ray.init(address=ADDRESS, log_to_driver=False)
@@ -51,8 +62,12 @@ def cluster_run(tmp: str, cmd: list[str]) -> int:
             return 2
         return subprocess.run(cmd, cwd=ROOT).returncode
     finally:
-        subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"], timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ray"), "stop", "--force"],
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def ship_check(folder: Path) -> int:
@@ -64,8 +79,12 @@ def ship_check(folder: Path) -> int:
     from tools.schemas import AlgoConfig, MDPDesign, TrainJob
 
     mdp = MDPDesign(code=IDENTITY_MDP, obs_dim=4, summary="raw obs")
-    job = TrainJob(env="CartPole-v1", mdp=mdp, seed=0,
-                   algo=AlgoConfig(algorithm="PPO", budget_steps=2048, epoch_steps=1024, collect_steps=1024))
+    job = TrainJob(
+        env="CartPole-v1",
+        mdp=mdp,
+        seed=0,
+        algo=AlgoConfig(algorithm="PPO", budget_steps=2048, epoch_steps=1024, collect_steps=1024),
+    )
     try:
         train, ev = RayExecutor(os.environ["RAY_ADDRESS"], ship=True).run(job, folder, 2)
     finally:
@@ -86,4 +105,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--ship-check":
         sys.exit(ship_check(Path(sys.argv[2])))
     split = sys.argv.index("--")
-    sys.exit(cluster_run(sys.argv[1], sys.argv[split + 1:]))
+    sys.exit(cluster_run(sys.argv[1], sys.argv[split + 1 :]))

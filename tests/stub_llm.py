@@ -49,20 +49,36 @@ class StubLLM:
                 answer = stub.next_answer(name)
                 stub.served.append((name, answer))
                 if isinstance(answer, int):
-                    self._send(answer, {"error": {"message": f"scripted {answer}", "type": "rate_limit"}},
-                               {"retry-after-ms": "10"})
+                    self._send(
+                        answer,
+                        {"error": {"message": f"scripted {answer}", "type": "rate_limit"}},
+                        {"retry-after-ms": "10"},
+                    )
                     return
                 text = answer if isinstance(answer, str) else json.dumps(answer)
                 if tool:
-                    message = {"role": "assistant", "content": None, "tool_calls": [{
-                        "id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}]}
+                    message = {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}
+                        ],
+                    }
                 else:
                     message = {"role": "assistant", "content": text}
-                self._send(200, {
-                    "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": stub.model,
-                    "choices": [{"index": 0, "message": message,
-                                 "finish_reason": "tool_calls" if tool else "stop"}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-stub",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": stub.model,
+                        "choices": [
+                            {"index": 0, "message": message, "finish_reason": "tool_calls" if tool else "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+                    },
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]

@@ -33,10 +33,27 @@ def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, m
     def fake_measure(task, contender, budget, seed, runs):
         calls.append((task, contender, seed))
         if contender == "manual" and first_call[0]:
-            return {"task": task, "contender": contender, "seed": seed, "budget": budget, "commit": "c1",
-                    "error": "worker died", "wall": 1.0, "failed": True}
-        return {"task": task, "contender": contender, "seed": seed, "budget": budget, "commit": "c1",
-                "score": 500.0 - seed, "env_steps": budget, "wall": 2.0, "curve": [[budget, 500.0 - seed]]}
+            return {
+                "task": task,
+                "contender": contender,
+                "seed": seed,
+                "budget": budget,
+                "commit": "c1",
+                "error": "worker died",
+                "wall": 1.0,
+                "failed": True,
+            }
+        return {
+            "task": task,
+            "contender": contender,
+            "seed": seed,
+            "budget": budget,
+            "commit": "c1",
+            "score": 500.0 - seed,
+            "env_steps": budget,
+            "wall": 2.0,
+            "curve": [[budget, 500.0 - seed]],
+        }
 
     monkeypatch.setattr(suite, "measure", fake_measure)
     jobs = [("CartPole-v1", c, 1000, s) for s in (0, 1) for c in ("manual", "agent2")]
@@ -55,16 +72,33 @@ def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, m
     calls.clear()
     suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
     assert calls == []
-    assert "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2) | 499.5 ± 0.5 (2 seeds) | not run | not run |" in capsys.readouterr().out
+    assert (
+        "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2) | 499.5 ± 0.5 (2 seeds) | not run | not run |"
+        in capsys.readouterr().out
+    )
 
 
 def test_shards_split_the_runs_without_overlap(full_dir, tmp_path, monkeypatch):
     seen: list[list] = [[], []]
     jobs = [("CartPole-v1", "agent2", 1000, s) for s in range(5)]
     for shard in (0, 1):
-        monkeypatch.setattr(suite, "measure", lambda *job, _s=shard: seen[_s].append(job[3]) or {
-            "task": job[0], "contender": job[1], "seed": job[3], "budget": job[2], "commit": "c", "score": 1.0,
-            "env_steps": 1, "wall": 1.0})
+        monkeypatch.setattr(
+            suite,
+            "measure",
+            lambda *job, _s=shard: (
+                seen[_s].append(job[3])
+                or {
+                    "task": job[0],
+                    "contender": job[1],
+                    "seed": job[3],
+                    "budget": job[2],
+                    "commit": "c",
+                    "score": 1.0,
+                    "env_steps": 1,
+                    "wall": 1.0,
+                }
+            ),
+        )
         suite.run_full(_args(tmp_path), jobs, {"CartPole-v1": 1000}, {"CartPole-v1": 475.0}, shard, 2)
     assert sorted(seen[0]) == [0, 2, 4] and sorted(seen[1]) == [1, 3]
 
@@ -96,16 +130,24 @@ def test_a_resume_trains_again_only_when_the_checkpoint_no_longer_fits(tmp_path,
     monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: True)
     for stderr in ("killed", "holds training that cannot continue: ...; resume with --restart-iteration to ..."):
         calls.clear()
-        monkeypatch.setattr(suite, "_run", lambda cmd, env=None, _e=stderr: calls.append(cmd[3:-2]) or (
-            subprocess.CompletedProcess(cmd, 1, "", _e), 0.5))
+        monkeypatch.setattr(
+            suite,
+            "_run",
+            lambda cmd, env=None, _e=stderr: (
+                calls.append(cmd[3:-2]) or (subprocess.CompletedProcess(cmd, 1, "", _e), 0.5)
+            ),
+        )
         suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
         assert calls[0] == ["resume", "t"]
         assert calls[1:] == ([] if stderr == "killed" else [["resume", "t", "--restart-iteration"]])
 
 
 def test_shard_and_task_errors_are_one_line(tmp_path):
-    for argv, says in ((["--full", "--shard", "2/2"], "--shard '2/2'"),
-                       (["--tasks", "my_env"], "not built-in tasks, so --budget is needed")):
-        proc = subprocess.run([sys.executable, str(ROOT / "bench" / "suite.py"), *argv], capture_output=True,
-                              text=True, cwd=tmp_path)
+    for argv, says in (
+        (["--full", "--shard", "2/2"], "--shard '2/2'"),
+        (["--tasks", "my_env"], "not built-in tasks, so --budget is needed"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "suite.py"), *argv], capture_output=True, text=True, cwd=tmp_path
+        )
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr

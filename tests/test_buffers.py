@@ -7,9 +7,15 @@ from tools.buffers import CheckedVectorReplayBuffer
 
 
 def _step(n: int, rew: float) -> Batch:
-    return Batch(obs=np.zeros((n, 3)), act=np.zeros(n, dtype=np.int64), rew=np.full(n, rew),
-                 terminated=np.zeros(n, bool), truncated=np.zeros(n, bool), obs_next=np.zeros((n, 3)),
-                 info=Batch())
+    return Batch(
+        obs=np.zeros((n, 3)),
+        act=np.zeros(n, dtype=np.int64),
+        rew=np.full(n, rew),
+        terminated=np.zeros(n, bool),
+        truncated=np.zeros(n, bool),
+        obs_next=np.zeros((n, 3)),
+        info=Batch(),
+    )
 
 
 def test_the_null_check_reads_only_new_entries_and_still_finds_a_nan(monkeypatch):
@@ -31,4 +37,3 @@ def test_the_null_check_reads_only_new_entries_and_still_finds_a_nan(monkeypatch
     buf.add(_step(2, float("nan")))
     assert buf.hasnull()
     assert not buf.hasnull()  # each entry is checked once
-

@@ -46,12 +46,15 @@ def test_past_the_principled_changes_candidates_differ_by_seed():
     assert len({c.seed for c in out}) == 12
 
 
-@pytest.mark.parametrize("left,chosen,k,expected", [
-    (100_000, 20_000, 4, (4, 20_000)),   # enough for four of the chosen size
-    (40_000, 20_000, 4, (4, 10_000)),    # four smaller ones
-    (12_000, 20_000, 4, (2, 6_000)),     # never under 5000 steps each: fewer candidates
-    (3_000, 20_000, 4, (1, 3_000)),      # the last scraps: one candidate
-])
+@pytest.mark.parametrize(
+    "left,chosen,k,expected",
+    [
+        (100_000, 20_000, 4, (4, 20_000)),  # enough for four of the chosen size
+        (40_000, 20_000, 4, (4, 10_000)),  # four smaller ones
+        (12_000, 20_000, 4, (2, 6_000)),  # never under 5000 steps each: fewer candidates
+        (3_000, 20_000, 4, (1, 3_000)),  # the last scraps: one candidate
+    ],
+)
 def test_candidate_budget_counts_every_candidate(left, chosen, k, expected):
     got = candidate_budget(left, chosen, k)
     assert got == expected and got[0] * got[1] <= left
@@ -70,17 +73,24 @@ def test_fan_out_sends_one_branch_per_candidate(tmp_path):
     sends = fan_out({"spec": spec, "settings": settings, "iteration": 2, "candidates": cands, "history": []})
     assert [s.node for s in sends] == ["train_candidate"] * 3
     assert [s.arg["candidate"].index for s in sends] == [0, 1, 2]
-    assert all(set(s.arg) == {"spec", "settings", "iteration", "candidate"} and s.arg["iteration"] == 2
-               for s in sends)
+    assert all(set(s.arg) == {"spec", "settings", "iteration", "candidate"} and s.arg["iteration"] == 2 for s in sends)
 
 
 def _result(index: int, mean: float | None, std: float = 1.0, steps: int = 1000, iteration: int = 1):
     c = expert_candidates(MDP, AlgoConfig(algorithm="PPO"), index + 1, seed=0)[index]
     return CandidateResult(
-        iteration=iteration, candidate=c,
+        iteration=iteration,
+        candidate=c,
         train=TrainResult(env_steps=steps, best_test_mean=mean, stop_reason="budget", iter_dir=f"/r/c{index}"),
-        eval=EvalResult(mean=mean, std=None if mean is None else std, episodes=5, returns=[], mean_length=1.0,
-                        error=None if mean is not None else "boom\nlast line of the error"))
+        eval=EvalResult(
+            mean=mean,
+            std=None if mean is None else std,
+            episodes=5,
+            returns=[],
+            mean_length=1.0,
+            error=None if mean is not None else "boom\nlast line of the error",
+        ),
+    )
 
 
 def test_ranking_is_on_the_original_metric_and_says_why():
@@ -94,8 +104,12 @@ def test_ranking_is_on_the_original_metric_and_says_why():
 
 
 def test_the_fan_in_keeps_the_winner_and_counts_every_candidates_steps(tmp_path):
-    results = [_result(0, 10.0, steps=4000), _result(1, 30.0, steps=5000), _result(2, 20.0, steps=3000),
-               _result(0, 999.0, iteration=0)]  # another iteration's result is not this one's
+    results = [
+        _result(0, 10.0, steps=4000),
+        _result(1, 30.0, steps=5000),
+        _result(2, 20.0, steps=3000),
+        _result(0, 999.0, iteration=0),
+    ]  # another iteration's result is not this one's
     out = pick_candidate({"iteration": 1, "candidate_results": results, "steps_used": 500}, {})
     assert out["eval"].mean == 30.0 and out["algo"].lr == results[1].candidate.algo.lr
     assert out["steps_used"] == 500 + 4000 + 5000 + 3000
@@ -111,9 +125,25 @@ def test_the_fan_in_counts_overlapping_branches_once_and_not_the_gap_before_a_re
 
 
 def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
-    proc = agent2("run", "--env", "CartPole-v1", "--budget-steps", "12000", "--max-iterations", "1",
-                  "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "two", "--no-progress",
-                  "--candidates", "2", timeout=600)
+    proc = agent2(
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--budget-steps",
+        "12000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "two",
+        "--no-progress",
+        "--candidates",
+        "2",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((runs_dir / "two" / "result.json").read_text())
     it = result["iterations"][0]
@@ -135,12 +165,17 @@ def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
     assert f"#{winner['index']}" in rows[1] and "won" in rows[1] and f"#{1 - winner['index']}" in rows[2]
 
 
-@pytest.mark.parametrize("flags,error", [
-    (["--candidates", "65"], "--candidates: must be a positive integer up to 64, got '65'"),
-    (["--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
-     "cannot reach the Ray cluster at 127.0.0.1:1"),
-    (["--candidates", "2", "--executor", "ray", "--ray-address", "head"], "Ray address 'head': expected host:port"),
-])
+@pytest.mark.parametrize(
+    "flags,error",
+    [
+        (["--candidates", "65"], "--candidates: must be a positive integer up to 64, got '65'"),
+        (
+            ["--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+            "cannot reach the Ray cluster at 127.0.0.1:1",
+        ),
+        (["--candidates", "2", "--executor", "ray", "--ray-address", "head"], "Ray address 'head': expected host:port"),
+    ],
+)
 def test_bad_candidate_settings_are_one_line_errors(runs_dir, flags, error):
     proc = agent2("run", "--env", "CartPole-v1", "--runs-dir", str(runs_dir), *flags, timeout=120)
     assert proc.returncode != 0 and error in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
@@ -158,11 +193,35 @@ def test_a_kill_during_the_fan_out_resumes_without_rerunning_finished_candidates
     the first one's result (its worker never starts again) and continues the second from its checkpoint."""
     from faults import check_run
 
-    args = ["run", "--env", "CartPole-v1", "--budget-steps", "16000", "--max-iterations", "1", "--eval-episodes",
-            "3", "--runs-dir", str(runs_dir), "--thread-id", "kill", "--no-progress", "--candidates", "2",
-            "--max-parallel", "1", "--target", "1e9"]
-    proc = subprocess.Popen([sys.executable, "-m", "graph.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    args = [
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--budget-steps",
+        "16000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "kill",
+        "--no-progress",
+        "--candidates",
+        "2",
+        "--max-parallel",
+        "1",
+        "--target",
+        "1e9",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     it = runs_dir / "kill" / "iter_1"
     first = second = None
     deadline = time.monotonic() + 300
@@ -198,14 +257,53 @@ def test_the_ray_executor_on_a_local_cluster(runs_dir, tmp_path):
     assert shutil.which("bwrap"), "the Ray test needs bubblewrap for its loopback-only network namespace"
     ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # Ray's socket paths must stay short
     shipped = tmp_path / "shipped" / "candidate_0"
-    run = [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--budget-steps", "12000",
-           "--max-iterations", "1", "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id", "ray",
-           "--no-progress", "--candidates", "2", "--executor", "ray", "--ray-address", "127.0.0.1:6379"]
+    run = [
+        sys.executable,
+        "-m",
+        "graph.cli",
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--budget-steps",
+        "12000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "ray",
+        "--no-progress",
+        "--candidates",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        "127.0.0.1:6379",
+    ]
     script = f"{' '.join(run)} && {sys.executable} tests/ray_loopback.py --ship-check {shipped}"
     try:
-        proc = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--unshare-net", sys.executable,
-                               "tests/ray_loopback.py", ray_tmp, "--", "bash", "-c", script],
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [
+                "bwrap",
+                "--dev-bind",
+                "/",
+                "/",
+                "--unshare-net",
+                sys.executable,
+                "tests/ray_loopback.py",
+                ray_tmp,
+                "--",
+                "bash",
+                "-c",
+                script,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]

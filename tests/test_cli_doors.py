@@ -18,8 +18,17 @@ from pathlib import Path
 import pytest
 from conftest import AGENT2_EXE, ENV_FILE, agent2
 
-TINY = ["--env", "CartPole-v1", "--budget-steps", "2048", "--max-iterations", "1", "--eval-episodes", "2",
-        "--no-progress"]
+TINY = [
+    "--env",
+    "CartPole-v1",
+    "--budget-steps",
+    "2048",
+    "--max-iterations",
+    "1",
+    "--eval-episodes",
+    "2",
+    "--no-progress",
+]
 
 
 def one_line(proc: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -54,26 +63,29 @@ def test_the_readme_commands_with_their_relative_paths(home):
     assert "over 3 episodes" in played.stdout
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["run", *TINY, "--thread-id", "../../escape"], ["thread id '../../escape' is not allowed"]),
-    (["run", *TINY, "--thread-id", "a/b"], ["thread id 'a/b' is not allowed"]),
-    (["run", *TINY, "--thread-id", ".."], ["thread id '..' is not allowed"]),
-    (["resume", "../runs"], ["thread id '../runs' is not allowed"]),
-    (["show", "/etc"], ["thread id '/etc' is not allowed"]),
-    (["fork", "readme", "--iteration", "1", "--thread-id", "../x"], ["thread id '../x' is not allowed"]),
-    (["run", *TINY, "--seed", "-1"], ["--seed", "'-1'"]),
-    (["run", *TINY, "--seed", "99999999999999999999"], ["--seed", "up to 1000000000"]),
-    (["run", *TINY, "--max-iterations", "51"], ["--max-iterations", "up to 50"]),
-    (["run", *TINY, "--eval-episodes", "1001"], ["--eval-episodes"]),
-    (["run", *TINY, "--runs-dir", "a-file"], ["runs folder 'a-file' is not a folder"]),
-    (["run", *TINY, "--runs-dir", "a-file/runs"], ["is not a folder", "a-file' is a file"]),
-    (["run", *TINY, "--thread-id", "readme"], ["thread 'readme' already exists"]),
-    (["play", "runs/readme"], ["is not an exported agent"]),
-    (["play", "runs/readme/agent", "--episodes", "0"], ["--episodes"]),
-    (["resume", "readme", "--runs-dir", "nowhere"], ["no run with thread id 'readme' in", "nowhere'"]),
-    (["run", "--env", f"{ENV_FILE}:HangsInReset", "--no-progress"], ["did not return from reset() within 2 s"]),
-    (["run", "--env", f"{ENV_FILE}:hangs_in_factory"], ["did not return from its factory within 2 s"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["run", *TINY, "--thread-id", "../../escape"], ["thread id '../../escape' is not allowed"]),
+        (["run", *TINY, "--thread-id", "a/b"], ["thread id 'a/b' is not allowed"]),
+        (["run", *TINY, "--thread-id", ".."], ["thread id '..' is not allowed"]),
+        (["resume", "../runs"], ["thread id '../runs' is not allowed"]),
+        (["show", "/etc"], ["thread id '/etc' is not allowed"]),
+        (["fork", "readme", "--iteration", "1", "--thread-id", "../x"], ["thread id '../x' is not allowed"]),
+        (["run", *TINY, "--seed", "-1"], ["--seed", "'-1'"]),
+        (["run", *TINY, "--seed", "99999999999999999999"], ["--seed", "up to 1000000000"]),
+        (["run", *TINY, "--max-iterations", "51"], ["--max-iterations", "up to 50"]),
+        (["run", *TINY, "--eval-episodes", "1001"], ["--eval-episodes"]),
+        (["run", *TINY, "--runs-dir", "a-file"], ["runs folder 'a-file' is not a folder"]),
+        (["run", *TINY, "--runs-dir", "a-file/runs"], ["is not a folder", "a-file' is a file"]),
+        (["run", *TINY, "--thread-id", "readme"], ["thread 'readme' already exists"]),
+        (["play", "runs/readme"], ["is not an exported agent"]),
+        (["play", "runs/readme/agent", "--episodes", "0"], ["--episodes"]),
+        (["resume", "readme", "--runs-dir", "nowhere"], ["no run with thread id 'readme' in", "nowhere'"]),
+        (["run", "--env", f"{ENV_FILE}:HangsInReset", "--no-progress"], ["did not return from reset() within 2 s"]),
+        (["run", "--env", f"{ENV_FILE}:hangs_in_factory"], ["did not return from its factory within 2 s"]),
+    ],
+)
 def test_bad_values_get_one_line_and_write_nothing(home, args, fragments):
     (home / "a-file").write_text("not a folder")
     before = tree(home)
@@ -83,9 +95,11 @@ def test_bad_values_get_one_line_and_write_nothing(home, args, fragments):
 
 
 def test_a_broken_agent_folder_is_one_line(home, tmp_path):
-    for name, damage, said in [("torn", lambda d: (d / "policy.pt").write_bytes(b"\x80\x02 torn"), "policy"),
-                               ("noconfig", lambda d: (d / "config.json").write_text("{"), "config.json"),
-                               ("empty", lambda d: [f.unlink() for f in d.iterdir() if f.is_file()], "not an exported agent")]:
+    for name, damage, said in [
+        ("torn", lambda d: (d / "policy.pt").write_bytes(b"\x80\x02 torn"), "policy"),
+        ("noconfig", lambda d: (d / "config.json").write_text("{"), "config.json"),
+        ("empty", lambda d: [f.unlink() for f in d.iterdir() if f.is_file()], "not an exported agent"),
+    ]:
         agent = tmp_path / name
         shutil.copytree(home / "runs" / "readme" / "agent", agent)
         damage(agent)
@@ -113,9 +127,23 @@ def test_one_process_per_thread(home, tmp_path):
     again = agent2("resume", "readme", cwd=tmp_path)
     assert again.returncode == 0 and "budget_exhausted" in again.stdout, again.stderr[-2000:]
 
-    busy = subprocess.Popen([str(AGENT2_EXE), "run", "--env", "CartPole-v1", "--budget-steps", "200000",
-                             "--no-progress", "--thread-id", "busy"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    busy = subprocess.Popen(
+        [
+            str(AGENT2_EXE),
+            "run",
+            "--env",
+            "CartPole-v1",
+            "--budget-steps",
+            "200000",
+            "--no-progress",
+            "--thread-id",
+            "busy",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 120
         while not (runs / "busy" / "run.lock").exists() and time.time() < deadline:
@@ -123,8 +151,9 @@ def test_one_process_per_thread(home, tmp_path):
         time.sleep(1.0)
         line = one_line(agent2("resume", "busy", cwd=tmp_path), f"run 'busy' is in use by process {busy.pid}")
         assert "wait for it" in line
-        one_line(agent2("run", "--env", "CartPole-v1", "--thread-id", "busy", cwd=tmp_path),
-                 f"in use by process {busy.pid}")
+        one_line(
+            agent2("run", "--env", "CartPole-v1", "--thread-id", "busy", cwd=tmp_path), f"in use by process {busy.pid}"
+        )
     finally:
         os.killpg(busy.pid, signal.SIGKILL)
         busy.wait()
@@ -138,13 +167,30 @@ def test_a_checkpoint_that_no_longer_fits_its_job_asks_for_a_restart(tmp_path):
     from faults import kill_once_written
 
     it = tmp_path / "runs" / "stale" / "iter_1"
-    kill_once_written([str(AGENT2_EXE), "run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
-                       "--max-iterations", "1", "--eval-episodes", "2", "--no-progress", "--thread-id", "stale"],
-                      tmp_path, it / "checkpoint.pt")
+    kill_once_written(
+        [
+            str(AGENT2_EXE),
+            "run",
+            "--env",
+            "CartPole-v1",
+            "--budget-steps",
+            "30000",
+            "--target",
+            "1e9",
+            "--max-iterations",
+            "1",
+            "--eval-episodes",
+            "2",
+            "--no-progress",
+            "--thread-id",
+            "stale",
+        ],
+        tmp_path,
+        it / "checkpoint.pt",
+    )
     job = json.loads((it / "job.json").read_text())
     (it / "job.json").write_text(json.dumps({**job, "seed": job["seed"] + 7}))
-    one_line(agent2("resume", "stale", cwd=tmp_path), "cannot continue", "the job changed: seed",
-             "--restart-iteration")
+    one_line(agent2("resume", "stale", cwd=tmp_path), "cannot continue", "the job changed: seed", "--restart-iteration")
     (it / "job.json").write_text(json.dumps({**job, "written_by": "another version"}))
     one_line(agent2("resume", "stale", cwd=tmp_path), "no longer fits the job schema", "--restart-iteration")
     assert (it / "checkpoint.pt").exists()  # nothing thrown away
@@ -203,7 +249,12 @@ def test_ctrl_c_at_the_review_prompt_keeps_the_review_pending(monkeypatch, capsy
 
     monkeypatch.setattr("graph.review_prompt.ask_review", interrupted)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
-    payload = {"stage": "algorithm", "iteration": 1, "env": "CartPole-v1", "summary": "PPO", "proposal":
-               {"algorithm": "PPO"}}
+    payload = {
+        "stage": "algorithm",
+        "iteration": 1,
+        "env": "CartPole-v1",
+        "summary": "PPO",
+        "proposal": {"algorithm": "PPO"},
+    }
     assert cli._settle({"__interrupt__": [payload]}, "t", "runs") == 3
     assert "agent2 resume t --runs-dir runs" in capsys.readouterr().out

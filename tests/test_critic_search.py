@@ -44,17 +44,39 @@ def _iterate(ctx: DesignContext, curve: list[float]) -> Critique:
     if ctx.critique is not None and ctx.critique.screen:  # the fan-in hands the winner on
         ctx.mdp, ctx.algo = (lambda c: (c.mdp, c.algo))(EXPERT.propose_screen(ctx, SCREEN_K, 0)[1])
     steps = ctx.algo.budget_steps
-    ctx.train = TrainResult(env_steps=steps, best_test_mean=max(curve), stop_reason="budget", iter_dir=f"/i{ctx.iteration}",
-                            curve=[CurvePoint(env_step=(i + 1) * steps // len(curve), mean=m, std=1.0, wall=i)
-                                   for i, m in enumerate(curve)])
+    ctx.train = TrainResult(
+        env_steps=steps,
+        best_test_mean=max(curve),
+        stop_reason="budget",
+        iter_dir=f"/i{ctx.iteration}",
+        curve=[
+            CurvePoint(env_step=(i + 1) * steps // len(curve), mean=m, std=1.0, wall=i) for i, m in enumerate(curve)
+        ],
+    )
     ctx.eval = EvalResult(mean=curve[-1], std=1.0, episodes=20, returns=[], mean_length=10)
     ctx.steps_used += steps
     c = EXPERT.critique(ctx)
-    ctx.history.append(IterationRecord(
-        iteration=ctx.iteration, mdp_summary=ctx.mdp.summary, mdp_code=ctx.mdp.code, algo=ctx.algo, env_steps=steps,
-        train_best=max(curve), stop_reason="budget", eval_mean=curve[-1], eval_std=1.0, eval_episodes=20,
-        verdict=c.verdict, diagnosis=c.diagnosis, reason=c.reason, changes=c.changes,
-        fix_kind=fix_kind(c, ctx.algo), iter_dir=f"/i{ctx.iteration}", wall_seconds=1.0))
+    ctx.history.append(
+        IterationRecord(
+            iteration=ctx.iteration,
+            mdp_summary=ctx.mdp.summary,
+            mdp_code=ctx.mdp.code,
+            algo=ctx.algo,
+            env_steps=steps,
+            train_best=max(curve),
+            stop_reason="budget",
+            eval_mean=curve[-1],
+            eval_std=1.0,
+            eval_episodes=20,
+            verdict=c.verdict,
+            diagnosis=c.diagnosis,
+            reason=c.reason,
+            changes=c.changes,
+            fix_kind=fix_kind(c, ctx.algo),
+            iter_dir=f"/i{ctx.iteration}",
+            wall_seconds=1.0,
+        )
+    )
     ctx.critique, ctx.iteration = c, ctx.iteration + 1
     return c
 
@@ -102,8 +124,9 @@ def test_escalation_passes_other_diagnoses_and_new_structural_fixes_unchanged():
     _iterate(ctx, FLAT)
     rising = Critique(verdict="revise_algo", diagnosis="still_improving", reason="r", warm_start=True)
     assert escalate(ctx, rising) is rising
-    shaping = Critique(verdict="revise_mdp", diagnosis="plateau", reason="r",
-                       mdp_changes=MDPChanges(shaping="potential"))
+    shaping = Critique(
+        verdict="revise_mdp", diagnosis="plateau", reason="r", mdp_changes=MDPChanges(shaping="potential")
+    )
     assert escalate(ctx, shaping) is shaping
 
 
@@ -135,17 +158,30 @@ def test_screen_designs_differ_in_structure(env):
 
 def test_fix_kinds_classify_what_a_verdict_changes():
     algo = AlgoConfig(algorithm="PPO")
-    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"lr": 1e-4}), algo) \
+    assert (
+        fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"lr": 1e-4}), algo)
         == "hyperparameters"
-    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"ent_coef": 0.05}),
-                    algo) == "exploration"
-    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="DQN"), algo) \
+    )
+    assert (
+        fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", algo_changes={"ent_coef": 0.05}), algo)
+        == "exploration"
+    )
+    assert (
+        fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="DQN"), algo)
         == "algorithm"
-    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="PPO"), algo) \
-        == "none"
-    assert fix_kind(Critique(verdict="revise_mdp", diagnosis="plateau", reason="",
-                             mdp_changes=MDPChanges(history=4)), algo) == "representation"
-    assert fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", warm_start=True), algo) == "continue"
+    )
+    assert (
+        fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", next_algorithm="PPO"), algo) == "none"
+    )
+    assert (
+        fix_kind(
+            Critique(verdict="revise_mdp", diagnosis="plateau", reason="", mdp_changes=MDPChanges(history=4)), algo
+        )
+        == "representation"
+    )
+    assert (
+        fix_kind(Critique(verdict="revise_algo", diagnosis="plateau", reason="", warm_start=True), algo) == "continue"
+    )
     assert fix_kind(Critique(verdict="done", diagnosis="solved", reason=""), algo) == "none"
 
 
@@ -154,9 +190,14 @@ def test_a_policy_that_repeats_one_behaviour_gets_exploration_not_tuning():
     ctx.mdp = EXPERT.design_mdp(ctx)
     ctx.algo = EXPERT.select_algorithm(ctx)
     steps = ctx.algo.budget_steps
-    ctx.train = TrainResult(env_steps=steps, best_test_mean=150.0, stop_reason="plateau", iter_dir="/i1",
-                            curve=[CurvePoint(env_step=1000, mean=90.0, std=40.0, wall=0)]  # early tests vary
-                            + [CurvePoint(env_step=(i + 2) * 1000, mean=150.0, std=0.0, wall=i) for i in range(8)])
+    ctx.train = TrainResult(
+        env_steps=steps,
+        best_test_mean=150.0,
+        stop_reason="plateau",
+        iter_dir="/i1",
+        curve=[CurvePoint(env_step=1000, mean=90.0, std=40.0, wall=0)]  # early tests vary
+        + [CurvePoint(env_step=(i + 2) * 1000, mean=150.0, std=0.0, wall=i) for i in range(8)],
+    )
     ctx.eval = EvalResult(mean=150.0, std=0.0, episodes=20, returns=[], mean_length=150)
     ctx.steps_used = steps
     c = EXPERT.critique(ctx)
@@ -173,17 +214,37 @@ def test_a_screen_follows_a_structural_fix_that_did_not_help():
     for _ in range(3):
         ctx.mdp = ctx.mdp if ctx.mdp is not None and ctx.critique.verdict != "revise_mdp" else EXPERT.design_mdp(ctx)
         ctx.algo = EXPERT.select_algorithm(ctx)
-        ctx.train = TrainResult(env_steps=ctx.algo.budget_steps, best_test_mean=150.0, stop_reason="plateau",
-                                iter_dir=f"/i{ctx.iteration}", curve=stuck)
+        ctx.train = TrainResult(
+            env_steps=ctx.algo.budget_steps,
+            best_test_mean=150.0,
+            stop_reason="plateau",
+            iter_dir=f"/i{ctx.iteration}",
+            curve=stuck,
+        )
         ctx.eval = EvalResult(mean=150.0, std=0.0, episodes=20, returns=[], mean_length=150)
         ctx.steps_used += ctx.algo.budget_steps // 4
         c = EXPERT.critique(ctx)
         kinds.append(fix_kind(c, ctx.algo))
-        ctx.history.append(IterationRecord(
-            iteration=ctx.iteration, mdp_summary=ctx.mdp.summary, mdp_code=ctx.mdp.code, algo=ctx.algo,
-            env_steps=1, train_best=150.0, stop_reason="plateau", eval_mean=150.0, eval_std=0.0, eval_episodes=20,
-            verdict=c.verdict, diagnosis=c.diagnosis, reason=c.reason, fix_kind=kinds[-1], iter_dir="/i",
-            wall_seconds=1.0))
+        ctx.history.append(
+            IterationRecord(
+                iteration=ctx.iteration,
+                mdp_summary=ctx.mdp.summary,
+                mdp_code=ctx.mdp.code,
+                algo=ctx.algo,
+                env_steps=1,
+                train_best=150.0,
+                stop_reason="plateau",
+                eval_mean=150.0,
+                eval_std=0.0,
+                eval_episodes=20,
+                verdict=c.verdict,
+                diagnosis=c.diagnosis,
+                reason=c.reason,
+                fix_kind=kinds[-1],
+                iter_dir="/i",
+                wall_seconds=1.0,
+            )
+        )
         ctx.critique, ctx.iteration = c, ctx.iteration + 1
     assert kinds == ["exploration", "screen", "continue"], kinds
 
@@ -211,9 +272,13 @@ def test_a_stuck_policy_on_a_countable_state_space_gets_a_count_bonus_learned_by
     ctx.algo = EXPERT.select_algorithm(ctx)
     assert ctx.algo.algorithm == "PPO" and ctx.algo.novelty_bonus == 0  # the default design is unchanged
     steps = ctx.algo.budget_steps
-    ctx.train = TrainResult(env_steps=steps, best_test_mean=-200.0, stop_reason="plateau", iter_dir="/i1",
-                            curve=[CurvePoint(env_step=(i + 1) * 1000, mean=-200.0, std=0.0, wall=i)
-                                   for i in range(8)])
+    ctx.train = TrainResult(
+        env_steps=steps,
+        best_test_mean=-200.0,
+        stop_reason="plateau",
+        iter_dir="/i1",
+        curve=[CurvePoint(env_step=(i + 1) * 1000, mean=-200.0, std=0.0, wall=i) for i in range(8)],
+    )
     ctx.eval = EvalResult(mean=-200.0, std=0.0, episodes=20, returns=[], mean_length=200)
     ctx.steps_used = steps
     c = EXPERT.critique(ctx)
@@ -240,7 +305,7 @@ def test_the_novelty_bonus_trains_only_and_is_reported_as_a_reward_term():
     for _ in range(3):
         obs, r, *_, info = train.step(4)  # pick up where there is no passenger: the same state each time
         rewards.append(r - info["original_reward"])
-    assert rewards == pytest.approx([2.0, 2.0 / 2 ** 0.5, 2.0 / 3 ** 0.5])
+    assert rewards == pytest.approx([2.0, 2.0 / 2**0.5, 2.0 / 3**0.5])
     _, r, *_, info = test.step(4)
     assert r == info["original_reward"]  # tests and evaluation: the original reward
     for _ in range(200):  # to the time limit: the episode's terms are logged

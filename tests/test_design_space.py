@@ -40,12 +40,31 @@ def test_history_stacks_the_last_observations_oldest_first():
     assert np.allclose(obs[:4], [cue, 0, cue, 0]) and np.allclose(obs[4:], [0, 1 / 3])
 
 
-def _train(tmp_path, name: str, history: int, layer_norm: bool, budget: int = 6000, warm: str | None = None,
-           encoder: str = "mlp"):
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[32, 32], layer_norm=layer_norm, lr=3e-3, gamma=0.9,
-                      encoder=encoder,
-                      n_train_envs=4, collect_steps=256, batch_size=64, repeat=4, budget_steps=budget,
-                      epoch_steps=1024, test_episodes=20, warm_start_from=warm)
+def _train(
+    tmp_path,
+    name: str,
+    history: int,
+    layer_norm: bool,
+    budget: int = 6000,
+    warm: str | None = None,
+    encoder: str = "mlp",
+):
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[32, 32],
+        layer_norm=layer_norm,
+        lr=3e-3,
+        gamma=0.9,
+        encoder=encoder,
+        n_train_envs=4,
+        collect_steps=256,
+        batch_size=64,
+        repeat=4,
+        budget_steps=budget,
+        epoch_steps=1024,
+        test_episodes=20,
+        warm_start_from=warm,
+    )
     job = TrainJob(env=BLINK, mdp=_mdp(BLINK, history), algo=algo, seed=0, target=0.9)
     folder = tmp_path / name
     return job, run_training(job, folder, eval_episodes=50), folder
@@ -78,13 +97,15 @@ def test_a_recurrent_policy_reads_the_history_in_order_trains_exports_plays_and_
     assert grus and grus[0].input_size == 32  # each 2-value observation embedded, then the GRU
     play = agent2("play", str(export_agent(folder, tmp_path / "agent", {})), "--episodes", "3")
     assert play.returncode == 0 and play.stdout.count("episode ") == 3, play.stderr
-    _, again, _ = _train(tmp_path, "continued", history=3, layer_norm=False, budget=1024, warm=str(folder),
-                         encoder="gru")
+    _, again, _ = _train(
+        tmp_path, "continued", history=3, layer_norm=False, budget=1024, warm=str(folder), encoder="gru"
+    )
     assert again.curve and again.curve[0].mean >= 0.9  # starts from the trained weights
 
 
-@pytest.mark.parametrize("algorithm,cell", [("PPO", "lstm"), ("DQN", "gru"), ("SAC", "lstm"), ("TD3", "gru"),
-                                            ("A2C", "gru")])
+@pytest.mark.parametrize(
+    "algorithm,cell", [("PPO", "lstm"), ("DQN", "gru"), ("SAC", "lstm"), ("TD3", "gru"), ("A2C", "gru")]
+)
 def test_recurrent_encoders_depend_on_the_order_of_the_history(algorithm, cell):
     import gymnasium as gym
     import torch
@@ -94,8 +115,9 @@ def test_recurrent_encoders_depend_on_the_order_of_the_history(algorithm, cell):
 
     box = algorithm in ("SAC", "TD3", "A2C")
     action_space = gym.spaces.Box(-1, 1, (2,)) if box else gym.spaces.Discrete(3)
-    algo = build_algorithm(AlgoConfig(algorithm=algorithm, encoder=cell, hidden_sizes=[16, 16]), 4 * 3,
-                           action_space, history=4)
+    algo = build_algorithm(
+        AlgoConfig(algorithm=algorithm, encoder=cell, hidden_sizes=[16, 16]), 4 * 3, action_space, history=4
+    )
     rnn = next(m for m in algo.modules() if isinstance(m, torch.nn.RNNBase))
     assert type(rnn).__name__ == cell.upper() and rnn.input_size == 16
     obs = np.random.default_rng(0).random((5, 12), dtype=np.float32)
@@ -109,8 +131,17 @@ def test_recurrent_encoders_depend_on_the_order_of_the_history(algorithm, cell):
 
 
 def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=64, batch_size=32, repeat=1,
-                      n_train_envs=2, budget_steps=128, epoch_steps=64, test_episodes=2)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[8],
+        collect_steps=64,
+        batch_size=32,
+        repeat=1,
+        n_train_envs=2,
+        budget_steps=128,
+        epoch_steps=64,
+        test_episodes=2,
+    )
     for target, grows in ((0.0, True), (5.0, False)):
         job = TrainJob(env=COIN, mdp=_mdp(COIN), algo=algo, seed=0, target=target)
         folder = tmp_path / f"t{target}"
@@ -141,13 +172,24 @@ def test_a_screen_goes_to_the_fan_out_with_diverse_designs_on_a_share_of_the_bud
     settings = RunSettings(runs_dir=str(tmp_path))
     screen = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", screen=True, warm_start=True)
     assert after_algorithm_review({"settings": settings, "critique": screen}) == "propose_candidates"
-    assert after_algorithm_review({"settings": settings,
-                                   "critique": screen.model_copy(update={"screen": False})}) == "train"
+    assert (
+        after_algorithm_review({"settings": settings, "critique": screen.model_copy(update={"screen": False})})
+        == "train"
+    )
     expert = ExpertDesigner()
     mdp = expert.build_mdp(profile, 475, "none", 1.0, False, 1)
     algo = expert.default_config("PPO", profile, 60_000, False)
-    state = {"spec": spec, "settings": settings, "profile": profile, "iteration": 3, "steps_used": 100_000,
-             "mdp": mdp, "algo": algo, "critique": screen, "history": []}
+    state = {
+        "spec": spec,
+        "settings": settings,
+        "profile": profile,
+        "iteration": 3,
+        "steps_used": 100_000,
+        "mdp": mdp,
+        "algo": algo,
+        "critique": screen,
+        "history": [],
+    }
     out = propose_candidates(state, {"configurable": {"thread_id": "s"}})["candidates"]
     assert len(out) == SCREEN_K
     each = int(SCREEN_SHARE * 100_000 / SCREEN_K)
@@ -159,8 +201,9 @@ def test_a_screen_goes_to_the_fan_out_with_diverse_designs_on_a_share_of_the_bud
 IMAGE_ENV = f"{ENV_FILE}:image_direction_mission_obs"
 
 
-@pytest.mark.parametrize("algorithm,space", [("PPO", "discrete"), ("DQN", "discrete"), ("SAC", "box"),
-                                             ("TD3", "box"), ("A2C", "box")])
+@pytest.mark.parametrize(
+    "algorithm,space", [("PPO", "discrete"), ("DQN", "discrete"), ("SAC", "box"), ("TD3", "box"), ("A2C", "box")]
+)
 def test_conv_encoders_read_images_inside_flat_frames(algorithm, space):
     import gymnasium as gym
     import torch
@@ -171,8 +214,13 @@ def test_conv_encoders_read_images_inside_flat_frames(algorithm, space):
     images = [ImageSlice(offset=4, height=7, width=7, channels=3)]  # MiniGrid's layout: direction, image, text
     frame = 4 + 147 + 32
     action_space = gym.spaces.Discrete(7) if space == "discrete" else gym.spaces.Box(-1, 1, (2,))
-    algo = build_algorithm(AlgoConfig(algorithm=algorithm, encoder="cnn", hidden_sizes=[32]), frame * 2,
-                           action_space, images=images, history=2)
+    algo = build_algorithm(
+        AlgoConfig(algorithm=algorithm, encoder="cnn", hidden_sizes=[32]),
+        frame * 2,
+        action_space,
+        images=images,
+        history=2,
+    )
     convs = [m for m in algo.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and convs[0].in_channels == 6  # two frames' images stacked as channels
     obs = np.random.default_rng(0).random((5, frame * 2), dtype=np.float32)
@@ -196,8 +244,9 @@ def test_an_image_observation_gets_a_cnn_that_trains_exports_and_plays(tmp_path)
     ctx = DesignContext(task=ctx_task, profile=profile)
     expert = ExpertDesigner()
     ctx.mdp = expert.design_mdp(ctx)
-    algo = expert.select_algorithm(ctx).model_copy(update={"collect_steps": 256, "epoch_steps": 512,
-                                                           "n_train_envs": 2, "test_episodes": 2})
+    algo = expert.select_algorithm(ctx).model_copy(
+        update={"collect_steps": 256, "epoch_steps": 512, "n_train_envs": 2, "test_episodes": 2}
+    )
     assert ctx.mdp.images == profile.images and algo.encoder == "cnn"
     job = TrainJob(env=IMAGE_ENV, mdp=ctx.mdp, algo=algo, seed=0)
     train = run_training(job, tmp_path / "it", eval_episodes=3)
@@ -219,10 +268,20 @@ def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
     code = _mdp(BLINK).code.replace(
         "def reward(obs, action, next_obs, reward, info):\n    return float(reward)",
         "def reward(obs, action, next_obs, reward, info):\n"
-        "    return {'task': float(reward), 'bonus': 0.0, 'step': -0.01}")
+        "    return {'task': float(reward), 'bonus': 0.0, 'step': -0.01}",
+    )
     assert "'bonus'" in code
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=128, batch_size=64, repeat=1,
-                      n_train_envs=2, budget_steps=512, epoch_steps=256, test_episodes=4)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[8],
+        collect_steps=128,
+        batch_size=64,
+        repeat=1,
+        n_train_envs=2,
+        budget_steps=512,
+        epoch_steps=256,
+        test_episodes=4,
+    )
     job = TrainJob(env=BLINK, mdp=_mdp(BLINK).model_copy(update={"code": code}), algo=algo, seed=0)
     train = run_training(job, tmp_path / "terms")
     terms = train.reward_terms
@@ -236,8 +295,17 @@ def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
 def test_a_multidiscrete_action_env_trains_in_its_joint_discrete_space(tmp_path):
     """Tianshou reads the unwrapped env's action space; the learner must get the wrapped one."""
     env = f"{ENV_FILE}:multidiscrete_obs_and_action"
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=64, batch_size=32, repeat=1,
-                      n_train_envs=2, budget_steps=128, epoch_steps=64, test_episodes=2)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[8],
+        collect_steps=64,
+        batch_size=32,
+        repeat=1,
+        n_train_envs=2,
+        budget_steps=128,
+        epoch_steps=64,
+        test_episodes=2,
+    )
     job = TrainJob(env=env, mdp=_mdp(env), algo=algo, seed=0)
     train = run_training(job, tmp_path / "md")
     assert train.stop_reason == "budget" and train.error is None, train.error
@@ -262,9 +330,17 @@ def test_hindsight_relabelling_rewrites_goals_and_rewards_from_later_achieved_go
     buf = FlatHERVectorReplayBuffer(100, 1, compute_reward_fn=reward, horizon=5, future_k=1e9, goal=goal)
     for ep in range(4):  # the achieved goal walks 0..4; the desired goal (99) is never reached
         for t in range(5):
-            buf.add(Batch(obs=np.array([[t, 99.0, ep]]), act=np.array([0]), rew=np.array([-1.0]),
-                          terminated=np.array([False]), truncated=np.array([t == 4]),
-                          obs_next=np.array([[t + 1, 99.0, ep]]), info=Batch()))
+            buf.add(
+                Batch(
+                    obs=np.array([[t, 99.0, ep]]),
+                    act=np.array([0]),
+                    rew=np.array([-1.0]),
+                    terminated=np.array([False]),
+                    truncated=np.array([t == 4]),
+                    obs_next=np.array([[t + 1, 99.0, ep]]),
+                    info=Batch(),
+                )
+            )
     np.random.seed(0)
     batch, idx = buf.sample(40)
     new = batch.obs[:, 1] != 99.0
@@ -274,9 +350,17 @@ def test_hindsight_relabelling_rewrites_goals_and_rewards_from_later_achieved_go
     assert (batch.rew[new] == 0).any() and (batch.rew[~new] == -1).all()
     assert np.array_equal(batch.rew, reward(batch.obs_next[:, :1], batch.obs_next[:, 1:2]))
     assert np.array_equal(batch.obs[:, 1], batch.obs_next[:, 1])
-    buf.add(Batch(obs=np.array([[0, 99.0, 9]]), act=np.array([0]), rew=np.array([-1.0]),
-                  terminated=np.array([True]), truncated=np.array([False]), obs_next=np.array([[1, 99.0, 9]]),
-                  info=Batch()))
+    buf.add(
+        Batch(
+            obs=np.array([[0, 99.0, 9]]),
+            act=np.array([0]),
+            rew=np.array([-1.0]),
+            terminated=np.array([True]),
+            truncated=np.array([False]),
+            obs_next=np.array([[1, 99.0, 9]]),
+            info=Batch(),
+        )
+    )
     assert np.all(buf.obs[:20, 1] == 99.0)  # a write restores the original goals first
 
 
@@ -291,8 +375,16 @@ def test_a_goal_conditioned_sparse_env_gets_an_off_policy_learner_with_hindsight
     algo = expert.select_algorithm(ctx)
     assert ctx.mdp.goal == profile.goal and ctx.mdp.shaping is None and "standardised" not in ctx.mdp.summary
     assert algo.algorithm == "DQN" and algo.her_future_k == 4 and algo.n_step == 1
-    algo = algo.model_copy(update={"budget_steps": 1500, "epoch_steps": 500, "start_steps": 200,
-                                   "buffer_size": 2000, "hidden_sizes": [32], "n_train_envs": 2})
+    algo = algo.model_copy(
+        update={
+            "budget_steps": 1500,
+            "epoch_steps": 500,
+            "start_steps": 200,
+            "buffer_size": 2000,
+            "hidden_sizes": [32],
+            "n_train_envs": 2,
+        }
+    )
     job = TrainJob(env=BIT_FLIP, mdp=ctx.mdp, algo=algo, seed=0)
     train = run_training(job, tmp_path / "her")
     assert train.stop_reason == "budget" and train.error is None, train.error
@@ -312,8 +404,13 @@ def test_a_design_that_hands_the_images_on_unchanged_keeps_its_convolutions(tmp_
     same = original_mdp(profile.obs_dim)
     assert validate_mdp(IMAGE_ENV, same, tmp_path / "same", images=profile.images) is None
     assert images_kept(tmp_path / "same") == profile.images
-    scaled = same.model_copy(update={"code": same.code.replace("return np.asarray(obs, dtype=np.float32)",
-                                                               "return np.asarray(obs, dtype=np.float32) / 255.0")})
+    scaled = same.model_copy(
+        update={
+            "code": same.code.replace(
+                "return np.asarray(obs, dtype=np.float32)", "return np.asarray(obs, dtype=np.float32) / 255.0"
+            )
+        }
+    )
     assert validate_mdp(IMAGE_ENV, scaled, tmp_path / "scaled", images=profile.images) is None
     assert images_kept(tmp_path / "scaled") == []  # moved or rescaled: not where the convolutions read
 
@@ -323,8 +420,12 @@ def test_a_design_that_hands_the_images_on_unchanged_keeps_its_convolutions(tmp_
 
     import nodes.design_mdp as node
 
-    state = {"spec": TaskSpec(text="t", env=IMAGE_ENV, budget_steps=1000), "profile": profile, "iteration": 1,
-             "settings": RunSettings(runs_dir=str(tmp_path))}
+    state = {
+        "spec": TaskSpec(text="t", env=IMAGE_ENV, budget_steps=1000),
+        "profile": profile,
+        "iteration": 1,
+        "settings": RunSettings(runs_dir=str(tmp_path)),
+    }
     monkeypatch.setattr(node, "designer", lambda s, c: Undeclared())
     out = design_mdp(state, {"configurable": {"thread_id": "img"}})
     assert out["mdp"].images == profile.images and not out["mdp_errors"]
@@ -354,8 +455,9 @@ def test_a_multidiscrete_policy_is_a_product_of_one_choice_per_part():
     each = [torch.softmax(p, dim=1) for p in torch.split(parts, [2, 3, 4], dim=1)]
     product = torch.einsum("bi,bj,bk->bijk", *each)
     assert torch.allclose(probs, product, atol=1e-6)  # independent parts, combinations in product order
-    assert not isinstance(build_algorithm(AlgoConfig(algorithm="PPO"), 4, gym.spaces.Discrete(24)).policy.actor,
-                          FactoredDiscreteActor)  # a plain Discrete keeps one logit per action
+    assert not isinstance(
+        build_algorithm(AlgoConfig(algorithm="PPO"), 4, gym.spaces.Discrete(24)).policy.actor, FactoredDiscreteActor
+    )  # a plain Discrete keeps one logit per action
 
 
 def test_the_same_iteration_started_twice_at_once_trains_once(tmp_path):
@@ -363,12 +465,24 @@ def test_the_same_iteration_started_twice_at_once_trains_once(tmp_path):
     call waits for the folder's trainer and returns its result."""
     from concurrent.futures import ThreadPoolExecutor
 
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], collect_steps=128, batch_size=64, repeat=1,
-                      n_train_envs=2, budget_steps=512, epoch_steps=256, test_episodes=2)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[8],
+        collect_steps=128,
+        batch_size=64,
+        repeat=1,
+        n_train_envs=2,
+        budget_steps=512,
+        epoch_steps=256,
+        test_episodes=2,
+    )
     job = TrainJob(env=BLINK, mdp=_mdp(BLINK), algo=algo, seed=0)
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: run_training(job, tmp_path / "twice"), range(2))
-    starts = [line for line in (tmp_path / "twice" / "progress.jsonl").read_text().splitlines()
-              if json.loads(line)["kind"] == "start"]
+    starts = [
+        line
+        for line in (tmp_path / "twice" / "progress.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "start"
+    ]
     assert len(starts) == 1, starts  # one worker trained
     assert first.stop_reason == "budget" and first.model_dump() == second.model_dump()

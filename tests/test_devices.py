@@ -35,8 +35,13 @@ def test_auto_takes_cuda_only_when_torch_sees_a_gpu(monkeypatch):
 @pytest.mark.parametrize("how", [["--device", "cuda"], []])
 def test_cuda_without_a_gpu_is_one_line_and_writes_nothing(tmp_path, how):
     env = {"PATH": "/usr/bin:/bin", **({} if how else {devices.DEVICE_ENV: "cuda"})}
-    proc = subprocess.run([sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--runs-dir",
-                           str(tmp_path / "runs"), *how], cwd=ROOT, capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--runs-dir", str(tmp_path / "runs"), *how],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "'cuda' asked for" in proc.stderr
     assert not (tmp_path / "runs").exists()

@@ -21,16 +21,66 @@ from envs.registry import BUILTIN_TASKS
 from graph.cli import main
 from tools.run_folders import THREAD_ID
 
-DOORS = settings(max_examples=300, derandomize=True, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+DOORS = settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-PATHS = ["../", "../../escape", "../outside/x", "/", "/escape", "/etc/passwd", "~", "~/escape", "a/b", ".", "..",
-         "a\x00b", "x" * 300, "é/ü/∂", " ", "", "-rf", "--env", "..\\..\\escape", "runs/../../escape", "\u202e..",
-         "/proc/self/cwd", "./.", "%2e%2e%2fescape", "nul:", "CartPole-v1/../..", "\n", "a b", "*"]
+PATHS = [
+    "../",
+    "../../escape",
+    "../outside/x",
+    "/",
+    "/escape",
+    "/etc/passwd",
+    "~",
+    "~/escape",
+    "a/b",
+    ".",
+    "..",
+    "a\x00b",
+    "x" * 300,
+    "é/ü/∂",
+    " ",
+    "",
+    "-rf",
+    "--env",
+    "..\\..\\escape",
+    "runs/../../escape",
+    "\u202e..",
+    "/proc/self/cwd",
+    "./.",
+    "%2e%2e%2fescape",
+    "nul:",
+    "CartPole-v1/../..",
+    "\n",
+    "a b",
+    "*",
+]
 paths = st.one_of(st.sampled_from(PATHS), st.text(max_size=24))
-NUMBERS = ["-1", "0", "-0", str(2**31), str(2**63), str(10**30), "1e400", "nan", "inf", "-inf", "", "1.5",
-           "0x10", " 7", "٣", "1_000", "+5", "9" * 400]
-numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-10**20, 10**20).map(str), st.text(max_size=8))
+NUMBERS = [
+    "-1",
+    "0",
+    "-0",
+    str(2**31),
+    str(2**63),
+    str(10**30),
+    "1e400",
+    "nan",
+    "inf",
+    "-inf",
+    "",
+    "1.5",
+    "0x10",
+    " 7",
+    "٣",
+    "1_000",
+    "+5",
+    "9" * 400,
+]
+numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-(10**20), 10**20).map(str), st.text(max_size=8))
 
 
 def bad_thread_id(text: str) -> bool:
@@ -160,8 +210,10 @@ def test_numbers(scratch, capsys, which, value):
 
 
 @DOORS
-@given(st.sampled_from(["--target", "--temperature", "--llm-timeout"]),
-       st.sampled_from(["nan", "inf", "-inf", "1e400", "", "abc", "--", "0x"]))
+@given(
+    st.sampled_from(["--target", "--temperature", "--llm-timeout"]),
+    st.sampled_from(["nan", "inf", "-inf", "1e400", "", "abc", "--", "0x"]),
+)
 def test_floats(scratch, capsys, flag, value):
     shut(lambda v: ["run", "--env", "CartPole-v1", flag, v], value, scratch, capsys)
 
@@ -178,8 +230,7 @@ MCP_CALLS = {
 MCP_NUMBERS = {
     "start_run seed": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "seed": n}),
     "start_run budget_steps": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "budget_steps": n}),
-    "start_run max_iterations": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok",
-                                                         "max_iterations": n}),
+    "start_run max_iterations": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "max_iterations": n}),
     "start_run eval_episodes": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "eval_episodes": n}),
     "start_run candidates": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "candidates": n}),
     "evaluate_agent episodes": lambda n: ("evaluate_agent", {"agent_dir": "x", "episodes": n}),
@@ -187,8 +238,14 @@ MCP_NUMBERS = {
     "profile_env seed": lambda n: ("profile_env", {"env": "CartPole-v1", "seed": n}),
     "profile_env episodes": lambda n: ("profile_env", {"env": "CartPole-v1", "episodes": n}),
 }
-MCP_BOUNDS = {"seed": (0, 10**9), "budget_steps": (1, 10**10), "max_iterations": (1, 50), "eval_episodes": (1, 1000),
-              "candidates": (1, 64), "episodes": (1, 100)}
+MCP_BOUNDS = {
+    "seed": (0, 10**9),
+    "budget_steps": (1, 10**10),
+    "max_iterations": (1, 50),
+    "eval_episodes": (1, 1000),
+    "candidates": (1, 64),
+    "episodes": (1, 100),
+}
 
 
 def _mcp(scratch, calls: list[tuple[str, dict]]) -> list:
@@ -218,8 +275,12 @@ def _mcp_shut(scratch, calls: list[tuple[str, dict]]) -> None:
     assert not any(runs.glob("*/run.log")), "a run was started"
 
 
-MCP_DOORS = settings(max_examples=80, derandomize=True, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+MCP_DOORS = settings(
+    max_examples=80,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @MCP_DOORS
@@ -231,8 +292,10 @@ def test_mcp_tool_paths(scratch, which, value):
 
 
 @MCP_DOORS
-@given(st.sampled_from(sorted(MCP_NUMBERS)), st.one_of(st.integers(-10**20, -1), st.integers(10**10 + 1, 10**30),
-                                                       st.sampled_from([0, -1, 2**63, 10**11])))
+@given(
+    st.sampled_from(sorted(MCP_NUMBERS)),
+    st.one_of(st.integers(-(10**20), -1), st.integers(10**10 + 1, 10**30), st.sampled_from([0, -1, 2**63, 10**11])),
+)
 def test_mcp_tool_numbers(scratch, which, n):
     low, high = MCP_BOUNDS[which.split()[-1]]
     if low <= n <= high:

@@ -17,9 +17,25 @@ from tools.training import steps_consumed
 
 
 def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
-    proc = agent2("run", "--env", f"{ENV_FILE}:make_env", "--target", "100", "--budget-steps", "20000",
-                  "--max-iterations", "2", "--eval-episodes", "5", "--runs-dir", str(runs_dir),
-                  "--thread-id", "go-right", "--no-progress", timeout=400)
+    proc = agent2(
+        "run",
+        "--env",
+        f"{ENV_FILE}:make_env",
+        "--target",
+        "100",
+        "--budget-steps",
+        "20000",
+        "--max-iterations",
+        "2",
+        "--eval-episodes",
+        "5",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "go-right",
+        "--no-progress",
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((runs_dir / "go-right" / "result.json").read_text())
     assert result["status"] == "budget_exhausted"  # a target of 100 cannot be met in this corridor
@@ -65,9 +81,27 @@ def _wait_for_step(progress: Path, step: int, proc: subprocess.Popen, timeout: f
 
 def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir):
     budget = 24_000
-    cmd = [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--target", "100000",
-           "--budget-steps", str(budget), "--max-iterations", "1", "--eval-episodes", "3",
-           "--runs-dir", str(runs_dir), "--thread-id", "kr", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "graph.cli",
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--target",
+        "100000",
+        "--budget-steps",
+        str(budget),
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "kr",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = runs_dir / "kr" / "iter_1" / PROGRESS
     killed_after = _wait_for_step(progress, budget // 3, proc)
@@ -97,9 +131,20 @@ def test_a_finished_iteration_is_not_trained_again(tmp_path):
     from tools.schemas import AlgoConfig, TrainJob
     from tools.training import StaleCheckpointError, forget_training, run_training
 
-    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), target=None,
-                   algo=AlgoConfig(algorithm="PPO", budget_steps=1024, epoch_steps=512, collect_steps=512,
-                                   n_train_envs=2, n_test_envs=2, test_episodes=2))
+    job = TrainJob(
+        env="CartPole-v1",
+        mdp=original_mdp(4),
+        target=None,
+        algo=AlgoConfig(
+            algorithm="PPO",
+            budget_steps=1024,
+            epoch_steps=512,
+            collect_steps=512,
+            n_train_envs=2,
+            n_test_envs=2,
+            test_episodes=2,
+        ),
+    )
     first = run_training(job, tmp_path, eval_episodes=2)
     assert first.env_steps >= 1024 and (tmp_path / "eval_result.json").exists()
     sessions = (tmp_path / PROGRESS).read_text().count('"start"')

@@ -7,8 +7,9 @@ from envs.errors import EnvLoadError
 from envs.loading import make_env, resolve_factory
 
 
-@pytest.mark.parametrize("factory,dim", [("dict_obs", 5), ("tuple_obs", 7),
-                                         ("multidiscrete_obs_and_action", 5), ("image_like_obs", 32)])
+@pytest.mark.parametrize(
+    "factory,dim", [("dict_obs", 5), ("tuple_obs", 7), ("multidiscrete_obs_and_action", 5), ("image_like_obs", 32)]
+)
 def test_every_observation_space_becomes_a_flat_float_vector(factory, dim):
     env = make_env(f"{ENV_FILE}:{factory}")
     obs, _ = env.reset(seed=0)
@@ -79,16 +80,23 @@ def test_module_colon_env_id_as_gymnasium_writes_it(tmp_path, monkeypatch):
     assert validate_mdp(ref, MDPDesign(code=IDENTITY_MDP, obs_dim=1, summary="identity"), tmp_path) is None
 
 
-@pytest.mark.parametrize("factory,dim,said", [
-    ("image_direction_mission_obs", 4 + 75 + 32, "mission: MissionLike of text → 32 hashed word counts"),
-    ("one_mission_obs", 4 + 75, "mission: MissionLike of one text only ('use the key to open the door and "
-                                "then ge'): dropped (it tells nothing)"),
-    ("text_obs", 32, "text → 32 hashed word counts"),
-    ("sequence_obs", 3, "sequence → its length and mean element (3 values)"),
-    ("graph_obs", 7, "graph → node and edge counts, mean node and edge features (7 values)"),
-    ("oneof_obs", 4, "OneOf(Discrete(3), Box(-1.0, 1.0, (2,), float32)) → 4 values"),
-    ("tuple_with_opaque_obs", 2, "[1]: Opaque: dropped (its values are neither text nor numbers)"),
-])
+@pytest.mark.parametrize(
+    "factory,dim,said",
+    [
+        ("image_direction_mission_obs", 4 + 75 + 32, "mission: MissionLike of text → 32 hashed word counts"),
+        (
+            "one_mission_obs",
+            4 + 75,
+            "mission: MissionLike of one text only ('use the key to open the door and "
+            "then ge'): dropped (it tells nothing)",
+        ),
+        ("text_obs", 32, "text → 32 hashed word counts"),
+        ("sequence_obs", 3, "sequence → its length and mean element (3 values)"),
+        ("graph_obs", 7, "graph → node and edge counts, mean node and edge features (7 values)"),
+        ("oneof_obs", 4, "OneOf(Discrete(3), Box(-1.0, 1.0, (2,), float32)) → 4 values"),
+        ("tuple_with_opaque_obs", 2, "[1]: Opaque: dropped (its values are neither text nor numbers)"),
+    ],
+)
 def test_spaces_gymnasium_cannot_flatten_are_encoded_or_dropped_and_said(factory, dim, said):
     from tools.profiling import profile_env
 

@@ -63,16 +63,22 @@ def test_unseen_env_from_a_file_gets_a_design():
     assert EXPERT.design_mdp(ctx).obs_dim == 1
 
 
-def _judge(ctx: DesignContext, curve: list[float], eval_mean: float | None, stop="budget", mdp=None,
-           algo=None, error=None):
+def _judge(
+    ctx: DesignContext, curve: list[float], eval_mean: float | None, stop="budget", mdp=None, algo=None, error=None
+):
     ctx.mdp = mdp or EXPERT.design_mdp(ctx)
     ctx.algo = algo or EXPERT.select_algorithm(ctx)
-    ctx.train = TrainResult(env_steps=ctx.algo.budget_steps, best_test_mean=max(curve) if curve else None,
-                            stop_reason=stop, iter_dir="/tmp/x", error=error,
-                            curve=[CurvePoint(env_step=1000 * (i + 1), mean=m, std=1, wall=i)
-                                   for i, m in enumerate(curve)])
-    ctx.eval = EvalResult(mean=eval_mean, std=0 if eval_mean is not None else None, episodes=20,
-                          returns=[], mean_length=1)
+    ctx.train = TrainResult(
+        env_steps=ctx.algo.budget_steps,
+        best_test_mean=max(curve) if curve else None,
+        stop_reason=stop,
+        iter_dir="/tmp/x",
+        error=error,
+        curve=[CurvePoint(env_step=1000 * (i + 1), mean=m, std=1, wall=i) for i, m in enumerate(curve)],
+    )
+    ctx.eval = EvalResult(
+        mean=eval_mean, std=0 if eval_mean is not None else None, episodes=20, returns=[], mean_length=1
+    )
     ctx.steps_used = ctx.algo.budget_steps
     return EXPERT.critique(ctx)
 
@@ -126,7 +132,12 @@ def test_changes_from_a_critic_are_validated_one_by_one(cartpole):
 
     first = EXPERT.select_algorithm(cartpole)
     cartpole.algo = first
-    cartpole.critique = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", next_algorithm="SAC",
-                                 algo_changes={"lr": 5e-4, "learning_rate": 3, "gamma": 7.0, "batch_size": 128})
+    cartpole.critique = Critique(
+        verdict="revise_algo",
+        diagnosis="plateau",
+        reason="r",
+        next_algorithm="SAC",
+        algo_changes={"lr": 5e-4, "learning_rate": 3, "gamma": 7.0, "batch_size": 128},
+    )
     nxt = EXPERT.select_algorithm(cartpole)  # SAC cannot take discrete actions: kept PPO
     assert nxt.algorithm == "PPO" and nxt.lr == 5e-4 and nxt.batch_size == 128 and nxt.gamma == first.gamma

@@ -33,9 +33,15 @@ def test_concurrent_runs_share_one_runs_folder(runs_dir):
     from faults import ROOT, RUN, _cli, check_run
 
     threads = [f"concurrent-{i}" for i in range(3)]
-    procs = [subprocess.Popen(_cli("run", *RUN, "--seed", str(i), "--runs-dir", str(runs_dir), "--thread-id", t),
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for i, t in enumerate(threads)]
+    procs = [
+        subprocess.Popen(
+            _cli("run", *RUN, "--seed", str(i), "--runs-dir", str(runs_dir), "--thread-id", t),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i, t in enumerate(threads)
+    ]
     errors = [p.communicate(timeout=600)[1].decode()[-500:] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
     for t in threads:
@@ -51,9 +57,22 @@ def test_an_env_with_nan_rewards_ends_cleanly(runs_dir):
 
     from conftest import ROOT, agent2
 
-    proc = agent2("run", "--env", f"{ROOT}/tests/envfiles/nan_reward.py:make_env", "--budget-steps", "12000",
-                  "--max-iterations", "2", "--eval-episodes", "3", "--runs-dir", str(runs_dir), "--thread-id",
-                  "nan", "--no-progress")
+    proc = agent2(
+        "run",
+        "--env",
+        f"{ROOT}/tests/envfiles/nan_reward.py:make_env",
+        "--budget-steps",
+        "12000",
+        "--max-iterations",
+        "2",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "nan",
+        "--no-progress",
+    )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     result = json.loads((runs_dir / "nan" / "result.json").read_text())
     first = result["iterations"][0]
@@ -79,8 +98,14 @@ def test_nan_from_the_reward_code_stops_training_and_the_critic_sanitises(tmp_pa
     assert result.stop_reason == "divergence" and "reward() returned a non-finite value nan" in result.error
     expert = ExpertDesigner()
     task = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=50_000)
-    ctx = DesignContext(task=task, profile=profile_env("CartPole-v1", episodes=2), mdp=mdp, algo=algo,
-                        train=result, eval=EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0))
+    ctx = DesignContext(
+        task=task,
+        profile=profile_env("CartPole-v1", episodes=2),
+        mdp=mdp,
+        algo=algo,
+        train=result,
+        eval=EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0),
+    )
     critique = expert.critique(ctx)
     assert critique.verdict == "revise_mdp" and critique.mdp_changes.sanitize_reward
     ctx.critique, ctx.iteration = critique, 2
@@ -97,13 +122,33 @@ def test_a_truncated_checkpoint_is_detected_and_the_previous_one_used(runs_dir):
     from faults import ROOT, _cli, check_run, kill_once_written
 
     it = runs_dir / "torn" / "iter_1"
-    kill_once_written(_cli("run", "--env", "CartPole-v1", "--budget-steps", "30000", "--target", "1e9",
-                           "--max-iterations", "1", "--eval-episodes", "3", "--no-progress",
-                           "--runs-dir", str(runs_dir), "--thread-id", "torn"), ROOT, it / "checkpoint.pt.prev")
+    kill_once_written(
+        _cli(
+            "run",
+            "--env",
+            "CartPole-v1",
+            "--budget-steps",
+            "30000",
+            "--target",
+            "1e9",
+            "--max-iterations",
+            "1",
+            "--eval-episodes",
+            "3",
+            "--no-progress",
+            "--runs-dir",
+            str(runs_dir),
+            "--thread-id",
+            "torn",
+        ),
+        ROOT,
+        it / "checkpoint.pt.prev",
+    )
     with open(it / "checkpoint.pt", "r+b") as f:  # torn on disk: half of it is gone
         f.truncate(os.path.getsize(it / "checkpoint.pt") // 2)
-    done = subprocess.run(_cli("resume", "torn", "--runs-dir", str(runs_dir)), cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        _cli("resume", "torn", "--runs-dir", str(runs_dir)), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     log = (it / "worker.log").read_text()
     assert "checkpoint.pt is unreadable" in log and "resuming from the previous checkpoint" in log

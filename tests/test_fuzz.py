@@ -23,18 +23,35 @@ from tools.mdp_check import static_check
 from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, TaskSpec, allowed_algorithms
 
-FAST = settings(max_examples=200, derandomize=True, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-SLOW = settings(max_examples=40, derandomize=True, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+SLOW = settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                           max_leaves=10)
-env_refs = st.one_of(st.text(max_size=40), st.sampled_from(["CartPole-v1", "Nope-v9", ":", "x.py:", "a:b:c",
-                                                            "/nonexistent/f.py:make", "os:system", " "]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=10,
+)
+env_refs = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["CartPole-v1", "Nope-v9", ":", "x.py:", "a:b:c", "/nonexistent/f.py:make", "os:system", " "]),
+)
 
 
 @FAST
@@ -52,10 +69,37 @@ def test_run_requests(fields):
 
 
 @FAST
-@given(st.lists(st.one_of(st.sampled_from(["run", "resume", "fork", "show", "play", "mcp", "--env",
-                                           "--budget-steps", "--target", "--iteration", "--edit", "--seed",
-                                           "--port", "--max-iterations", "-1", "0", "nan", "inf", "1e400"]),
-                          st.text(max_size=12)), max_size=6))
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "run",
+                    "resume",
+                    "fork",
+                    "show",
+                    "play",
+                    "mcp",
+                    "--env",
+                    "--budget-steps",
+                    "--target",
+                    "--iteration",
+                    "--edit",
+                    "--seed",
+                    "--port",
+                    "--max-iterations",
+                    "-1",
+                    "0",
+                    "nan",
+                    "inf",
+                    "1e400",
+                ]
+            ),
+            st.text(max_size=12),
+        ),
+        max_size=6,
+    )
+)
 def test_command_lines(argv):
     try:
         args = build_parser().parse_args(argv)
@@ -88,11 +132,21 @@ def test_review_answers(raw):
 
 
 @FAST
-@given(st.one_of(st.text(max_size=300), st.builds(lambda body: f"import numpy as np\n{body}\n"
-                                                   "def observation(obs):\n    return obs\n"
-                                                   "def action(act):\n    return act\n"
-                                                   "def reward(obs, action, next_obs, reward, info):\n"
-                                                   "    return reward\n", st.text(max_size=80))))
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda body: (
+                f"import numpy as np\n{body}\n"
+                "def observation(obs):\n    return obs\n"
+                "def action(act):\n    return act\n"
+                "def reward(obs, action, next_obs, reward, info):\n"
+                "    return reward\n"
+            ),
+            st.text(max_size=80),
+        ),
+    )
+)
 def test_mdp_code_static_check(code):
     out = static_check(code)
     assert out is None or (isinstance(out, str) and out.startswith("mdp.py"))
@@ -105,12 +159,16 @@ def pendulum_ctx():
 
 
 algo_answers = st.builds(
-    AlgoAnswer, algorithm=st.sampled_from(["PPO", "A2C", "DQN", "SAC", "TD3", "MAPPO", "IPPO"]),
+    AlgoAnswer,
+    algorithm=st.sampled_from(["PPO", "A2C", "DQN", "SAC", "TD3", "MAPPO", "IPPO"]),
     hidden_sizes=st.one_of(st.none(), st.lists(st.integers(1, 4096), min_size=1, max_size=4)),
     activation=st.one_of(st.none(), st.text(max_size=8), st.sampled_from(["tanh", "relu"])),
-    lr=st.one_of(st.none(), st.floats(1e-9, 0.99)), gamma=st.one_of(st.none(), st.floats(0.01, 1.0)),
-    n_train_envs=st.one_of(st.none(), st.integers(1, 64)), batch_size=st.one_of(st.none(), st.integers(1, 65536)),
-    collect_steps=st.one_of(st.none(), st.integers(1, 10**7)))
+    lr=st.one_of(st.none(), st.floats(1e-9, 0.99)),
+    gamma=st.one_of(st.none(), st.floats(0.01, 1.0)),
+    n_train_envs=st.one_of(st.none(), st.integers(1, 64)),
+    batch_size=st.one_of(st.none(), st.integers(1, 65536)),
+    collect_steps=st.one_of(st.none(), st.integers(1, 10**7)),
+)
 
 
 @SLOW
@@ -164,21 +222,43 @@ def test_json_answers_round_trip():
 
 
 MDP_BODIES = [
-    "return obs", "return obs * 2", "return np.zeros(3)", "return None", "return float('inf')",
-    "raise ValueError('x')", "while True: pass", "return [1, 2]", "return obs[::-1]", "return np.ones(4) / 0",
-    "return 'text'", "import math\n    return math.sqrt(-1)", "return obs.reshape(2, 2)"]
-VALID = {("observation", "return obs"), ("observation", "return obs * 2"), ("observation", "return obs[::-1]"),
-         ("observation", "return obs.reshape(2, 2)")}
+    "return obs",
+    "return obs * 2",
+    "return np.zeros(3)",
+    "return None",
+    "return float('inf')",
+    "raise ValueError('x')",
+    "while True: pass",
+    "return [1, 2]",
+    "return obs[::-1]",
+    "return np.ones(4) / 0",
+    "return 'text'",
+    "import math\n    return math.sqrt(-1)",
+    "return obs.reshape(2, 2)",
+]
+VALID = {
+    ("observation", "return obs"),
+    ("observation", "return obs * 2"),
+    ("observation", "return obs[::-1]"),
+    ("observation", "return obs.reshape(2, 2)"),
+}
 """The only (function, body) pairs that make a valid MDP for CartPole (obs_dim 4; the wrapper flattens
 observations, so a 2x2 array of 4 values is valid); every other one returns the wrong thing, raises or
 loops, and must be refused."""
-REASONS = {"raise ValueError('x')": "ValueError: x", "import math\n    return math.sqrt(-1)": "math domain error",
-           "while True: pass": "did not finish within"}
+REASONS = {
+    "raise ValueError('x')": "ValueError: x",
+    "import math\n    return math.sqrt(-1)": "math domain error",
+    "while True: pass": "did not finish within",
+}
 """What the refusal must say for code that raises or loops."""
 
 
-@settings(max_examples=20, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.sampled_from(["observation", "action", "reward"]), st.sampled_from(MDP_BODIES))
 @example("observation", "raise ValueError('x')")
 @example("action", "while True: pass")
@@ -194,14 +274,18 @@ def test_mdp_code_in_the_sandbox(tmp_path_factory, which, body):
     from tools import mdp_check
     from tools.schemas import MDPDesign
 
-    head = {"observation": "def observation(obs):\n", "action": "def action(act):\n",
-            "reward": "def reward(obs, action, next_obs, reward, info):\n"}[which]
+    head = {
+        "observation": "def observation(obs):\n",
+        "action": "def action(act):\n",
+        "reward": "def reward(obs, action, next_obs, reward, info):\n",
+    }[which]
     start = IDENTITY_MDP.index(head) + len(head)
     end = IDENTITY_MDP.index("\n", start)
     code = IDENTITY_MDP[:start] + "    " + body + IDENTITY_MDP[end:]
     with mock.patch.object(mdp_check, "SMOKE_TIMEOUT_S", 5.0):  # an endless loop is cut after 5 s
-        error = mdp_check.validate_mdp("CartPole-v1", MDPDesign(code=code, obs_dim=4, summary="fuzz"),
-                                       Path(tmp_path_factory.mktemp("check")))
+        error = mdp_check.validate_mdp(
+            "CartPole-v1", MDPDesign(code=code, obs_dim=4, summary="fuzz"), Path(tmp_path_factory.mktemp("check"))
+        )
     if (which, body) in VALID:
         assert error is None
         return

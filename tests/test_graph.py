@@ -10,45 +10,73 @@ from tools.schemas import AlgoConfig, Critique, IterationRecord, MDPChanges, Tas
 
 
 def record(i: int, score: float | None) -> IterationRecord:
-    return IterationRecord(iteration=i, mdp_summary="m", mdp_code="c", algo=AlgoConfig(algorithm="PPO"),
-                           env_steps=1000, train_best=score, stop_reason="budget", eval_mean=score,
-                           eval_std=0.0, eval_episodes=5, verdict="revise_algo", diagnosis="plateau",
-                           reason="r", iter_dir="/tmp", wall_seconds=1.0)
+    return IterationRecord(
+        iteration=i,
+        mdp_summary="m",
+        mdp_code="c",
+        algo=AlgoConfig(algorithm="PPO"),
+        env_steps=1000,
+        train_best=score,
+        stop_reason="budget",
+        eval_mean=score,
+        eval_std=0.0,
+        eval_episodes=5,
+        verdict="revise_algo",
+        diagnosis="plateau",
+        reason="r",
+        iter_dir="/tmp",
+        wall_seconds=1.0,
+    )
 
 
 def state(verdict="revise_algo", scores=(10.0,), used=10_000, iteration=2, budget=100_000, max_it=5):
-    return {"spec": TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=budget,
-                             max_iterations=max_it),
-            "history": [record(i + 1, s) for i, s in enumerate(scores)], "steps_used": used,
-            "iteration": iteration, "critique": Critique(verdict=verdict, diagnosis="plateau", reason="r")}
+    return {
+        "spec": TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=budget, max_iterations=max_it),
+        "history": [record(i + 1, s) for i, s in enumerate(scores)],
+        "steps_used": used,
+        "iteration": iteration,
+        "critique": Critique(verdict=verdict, diagnosis="plateau", reason="r"),
+    }
 
 
 def test_graph_has_the_loop_nodes():
     g = build_graph().get_graph()
-    assert {"analyze_task", "design_mdp", "select_algorithm", "train", "evaluate", "critic",
-            "export"} <= set(g.nodes)
+    assert {"analyze_task", "design_mdp", "select_algorithm", "train", "evaluate", "critic", "export"} <= set(g.nodes)
 
 
-@pytest.mark.parametrize("kwargs,route", [
-    ({"verdict": "revise_algo"}, "select_algorithm"),
-    ({"verdict": "revise_mdp"}, "design_mdp"),
-    ({"verdict": "give_up"}, "export"),
-    ({"verdict": "done"}, "export"),
-    ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "export"),   # target met by an earlier iteration
-    ({"verdict": "revise_mdp", "used": 98_000}, "export"),             # budget spent
-    ({"verdict": "revise_mdp", "iteration": 6}, "export"),             # iterations spent
-    ({"verdict": "revise_algo", "scores": (None,)}, "select_algorithm"),  # a crash: try again
-])
+@pytest.mark.parametrize(
+    "kwargs,route",
+    [
+        ({"verdict": "revise_algo"}, "select_algorithm"),
+        ({"verdict": "revise_mdp"}, "design_mdp"),
+        ({"verdict": "give_up"}, "export"),
+        ({"verdict": "done"}, "export"),
+        ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "export"),  # target met by an earlier iteration
+        ({"verdict": "revise_mdp", "used": 98_000}, "export"),  # budget spent
+        ({"verdict": "revise_mdp", "iteration": 6}, "export"),  # iterations spent
+        ({"verdict": "revise_algo", "scores": (None,)}, "select_algorithm"),  # a crash: try again
+    ],
+)
 def test_router(kwargs, route):
     assert route_after_critic(state(**kwargs)) == route
 
 
 def test_state_round_trips_through_the_checkpointer(tmp_path):
     task = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=1000)
-    crit = Critique(verdict="revise_mdp", diagnosis="no_progress", reason="r",
-                    mdp_changes=MDPChanges(shaping="potential"), algo_changes={"lr": 1e-4})
-    values = {"spec": task, "settings": RunSettings(runs_dir=str(tmp_path)), "critique": crit,
-              "history": [record(1, 12.5)], "steps_used": 77}
+    crit = Critique(
+        verdict="revise_mdp",
+        diagnosis="no_progress",
+        reason="r",
+        mdp_changes=MDPChanges(shaping="potential"),
+        algo_changes={"lr": 1e-4},
+    )
+    values = {
+        "spec": task,
+        "settings": RunSettings(runs_dir=str(tmp_path)),
+        "critique": crit,
+        "history": [record(1, 12.5)],
+        "steps_used": 77,
+    }
     with SqliteSaver.from_conn_string(str(tmp_path / "cp.sqlite")) as saver:
         saver.serde = serializer()
         graph = build_graph(checkpointer=saver)

@@ -34,14 +34,36 @@ def _dev_server(tmp_path_factory, extra_env: dict):
     work = tmp_path_factory.mktemp("lgdev")
     port = free_port()
     exe = Path(sys.executable).with_name("langgraph")
-    env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
-           "LANGSMITH_TRACING": "false", "AGENT2_RUNS_DIR": str(work / "runs"), "AGENT2_DESIGNER": "expert",
-           **extra_env}
+    env = {
+        **os.environ,
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGGRAPH_NO_VERSION_CHECK": "true",
+        "LANGSMITH_TRACING": "false",
+        "AGENT2_RUNS_DIR": str(work / "runs"),
+        "AGENT2_DESIGNER": "expert",
+        **extra_env,
+    }
     env.pop("OPENAI_API_KEY", None)
     log = open(work / "server.log", "w")
-    proc = subprocess.Popen([str(exe), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
-                             "--port", str(port), "--config", str(ROOT / "langgraph.json")],
-                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--config",
+            str(ROOT / "langgraph.json"),
+        ],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while True:
@@ -65,8 +87,7 @@ def _dev_server(tmp_path_factory, extra_env: dict):
 
 
 async def _stream(client, thread_id: str, **kwargs) -> list:
-    return [part async for part in client.runs.stream(
-        thread_id, "agent2", stream_mode=["updates", "custom"], **kwargs)]
+    return [part async for part in client.runs.stream(thread_id, "agent2", stream_mode=["updates", "custom"], **kwargs)]
 
 
 def test_schemas_give_studio_a_clean_form(server):
@@ -149,6 +170,7 @@ def test_review_interrupts_and_an_edit_takes_effect(any_server):
 def test_a_client_cannot_choose_a_folder_outside_the_runs_root(server, tmp_path):
     """The server's runs root is $AGENT2_RUNS_DIR: a client's runs_dir outside it stops the run at intake
     with one line, and nothing is written there; one inside it is used."""
+
     async def go(runs_dir: str):
         client = get_client(url=server["url"])
         thread = await client.threads.create()
@@ -168,11 +190,13 @@ def test_a_client_cannot_choose_a_folder_outside_the_runs_root(server, tmp_path)
 
 def test_candidates_fan_out_and_in_on_a_strict_server(strict_server):
     """Two candidates (``Send`` branches whose payloads LangGraph stores) on the hardened server."""
+
     async def go():
         client = get_client(url=strict_server["url"])
         thread = await client.threads.create()
-        parts = await _stream(client, thread["thread_id"], input={**TINY, "budget_steps": 12_000},
-                              context={"candidates": 2})
+        parts = await _stream(
+            client, thread["thread_id"], input={**TINY, "budget_steps": 12_000}, context={"candidates": 2}
+        )
         return parts, await client.threads.get_state(thread["thread_id"])
 
     parts, state = asyncio.run(go())

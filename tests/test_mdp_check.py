@@ -15,23 +15,31 @@ def test_original_design_passes(tmp_path):
     assert validate_mdp("CartPole-v1", design(ORIGINAL_MDP_CODE), tmp_path) is None
 
 
-@pytest.mark.parametrize("code,message", [
-    ("def observation(obs):\n  return obs\ndef action(a) return a\n", "syntax error"),
-    (ORIGINAL_MDP_CODE.replace("def reward(obs, action, next_obs, reward, info)", "def reward(obs, info)"),
-     "reward() takes 2 positional arguments, expected 5"),
-    (ORIGINAL_MDP_CODE.replace("def action(act)", "def act(act)"), "missing top-level function action()"),
-    ("import os\n" + ORIGINAL_MDP_CODE, "import of os is not allowed"),
-    (ORIGINAL_MDP_CODE + "\nx = open('/etc/passwd')\n", "use of 'open' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "code,message",
+    [
+        ("def observation(obs):\n  return obs\ndef action(a) return a\n", "syntax error"),
+        (
+            ORIGINAL_MDP_CODE.replace("def reward(obs, action, next_obs, reward, info)", "def reward(obs, info)"),
+            "reward() takes 2 positional arguments, expected 5",
+        ),
+        (ORIGINAL_MDP_CODE.replace("def action(act)", "def act(act)"), "missing top-level function action()"),
+        ("import os\n" + ORIGINAL_MDP_CODE, "import of os is not allowed"),
+        (ORIGINAL_MDP_CODE + "\nx = open('/etc/passwd')\n", "use of 'open' is not allowed"),
+    ],
+)
 def test_static_check_rejects(code, message):
     assert message in static_check(code)
 
 
-@pytest.mark.parametrize("change,message", [
-    (("return float(reward)", "return float('nan')"), "non-finite value nan"),
-    (("return act", "raise KeyError('boom')"), "KeyError: 'boom'"),
-    (("return np.asarray(obs, dtype=np.float32)", "return np.zeros(3)"), "declared (4,)"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (("return float(reward)", "return float('nan')"), "non-finite value nan"),
+        (("return act", "raise KeyError('boom')"), "KeyError: 'boom'"),
+        (("return np.asarray(obs, dtype=np.float32)", "return np.zeros(3)"), "declared (4,)"),
+    ],
+)
 def test_smoke_rollout_catches_runtime_faults(tmp_path, change, message):
     error = validate_mdp("CartPole-v1", design(ORIGINAL_MDP_CODE.replace(*change)), tmp_path)
     assert error is not None and message in error
@@ -50,7 +58,8 @@ def test_sandboxed_process_does_not_see_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     (tmp_path / "dump_env.py").write_text(
-        "import os, json\nopen('env.json', 'w').write(json.dumps(dict(os.environ)))\n")
+        "import os, json\nopen('env.json', 'w').write(json.dumps(dict(os.environ)))\n"
+    )
     assert sandbox.run("dump_env", [], tmp_path / "dump.log", timeout=30) == 0
     seen = (tmp_path / "env.json").read_text()
     assert "sk-test-secret" not in seen and "MY_SERVICE_TOKEN" not in seen

@@ -32,8 +32,10 @@ def test_setup_command_reports_what_it_did():
 
 def test_metadrive_makes_and_profiles_as_one_engine_per_process():
     # in a subprocess: MetaDrive's panda3d and MPE's pygame freetype crash one process together
-    code = ("from tools.profiling import profile_env; "
-            "print(profile_env('MetaDriveEnv', episodes=1, max_steps=300).model_dump_json())")
+    code = (
+        "from tools.profiling import profile_env; "
+        "print(profile_env('MetaDriveEnv', episodes=1, max_steps=300).model_dump_json())"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     p = EnvProfile.model_validate_json(proc.stdout.strip().splitlines()[-1])

@@ -1,6 +1,5 @@
 """Multi-agent envs: the per-agent MDP wrapper, one slot per agent, shared and independent networks."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -37,8 +36,7 @@ def _mdp(obs_dim: int, code: str = IDENTITY) -> MDPDesign:
 def test_pettingzoo_parallel_api_test_passes_on_the_mdp_wrapper(ref):
     game = make_parallel_env(ref)
     dim = max(int(np.prod(game.observation_space(a).shape)) for a in game.possible_agents)
-    parallel_api_test(MDPParallelEnv(game, ref, load_mdp_module(IDENTITY), dim, shape_reward=True),
-                      num_cycles=60)
+    parallel_api_test(MDPParallelEnv(game, ref, load_mdp_module(IDENTITY), dim, shape_reward=True), num_cycles=60)
 
 
 def test_mpe_tasks_make_and_profile_as_one_agents_view():
@@ -89,8 +87,7 @@ def test_an_agent_that_leaves_early_keeps_its_slot_with_zero_reward_until_the_ga
     assert not np.any(ends[:-1]) and np.all(ends[-1])
     # Tianshou stacks the slots' infos: a left agent's must have the same keys and types
     buf = VectorReplayBuffer(100, len(venv))
-    Collector[CollectStats](_random_algorithm(venv), venv, buf).collect(n_step=30,
-                                                                        reset_before_collect=True)
+    Collector[CollectStats](_random_algorithm(venv), venv, buf).collect(n_step=30, reset_before_collect=True)
     assert len(buf) == 30
 
 
@@ -126,8 +123,12 @@ def test_action_masks_travel_in_the_observation_and_masked_actions_are_never_tak
     assert layout.mask_dim == 3 and layout.flat_dim == 3 + 3 + 9 + 3
     obs, _ = venv.reset()
     np.testing.assert_array_equal(obs[:3, -3:], [[1, 1, 0], [1, 1, 1], [1, 1, 1]])
-    algo = build_algorithm(AlgoConfig(algorithm="MAPPO", hidden_sizes=[8]), layout.flat_dim,
-                           venv.get_env_attr("action_space", 0)[0], layout)
+    algo = build_algorithm(
+        AlgoConfig(algorithm="MAPPO", hidden_sizes=[8]),
+        layout.flat_dim,
+        venv.get_env_attr("action_space", 0)[0],
+        layout,
+    )
     with torch.no_grad():
         logits, _ = algo.policy.actor(torch.as_tensor(obs))
     assert float(logits[0, 2]) < -1e8 and float(logits[1, 2]) > -1e8
@@ -168,8 +169,9 @@ def test_independent_ppo_trains_only_the_acting_agents_network():
     x = torch.randn(4, layout.flat_dim)
     x[:, 3:6] = torch.tensor([0.0, 1.0, 0.0])  # every sample is agent 1's
     algo.policy.actor(x)[0].sum().backward()
-    grads = [sum(float(p.grad.abs().sum()) if p.grad is not None else 0.0 for p in net.parameters())
-             for net in body.nets]
+    grads = [
+        sum(float(p.grad.abs().sum()) if p.grad is not None else 0.0 for p in net.parameters()) for net in body.nets
+    ]
     assert grads[1] > 0 and grads[0] == 0 and grads[2] == 0
 
 
@@ -184,8 +186,9 @@ def test_single_agent_algorithms_are_refused_for_a_multi_agent_env_and_vice_vers
 
 def test_expert_picks_mappo_then_shared_then_independent_ppo():
     p = profile_env("simple_spread_v3", episodes=2)
-    ctx = DesignContext(task=TaskSpec(text="t", env="simple_spread_v3", target=-16.3, budget_steps=1_000_000),
-                        profile=p)
+    ctx = DesignContext(
+        task=TaskSpec(text="t", env="simple_spread_v3", target=-16.3, budget_steps=1_000_000), profile=p
+    )
     expert = ExpertDesigner()
     cfg = expert.select_algorithm(ctx)
     assert cfg.algorithm == "MAPPO" and cfg.gamma == 0.99 and cfg.on_policy

@@ -41,62 +41,126 @@ def postgres():
     if os.getuid() == 0:
         shutil.chown(base / "pw", "postgres", "postgres")
     port = free_port()
-    subprocess.run(_as_owner([str(PG_BIN / "initdb"), "-D", str(base / "db"), "-U", "agent2", "-A", "scram-sha-256",
-                              f"--pwfile={base / 'pw'}"]), check=True, capture_output=True)
-    subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(base / "db"), "-l", str(base / "log"), "-w", "-o",
-                              f"-p {port} -k {base} -h 127.0.0.1", "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_owner(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(base / "db"),
+                "-U",
+                "agent2",
+                "-A",
+                "scram-sha-256",
+                f"--pwfile={base / 'pw'}",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_owner(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(base / "db"),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {base} -h 127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://agent2:{PASSWORD}@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(base / "db"), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(base / "db"), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
-RUN = ["--env", "CartPole-v1", "--target", "100000", "--budget-steps", "12000", "--max-iterations", "1",
-       "--eval-episodes", "3", "--no-progress"]
+RUN = [
+    "--env",
+    "CartPole-v1",
+    "--target",
+    "100000",
+    "--budget-steps",
+    "12000",
+    "--max-iterations",
+    "1",
+    "--eval-episodes",
+    "3",
+    "--no-progress",
+]
 
 
 def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postgres, tmp_path):
     runs = tmp_path / "runs"
     first, second = tmp_path / "machine_a", tmp_path / "machine_b"
     first.mkdir(), second.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "graph.cli", "run", *RUN, "--runs-dir", str(runs),
-                             "--thread-id", "pk", "--checkpointer", postgres],
-                            cwd=first, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "graph.cli",
+            "run",
+            *RUN,
+            "--runs-dir",
+            str(runs),
+            "--thread-id",
+            "pk",
+            "--checkpointer",
+            postgres,
+        ],
+        cwd=first,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed_after = _wait_for_step(runs / "pk" / "iter_1" / PROGRESS, 3000, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (runs / "pk" / "result.json").exists()
     assert not (runs / "checkpoints.sqlite").exists()  # the graph state is in PostgreSQL
 
-    resumed = subprocess.run([sys.executable, "-m", "graph.cli", "resume", "pk", "--runs-dir", str(runs),
-                              "--checkpointer", postgres], cwd=second, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                             capture_output=True, text=True, timeout=400)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "graph.cli", "resume", "pk", "--runs-dir", str(runs), "--checkpointer", postgres],
+        cwd=second,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads((runs / "pk" / "result.json").read_text())
     train = json.loads((runs / "pk" / "iter_1" / "train_result.json").read_text())
     assert train["resumed_at_step"] >= killed_after  # continued from the training checkpoint
 
-    whole = agent2("run", *RUN, "--runs-dir", str(runs), "--thread-id", "pw", "--checkpointer", postgres,
-                   timeout=400)
+    whole = agent2("run", *RUN, "--runs-dir", str(runs), "--thread-id", "pw", "--checkpointer", postgres, timeout=400)
     assert whole.returncode == 0, whole.stderr[-3000:]
     ref = json.loads((runs / "pw" / "result.json").read_text())
     keys = ("status", "env_steps_total", "target", "budget_steps")
     assert {k: result[k] for k in keys} == {k: ref[k] for k in keys}
-    assert [(i["design"], i["algorithm"], i["env_steps"]) for i in result["iterations"]] == \
-        [(i["design"], i["algorithm"], i["env_steps"]) for i in ref["iterations"]]
+    assert [(i["design"], i["algorithm"], i["env_steps"]) for i in result["iterations"]] == [
+        (i["design"], i["algorithm"], i["env_steps"]) for i in ref["iterations"]
+    ]
     listed = agent2("runs", "--runs-dir", str(runs), "--checkpointer", postgres)
     assert listed.returncode == 0 and "pk" in listed.stdout and "pw" in listed.stdout
 
 
-@pytest.mark.parametrize("url,says", [
-    ("postgresql://agent2:{pw}@127.0.0.1:notaport/postgres", "the port is not a number"),
-    ("postgresql://agent2:{pw}@127.0.0.1:{free}/postgres", "refused the connection"),
-    ("postgresql://agent2:wrong-{pw}@127.0.0.1:{port}/postgres", "refused the connection"),
-    ("mysql://agent2:{pw}@127.0.0.1/db", "use a file path, sqlite:///path or postgresql://"),
-])
+@pytest.mark.parametrize(
+    "url,says",
+    [
+        ("postgresql://agent2:{pw}@127.0.0.1:notaport/postgres", "the port is not a number"),
+        ("postgresql://agent2:{pw}@127.0.0.1:{free}/postgres", "refused the connection"),
+        ("postgresql://agent2:wrong-{pw}@127.0.0.1:{port}/postgres", "refused the connection"),
+        ("mysql://agent2:{pw}@127.0.0.1/db", "use a file path, sqlite:///path or postgresql://"),
+    ],
+)
 def test_a_bad_checkpointer_url_is_one_line_without_the_password(postgres, tmp_path, url, says):
     url = url.format(pw=PASSWORD, free=free_port(), port=postgres.rsplit(":", 1)[1].split("/")[0])
     proc = agent2("run", *RUN, "--runs-dir", str(tmp_path / "runs"), "--checkpointer", url)

@@ -15,8 +15,10 @@ from tools.profiling import profile_env
 from tools.schemas import ReviewAnswer, ReviewNote, TaskSpec
 
 
-@pytest.mark.parametrize("raw,action", [("approve", "approve"), (" Reject ", "reject"),
-                                        ({"action": "edit", "changes": {"lr": 0.01}}, "edit")])
+@pytest.mark.parametrize(
+    "raw,action",
+    [("approve", "approve"), (" Reject ", "reject"), ({"action": "edit", "changes": {"lr": 0.01}}, "edit")],
+)
 def test_answers_parse(raw, action):
     assert parse_answer(raw).action == action
 
@@ -70,8 +72,9 @@ def test_expert_answers_a_rejection_with_another_proposal(cartpole_ctx):
     second_mdp = expert.design_mdp(DesignContext(**{**cartpole_ctx.__dict__, "mdp": first_mdp, "review": note}))
     assert second_mdp.code != first_mdp.code and second_mdp.summary != first_mdp.summary
     note = ReviewNote(stage="algorithm", rejected=first_algo.short())
-    second_algo = expert.select_algorithm(DesignContext(**{**cartpole_ctx.__dict__, "algo": first_algo,
-                                                           "review": note}))
+    second_algo = expert.select_algorithm(
+        DesignContext(**{**cartpole_ctx.__dict__, "algo": first_algo, "review": note})
+    )
     assert (first_algo.algorithm, second_algo.algorithm) == ("PPO", "DQN")
 
 
@@ -83,9 +86,23 @@ def test_cli_review_edit_reject_approve_then_fork(tmp_path, runs_dir):
     marked = IDENTITY_MDP + "# reviewed by a human\n"
     (tmp_path / "good.py").write_text(marked)
     (tmp_path / "bad.py").write_text("import os\n" + IDENTITY_MDP)
-    proc = agent2("run", "--env", "CartPole-v1", "--budget-steps", "2000", "--max-iterations", "1",
-                  "--eval-episodes", "2", "--runs-dir", str(runs_dir), "--thread-id", "rv", "--no-progress",
-                  "--review")
+    proc = agent2(
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--budget-steps",
+        "2000",
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "2",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "rv",
+        "--no-progress",
+        "--review",
+    )
     assert proc.returncode == WAITING, proc.stderr[-2000:]
     assert "waiting for review of the mdp (iteration 1)" in proc.stdout and "def reward" in proc.stderr
     proc = _answer(runs_dir, "rv", "--edit-code", str(tmp_path / "bad.py"))
@@ -103,7 +120,10 @@ def test_cli_review_edit_reject_approve_then_fork(tmp_path, runs_dir):
     (it,) = result["iterations"]
     assert it["mdp_code"] == marked and "edited in review" in it["design"] and it["algorithm"] == "DQN"
     assert [(r["stage"], r["action"]) for r in result["reviews"]] == [
-        ("mdp", "edit"), ("algorithm", "reject"), ("algorithm", "approve")]
+        ("mdp", "edit"),
+        ("algorithm", "reject"),
+        ("algorithm", "approve"),
+    ]
     assert "## Human reviews" in Path(result["report"]).read_text()
     proc = _answer(runs_dir, "rv", "--approve")
     assert proc.returncode == 2 and "not waiting for a review" in proc.stderr
@@ -144,8 +164,14 @@ def test_langgraph_dockerfile_installs_bubblewrap_and_the_cpu_torch_before_agent
     if not exe.exists():
         pytest.skip("langgraph-cli is part of 'make setup'")
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true"}
-    proc = subprocess.run([str(exe), "dockerfile", "-c", str(ROOT / "langgraph.json"), str(tmp_path / "Dockerfile")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(exe), "dockerfile", "-c", str(ROOT / "langgraph.json"), str(tmp_path / "Dockerfile")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = (tmp_path / "Dockerfile").read_text().splitlines()
     assert lines[0].startswith("FROM langchain/langgraph-api:3.11")
@@ -154,6 +180,11 @@ def test_langgraph_dockerfile_installs_bubblewrap_and_the_cpu_torch_before_agent
         return next(i for i, line in enumerate(lines) if fragment in line)
 
     bwrap, torch = at("apt-get install -y --no-install-recommends bubblewrap"), at("torch==2.13.0")
-    assert "--index-url ${TORCH_INDEX_URL}" in lines[torch] and at("ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") < torch
+    assert (
+        "--index-url ${TORCH_INDEX_URL}" in lines[torch]
+        and at("ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") < torch
+    )
     assert max(bwrap, torch) < at("ADD . /deps/") < at("-e .);")  # /deps/<the checkout's folder name>
-    assert "AGENT2_SANDBOX=bwrap" in lines[at("ENV AGENT2_")] and "AGENT2_RUNS_DIR=/data/runs" in lines[at("ENV AGENT2_")]
+    assert (
+        "AGENT2_SANDBOX=bwrap" in lines[at("ENV AGENT2_")] and "AGENT2_RUNS_DIR=/data/runs" in lines[at("ENV AGENT2_")]
+    )

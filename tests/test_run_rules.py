@@ -8,34 +8,43 @@ from graph.state import RunContext, RunRequest
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from tools import run_rules
-from tools.run_rules import (
-    best_record,
-    epoch_steps,
-    iteration_budget,
-    iteration_seed,
-    run_status,
-    target_met,
-)
+from tools.run_rules import best_record, epoch_steps, iteration_budget, iteration_seed, run_status, target_met
 from tools.schemas import AlgoConfig, Critique, EvalResult, IterationRecord, TaskSpec, TrainResult
 
 
 def record(i: int, mean: float | None, std: float | None = 0.0, episodes: int = 20) -> IterationRecord:
-    return IterationRecord(iteration=i, mdp_summary="m", mdp_code="c", algo=AlgoConfig(algorithm="PPO"),
-                           env_steps=1000, train_best=mean, stop_reason="budget", eval_mean=mean,
-                           eval_std=std, eval_episodes=episodes, verdict="revise_algo", diagnosis="plateau",
-                           reason="r", iter_dir="/tmp", wall_seconds=1.0)
+    return IterationRecord(
+        iteration=i,
+        mdp_summary="m",
+        mdp_code="c",
+        algo=AlgoConfig(algorithm="PPO"),
+        env_steps=1000,
+        train_best=mean,
+        stop_reason="budget",
+        eval_mean=mean,
+        eval_std=std,
+        eval_episodes=episodes,
+        verdict="revise_algo",
+        diagnosis="plateau",
+        reason="r",
+        iter_dir="/tmp",
+        wall_seconds=1.0,
+    )
 
 
-@pytest.mark.parametrize("mean,std,n,target,met", [
-    (480.0, 0.0, 20, 475.0, True),
-    (480.0, 40.0, 20, 475.0, False),     # 480 − 40/√20 = 471.1: within the noise
-    (480.0, 40.0, 100, 475.0, True),     # 480 − 4 = 476: beyond it
-    (475.0, None, 5, 475.0, True),       # no spread measured: the mean alone
-    (474.9, 0.0, 20, 475.0, False),
-    (-95.2, 20.0, 20, -100.0, True),     # negative scores: −99.67 ≥ −100
-    (None, 0.0, 20, 475.0, False),       # nothing evaluated
-    (1e9, 0.0, 20, None, False),         # no target: never met
-])
+@pytest.mark.parametrize(
+    "mean,std,n,target,met",
+    [
+        (480.0, 0.0, 20, 475.0, True),
+        (480.0, 40.0, 20, 475.0, False),  # 480 − 40/√20 = 471.1: within the noise
+        (480.0, 40.0, 100, 475.0, True),  # 480 − 4 = 476: beyond it
+        (475.0, None, 5, 475.0, True),  # no spread measured: the mean alone
+        (474.9, 0.0, 20, 475.0, False),
+        (-95.2, 20.0, 20, -100.0, True),  # negative scores: −99.67 ≥ −100
+        (None, 0.0, 20, 475.0, False),  # nothing evaluated
+        (1e9, 0.0, 20, None, False),  # no target: never met
+    ],
+)
 def test_target_met_is_beyond_the_noise(mean, std, n, target, met):
     assert target_met(mean, std, n, target) is met
 
@@ -53,16 +62,22 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
     within, beyond = record(1, 480.0, std=40.0), record(1, 480.0, std=5.0)
     spec = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=100_000)
     for rec, met in ((within, False), (beyond, True)):
-        state = {"spec": spec, "history": [rec], "steps_used": 10_000, "iteration": 2,
-                 "critique": Critique(verdict="revise_algo", diagnosis="plateau", reason="r")}
+        state = {
+            "spec": spec,
+            "history": [rec],
+            "steps_used": 10_000,
+            "iteration": 2,
+            "critique": Critique(verdict="revise_algo", diagnosis="plateau", reason="r"),
+        }
         assert (route_after_critic(state) == "export") is met
         assert run_status([rec], spec.target) == ("target_met" if met else "budget_exhausted")
         ctx = DesignContext(task=spec, profile=_profile("CartPole-v1"))
         expert = ExpertDesigner()
         ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
         ctx.train = TrainResult(env_steps=10_000, best_test_mean=500.0, stop_reason="target", iter_dir="/tmp/x")
-        ctx.eval = EvalResult(mean=rec.eval_mean, std=rec.eval_std, episodes=rec.eval_episodes, returns=[],
-                              mean_length=1)
+        ctx.eval = EvalResult(
+            mean=rec.eval_mean, std=rec.eval_std, episodes=rec.eval_episodes, returns=[], mean_length=1
+        )
         ctx.steps_used = 10_000
         assert (expert.critique(ctx).verdict == "done") is met
     assert run_status([record(1, None)], 475.0) == "failed"
@@ -70,11 +85,11 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
 
 def test_budget_split():
     assert iteration_budget(100_000, 4) == 60_000
-    assert iteration_budget(100_000, 0) == 100_000          # the last iteration takes all
-    assert iteration_budget(9_000, 3) == 9_000              # two would not fit
+    assert iteration_budget(100_000, 0) == 100_000  # the last iteration takes all
+    assert iteration_budget(9_000, 3) == 9_000  # two would not fit
     assert iteration_budget(12_000, 3) == run_rules.MIN_ITERATION_STEPS + 2_200
     ppo = AlgoConfig(algorithm="PPO", budget_steps=100_000, collect_steps=2048)
-    assert epoch_steps(ppo) == 4096                         # a whole number of collections near 5k
+    assert epoch_steps(ppo) == 4096  # a whole number of collections near 5k
     sac = AlgoConfig(algorithm="SAC", budget_steps=10_000_000)
     assert epoch_steps(sac) == 25_000
     assert epoch_steps(sac.model_copy(update={"budget_steps": 3_000})) == 1_000
@@ -83,7 +98,10 @@ def test_budget_split():
 
 def test_defaults_come_from_one_place():
     req = RunRequest(env="CartPole-v1")
-    assert (req.max_iterations, req.eval_episodes) == (run_rules.DEFAULT_MAX_ITERATIONS, run_rules.DEFAULT_EVAL_EPISODES)
+    assert (req.max_iterations, req.eval_episodes) == (
+        run_rules.DEFAULT_MAX_ITERATIONS,
+        run_rules.DEFAULT_EVAL_EPISODES,
+    )
     assert RunContext().candidates == run_rules.DEFAULT_CANDIDATES
     spec = TaskSpec(text="t", env="e", budget_steps=1)
     assert (spec.max_iterations, spec.eval_episodes) == (req.max_iterations, req.eval_episodes)

@@ -21,16 +21,18 @@ def _bwrap_optional_and_missing() -> bool:
         return False
 
 
-needs_bwrap = pytest.mark.skipif(_bwrap_optional_and_missing(),
-                                 reason="bubblewrap not installed and not required (CI sets AGENT2_SANDBOX=bwrap)")
+needs_bwrap = pytest.mark.skipif(
+    _bwrap_optional_and_missing(), reason="bubblewrap not installed and not required (CI sets AGENT2_SANDBOX=bwrap)"
+)
 
 
 def attempt(tmp_path: Path, name: str, arg: str = "", timeout: float = 60, **limits) -> tuple[int, str]:
     folder = tmp_path / "run"
     folder.mkdir(exist_ok=True)
     report = folder / f"{name}.out"
-    code = sandbox.run("tests.envfiles.escape", [name, str(report), arg], folder / "worker.log", timeout=timeout,
-                       **limits)
+    code = sandbox.run(
+        "tests.envfiles.escape", [name, str(report), arg], folder / "worker.log", timeout=timeout, **limits
+    )
     return code, report.read_text() if report.exists() else ""
 
 
@@ -108,8 +110,9 @@ def test_generated_code_of_an_exported_agent_plays_in_the_sandbox(tmp_path, runs
     agent = Path(result["agent_dir"])
     outside = tmp_path / "escaped.npy"
     code = (agent / "mdp.py").read_text()
-    (agent / "mdp.py").write_text(code.replace("def observation(obs):\n",
-                                               f"def observation(obs):\n    np.save({str(outside)!r}, obs)\n", 1))
+    (agent / "mdp.py").write_text(
+        code.replace("def observation(obs):\n", f"def observation(obs):\n    np.save({str(outside)!r}, obs)\n", 1)
+    )
     proc = agent2("play", str(agent), "--episodes", "1")
     assert proc.returncode == 2 and "failed" in proc.stderr and not outside.exists()
     (agent / "mdp.py").write_text(code)

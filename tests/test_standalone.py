@@ -64,15 +64,32 @@ def _reference(agent: Path, steps: int) -> tuple[list, np.ndarray]:
 
 @pytest.mark.parametrize("env,budget", [("CartPole-v1", "2000"), ("Pendulum-v1", "1200")])
 def test_the_standalone_policy_acts_as_agent2_play_does(runs_dir, tmp_path, env, budget):
-    run = agent2("run", "--env", env, "--budget-steps", budget, "--max-iterations", "1", "--eval-episodes", "2",
-                 "--runs-dir", str(runs_dir), "--thread-id", "s", "--no-progress", timeout=400)
+    run = agent2(
+        "run",
+        "--env",
+        env,
+        "--budget-steps",
+        budget,
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "2",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "s",
+        "--no-progress",
+        timeout=400,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     agent = Path(json.loads((runs_dir / "s" / "result.json").read_text())["agent_dir"])
     raws, expected = _reference(agent, 60)
     np.save(tmp_path / "obs.npy", np.asarray(raws))
     assert len(np.unique(expected.round(3), axis=0)) > 1  # the actions depend on the observations
-    for fmt, network, hidden, absent in (("torchscript", "policy.ts", HIDDEN, ()),
-                                         ("onnx", "policy.onnx", (*HIDDEN, "torch", "functorch"), ("torch",))):
+    for fmt, network, hidden, absent in (
+        ("torchscript", "policy.ts", HIDDEN, ()),
+        ("onnx", "policy.onnx", (*HIDDEN, "torch", "functorch"), ("torch",)),
+    ):
         exported = agent2("export", str(agent), "--format", fmt)
         assert exported.returncode == 0, exported.stderr[-2000:]
         out = agent / "standalone"
@@ -82,19 +99,22 @@ def test_the_standalone_policy_acts_as_agent2_play_does(runs_dir, tmp_path, env,
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, err_msg=fmt)
 
 
-def _act_in_fresh_venv(root: Path, hidden: tuple[str, ...], absent: tuple[str, ...], out: Path,
-                       observations: Path) -> np.ndarray:
+def _act_in_fresh_venv(
+    root: Path, hidden: tuple[str, ...], absent: tuple[str, ...], out: Path, observations: Path
+) -> np.ndarray:
     root.mkdir()
     python = _fresh_venv(root, hidden)
-    script = (f"import sys, numpy as np\n"
-              f"for name in {('tianshou', 'gymnasium', 'tools.standalone', 'graph', *absent)!r}:\n"
-              f"    try:\n        __import__(name)\n    except ImportError:\n        pass\n"
-              f"    else:\n        sys.exit(name + ' is importable')\n"
-              f"sys.path.insert(0, {str(out)!r})\n"
-              f"from policy import Policy\n"
-              f"p = Policy()\np.reset()\n"
-              f"acts = [np.asarray(p.act(o), dtype=np.float64) for o in np.load({str(observations)!r})]\n"
-              f"np.save({str(root / 'acts.npy')!r}, np.asarray(acts))\n")
+    script = (
+        f"import sys, numpy as np\n"
+        f"for name in {('tianshou', 'gymnasium', 'tools.standalone', 'graph', *absent)!r}:\n"
+        f"    try:\n        __import__(name)\n    except ImportError:\n        pass\n"
+        f"    else:\n        sys.exit(name + ' is importable')\n"
+        f"sys.path.insert(0, {str(out)!r})\n"
+        f"from policy import Policy\n"
+        f"p = Policy()\np.reset()\n"
+        f"acts = [np.asarray(p.act(o), dtype=np.float64) for o in np.load({str(observations)!r})]\n"
+        f"np.save({str(root / 'acts.npy')!r}, np.asarray(acts))\n"
+    )
     ran = subprocess.run([str(python), "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stdout + ran.stderr[-3000:]
     return np.load(root / "acts.npy")
@@ -110,4 +130,6 @@ def test_export_refuses_what_it_cannot_write_with_one_line(tmp_path):
     assert proc.returncode == 2 and "is not an exported agent" in proc.stderr.strip().splitlines()[-1]
     with pytest.raises(Agent2Error, match="Discrete and Box actions"):
         acting_kind("PPO", gym.spaces.MultiDiscrete([2, 3]))
-    assert acting_kind("DQN", gym.spaces.Discrete(3)) == "q" and acting_kind("SAC", gym.spaces.Box(-1, 1, (2,))) == "sac"
+    assert (
+        acting_kind("DQN", gym.spaces.Discrete(3)) == "q" and acting_kind("SAC", gym.spaces.Box(-1, 1, (2,))) == "sac"
+    )

@@ -52,8 +52,12 @@ def _play_rounds(venv, rounds: int, seed: int) -> list:
         masks = obs[:, -8:] > 0
         # mostly: attack the first enemy in range (actions 5+), else move (1) towards the enemy, so
         # battles end and some are won (4 of 10 for this policy alone)
-        acts = np.array([rng.choice(np.flatnonzero(m)) if rng.random() < 0.1 else
-                         next(iter(np.flatnonzero(m[5:]) + 5), 1) for m in masks])
+        acts = np.array(
+            [
+                rng.choice(np.flatnonzero(m)) if rng.random() < 0.1 else next(iter(np.flatnonzero(m[5:]) + 5), 1)
+                for m in masks
+            ]
+        )
         obs, rew, term, trunc, info = venv.step(acts)
         seen.append((obs.copy(), rew.copy(), term.copy(), trunc.copy(), np.array([i["won"] for i in info])))
         done = np.flatnonzero(term | trunc)
@@ -70,7 +74,9 @@ def test_batched_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch)
     p = profile_env("smax_3m", episodes=1)
     mdp = MDPDesign(code=IDENTITY, obs_dim=p.obs_dim, summary="identity")
     calls: list[int] = []  # games per jitted step
-    monkeypatch.setattr(SMAXBatch, "step", lambda self, acts, f=SMAXBatch.step: calls.append(len(acts)) or f(self, acts))
+    monkeypatch.setattr(
+        SMAXBatch, "step", lambda self, acts, f=SMAXBatch.step: calls.append(len(acts)) or f(self, acts)
+    )
     batched = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
     assert sum(1 for c in calls if c > 1) >= 200  # most rounds stepped several games in one call
     calls.clear()
@@ -145,8 +151,9 @@ def test_smac_adapter_masks_unavailable_actions_and_reports_the_win():
     assert env._env.sent[0] == [1, 1] and env._env.sent[-1] == [1, 0]
     assert info["agent_0"]["won"] and term["agent_0"] and not env.agents
     assert SMACParallelEnv.metric_reward("agent_0", 0.5, info["agent_0"], True) == 1.0
-    wrapped = MDPParallelEnv(SMACParallelEnv("m", env_class=FakeStarCraft2Env), "smac",
-                             load_mdp_module(IDENTITY), 5, shape_reward=False)
+    wrapped = MDPParallelEnv(
+        SMACParallelEnv("m", env_class=FakeStarCraft2Env), "smac", load_mdp_module(IDENTITY), 5, shape_reward=False
+    )
     wrapped.reset()
     rewards = [wrapped.step({a: 1 for a in wrapped.agents})[1] for _ in range(4)]
     assert rewards[-1]["agent_0"] == 1.0 and rewards[0]["agent_0"] == 0.0  # the win rate, not SMAC's reward

@@ -22,11 +22,17 @@ def _scalars(folder) -> EventAccumulator:
 
 
 def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[16], budget_steps=4096, epoch_steps=1024, collect_steps=512,
-                      n_train_envs=4, test_episodes=2)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[16],
+        budget_steps=4096,
+        epoch_steps=1024,
+        collect_steps=512,
+        n_train_envs=4,
+        test_episodes=2,
+    )
     it = tmp_path / "thread" / "iter_1"
-    result = run_training(TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it,
-                          eval_episodes=3)
+    result = run_training(TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it, eval_episodes=3)
     assert result.error is None
     board = board_dir(it, "CartPole-v1", "PPO")
     assert board == it / TB_DIR / "CartPole-v1_PPO" and any(board.glob("events.out.tfevents.*"))
@@ -41,8 +47,15 @@ def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
 
 
 def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
-    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[16], budget_steps=8192, epoch_steps=1024, collect_steps=512,
-                      n_train_envs=4, test_episodes=2)
+    algo = AlgoConfig(
+        algorithm="PPO",
+        hidden_sizes=[16],
+        budget_steps=8192,
+        epoch_steps=1024,
+        collect_steps=512,
+        n_train_envs=4,
+        test_episodes=2,
+    )
     it = tmp_path / "iter_1"
     killed: list[int] = []
 
@@ -51,8 +64,9 @@ def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
             killed.append(event["env_step"])
             os.kill(event["pid"], signal.SIGKILL)
 
-    result = run_training(TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it,
-                          on_progress=kill_once)
+    result = run_training(
+        TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it, on_progress=kill_once
+    )
     assert killed and result.resumed_at_step >= killed[0] and result.error is None  # restarted from it
     steps = [e.step for e in _scalars(board_dir(it, "CartPole-v1", "PPO")).Scalars("test/returns_stat/mean")]
     assert steps == sorted(set(steps)) and steps[-1] >= 7000, steps  # each test once, up to the end

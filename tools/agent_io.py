@@ -36,8 +36,10 @@ def load_job(agent_dir: Path) -> TrainJob:
     try:
         job = TrainJob.model_validate(json.loads(config_file.read_text())["job"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise Agent2Error(f"{str(config_file)!r} is not an exported agent's config "
-                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unreadable'})") from None
+        raise Agent2Error(
+            f"{str(config_file)!r} is not an exported agent's config "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unreadable'})"
+        ) from None
     mdp_file = agent_dir / "mdp.py"
     if mdp_file.exists():  # the folder's mdp.py is what runs, so a user may edit it
         job = job.model_copy(update={"mdp": job.mdp.model_copy(update={"code": mdp_file.read_text()})})
@@ -58,10 +60,12 @@ def play(agent_dir: Path, episodes: int, seed: int = DEFAULT_PLAY_SEED) -> EvalR
     result_file = agent_dir / PLAY_RESULT
     result_file.unlink(missing_ok=True)
     log = agent_dir / "play.log"
-    code = sandbox.run("tools.train_worker", ["play", str(agent_dir), str(episodes), str(seed)], log,
-                       timeout=PLAY_TIMEOUT_S)
+    code = sandbox.run(
+        "tools.train_worker", ["play", str(agent_dir), str(episodes), str(seed)], log, timeout=PLAY_TIMEOUT_S
+    )
     if code != 0 or not result_file.exists():
         said = sandbox.log_tail(log, 3).splitlines()
-        raise Agent2Error(f"playing {str(agent_dir)!r} failed (exit code {code}): "
-                          f"{said[-1] if said else 'no output'} (log: {log})")
+        raise Agent2Error(
+            f"playing {str(agent_dir)!r} failed (exit code {code}): {said[-1] if said else 'no output'} (log: {log})"
+        )
     return EvalResult.model_validate_json(result_file.read_text())

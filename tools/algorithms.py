@@ -20,11 +20,7 @@ from tianshou.algorithm.optim import AdamOptimizerFactory, LRSchedulerFactoryLin
 from tianshou.exploration import GaussianNoise
 from tianshou.trainer import OffPolicyTrainerParams, OnPolicyTrainerParams
 from tianshou.utils.net.common import MLP, ModuleWithVectorOutput, Net
-from tianshou.utils.net.continuous import (
-    ContinuousActorDeterministic,
-    ContinuousActorProbabilistic,
-    ContinuousCritic,
-)
+from tianshou.utils.net.continuous import ContinuousActorDeterministic, ContinuousActorProbabilistic, ContinuousCritic
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
@@ -55,8 +51,15 @@ class AgentView(ModuleWithVectorOutput):
     agent's network (independent PPO).
     """
 
-    def __init__(self, layout: AgentLayout, part: str, hidden_sizes: list[int], activation: type[nn.Module],
-                 independent: bool = False, norm_layer: type[nn.Module] | None = None):
+    def __init__(
+        self,
+        layout: AgentLayout,
+        part: str,
+        hidden_sizes: list[int],
+        activation: type[nn.Module],
+        independent: bool = False,
+        norm_layer: type[nn.Module] | None = None,
+    ):
         if part not in ("local", "central"):
             raise ValueError(f"part must be 'local' or 'central', got {part!r}")
         self.layout, self.part, self.independent = layout, part, independent
@@ -64,15 +67,17 @@ class AgentView(ModuleWithVectorOutput):
             in_dim = layout.obs_dim if part == "local" else layout.state_dim
         else:
             in_dim = (layout.obs_dim if part == "local" else layout.state_dim) + layout.n_agents
-        nets = [MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
-                for _ in range(layout.n_agents if independent else 1)]
+        nets = [
+            MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
+            for _ in range(layout.n_agents if independent else 1)
+        ]
         super().__init__(nets[0].output_dim)
         self.nets = nn.ModuleList(nets)
 
     def forward(self, obs, state=None, info=None):
         x = torch.as_tensor(obs, dtype=torch.float32, device=next(self.parameters()).device)
         d, n = self.layout.obs_dim, self.layout.n_agents
-        own, onehot, world = x[:, :d], x[:, d:d + n], x[:, d + n:d + n + self.layout.state_dim]
+        own, onehot, world = x[:, :d], x[:, d : d + n], x[:, d + n : d + n + self.layout.state_dim]
         body = own if self.part == "local" else world
         if not self.independent:
             return self.nets[0](torch.cat([body, onehot], dim=1)), state
@@ -90,7 +95,7 @@ class MaskedDiscreteActor(DiscreteActor):
 
     def forward(self, obs, state=None, info=None):
         logits, hidden = super().forward(obs, state, info)
-        mask = torch.as_tensor(obs, dtype=torch.float32, device=logits.device)[:, -self.layout.mask_dim:]
+        mask = torch.as_tensor(obs, dtype=torch.float32, device=logits.device)[:, -self.layout.mask_dim :]
         return logits.masked_fill(mask < 0.5, -1e9), hidden
 
 
@@ -134,16 +139,35 @@ def _net(cfg: AlgoConfig, inp: Inputs, **kwargs) -> ModuleWithVectorOutput:
     norm = nn.LayerNorm if cfg.layer_norm else None
     recurrent = cfg.encoder in RECURRENT_CELLS
     if not inp.conv(cfg) and not recurrent:
-        return Net(state_shape=inp.dim, hidden_sizes=cfg.hidden_sizes, activation=ACTIVATIONS[cfg.activation],
-                   norm_layer=norm, **kwargs)
+        return Net(
+            state_shape=inp.dim,
+            hidden_sizes=cfg.hidden_sizes,
+            activation=ACTIVATIONS[cfg.activation],
+            norm_layer=norm,
+            **kwargs,
+        )
     extra = int(np.prod(kwargs["action_shape"])) if kwargs.get("concat") else 0
     body: ModuleWithVectorOutput
     if recurrent:
-        body = HistoryRecurrentEncoder(inp.dim // inp.history, inp.history, cfg.encoder, cfg.hidden_sizes,
-                                       ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
+        body = HistoryRecurrentEncoder(
+            inp.dim // inp.history,
+            inp.history,
+            cfg.encoder,
+            cfg.hidden_sizes,
+            ACTIVATIONS[cfg.activation],
+            norm,
+            extra_dim=extra,
+        )
     else:
-        body = ImageVectorEncoder(inp.dim // inp.history, inp.history, list(inp.images), cfg.hidden_sizes,
-                                  ACTIVATIONS[cfg.activation], norm, extra_dim=extra)
+        body = ImageVectorEncoder(
+            inp.dim // inp.history,
+            inp.history,
+            list(inp.images),
+            cfg.hidden_sizes,
+            ACTIVATIONS[cfg.activation],
+            norm,
+            extra_dim=extra,
+        )
     if "action_shape" in kwargs and not kwargs.get("concat"):  # a Q-network: one value per action
         return DiscreteActor(preprocess_net=body, action_shape=kwargs["action_shape"], softmax_output=False)
     return body
@@ -152,8 +176,9 @@ def _net(cfg: AlgoConfig, inp: Inputs, **kwargs) -> ModuleWithVectorOutput:
 def check_compatible(cfg: AlgoConfig, action_space: gym.Space, layout: AgentLayout | None = None) -> None:
     if layout is not None:
         if cfg.algorithm not in MULTI_AGENT_ALGORITHMS:
-            raise ValueError(f"algorithm {cfg.algorithm!r} is single-agent; a multi-agent env takes one of "
-                             f"{MULTI_AGENT_ALGORITHMS}")
+            raise ValueError(
+                f"algorithm {cfg.algorithm!r} is single-agent; a multi-agent env takes one of {MULTI_AGENT_ALGORITHMS}"
+            )
         return
     if cfg.algorithm in ("MAPPO", "IPPO"):
         raise ValueError(f"algorithm {cfg.algorithm!r} needs a multi-agent env; this env has one agent")
@@ -205,36 +230,49 @@ def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: Ag
         independent = cfg.algorithm == "IPPO"
         norm = nn.LayerNorm if cfg.layer_norm else None
         actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent, norm)
-        critic_body = AgentView(layout, "central" if cfg.algorithm == "MAPPO" else "local",
-                                cfg.hidden_sizes, act, independent, norm)
+        critic_body = AgentView(
+            layout, "central" if cfg.algorithm == "MAPPO" else "local", cfg.hidden_sizes, act, independent, norm
+        )
     policy: ProbabilisticActorPolicy
     if isinstance(action_space, gym.spaces.Discrete):
         if layout is not None and layout.mask_dim:
-            actor = MaskedDiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
-                                        softmax_output=False, layout=layout)
+            actor = MaskedDiscreteActor(
+                preprocess_net=actor_body, action_shape=int(action_space.n), softmax_output=False, layout=layout
+            )
         elif getattr(action_space, "nvec", None):  # a MultiDiscrete's combinations: one choice per part
             actor = FactoredDiscreteActor(preprocess_net=actor_body, nvec=action_space.nvec)
         else:
-            actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n),
-                                  softmax_output=False)
+            actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n), softmax_output=False)
         critic = DiscreteCritic(preprocess_net=critic_body)
         _orthogonal_init(actor, critic)
         policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
     else:
-        actor = ContinuousActorProbabilistic(preprocess_net=actor_body, action_shape=action_space.shape,
-                                             unbounded=True)
+        actor = ContinuousActorProbabilistic(preprocess_net=actor_body, action_shape=action_space.shape, unbounded=True)
         critic = ContinuousCritic(preprocess_net=critic_body)
         _orthogonal_init(actor, critic)
         nn.init.constant_(actor.sigma_param, -0.5)
         for m in actor.mu.modules():  # small last layer: initial actions near 0 (Andrychowicz et al. 2020)
             if isinstance(m, nn.Linear):
                 m.weight.data.mul_(0.01)
-        policy = ProbabilisticActorPolicy(actor=actor, dist_fn=_normal, action_space=action_space,
-                                          deterministic_eval=True, action_scaling=True,
-                                          action_bound_method="clip")
-    common = dict(policy=policy, critic=critic, optim=_optim(cfg, with_decay=True), gamma=cfg.gamma,
-                  gae_lambda=cfg.gae_lambda, vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef,
-                  max_grad_norm=cfg.max_grad_norm, return_scaling=cfg.return_scaling)
+        policy = ProbabilisticActorPolicy(
+            actor=actor,
+            dist_fn=_normal,
+            action_space=action_space,
+            deterministic_eval=True,
+            action_scaling=True,
+            action_bound_method="clip",
+        )
+    common = dict(
+        policy=policy,
+        critic=critic,
+        optim=_optim(cfg, with_decay=True),
+        gamma=cfg.gamma,
+        gae_lambda=cfg.gae_lambda,
+        vf_coef=cfg.vf_coef,
+        ent_coef=cfg.ent_coef,
+        max_grad_norm=cfg.max_grad_norm,
+        return_scaling=cfg.return_scaling,
+    )
     if cfg.algorithm in ("PPO", "MAPPO", "IPPO"):
         return PPO(eps_clip=cfg.eps_clip, advantage_normalization=cfg.advantage_normalization, **common)
     return A2C(**common)
@@ -242,53 +280,82 @@ def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: Ag
 
 def _dqn(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Discrete) -> Algorithm:
     net = _net(cfg, inp, action_shape=int(action_space.n))
-    policy = DiscreteQLearningPolicy(model=net, action_space=action_space,
-                                     eps_training=cfg.eps_start, eps_inference=0.0)
-    return DQN(policy=policy, optim=_optim(cfg), gamma=cfg.gamma, n_step_return_horizon=cfg.n_step,
-               target_update_freq=cfg.target_update_freq)
+    policy = DiscreteQLearningPolicy(
+        model=net, action_space=action_space, eps_training=cfg.eps_start, eps_inference=0.0
+    )
+    return DQN(
+        policy=policy,
+        optim=_optim(cfg),
+        gamma=cfg.gamma,
+        n_step_return_horizon=cfg.n_step,
+        target_update_freq=cfg.target_update_freq,
+    )
 
 
 def _critics(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> list[ContinuousCritic]:
     return [
-        ContinuousCritic(preprocess_net=_net(cfg, inp, action_shape=action_space.shape, concat=True))
-        for _ in range(2)
+        ContinuousCritic(preprocess_net=_net(cfg, inp, action_shape=action_space.shape, concat=True)) for _ in range(2)
     ]
 
 
 def _sac(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> Algorithm:
     actor = ContinuousActorProbabilistic(
-        preprocess_net=_net(cfg, inp),
-        action_shape=action_space.shape, unbounded=True, conditioned_sigma=True)
+        preprocess_net=_net(cfg, inp), action_shape=action_space.shape, unbounded=True, conditioned_sigma=True
+    )
     c1, c2 = _critics(cfg, inp, action_space)
     alpha: float | AutoAlpha
     if cfg.alpha == "auto":
-        alpha = AutoAlpha(target_entropy=-float(np.prod(action_space.shape)), log_alpha=0.0,
-                          optim=AdamOptimizerFactory(lr=cfg.lr))
+        alpha = AutoAlpha(
+            target_entropy=-float(np.prod(action_space.shape)), log_alpha=0.0, optim=AdamOptimizerFactory(lr=cfg.lr)
+        )
     else:
         alpha = float(cfg.alpha)
     noise = GaussianNoise(sigma=cfg.exploration_noise) if cfg.exploration_noise > 0 else None
     policy = NoisySACPolicy(actor=actor, action_space=action_space, exploration_noise=noise)
-    return SAC(policy=policy, policy_optim=_optim(cfg), critic=c1, critic_optim=_optim(cfg),
-               critic2=c2, critic2_optim=_optim(cfg), tau=cfg.tau, gamma=cfg.gamma, alpha=alpha,
-               n_step_return_horizon=cfg.n_step)
+    return SAC(
+        policy=policy,
+        policy_optim=_optim(cfg),
+        critic=c1,
+        critic_optim=_optim(cfg),
+        critic2=c2,
+        critic2_optim=_optim(cfg),
+        tau=cfg.tau,
+        gamma=cfg.gamma,
+        alpha=alpha,
+        n_step_return_horizon=cfg.n_step,
+    )
 
 
 def _td3(cfg: AlgoConfig, inp: Inputs, action_space: gym.spaces.Box) -> Algorithm:
-    actor = ContinuousActorDeterministic(
-        preprocess_net=_net(cfg, inp),
-        action_shape=action_space.shape, max_action=1.0)
+    actor = ContinuousActorDeterministic(preprocess_net=_net(cfg, inp), action_shape=action_space.shape, max_action=1.0)
     c1, c2 = _critics(cfg, inp, action_space)
-    policy = ContinuousDeterministicPolicy(actor=actor, action_space=action_space,
-                                           exploration_noise=GaussianNoise(sigma=cfg.exploration_noise))
-    return TD3(policy=policy, policy_optim=_optim(cfg), critic=c1, critic_optim=_optim(cfg),
-               critic2=c2, critic2_optim=_optim(cfg), tau=cfg.tau, gamma=cfg.gamma,
-               policy_noise=cfg.policy_noise, noise_clip=cfg.noise_clip,
-               update_actor_freq=cfg.update_actor_freq, n_step_return_horizon=cfg.n_step)
+    policy = ContinuousDeterministicPolicy(
+        actor=actor, action_space=action_space, exploration_noise=GaussianNoise(sigma=cfg.exploration_noise)
+    )
+    return TD3(
+        policy=policy,
+        policy_optim=_optim(cfg),
+        critic=c1,
+        critic_optim=_optim(cfg),
+        critic2=c2,
+        critic2_optim=_optim(cfg),
+        tau=cfg.tau,
+        gamma=cfg.gamma,
+        policy_noise=cfg.policy_noise,
+        noise_clip=cfg.noise_clip,
+        update_actor_freq=cfg.update_actor_freq,
+        n_step_return_horizon=cfg.n_step,
+    )
 
 
-def build_algorithm(cfg: AlgoConfig, obs_dim: int, action_space: gym.Space,
-                    layout: AgentLayout | None = None, images: list[ImageSlice] | None = None,
-                    history: int = 1) -> Algorithm:
+def build_algorithm(
+    cfg: AlgoConfig,
+    obs_dim: int,
+    action_space: gym.Space,
+    layout: AgentLayout | None = None,
+    images: list[ImageSlice] | None = None,
+    history: int = 1,
+) -> Algorithm:
     """Build the Tianshou algorithm (policy + learner) the config names.
 
     ``layout`` (multi-agent envs) says how slot observations split; MAPPO, PPO and IPPO then all
@@ -313,11 +380,20 @@ def trainer_params(cfg: AlgoConfig, agents: int = 1, **common) -> OnPolicyTraine
     each joint step is ``agents`` slot transitions and each game episode ``agents`` slot episodes."""
     if cfg.on_policy:
         return OnPolicyTrainerParams(
-            max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps * agents,
-            collection_step_num_env_steps=cfg.collect_steps * agents, update_step_num_repetitions=cfg.repeat,
-            batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes * agents, **common)
+            max_epochs=epochs_for(cfg),
+            epoch_num_steps=cfg.epoch_steps * agents,
+            collection_step_num_env_steps=cfg.collect_steps * agents,
+            update_step_num_repetitions=cfg.repeat,
+            batch_size=cfg.batch_size,
+            test_step_num_episodes=cfg.test_episodes * agents,
+            **common,
+        )
     return OffPolicyTrainerParams(
-        max_epochs=epochs_for(cfg), epoch_num_steps=cfg.epoch_steps,
+        max_epochs=epochs_for(cfg),
+        epoch_num_steps=cfg.epoch_steps,
         collection_step_num_env_steps=max(cfg.n_train_envs, math.ceil(1 / cfg.update_per_step)),
         update_step_num_gradient_steps_per_sample=cfg.update_per_step,
-        batch_size=cfg.batch_size, test_step_num_episodes=cfg.test_episodes, **common)
+        batch_size=cfg.batch_size,
+        test_step_num_episodes=cfg.test_episodes,
+        **common,
+    )

@@ -58,8 +58,11 @@ def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:
         try:
             state = torch.load(candidate, map_location="cpu", weights_only=False)
         except Exception as e:
-            print(f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__})"
-                  + ("; trying the previous one" if fallback else ""), file=sys.stderr)
+            print(
+                f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__})"
+                + ("; trying the previous one" if fallback else ""),
+                file=sys.stderr,
+            )
             continue
         if candidate != path:
             print(f"agent2: resuming from the previous checkpoint {candidate}", file=sys.stderr)

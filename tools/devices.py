@@ -40,8 +40,10 @@ def resolve(choice: str | None = None) -> str:
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device 'cuda' asked for, but torch {torch.__version__} sees no CUDA GPU "
-                          f"(a CPU build of torch, or no driver); use --device cpu or auto")
+        raise DeviceError(
+            f"device 'cuda' asked for, but torch {torch.__version__} sees no CUDA GPU "
+            f"(a CPU build of torch, or no driver); use --device cpu or auto"
+        )
     return choice
 
 

@@ -37,13 +37,15 @@ class Executor(ABC):
     name: str
 
     @abstractmethod
-    def run(self, job: TrainJob, folder: Path, eval_episodes: int,
-            on_progress: ProgressFn | None = None) -> tuple[TrainResult, EvalResult]:
+    def run(
+        self, job: TrainJob, folder: Path, eval_episodes: int, on_progress: ProgressFn | None = None
+    ) -> tuple[TrainResult, EvalResult]:
         """Train ``job`` in ``folder`` (continuing from its checkpoint if any) and evaluate it."""
 
 
-def train_and_evaluate(job: TrainJob, folder: Path, eval_episodes: int,
-                       on_progress: ProgressFn | None = None) -> tuple[TrainResult, EvalResult]:
+def train_and_evaluate(
+    job: TrainJob, folder: Path, eval_episodes: int, on_progress: ProgressFn | None = None
+) -> tuple[TrainResult, EvalResult]:
     train = run_training(job, folder, on_progress=on_progress, eval_episodes=eval_episodes)
     return train, evaluate_trained(train, folder, eval_episodes)
 
@@ -60,8 +62,9 @@ class LocalExecutor(Executor):
         with self._lock:
             self.slots = self._slots.setdefault(self.max_parallel, threading.BoundedSemaphore(self.max_parallel))
 
-    def run(self, job: TrainJob, folder: Path, eval_episodes: int,
-            on_progress: ProgressFn | None = None) -> tuple[TrainResult, EvalResult]:
+    def run(
+        self, job: TrainJob, folder: Path, eval_episodes: int, on_progress: ProgressFn | None = None
+    ) -> tuple[TrainResult, EvalResult]:
         with self.slots:
             return train_and_evaluate(job, folder, eval_episodes, on_progress)
 
@@ -96,14 +99,23 @@ def _ray_task(job_json: str, folder: str, token: str, archive: list, eval_episod
         shared = False
     if shared:
         train, ev = train_and_evaluate(job, where, eval_episodes)
-        return {"train": train.model_dump(), "eval": ev.model_dump(), "archive": None,
-                "node": ray.util.get_node_ip_address()}
+        return {
+            "train": train.model_dump(),
+            "eval": ev.model_dump(),
+            "archive": None,
+            "node": ray.util.get_node_ip_address(),
+        }
     with tempfile.TemporaryDirectory(prefix="agent2-ray-") as tmp:
         scratch = Path(tmp) / where.name
         unpack(ray.get(archive[0]), scratch)
         train, ev = train_and_evaluate(job, scratch, eval_episodes)
-        return {"train": train.model_dump(), "eval": ev.model_dump(), "archive": pack(scratch),
-                "scratch": str(scratch), "node": ray.util.get_node_ip_address()}
+        return {
+            "train": train.model_dump(),
+            "eval": ev.model_dump(),
+            "archive": pack(scratch),
+            "scratch": str(scratch),
+            "node": ray.util.get_node_ip_address(),
+        }
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -151,14 +163,16 @@ class RayExecutor(Executor):
                     raise ExecutorError(f"cannot join Ray cluster {address or '(local)'}: {e}") from e
         self.remote = ray.remote(_ray_task)
 
-    def run(self, job: TrainJob, folder: Path, eval_episodes: int,
-            on_progress: ProgressFn | None = None) -> tuple[TrainResult, EvalResult]:
+    def run(
+        self, job: TrainJob, folder: Path, eval_episodes: int, on_progress: ProgressFn | None = None
+    ) -> tuple[TrainResult, EvalResult]:
         folder.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
         (folder / TOKEN_FILE).write_text("shipped" if self.ship else token)
         archive = self.ray.put(pack(folder))  # fetched by the task only off the driver's file system
         ref = self.remote.options(num_cpus=self.cpus_per_trial, max_retries=0).remote(
-            job.model_dump_json(), str(folder.resolve()), token, [archive], eval_episodes)
+            job.model_dump_json(), str(folder.resolve()), token, [archive], eval_episodes
+        )
         offset = 0
         while True:
             ready, _ = self.ray.wait([ref], timeout=0.5)
@@ -169,10 +183,23 @@ class RayExecutor(Executor):
             out = self.ray.get(ref)
         except self.ray.exceptions.RayError as e:
             message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            return (TrainResult(env_steps=0, best_test_mean=None, stop_reason="crash", iter_dir=str(folder),
-                                error=f"Ray task failed: {message}"),
-                    EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
-                               error="no policy to evaluate: the Ray task failed"))
+            return (
+                TrainResult(
+                    env_steps=0,
+                    best_test_mean=None,
+                    stop_reason="crash",
+                    iter_dir=str(folder),
+                    error=f"Ray task failed: {message}",
+                ),
+                EvalResult(
+                    mean=None,
+                    std=None,
+                    episodes=0,
+                    returns=[],
+                    mean_length=0.0,
+                    error="no policy to evaluate: the Ray task failed",
+                ),
+            )
         train, ev = TrainResult.model_validate(out["train"]), EvalResult.model_validate(out["eval"])
         if out["archive"] is not None:  # trained off this file system: bring its folder home
             unpack(out["archive"], folder)

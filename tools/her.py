@@ -20,8 +20,15 @@ from tools.schemas import GoalSlices
 
 
 class FlatHERReplayBuffer(HERReplayBuffer):
-    def __init__(self, size: int, compute_reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                 horizon: int, future_k: float, goal: GoalSlices, **kwargs):
+    def __init__(
+        self,
+        size: int,
+        compute_reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        horizon: int,
+        future_k: float,
+        goal: GoalSlices,
+        **kwargs,
+    ):
         super().__init__(size, compute_reward_fn=compute_reward_fn, horizon=horizon, future_k=future_k, **kwargs)
         self.achieved = slice(goal.achieved_offset, goal.achieved_offset + goal.size)
         self.desired = slice(goal.desired_offset, goal.desired_offset + goal.size)
@@ -65,8 +72,9 @@ class FlatHERReplayBuffer(HERReplayBuffer):
         obs[:, relabel, self.desired] = new_goal[None, relabel]
         obs_next[:, relabel, self.desired] = new_goal[None, relabel]
         flat_next = obs_next.reshape(-1, obs_next.shape[-1])
-        recomputed = np.asarray(self.compute_reward_fn(flat_next[:, self.achieved], flat_next[:, self.desired]),
-                                dtype=np.float64).reshape(episodes.shape)
+        recomputed = np.asarray(
+            self.compute_reward_fn(flat_next[:, self.achieved], flat_next[:, self.desired]), dtype=np.float64
+        ).reshape(episodes.shape)
         rew[:, relabel] = recomputed[:, relabel]
         self._meta.obs[episodes] = obs
         self._meta.obs_next[episodes] = obs_next

@@ -101,12 +101,14 @@ async def _in_fresh_process(ctx: Context | None, what: str, fn, *args: Any) -> A
 def _user_errors(fn):
     """Bad input (an unknown env, a bad value) reaches the client as the tool's error message."""
     if inspect.iscoroutinefunction(fn):
+
         @functools.wraps(fn)
         async def awrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
             except (Agent2Error, ValidationError, ValueError) as e:
                 raise ToolError(str(e)) from e
+
         return awrapper
 
     @functools.wraps(fn)
@@ -115,6 +117,7 @@ def _user_errors(fn):
             return fn(*args, **kwargs)
         except (Agent2Error, ValidationError, ValueError) as e:
             raise ToolError(str(e)) from e
+
     return wrapper
 
 
@@ -126,8 +129,18 @@ def _in_range(name: str, value: int, low: int, high: int) -> None:
 def list_tasks() -> list[dict]:
     from envs.registry import BUILTIN_TASKS
 
-    return [{"name": t.name, "family": t.family, "agents": t.agents, "target": t.target, "metric": t.metric,
-             "budget_steps": t.budget_steps, "description": t.description} for t in BUILTIN_TASKS.values()]
+    return [
+        {
+            "name": t.name,
+            "family": t.family,
+            "agents": t.agents,
+            "target": t.target,
+            "metric": t.metric,
+            "budget_steps": t.budget_steps,
+            "description": t.description,
+        }
+        for t in BUILTIN_TASKS.values()
+    ]
 
 
 def _profile(env: str, seed: int, episodes: int) -> dict:
@@ -158,8 +171,9 @@ def _evaluate(agent_dir: str, episodes: int, seed: int) -> dict:
     return result.model_dump(exclude={"wall_seconds"})
 
 
-def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765,
-                 confine_to_runs: bool = False) -> MCPServer:
+def build_server(
+    runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765, confine_to_runs: bool = False
+) -> MCPServer:
     """The server; ``confine_to_runs`` (HTTP): folders a client names must lie inside ``runs_dir``."""
     from graph.background import answer_review, run_result, run_status, start_background_run
     from graph.state import RunRequest
@@ -168,13 +182,16 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     auth: dict[str, Any] = {}
     if token:
+
         class _StaticToken:
             async def verify_token(self, presented: str) -> AccessToken | None:
                 return AccessToken(token=presented, client_id="agent2", scopes=[]) if presented == token else None
 
         url = f"http://{host}:{port}"
-        auth = {"token_verifier": _StaticToken(),
-                "auth": AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp")}
+        auth = {
+            "token_verifier": _StaticToken(),
+            "auth": AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp"),
+        }
     server = MCPServer("agent2", instructions=INSTRUCTIONS, version="0.1.0", **auth)
 
     @server.tool(name="list_tasks")
@@ -202,26 +219,51 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool()
     @_user_errors
-    def start_run(env: str, task: str | None = None, target: float | None = None, budget_steps: int | None = None,
-                  max_iterations: int = DEFAULT_MAX_ITERATIONS, seed: int = 0,
-                  eval_episodes: int = DEFAULT_EVAL_EPISODES, designer: str | None = None,
-                  thread_id: str | None = None, review: bool = False, candidates: int = DEFAULT_CANDIDATES,
-                  executor: str = "local", ray_address: str | None = None) -> dict:
+    def start_run(
+        env: str,
+        task: str | None = None,
+        target: float | None = None,
+        budget_steps: int | None = None,
+        max_iterations: int = DEFAULT_MAX_ITERATIONS,
+        seed: int = 0,
+        eval_episodes: int = DEFAULT_EVAL_EPISODES,
+        designer: str | None = None,
+        thread_id: str | None = None,
+        review: bool = False,
+        candidates: int = DEFAULT_CANDIDATES,
+        executor: str = "local",
+        ray_address: str | None = None,
+    ) -> dict:
         """Start a generation run in the background; returns its thread id at once (poll run_status).
 
         Unset fields take the built-in task's values. designer: expert (offline) or llm. review: the
         run waits after each MDP design and algorithm choice (run_status shows the proposal) until
         answer_review is called. candidates: designs trained side by side per iteration (1-64), on
         executor local (this machine) or ray (the Ray cluster at ray_address)."""
-        request = RunRequest(env=env, task=task, target=target, budget_steps=budget_steps,
-                             max_iterations=max_iterations, seed=seed, eval_episodes=eval_episodes)
+        request = RunRequest(
+            env=env,
+            task=task,
+            target=target,
+            budget_steps=budget_steps,
+            max_iterations=max_iterations,
+            seed=seed,
+            eval_episodes=eval_episodes,
+        )
         if designer not in (None, "expert", "llm"):
             raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
         _in_range("candidates", candidates, 1, MAX_CANDIDATES)
         if executor not in ("local", "ray"):
             raise Agent2Error(f"executor must be local or ray, got {executor!r}")
-        tid = start_background_run(request, runs_dir, designer=designer, thread_id=thread_id, review=review,
-                                   candidates=candidates, executor=executor, ray_address=ray_address)
+        tid = start_background_run(
+            request,
+            runs_dir,
+            designer=designer,
+            thread_id=thread_id,
+            review=review,
+            candidates=candidates,
+            executor=executor,
+            ray_address=ray_address,
+        )
         return {"thread_id": tid, "runs_dir": runs_dir, "started_at": time.time()}
 
     @server.tool(name="run_status")
@@ -233,8 +275,9 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool(name="answer_review")
     @_user_errors
-    def answer_review_tool(thread_id: str, action: str, changes: dict[str, Any] | None = None,
-                           feedback: str = "") -> dict:
+    def answer_review_tool(
+        thread_id: str, action: str, changes: dict[str, Any] | None = None, feedback: str = ""
+    ) -> dict:
         """Answer a run's pending review (see run_status): action approve, edit (changes: fields of the
         proposal, e.g. {"lr": 0.001} or {"code": "..."}) or reject (feedback for the designer)."""
         answer = ReviewAnswer.model_validate({"action": action, "changes": changes or {}, "feedback": feedback})
@@ -249,8 +292,9 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
 
     @server.tool()
     @_user_errors
-    async def evaluate_agent(agent_dir: str, episodes: int = DEFAULT_PLAY_EPISODES, seed: int = DEFAULT_PLAY_SEED,
-                             ctx: Context | None = None) -> dict:
+    async def evaluate_agent(
+        agent_dir: str, episodes: int = DEFAULT_PLAY_EPISODES, seed: int = DEFAULT_PLAY_SEED, ctx: Context | None = None
+    ) -> dict:
         """Replay an exported agent (a run's agent folder) deterministically on the original reward.
         Sends progress while it works; a cancellation stops the replay."""
         _in_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
@@ -259,21 +303,24 @@ def build_server(runs_dir: str, token: str | None = None, host: str = "127.0.0.1
             agent_dir = str(confine(agent_dir, Path(runs_dir).resolve(), what="agent_dir"))
         return await _in_fresh_process(ctx, "evaluate_agent", _evaluate, agent_dir, episodes, seed)
 
-    @server.resource("agent2://runs/{thread_id}/report", mime_type="text/markdown",
-                     description="A finished run's report (Markdown).")
+    @server.resource(
+        "agent2://runs/{thread_id}/report", mime_type="text/markdown", description="A finished run's report (Markdown)."
+    )
     def report(thread_id: str) -> str:
         return run_result(thread_id, runs_dir)["report"]
 
-    @server.resource("agent2://runs/{thread_id}/result", mime_type="application/json",
-                     description="A finished run's result.json.")
+    @server.resource(
+        "agent2://runs/{thread_id}/result", mime_type="application/json", description="A finished run's result.json."
+    )
     def result(thread_id: str) -> str:
         return json.dumps(run_result(thread_id, runs_dir)["result"], indent=1)
 
     return server
 
 
-def serve(runs_dir: str, http: bool = False, host: str = "127.0.0.1", port: int = 8765,
-          token: str | None = None) -> None:
+def serve(
+    runs_dir: str, http: bool = False, host: str = "127.0.0.1", port: int = 8765, token: str | None = None
+) -> None:
     server = build_server(runs_dir, token=token, host=host, port=port, confine_to_runs=http)
     if not http:
         server.run("stdio")

@@ -1,6 +1,6 @@
 """Validate generated MDP code: static checks here, then a smoke rollout in a sandboxed process.
 
-    validate_mdp(env_ref, mdp, work_dir) -> None or a one-paragraph error for the designer to repair.
+validate_mdp(env_ref, mdp, work_dir) -> None or a one-paragraph error for the designer to repair.
 """
 
 from __future__ import annotations
@@ -84,9 +84,13 @@ def smoke_rollout(env_ref: str, mdp: MDPDesign, seed: int = 0, images: list[Imag
         shaped.append(s_ret)
         original.append(o_ret)
     env.close()
-    return {"ok": True, "steps": steps, "shaped_return_mean": float(np.mean(shaped)),
-            "original_return_mean": float(np.mean(original)),
-            "images_kept": [im.model_dump() for im, k in zip(images or [], kept, strict=True) if k]}
+    return {
+        "ok": True,
+        "steps": steps,
+        "shaped_return_mean": float(np.mean(shaped)),
+        "original_return_mean": float(np.mean(original)),
+        "images_kept": [im.model_dump() for im, k in zip(images or [], kept, strict=True) if k],
+    }
 
 
 def _check_obs(obs: np.ndarray, dim: int, where: str) -> None:
@@ -103,8 +107,9 @@ def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[Imag
     if error:
         return error
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "mdp_check_input.json").write_text(json.dumps({
-        "env": env_ref, "mdp": mdp.model_dump(), "images": [im.model_dump() for im in images or []]}))
+    (work_dir / "mdp_check_input.json").write_text(
+        json.dumps({"env": env_ref, "mdp": mdp.model_dump(), "images": [im.model_dump() for im in images or []]})
+    )
     (work_dir / RESULT).unlink(missing_ok=True)
     log = work_dir / "mdp_check.log"
     log.write_text("")
@@ -126,8 +131,11 @@ def images_kept(work_dir: Path) -> list[ImageSlice]:
 def _main(work_dir: str) -> int:
     d = Path(work_dir)
     spec = json.loads((d / "mdp_check_input.json").read_text())
-    result = smoke_rollout(spec["env"], MDPDesign.model_validate(spec["mdp"]),
-                           images=[ImageSlice.model_validate(i) for i in spec.get("images", [])])
+    result = smoke_rollout(
+        spec["env"],
+        MDPDesign.model_validate(spec["mdp"]),
+        images=[ImageSlice.model_validate(i) for i in spec.get("images", [])],
+    )
     (d / RESULT).write_text(json.dumps(result))
     return 0
 

@@ -26,20 +26,40 @@ RECURRENT_CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 def conv_stack(image: ImageSlice, in_channels: int) -> tuple[nn.Module, int]:
     """A conv stack for ``image`` with ``in_channels`` channels, and its output size."""
     if min(image.height, image.width) >= LARGE_IMAGE_SIDE:
-        net = nn.Sequential(nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2),
-                            nn.ReLU(), nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+        net = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
     else:
         stride = 2 if min(image.height, image.width) >= 8 else 1
-        net = nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(),
-                            nn.Conv2d(16, 32, 3, stride=stride, padding=1), nn.ReLU(), nn.Flatten())
+        net = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=stride, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
     with torch.no_grad():
         size = int(net(torch.zeros(1, in_channels, image.height, image.width)).shape[1])
     return net, size
 
 
 class ImageVectorEncoder(ModuleWithVectorOutput):
-    def __init__(self, frame_dim: int, history: int, images: list[ImageSlice], hidden_sizes: list[int],
-                 activation: type[nn.Module], norm_layer: type[nn.Module] | None = None, extra_dim: int = 0):
+    def __init__(
+        self,
+        frame_dim: int,
+        history: int,
+        images: list[ImageSlice],
+        hidden_sizes: list[int],
+        activation: type[nn.Module],
+        norm_layer: type[nn.Module] | None = None,
+        extra_dim: int = 0,
+    ):
         if not images:
             raise ValueError("an image encoder needs at least one image in the observation")
         for im in images:
@@ -53,10 +73,11 @@ class ImageVectorEncoder(ModuleWithVectorOutput):
             conv_out += size
         rest = torch.ones(frame_dim, dtype=torch.bool)
         for im in images:
-            rest[im.offset:im.offset + im.size] = False
+            rest[im.offset : im.offset + im.size] = False
         rest_dim = int(rest.sum()) * history + extra_dim
-        mlp = MLP(input_dim=conv_out + rest_dim, hidden_sizes=hidden_sizes, activation=activation,
-                  norm_layer=norm_layer)
+        mlp = MLP(
+            input_dim=conv_out + rest_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer
+        )
         super().__init__(mlp.output_dim)
         self.convs = nn.ModuleList(convs)
         self.mlp = mlp
@@ -64,7 +85,7 @@ class ImageVectorEncoder(ModuleWithVectorOutput):
 
     def _image(self, frames: torch.Tensor, im: ImageSlice) -> torch.Tensor:
         n = frames.shape[0]
-        raw = frames[:, :, im.offset:im.offset + im.size]
+        raw = frames[:, :, im.offset : im.offset + im.size]
         if im.channels_first:
             x = raw.reshape(n, self.history, im.channels, im.height, im.width)
         else:
@@ -95,13 +116,20 @@ class HistoryRecurrentEncoder(ModuleWithVectorOutput):
     and what happened before the window is not remembered.
     """
 
-    def __init__(self, frame_dim: int, history: int, cell: str, hidden_sizes: list[int],
-                 activation: type[nn.Module], norm_layer: type[nn.Module] | None = None, extra_dim: int = 0):
+    def __init__(
+        self,
+        frame_dim: int,
+        history: int,
+        cell: str,
+        hidden_sizes: list[int],
+        activation: type[nn.Module],
+        norm_layer: type[nn.Module] | None = None,
+        extra_dim: int = 0,
+    ):
         if cell not in RECURRENT_CELLS:
             raise ValueError(f"recurrent cell must be one of {sorted(RECURRENT_CELLS)}, got {cell!r}")
         width = hidden_sizes[0]
-        mlp = MLP(input_dim=width + extra_dim, hidden_sizes=hidden_sizes, activation=activation,
-                  norm_layer=norm_layer)
+        mlp = MLP(input_dim=width + extra_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
         super().__init__(mlp.output_dim)
         self.frame_dim, self.history, self.extra_dim = frame_dim, history, extra_dim
         self.embed = nn.Sequential(nn.Linear(frame_dim, width), activation())

@@ -51,8 +51,9 @@ def is_sparse(returns: np.ndarray) -> bool:
     return len(returns) >= 3 and bool(np.std(returns) <= 0.05 * abs(float(np.mean(returns))) + 1e-8)
 
 
-def profile_env(ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20_000,
-                max_seconds: float = 60.0) -> EnvProfile:
+def profile_env(
+    ref: str, seed: int = 0, episodes: int = 10, max_steps: int = 20_000, max_seconds: float = 60.0
+) -> EnvProfile:
     """Run a random policy for a few episodes and summarise what it saw.
 
     Raises ``EnvLoadError`` naming the call (reset or step) when the env raises, ``EnvTimeoutError``

@@ -34,11 +34,15 @@ class TrainingProgress:
     @staticmethod
     def _new_display() -> Progress:
         return Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
             TextColumn("{task.completed:>8.0f}/{task.total:.0f} steps"),
-            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[score]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(),
-            console=Console(file=sys.stderr), transient=False,
+            TextColumn("{task.fields[speed]}"),
+            TextColumn("{task.fields[score]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=sys.stderr),
+            transient=False,
         )
 
     def __enter__(self) -> TrainingProgress:
@@ -77,5 +81,4 @@ class TrainingProgress:
         elapsed = time.perf_counter() - self._t0
         speed = (step - self._first_step) / elapsed if elapsed > 0 else 0.0
         score = "" if self.score is None else f"test {self.score:.1f} (best {self.best:.1f})"
-        self._progress.update(self._task, completed=min(step, self.total), speed=f"{speed:.0f} st/s",
-                              score=score)
+        self._progress.update(self._task, completed=min(step, self.total), speed=f"{speed:.0f} st/s", score=score)

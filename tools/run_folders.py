@@ -67,8 +67,10 @@ def confine(path: str | Path, root: Path, what: str = "runs_dir") -> Path:
         raise Agent2Error(f"{what} {path!r} is not a usable path")
     resolved = (root / Path(path).expanduser()).resolve()
     if resolved != root and root not in resolved.parents:
-        raise Agent2Error(f"{what} {str(path)!r} is outside the server's runs root {str(root)!r} "
-                          f"(set by ${RUNS_ROOT_VAR} where the server runs)")
+        raise Agent2Error(
+            f"{what} {str(path)!r} is outside the server's runs root {str(root)!r} "
+            f"(set by ${RUNS_ROOT_VAR} where the server runs)"
+        )
     return resolved
 
 
@@ -101,8 +103,9 @@ def check_runs_dir(path: str | Path) -> Path:
         where = "" if existing == folder else f" ({str(existing)!r} is a file)"
         raise Agent2Error(f"runs folder {text!r} is not a folder{where}; choose another --runs-dir")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise Agent2Error(f"runs folder {text!r} cannot be written ({str(existing)!r} is not writable); "
-                          "choose another --runs-dir")
+        raise Agent2Error(
+            f"runs folder {text!r} cannot be written ({str(existing)!r} is not writable); choose another --runs-dir"
+        )
     return folder
 
 
@@ -114,8 +117,9 @@ def writable_runs_dir(path: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        raise Agent2Error(f"runs folder {str(path)!r} cannot be written ({e.strerror or e}); "
-                          "choose another --runs-dir") from None
+        raise Agent2Error(
+            f"runs folder {str(path)!r} cannot be written ({e.strerror or e}); choose another --runs-dir"
+        ) from None
     return folder
 
 
@@ -135,8 +139,10 @@ def database_error(path: Path, error: sqlite3.DatabaseError) -> Agent2Error | No
     """A one-line error for a database file that is damaged (not one that is only busy), else None."""
     if isinstance(error, sqlite3.OperationalError) and "malformed" not in str(error):
         return None
-    return Agent2Error(f"{str(path)!r} is damaged ({error}); move it aside and start again, or restore it from "
-                       "a backup (the run folders beside it are untouched)")
+    return Agent2Error(
+        f"{str(path)!r} is damaged ({error}); move it aside and start again, or restore it from "
+        "a backup (the run folders beside it are untouched)"
+    )
 
 
 def _holder(lock_file: Path) -> str:
@@ -184,5 +190,6 @@ def check_thread_free(runs_dir: str | Path, thread_id: str) -> None:
 
 
 def _busy(thread_id: str, lock_file: Path) -> ThreadBusyError:
-    return ThreadBusyError(f"run {thread_id!r} is in use by {_holder(lock_file)}; wait for it to end "
-                           "or stop it, then try again")
+    return ThreadBusyError(
+        f"run {thread_id!r} is in use by {_holder(lock_file)}; wait for it to end or stop it, then try again"
+    )

@@ -31,7 +31,16 @@ from tools import devices
 from tools.run_files import cache_dir
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
-SECRET_PREFIXES = ("OPENAI_", "LANGSMITH_", "LANGCHAIN_", "ANTHROPIC_", "AGENT2_API", "AGENT2_CHECKPOINTER", "AWS_", "HF_")
+SECRET_PREFIXES = (
+    "OPENAI_",
+    "LANGSMITH_",
+    "LANGCHAIN_",
+    "ANTHROPIC_",
+    "AGENT2_API",
+    "AGENT2_CHECKPOINTER",
+    "AWS_",
+    "HF_",
+)
 """Names dropped whole (the checkpointer URL may hold a database password)."""
 DEFAULT_MEMORY_BYTES = 12 * 1024**3
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +59,9 @@ def bwrap_path() -> str | None:
         return None
     found = shutil.which("bwrap")
     if found is None and mode == "bwrap":
-        raise SandboxUnavailableError("AGENT2_SANDBOX=bwrap but bubblewrap is not installed "
-                                      "(Debian/Ubuntu: apt-get install bubblewrap)")
+        raise SandboxUnavailableError(
+            "AGENT2_SANDBOX=bwrap but bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        )
     return found
 
 
@@ -72,9 +82,30 @@ def namespace_prefix(folder: Path) -> list[str]:
     cache.mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
     gpu = [arg for node in _gpu_nodes() for arg in ("--dev-bind", node, node)]
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", *gpu, "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--bind", str(folder), str(folder), "--bind", str(cache), str(cache),
-            "--unshare-net", "--unshare-ipc", "--die-with-parent", "--chdir", str(folder)]
+    return [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        *gpu,
+        "--tmpfs",
+        "/dev/shm",
+        "--proc",
+        "/proc",
+        "--bind",
+        str(folder),
+        str(folder),
+        "--bind",
+        str(cache),
+        str(cache),
+        "--unshare-net",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--chdir",
+        str(folder),
+    ]
 
 
 def _gpu_nodes() -> list[str]:
@@ -85,10 +116,7 @@ def _gpu_nodes() -> list[str]:
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment without anything that looks like a credential."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if not SECRET_NAME.search(k) and not k.startswith(SECRET_PREFIXES)
-    }
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k) and not k.startswith(SECRET_PREFIXES)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
@@ -112,8 +140,13 @@ def _limits(memory_bytes: int, cpu_seconds: int | None) -> Callable[[], None]:
     return apply
 
 
-def start(module: str, args: Sequence[str], log_path: Path, memory_bytes: int = DEFAULT_MEMORY_BYTES,
-          cpu_seconds: int | None = None) -> subprocess.Popen:
+def start(
+    module: str,
+    args: Sequence[str],
+    log_path: Path,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+    cpu_seconds: int | None = None,
+) -> subprocess.Popen:
     """Start ``python -m module args...`` sandboxed in ``log_path``'s folder, stdout and stderr into the log."""
     folder = log_path.parent
     if _gpu_nodes():  # the CUDA driver reserves far more address space than it uses: no RLIMIT_AS then
@@ -124,16 +157,21 @@ def start(module: str, args: Sequence[str], log_path: Path, memory_bytes: int = 
     try:
         return subprocess.Popen(
             [*namespace_prefix(folder), sys.executable, "-m", module, *args],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=scrubbed_env({"TMPDIR": str(tmp.resolve())}), cwd=str(folder),
-            preexec_fn=_limits(memory_bytes, cpu_seconds), close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=scrubbed_env({"TMPDIR": str(tmp.resolve())}),
+            cwd=str(folder),
+            preexec_fn=_limits(memory_bytes, cpu_seconds),
+            close_fds=True,
         )
     finally:
         log.close()
 
 
-def run(module: str, args: Sequence[str], log_path: Path, timeout: float,
-        memory_bytes: int = DEFAULT_MEMORY_BYTES) -> int:
+def run(
+    module: str, args: Sequence[str], log_path: Path, timeout: float, memory_bytes: int = DEFAULT_MEMORY_BYTES
+) -> int:
     """Run to completion; a run over ``timeout`` seconds is killed and returns -9."""
     proc = start(module, args, log_path, memory_bytes, cpu_seconds=int(timeout) + 5)
     try:

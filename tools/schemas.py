@@ -91,8 +91,10 @@ class EnvProfile(_Model):
 
     env: str
     raw_observation_space: str
-    observation_encoding: str = Field("", description="How each part of the raw observation reaches the "
-                                                      "learner, in one line: encoded (how) or dropped.")
+    observation_encoding: str = Field(
+        "",
+        description="How each part of the raw observation reaches the learner, in one line: encoded (how) or dropped.",
+    )
     raw_action_space: str
     obs_dim: int
     images: list[ImageSlice] = Field(default_factory=list)
@@ -158,8 +160,13 @@ class MDPDesign(_Model):
     code: str
     obs_dim: int = Field(gt=0)
     normalize_obs: bool = False
-    history: int = Field(1, ge=1, le=MAX_HISTORY, description="Observation history: the learner sees the last "
-                                                               "``history`` observations, concatenated (frame stack).")
+    history: int = Field(
+        1,
+        ge=1,
+        le=MAX_HISTORY,
+        description="Observation history: the learner sees the last "
+        "``history`` observations, concatenated (frame stack).",
+    )
     images: list[ImageSlice] = Field(default_factory=list)
     """Images inside observation()'s output (the expert's element-wise designs keep the env's layout);
     an ``AlgoConfig`` with ``encoder="cnn"`` reads them with convolutions."""
@@ -183,9 +190,11 @@ class AlgoConfig(_Model):
     activation: Literal["tanh", "relu"] = "tanh"
     layer_norm: bool = Field(False, description="Layer normalisation after each hidden layer.")
     encoder: Literal["mlp", "cnn", "gru", "lstm"] = Field(
-        "mlp", description="cnn: convolutions over the MDP's images, sized from their shape, before the hidden "
-                           "layers; gru / lstm: a recurrent layer over the MDP's observation history (its last "
-                           "``history`` observations, in order) before the hidden layers.")
+        "mlp",
+        description="cnn: convolutions over the MDP's images, sized from their shape, before the hidden "
+        "layers; gru / lstm: a recurrent layer over the MDP's observation history (its last "
+        "``history`` observations, in order) before the hidden layers.",
+    )
     lr: float = Field(3e-4, gt=0, lt=1)
     gamma: float = Field(0.99, gt=0, le=1)
     n_train_envs: int = Field(8, ge=1, le=64)
@@ -206,9 +215,14 @@ class AlgoConfig(_Model):
     lr_decay: bool = False
     advantage_normalization: bool = True
     return_scaling: bool = False
-    novelty_bonus: float = Field(0.0, ge=0, le=100, description="Count-based exploration: training reward + "
-                                 "novelty_bonus / sqrt(visits of the observation reached), for observations that "
-                                 "repeat exactly (discrete states); 0: off.")
+    novelty_bonus: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Count-based exploration: training reward + "
+        "novelty_bonus / sqrt(visits of the observation reached), for observations that "
+        "repeat exactly (discrete states); 0: off.",
+    )
     # off-policy (DQN, SAC, TD3)
     buffer_size: int = Field(100_000, ge=100)
     start_steps: int = Field(1_000, ge=0, description="Random-action steps before learning.")
@@ -219,8 +233,13 @@ class AlgoConfig(_Model):
     eps_start: float = Field(1.0, ge=0, le=1)
     eps_final: float = Field(0.05, ge=0, le=1)
     eps_decay_fraction: float = Field(0.2, gt=0, le=1)
-    her_future_k: float = Field(0.0, ge=0, le=16, description="Hindsight experience replay (future strategy): "
-                                "about k relabelled episodes per original one; 0 is off. Needs the MDP's goal.")
+    her_future_k: float = Field(
+        0.0,
+        ge=0,
+        le=16,
+        description="Hindsight experience replay (future strategy): "
+        "about k relabelled episodes per original one; 0 is off. Needs the MDP's goal.",
+    )
     alpha: float | Literal["auto"] = "auto"
     exploration_noise: float = Field(0.1, ge=0, le=5)
     policy_noise: float = Field(0.2, ge=0, le=5)
@@ -246,8 +265,8 @@ class AlgoConfig(_Model):
     def unused_fields(algorithm: str) -> set[str]:
         """Fields ``algorithm`` ignores (the other family's hyper-parameters)."""
         names = list(AlgoConfig.model_fields)
-        on = names[names.index("collect_steps"):names.index("buffer_size")]
-        off = names[names.index("buffer_size"):names.index("rationale")]
+        on = names[names.index("collect_steps") : names.index("buffer_size")]
+        off = names[names.index("buffer_size") : names.index("rationale")]
         return set(off if algorithm in ("PPO", "A2C", "MAPPO", "IPPO") else on)
 
 
@@ -326,8 +345,18 @@ class EvalResult(_Model):
 Verdict = Literal["done", "revise_mdp", "revise_algo", "give_up"]
 
 
-Diagnosis = Literal["solved", "no_progress", "still_improving", "plateau", "unstable",
-                    "diverged", "crashed", "budget_spent", "screened", "other"]
+Diagnosis = Literal[
+    "solved",
+    "no_progress",
+    "still_improving",
+    "plateau",
+    "unstable",
+    "diverged",
+    "crashed",
+    "budget_spent",
+    "screened",
+    "other",
+]
 
 
 class MDPChanges(_Model):
@@ -357,8 +386,9 @@ class Critique(_Model):
     """Screen diverse designs side by side on a share of the budget left, then continue the best."""
 
 
-FixKind = Literal["none", "hyperparameters", "continue", "repair", "exploration", "algorithm",
-                  "representation", "reward", "screen"]
+FixKind = Literal[
+    "none", "hyperparameters", "continue", "repair", "exploration", "algorithm", "representation", "reward", "screen"
+]
 STRUCTURAL_FIXES: tuple[str, ...] = ("exploration", "algorithm", "representation", "reward", "screen")
 """Fixes that change the design, not only its numbers."""
 

@@ -132,8 +132,9 @@ class ActingNet(nn.Module):
 def acting_kind(algorithm_name: str, action_space) -> str:
     import gymnasium as gym
 
-    if getattr(action_space, "nvec", None) is not None or not isinstance(action_space, (gym.spaces.Discrete,
-                                                                                        gym.spaces.Box)):
+    if getattr(action_space, "nvec", None) is not None or not isinstance(
+        action_space, (gym.spaces.Discrete, gym.spaces.Box)
+    ):
         raise Agent2Error(f"standalone export supports Discrete and Box actions; this policy acts in {action_space}")
     if algorithm_name == "DQN":
         return "q"
@@ -167,22 +168,42 @@ def export_standalone(agent_dir: Path, fmt: str = "torchscript") -> Path:
     example = torch.zeros(1, job.mdp.input_dim)
     with torch.no_grad():
         if fmt == "onnx":  # the TorchScript-based exporter: what the traced module computes, as ONNX
-            torch.onnx.export(net, (example,), str(out / NETWORK_FILE[fmt]), input_names=["obs"],
-                              output_names=["action"], dynamic_axes={"obs": {0: "batch"}}, dynamo=False)
+            torch.onnx.export(
+                net,
+                (example,),
+                str(out / NETWORK_FILE[fmt]),
+                input_names=["obs"],
+                output_names=["action"],
+                dynamic_axes={"obs": {0: "batch"}},
+                dynamo=False,
+            )
         else:
             torch.jit.trace(net, example, check_trace=False).save(str(out / NETWORK_FILE[fmt]))
     discrete = kind in ("q", "logits")
-    meta = {"env": job.env, "algorithm": job.algo.algorithm, "format": fmt, "history": job.mdp.history,
-            "discrete": discrete, "input_dim": job.mdp.input_dim}
+    meta = {
+        "env": job.env,
+        "algorithm": job.algo.algorithm,
+        "format": fmt,
+        "history": job.mdp.history,
+        "discrete": discrete,
+        "input_dim": job.mdp.input_dim,
+    }
     if not discrete:
-        meta.update(bound=policy.action_bound_method, scaling=bool(policy.action_scaling),
-                    low=np.asarray(space.low, dtype=np.float64).tolist(),
-                    high=np.asarray(space.high, dtype=np.float64).tolist())
+        meta.update(
+            bound=policy.action_bound_method,
+            scaling=bool(policy.action_scaling),
+            low=np.asarray(space.low, dtype=np.float64).tolist(),
+            high=np.asarray(space.high, dtype=np.float64).tolist(),
+        )
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     if job.mdp.normalize_obs and rms is not None:
-        np.savez(out / "normalizer.npz", mean=np.asarray(rms.mean, dtype=np.float64),
-                 var=np.asarray(rms.var, dtype=np.float64), eps=np.float64(rms.eps),
-                 clip_max=np.float64(rms.clip_max or 0.0))
+        np.savez(
+            out / "normalizer.npz",
+            mean=np.asarray(rms.mean, dtype=np.float64),
+            var=np.asarray(rms.var, dtype=np.float64),
+            eps=np.float64(rms.eps),
+            clip_max=np.float64(rms.clip_max or 0.0),
+        )
     (out / "mdp.py").write_text((agent_dir / "mdp.py").read_text())
     (out / "policy.py").write_text(POLICY_PY)
     return out
@@ -204,6 +225,7 @@ def export(agent_dir: Path, fmt: str = "torchscript") -> Path:
     code = sandbox.run("tools.train_worker", ["export", str(agent_dir), fmt], log, timeout=EXPORT_TIMEOUT_S)
     if code != 0 or not (agent_dir / STANDALONE_DIR / NETWORK_FILE[fmt]).exists():
         said = sandbox.log_tail(log, 3).splitlines()
-        raise Agent2Error(f"exporting {str(agent_dir)!r} failed (exit code {code}): "
-                          f"{said[-1] if said else 'no output'} (log: {log})")
+        raise Agent2Error(
+            f"exporting {str(agent_dir)!r} failed (exit code {code}): {said[-1] if said else 'no output'} (log: {log})"
+        )
     return agent_dir / STANDALONE_DIR

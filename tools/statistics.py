@@ -45,13 +45,20 @@ def iqm(values: Sequence[float]) -> float:
     return float(stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25))
 
 
-def iqm_ci(values: Sequence[float], confidence: float = CONFIDENCE, resamples: int = 2000,
-           seed: int = 0) -> tuple[float, float, float]:
+def iqm_ci(
+    values: Sequence[float], confidence: float = CONFIDENCE, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """(IQM, low, high): the IQM of ``values`` and its percentile-bootstrap interval."""
     x = np.asarray(values, dtype=np.float64)
     point = iqm(x)
     if x.size < 2 or float(x.std()) == 0.0:
         return point, point, point
-    res = stats.bootstrap((x,), lambda s, axis=-1: stats.trim_mean(s, 0.25, axis=axis), method="percentile",
-                          confidence_level=confidence, n_resamples=resamples, rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (x,),
+        lambda s, axis=-1: stats.trim_mean(s, 0.25, axis=axis),
+        method="percentile",
+        confidence_level=confidence,
+        n_resamples=resamples,
+        rng=np.random.default_rng(seed),
+    )
     return point, float(res.confidence_interval.low), float(res.confidence_interval.high)

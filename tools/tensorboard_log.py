@@ -38,14 +38,23 @@ class ScopedTensorboardLogger(TensorboardLogger):
         super().write(f"{SCOPES.get(scope, scope)}/{step_name}", step, data)
 
 
-def open_board(iter_dir: Path, env_ref: str, algorithm: str, resumed_step: int | None = None,
-               **intervals: int) -> ScopedTensorboardLogger:
+def open_board(
+    iter_dir: Path, env_ref: str, algorithm: str, resumed_step: int | None = None, **intervals: int
+) -> ScopedTensorboardLogger:
     writer = SummaryWriter(str(board_dir(iter_dir, env_ref, algorithm)), purge_step=resumed_step)
     return ScopedTensorboardLogger(writer, write_flush=False, **intervals)
 
 
-def write_evaluation(iter_dir: Path, env_ref: str, algorithm: str, step: int, mean: float | None,
-                     std: float | None, episodes: int, metrics: dict[str, float]) -> None:
+def write_evaluation(
+    iter_dir: Path,
+    env_ref: str,
+    algorithm: str,
+    step: int,
+    mean: float | None,
+    std: float | None,
+    episodes: int,
+    metrics: dict[str, float],
+) -> None:
     """The best policy's evaluation as ``eval/`` scalars at the iteration's last env step."""
     if mean is None:
         return

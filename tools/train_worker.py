@@ -110,8 +110,14 @@ class RunLogger(BaseLogger):
         self.worker = worker
         self.last_collect_emit = 0.0
         # update steps: one per collection on-policy, one per gradient step off-policy
-        self.board = open_board(worker.dir, worker.job.env, worker.cfg.algorithm, resumed_step,
-                                training_interval=1000, update_interval=1 if worker.cfg.on_policy else 100)
+        self.board = open_board(
+            worker.dir,
+            worker.job.env,
+            worker.cfg.algorithm,
+            resumed_step,
+            training_interval=1000,
+            update_interval=1 if worker.cfg.on_policy else 100,
+        )
 
     def prepare_dict_for_logging(self, log_data: dict) -> dict:
         return log_data
@@ -130,8 +136,9 @@ class RunLogger(BaseLogger):
             self.last_collect_emit = now
             self.worker.emit(kind="collect", env_step=self.worker.total_steps(step))
         if log_data.get("n_collected_episodes", 0) > 0 and log_data.get("returns_stat"):
-            self.worker.emit(kind="train", env_step=self.worker.total_steps(step),
-                             mean=float(log_data["returns_stat"]["mean"]))
+            self.worker.emit(
+                kind="train", env_step=self.worker.total_steps(step), mean=float(log_data["returns_stat"]["mean"])
+            )
 
     def log_update_data(self, log_data: dict, step: int) -> None:
         for key, value in _flat_numbers(log_data):
@@ -234,8 +241,9 @@ class TrainWorker:
     def on_test(self, env_step: int, mean: float, std: float) -> None:
         steps = self.total_steps(env_step)
         if not (math.isfinite(mean) and math.isfinite(std)):
-            raise DivergenceError(f"non-finite test return {mean} at env step {steps}: the env's own reward "
-                                  "is not finite there")
+            raise DivergenceError(
+                f"non-finite test return {mean} at env step {steps}: the env's own reward is not finite there"
+            )
         if self.curve and self.curve[-1].env_step == steps:
             self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
         else:
@@ -259,8 +267,7 @@ class TrainWorker:
         return {"algorithm": self.algorithm.state_dict(), "obs_rms": rms}
 
     def save_best(self, env_step: int) -> None:
-        save_atomic({**self.policy_state(), "score": self.best_score, "env_step": env_step},
-                    self.dir / BEST_POLICY)
+        save_atomic({**self.policy_state(), "score": self.best_score, "env_step": env_step}, self.dir / BEST_POLICY)
 
     def maybe_save_checkpoint(self, epoch: int, env_step: int, update_step: int) -> None:
         """A checkpoint at the end of an epoch, unless the last one was written less than
@@ -286,9 +293,12 @@ class TrainWorker:
         state = {
             **algorithm_state(self.algorithm),
             "obs_rms": self.train_envs.get_obs_rms() if self.job.mdp.normalize_obs else None,
-            "epoch": epoch, "env_step": env_step, "update_step": update_step,
+            "epoch": epoch,
+            "env_step": env_step,
+            "update_step": update_step,
             "pre_steps": self.pre_steps,
-            "best_score": self.best_score, "since_best": self.since_best,
+            "best_score": self.best_score,
+            "since_best": self.since_best,
             "curve": [p.model_dump() for p in self.curve],
             "rng": _rng_state(),
             "wall": self._wall(),
@@ -318,14 +328,20 @@ class TrainWorker:
     def build(self) -> None:
         job, cfg = self.job, self.cfg
         seed_everything(job.seed)
-        self.train_envs = make_vector_env(job.env, job.mdp, cfg.n_train_envs, job.seed,
-                                          shape_reward=True, update_obs_rms=True, novelty_bonus=cfg.novelty_bonus)
+        self.train_envs = make_vector_env(
+            job.env,
+            job.mdp,
+            cfg.n_train_envs,
+            job.seed,
+            shape_reward=True,
+            update_obs_rms=True,
+            novelty_bonus=cfg.novelty_bonus,
+        )
         layout = getattr(self.train_envs, "layout", None)
         self.agents = layout.n_agents if layout else 1
         rms = self.train_envs.get_obs_rms() if job.mdp.normalize_obs else None
         n_test = min(cfg.n_test_envs, cfg.test_episodes) if layout else cfg.n_test_envs
-        self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000,
-                                         shape_reward=False, obs_rms=rms)
+        self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000, shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0] if layout else action_space_of(job.env)
         self.her_reward = None
         if cfg.her_future_k > 0 and job.mdp.goal is not None and not cfg.on_policy:
@@ -334,16 +350,22 @@ class TrainWorker:
             self.goal_env = make_env(job.env)  # its compute_reward relabels sampled goals
             self.her_reward = env_reward_fn(self.goal_env)
         self.device = devices.resolve()
-        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images,
-                                         job.mdp.history).to(self.device)
+        self.algorithm = build_algorithm(cfg, job.mdp.input_dim, probe, layout, job.mdp.images, job.mdp.history).to(
+            self.device
+        )
         slots = len(self.train_envs)
         if cfg.on_policy:
             self.buffer = CheckedVectorReplayBuffer(max(cfg.collect_steps * self.agents, slots), slots)
         elif self.her_reward is not None:
             assert job.mdp.goal is not None
             self.buffer = FlatHERVectorReplayBuffer(
-                cfg.buffer_size, slots, compute_reward_fn=self.her_reward, horizon=episode_cap(job.env),
-                future_k=cfg.her_future_k, goal=job.mdp.goal)
+                cfg.buffer_size,
+                slots,
+                compute_reward_fn=self.her_reward,
+                horizon=episode_cap(job.env),
+                future_k=cfg.her_future_k,
+                goal=job.mdp.goal,
+            )
         else:
             self.buffer = CheckedVectorReplayBuffer(cfg.buffer_size, slots)
 
@@ -410,7 +432,8 @@ class TrainWorker:
         resumed_at = self.total_steps(self.restored["env_step"]) if self.restored else 0
         self.emit(kind="start", env_step=resumed_at)
         self.training_collector = Collector[CollectStats](
-            self.algorithm, self.train_envs, self.buffer, exploration_noise=True)
+            self.algorithm, self.train_envs, self.buffer, exploration_noise=True
+        )
         self.test_collector = Collector[CollectStats](self.algorithm, self.test_envs)
         if not cfg.on_policy and self.restored is None and cfg.start_steps > 0 and not cfg.warm_start_from:
             with policy_within_training_step(self.algorithm.policy):
@@ -459,7 +482,9 @@ class TrainWorker:
             stop_reason=stop_reason,  # type: ignore[arg-type]
             curve=self.curve,
             wall_seconds=self._wall(),
-            time_collect=timing["collect"], time_update=timing["update"], time_test=timing["test"],
+            time_collect=timing["collect"],
+            time_update=timing["update"],
+            time_test=timing["test"],
             resumed_at_step=resumed_at,
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             reward_terms=reward_term_stats(self.reward_totals()),
@@ -487,8 +512,11 @@ def reward_term_stats(totals: dict[str, list[float]]) -> dict[str, RewardTermSta
     for name, m in means.items():
         episodes, _, sumsq, steps, nonzero = totals[name]
         out[name] = RewardTermStats(
-            episode_mean=m, episode_std=math.sqrt(max(0.0, sumsq / episodes - m * m)),
-            nonzero_fraction=nonzero / steps if steps else 0.0, share=abs(m) / scale)
+            episode_mean=m,
+            episode_std=math.sqrt(max(0.0, sumsq / episodes - m * m)),
+            nonzero_fraction=nonzero / steps if steps else 0.0,
+            share=abs(m) / scale,
+        )
     return out
 
 
@@ -503,9 +531,14 @@ def train(iter_dir: Path, eval_episodes: int = 0) -> None:
 def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
-    algorithm = build_algorithm(job.algo, job.mdp.input_dim, probe.action_space,
-                                agent_layout(job.env, job.mdp.obs_dim), job.mdp.images,
-                                job.mdp.history).to(devices.resolve())
+    algorithm = build_algorithm(
+        job.algo,
+        job.mdp.input_dim,
+        probe.action_space,
+        agent_layout(job.env, job.mdp.obs_dim),
+        job.mdp.images,
+        job.mdp.history,
+    ).to(devices.resolve())
     probe.close()
     state = load_checkpoint(policy_file)
     if state is None:
@@ -549,9 +582,18 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     envs.close()
     metrics = {key: total / done for key, total in weighted.items()}
     low, high = mean_ci(returns)
-    return EvalResult(mean=float(np.mean(returns)), std=float(np.std(returns)), episodes=len(returns) // agents,
-                      returns=returns, agents=agents, metrics=metrics, mean_length=float(np.mean(lens)),
-                      ci_low=low, ci_high=high, wall_seconds=time.perf_counter() - start)
+    return EvalResult(
+        mean=float(np.mean(returns)),
+        std=float(np.std(returns)),
+        episodes=len(returns) // agents,
+        returns=returns,
+        agents=agents,
+        metrics=metrics,
+        mean_length=float(np.mean(lens)),
+        ci_low=low,
+        ci_high=high,
+        wall_seconds=time.perf_counter() - start,
+    )
 
 
 def episode_cap(env_ref: str) -> int:
@@ -580,8 +622,9 @@ def evaluate(iter_dir: Path, episodes: int) -> None:
     write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
     trained = iter_dir / TRAIN_RESULT
     step = TrainResult.model_validate_json(trained.read_text()).env_steps if trained.exists() else 0
-    write_evaluation(iter_dir, job.env, job.algo.algorithm, step, result.mean, result.std, result.episodes,
-                     result.metrics)
+    write_evaluation(
+        iter_dir, job.env, job.algo.algorithm, step, result.mean, result.std, result.episodes, result.metrics
+    )
 
 
 def torch_threads(iter_dir: Path) -> int:
@@ -616,8 +659,9 @@ def main(argv: list[str]) -> int:
     elif mode == "play":  # an exported agent's folder
         from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job
 
-        result = evaluate_policy(load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]),
-                                 adaptive=False)
+        result = evaluate_policy(
+            load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]), adaptive=False
+        )
         write_text_atomic(iter_dir / PLAY_RESULT, result.model_dump_json(indent=1))
     elif mode == "export":  # an exported agent's folder, as a standalone policy
         from envs.errors import Agent2Error

@@ -87,8 +87,10 @@ def _refuse_other_job(job: TrainJob, iter_dir: Path) -> None:
     if not any(iter_dir.glob(CHECKPOINT + "*")) and not (iter_dir / TRAIN_RESULT).exists():
         forget_training(iter_dir)  # nothing trained yet: nothing to lose
         return
-    raise StaleCheckpointError(f"{str(iter_dir)!r} holds training that cannot continue: {difference}; "
-                               "resume with --restart-iteration to train this iteration again from the start")
+    raise StaleCheckpointError(
+        f"{str(iter_dir)!r} holds training that cannot continue: {difference}; "
+        "resume with --restart-iteration to train this iteration again from the start"
+    )
 
 
 def follow_progress(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
@@ -108,8 +110,13 @@ def follow_progress(path: Path, offset: int, on_progress: ProgressFn | None) -> 
     return offset
 
 
-def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None = None,
-                 timeout: float | None = None, eval_episodes: int = 0) -> TrainResult:
+def run_training(
+    job: TrainJob,
+    iter_dir: Path,
+    on_progress: ProgressFn | None = None,
+    timeout: float | None = None,
+    eval_episodes: int = 0,
+) -> TrainResult:
     """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process.
 
     With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
@@ -126,8 +133,9 @@ def run_training(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None =
         return _train(job, iter_dir, on_progress, timeout, eval_episodes)
 
 
-def _train(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None, timeout: float | None,
-           eval_episodes: int) -> TrainResult:
+def _train(
+    job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None, timeout: float | None, eval_episodes: int
+) -> TrainResult:
     finished = _finished(job, iter_dir)
     if finished is not None:  # trained before a kill that came later (evaluation, critic): keep it
         return finished
@@ -159,22 +167,38 @@ def _train(job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None, timeou
             break
         # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
         with open(log, "a") as f:
-            f.write(f"\nagent2: training worker killed by signal {signal_no}; restart "
-                    f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n")
+            f.write(
+                f"\nagent2: training worker killed by signal {signal_no}; restart "
+                f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n"
+            )
     result_file = iter_dir / TRAIN_RESULT
     if proc.returncode == 0 and result_file.exists():
         try:
             return TrainResult.model_validate_json(result_file.read_text())
         except ValueError as e:
-            return TrainResult(env_steps=steps_seen(progress), best_test_mean=None, stop_reason="crash",
-                               error=f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
-                               iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
-    reason = (f"timed out after {timeout:.0f} s" if timed_out else
-              f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts" if signal_no is not None
-              else f"exit code {proc.returncode}")
-    return TrainResult(env_steps=steps_seen(progress), best_test_mean=None, stop_reason="crash",
-                       error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
-                       iter_dir=str(iter_dir), wall_seconds=time.perf_counter() - start)
+            return TrainResult(
+                env_steps=steps_seen(progress),
+                best_test_mean=None,
+                stop_reason="crash",
+                error=f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
+                iter_dir=str(iter_dir),
+                wall_seconds=time.perf_counter() - start,
+            )
+    reason = (
+        f"timed out after {timeout:.0f} s"
+        if timed_out
+        else f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts"
+        if signal_no is not None
+        else f"exit code {proc.returncode}"
+    )
+    return TrainResult(
+        env_steps=steps_seen(progress),
+        best_test_mean=None,
+        stop_reason="crash",
+        error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
+        iter_dir=str(iter_dir),
+        wall_seconds=time.perf_counter() - start,
+    )
 
 
 def _events(progress: Path) -> list[dict]:
@@ -221,25 +245,39 @@ def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
     log = iter_dir / "eval.log"
     (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
     for _ in range(MAX_WORKER_RESTARTS + 1):
-        code = sandbox.run("tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log,
-                           timeout=EVAL_TIMEOUT_S)
+        code = sandbox.run(
+            "tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log, timeout=EVAL_TIMEOUT_S
+        )
         if code == -9 or sandbox.killing_signal(code) is None:  # done, failed, or timed out (-9)
             break
     result_file = iter_dir / EVAL_RESULT
     if code == 0 and result_file.exists():
         return EvalResult.model_validate_json(result_file.read_text())
-    return EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
-                      error=f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
+    return EvalResult(
+        mean=None,
+        std=None,
+        episodes=0,
+        returns=[],
+        mean_length=0.0,
+        error=f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}",
+    )
 
 
 def evaluate_trained(train: TrainResult, iter_dir: Path, episodes: int) -> EvalResult:
     """``run_evaluation`` of what ``train`` produced; an error result when it produced no policy or
     the returns are not finite."""
     if train.best_test_mean is None:
-        return EvalResult(mean=None, std=None, episodes=0, returns=[], mean_length=0.0,
-                          error="no policy to evaluate: training produced none")
+        return EvalResult(
+            mean=None,
+            std=None,
+            episodes=0,
+            returns=[],
+            mean_length=0.0,
+            error="no policy to evaluate: training produced none",
+        )
     result = run_evaluation(iter_dir, episodes)
     if result.mean is not None and not (math.isfinite(result.mean) and math.isfinite(result.std or 0.0)):
-        result = result.model_copy(update={"mean": None, "std": None,
-                                           "error": f"evaluation returns are not finite ({result.mean})"})
+        result = result.model_copy(
+            update={"mean": None, "std": None, "error": f"evaluation returns are not finite ({result.mean})"}
+        )
     return result

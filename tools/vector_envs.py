@@ -11,9 +11,16 @@ from envs.multiagent import AgentLayout, make_slot_vector_env, mask_dim
 from tools.schemas import MDPDesign
 
 
-def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_reward: bool,
-                    obs_rms: RunningMeanStd | None = None, update_obs_rms: bool = False,
-                    novelty_bonus: float = 0.0) -> BaseVectorEnv:
+def make_vector_env(
+    env_ref: str,
+    mdp: MDPDesign,
+    n: int,
+    seed: int,
+    shape_reward: bool,
+    obs_rms: RunningMeanStd | None = None,
+    update_obs_rms: bool = False,
+    novelty_bonus: float = 0.0,
+) -> BaseVectorEnv:
     """``n`` envs in one process (cheap envs on 2 cores gain nothing from subprocesses).
 
     A multi-agent env gives ``n`` games of one slot per agent (``envs/multiagent.py``).
@@ -25,15 +32,19 @@ def make_vector_env(env_ref: str, mdp: MDPDesign, n: int, seed: int, shape_rewar
     if is_multi_agent(env_ref):
         if mdp.history > 1:
             raise ValueError(f"observation history {mdp.history} is for single-agent envs; {env_ref!r} has agents")
-        venv = make_slot_vector_env(lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code),
-                                    mdp.obs_dim, n, seed, shape_reward)
+        venv = make_slot_vector_env(
+            lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code), mdp.obs_dim, n, seed, shape_reward
+        )
     else:
         one_per_process, _ = env_traits(env_ref)
         kind = SubprocVectorEnv if one_per_process else DummyVectorEnv
         counts = VisitCounts(novelty_bonus) if novelty_bonus > 0 and shape_reward else None
-        venv = kind([lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward, history=mdp.history,
-                                          novelty=counts)
-                     for _ in range(n)])
+        venv = kind(
+            [
+                lambda: make_mdp_env(env_ref, mdp.code, mdp.obs_dim, shape_reward, history=mdp.history, novelty=counts)
+                for _ in range(n)
+            ]
+        )
         venv.seed([seed + i for i in range(n)])
     if mdp.normalize_obs:
         venv = VectorEnvNormObs(venv, update_obs_rms=update_obs_rms)

@@ -10,8 +10,9 @@ from nodes.designers.llm_config import LLMSettings
 DESIGNERS = ("expert", "llm")
 
 
-def get_designer(name: str, llm: LLMSettings | None = None, recorder: Callable[[dict], None] | None = None,
-                 tokens_used: int = 0) -> Designer:
+def get_designer(
+    name: str, llm: LLMSettings | None = None, recorder: Callable[[dict], None] | None = None, tokens_used: int = 0
+) -> Designer:
     if name == "expert":
         from nodes.designers.expert import ExpertDesigner
 

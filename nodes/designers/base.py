@@ -74,8 +74,9 @@ def reward_term_notes(train: TrainResult | None) -> list[str]:
         if t.nonzero_fraction == 0.0:
             notes.append(f"reward term {name!r} never fired")
         elif len(terms) > 1 and t.share >= DOMINANT_SHARE:
-            notes.append(f"reward term {name!r} dominates ({t.share:.0%} of the reward, episode mean "
-                         f"{t.episode_mean:.3g})")
+            notes.append(
+                f"reward term {name!r} dominates ({t.share:.0%} of the reward, episode mean {t.episode_mean:.3g})"
+            )
     return notes
 
 
@@ -83,8 +84,11 @@ def reward_terms_text(train: TrainResult | None) -> str:
     terms = train.reward_terms if train is not None else {}
     if not terms:
         return "(reward() returned a number: no terms)"
-    return "\n".join(f"- {name}: episode mean {t.episode_mean:.3g} ± {t.episode_std:.3g}, non-zero on "
-                     f"{t.nonzero_fraction:.0%} of steps, {t.share:.0%} of the reward" for name, t in terms.items())
+    return "\n".join(
+        f"- {name}: episode mean {t.episode_mean:.3g} ± {t.episode_std:.3g}, non-zero on "
+        f"{t.nonzero_fraction:.0%} of steps, {t.share:.0%} of the reward"
+        for name, t in terms.items()
+    )
 
 
 class Designer(ABC):

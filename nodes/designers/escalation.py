@@ -27,8 +27,15 @@ from nodes.designers.base import DesignContext
 from tools.schemas import STRUCTURAL_FIXES, AlgoConfig, Critique, EnvProfile, IterationRecord, MDPChanges
 
 FLAT_DIAGNOSES = ("no_progress", "plateau")
-EXPLORATION_FIELDS = ("ent_coef", "eps_start", "eps_final", "eps_decay_fraction", "exploration_noise", "alpha",
-                      "novelty_bonus")
+EXPLORATION_FIELDS = (
+    "ent_coef",
+    "eps_start",
+    "eps_final",
+    "eps_decay_fraction",
+    "exploration_noise",
+    "alpha",
+    "novelty_bonus",
+)
 COUNTABLE_OBSERVATIONS = 0.5
 """Random play that sees at most this many distinct observations per step keeps revisiting a few: a
 countable state space, where a count-based novelty bonus is meaningful."""
@@ -107,15 +114,24 @@ def novelty_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     if not countable(p) or p.action.kind != "discrete" or algo.novelty_bonus > 0:
         return None
     scale = novelty_scale(p)
-    words = [f"count-based novelty bonus {scale:g}/sqrt(visits) in training: random play revisits its "
-             f"observations ({p.distinct_observations:.2f} distinct per step)"]
+    words = [
+        f"count-based novelty bonus {scale:g}/sqrt(visits) in training: random play revisits its "
+        f"observations ({p.distinct_observations:.2f} distinct per step)"
+    ]
     changes: dict = {"novelty_bonus": scale, "eps_start": 1.0, "eps_decay_fraction": 0.5, "eps_final": 0.1}
     if algo.algorithm != "DQN":
         words.append(f"learned by DQN (ε-greedy values) instead of {algo.algorithm}")
-        return Critique(verdict="revise_algo", diagnosis="plateau", reason="", changes=words,
-                        algo_changes=changes, next_algorithm="DQN")
-    return Critique(verdict="revise_algo", diagnosis="plateau", reason="", changes=words,
-                    algo_changes=changes, warm_start=True)
+        return Critique(
+            verdict="revise_algo",
+            diagnosis="plateau",
+            reason="",
+            changes=words,
+            algo_changes=changes,
+            next_algorithm="DQN",
+        )
+    return Critique(
+        verdict="revise_algo", diagnosis="plateau", reason="", changes=words, algo_changes=changes, warm_start=True
+    )
 
 
 def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
@@ -125,8 +141,11 @@ def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     if algo.algorithm == "DQN":
         if algo.eps_decay_fraction >= 0.5 and algo.eps_final >= 0.1:
             return None
-        changes = {"eps_start": 1.0, "eps_decay_fraction": max(0.5, algo.eps_decay_fraction),
-                   "eps_final": max(0.1, algo.eps_final)}
+        changes = {
+            "eps_start": 1.0,
+            "eps_decay_fraction": max(0.5, algo.eps_decay_fraction),
+            "eps_final": max(0.1, algo.eps_final),
+        }
         words = ["ε-greedy again from 1.0, decaying over half the budget to 0.1"]
     elif algo.on_policy:
         if algo.ent_coef >= 0.05:
@@ -138,16 +157,22 @@ def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
             return None
         changes = {"exploration_noise": 0.5 if algo.exploration_noise >= 0.2 else 0.3}
         words = [f"Gaussian action noise {algo.exploration_noise:g} -> {changes['exploration_noise']:g}"]
-    return Critique(verdict="revise_algo", diagnosis="plateau", reason="", changes=words,
-                    algo_changes=changes, warm_start=True)
+    return Critique(
+        verdict="revise_algo", diagnosis="plateau", reason="", changes=words, algo_changes=changes, warm_start=True
+    )
 
 
 def _algorithm(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     from nodes.designers.expert import ExpertDesigner
 
     switch = ExpertDesigner.alternative(algo.algorithm, ctx.profile)
-    return Critique(verdict="revise_algo", diagnosis="plateau", reason="",
-                    changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
+    return Critique(
+        verdict="revise_algo",
+        diagnosis="plateau",
+        reason="",
+        changes=[f"switch {algo.algorithm} -> {switch}"],
+        next_algorithm=switch,
+    )  # type: ignore[arg-type]
 
 
 def _representation(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
@@ -155,32 +180,54 @@ def _representation(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     if mdp is None:
         return None
     if mdp.history == 1 and not ctx.profile.multi_agent:
-        return Critique(verdict="revise_mdp", diagnosis="plateau", reason="",
-                        changes=[f"remember the last {MEMORY_HISTORY} observations (frame stack): the task may "
-                                 "hide what the policy needs in earlier steps"],
-                        mdp_changes=MDPChanges(history=MEMORY_HISTORY))
+        return Critique(
+            verdict="revise_mdp",
+            diagnosis="plateau",
+            reason="",
+            changes=[
+                f"remember the last {MEMORY_HISTORY} observations (frame stack): the task may "
+                "hide what the policy needs in earlier steps"
+            ],
+            mdp_changes=MDPChanges(history=MEMORY_HISTORY),
+        )
     if mdp.history > 1 and algo.encoder == "mlp" and not mdp.images:
-        return Critique(verdict="revise_algo", diagnosis="plateau", reason="",
-                        changes=[f"a recurrent layer (GRU) reads the last {mdp.history} observations in order"],
-                        algo_changes={"encoder": "gru"})
+        return Critique(
+            verdict="revise_algo",
+            diagnosis="plateau",
+            reason="",
+            changes=[f"a recurrent layer (GRU) reads the last {mdp.history} observations in order"],
+            algo_changes={"encoder": "gru"},
+        )
     if not algo.layer_norm:
-        return Critique(verdict="revise_algo", diagnosis="plateau", reason="",
-                        changes=["layer normalisation in the networks"], algo_changes={"layer_norm": True})
+        return Critique(
+            verdict="revise_algo",
+            diagnosis="plateau",
+            reason="",
+            changes=["layer normalisation in the networks"],
+            algo_changes={"layer_norm": True},
+        )
     return None
 
 
 def _reward(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     if ctx.mdp is None or ctx.mdp.shaping is not None:
         return None
-    return Critique(verdict="revise_mdp", diagnosis="plateau", reason="",
-                    changes=["add potential-based shaping from the distance to the start states "
-                             "(leaves the optimal policy unchanged)"],
-                    mdp_changes=MDPChanges(shaping="potential"))
+    return Critique(
+        verdict="revise_mdp",
+        diagnosis="plateau",
+        reason="",
+        changes=[
+            "add potential-based shaping from the distance to the start states (leaves the optimal policy unchanged)"
+        ],
+        mdp_changes=MDPChanges(shaping="potential"),
+    )
 
 
 LADDER: list[tuple[str, Callable[[DesignContext, AlgoConfig], Critique | None]]] = [
-    ("exploration", exploration_change), ("algorithm", _algorithm),
-    ("representation", _representation), ("reward", _reward),
+    ("exploration", exploration_change),
+    ("algorithm", _algorithm),
+    ("representation", _representation),
+    ("reward", _reward),
 ]
 
 
@@ -214,23 +261,32 @@ def escalate(ctx: DesignContext, proposed: Critique) -> Critique:
     done = {r.fix_kind for r in history}
     if kind in STRUCTURAL_FIXES and kind != last_kind and kind not in done:
         return proposed  # already a new structural change
-    why = (f"{proposed.diagnosis.replace('_', ' ')} again ({streak + 1} flat iterations in a row, the last fix: "
-           f"{last_kind})")
+    why = (
+        f"{proposed.diagnosis.replace('_', ' ')} again ({streak + 1} flat iterations in a row, the last fix: "
+        f"{last_kind})"
+    )
 
     def screen(reason: str, what: str) -> Critique:
-        return Critique(verdict="revise_algo", diagnosis=proposed.diagnosis,
-                        reason=f"{proposed.reason}; {why}{reason}",
-                        changes=[f"screen diverse designs{what} on a share of the budget left; continue the best"],
-                        screen=True, warm_start=True, algo_changes=continuation_changes(algo))
+        return Critique(
+            verdict="revise_algo",
+            diagnosis=proposed.diagnosis,
+            reason=f"{proposed.reason}; {why}{reason}",
+            changes=[f"screen diverse designs{what} on a share of the budget left; continue the best"],
+            screen=True,
+            warm_start=True,
+            algo_changes=continuation_changes(algo),
+        )
 
     if "screen" not in done and screen_affordable(ctx):
-        return screen(": no confident fix, so screen diverse designs",
-                      " (algorithm family, exploration, memory, shaping)")
+        return screen(
+            ": no confident fix, so screen diverse designs", " (algorithm family, exploration, memory, shaping)"
+        )
     step = next_structural_step(ctx, done)
     if step is not None:
         step_kind, fix = step
-        return fix.model_copy(update={"diagnosis": proposed.diagnosis,
-                                      "reason": f"{proposed.reason}; {why}: change the {step_kind}"})
+        return fix.model_copy(
+            update={"diagnosis": proposed.diagnosis, "reason": f"{proposed.reason}; {why}: change the {step_kind}"}
+        )
     if last_kind != "screen" and screen_affordable(ctx):
         return screen("; every structural change was tried: screen again", "")
     return proposed

@@ -56,8 +56,12 @@ def needs_normalization(p: EnvProfile) -> bool:
     """Scales that differ by over 10x, or values far from unit size; never for observations the
     env already bounds to ranges of unit order (random play may just not move some of them)."""
     low, high = np.array(p.obs_low), np.array(p.obs_high)
-    if np.all(np.abs(low) < 1e8) and np.all(np.abs(high) < 1e8) and np.all(high - low >= 0.5) \
-            and np.all(np.maximum(np.abs(low), np.abs(high)) <= 10):
+    if (
+        np.all(np.abs(low) < 1e8)
+        and np.all(np.abs(high) < 1e8)
+        and np.all(high - low >= 0.5)
+        and np.all(np.maximum(np.abs(low), np.abs(high)) <= 10)
+    ):
         return False
     scales = _obs_scales(p)
     mean = np.abs(np.array(p.obs_mean))
@@ -104,8 +108,11 @@ class ExpertDesigner(Designer):
         if ctx.target is not None and p.random_return_mean >= ctx.target:
             challenges.append("random play already meets the target")
         if p.multi_agent:
-            challenges.insert(0, f"{len(p.agents)} agents act at once: each agent's reward depends on the "
-                                 "others (credit assignment, non-stationary partners)")
+            challenges.insert(
+                0,
+                f"{len(p.agents)} agents act at once: each agent's reward depends on the "
+                "others (credit assignment, non-stationary partners)",
+            )
         return TaskAnalysis(
             objective=ctx.task.text,
             agents="multi" if p.multi_agent else "single",
@@ -125,22 +132,33 @@ class ExpertDesigner(Designer):
             shaping, normalize = ("none", standardised) if prev.shaping else ("none", not standardised)
             return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
-        shaping = changes.shaping or ((prev.shaping or "none") if prev else
-                                      ("potential" if p.sparse_reward and not hindsight(p) else "none"))
+        shaping = changes.shaping or (
+            (prev.shaping or "none") if prev else ("potential" if p.sparse_reward and not hindsight(p) else "none")
+        )
         scale = changes.shaping_scale if changes.shaping_scale is not None else SHAPING_SCALE
-        normalize = changes.normalize_obs if changes.normalize_obs is not None else \
-            needs_normalization(p) and not hindsight(p)
+        normalize = (
+            changes.normalize_obs if changes.normalize_obs is not None else needs_normalization(p) and not hindsight(p)
+        )
         sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
-        return self.build_mdp(p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize,
-                              observation_history(ctx))
+        return self.build_mdp(
+            p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, observation_history(ctx)
+        )
 
-    def build_mdp(self, p: EnvProfile, target: float | None, shaping: str, scale: float,
-                  normalize: bool, iteration: int, sanitize: bool = False, history: int = 1) -> MDPDesign:
+    def build_mdp(
+        self,
+        p: EnvProfile,
+        target: float | None,
+        shaping: str,
+        scale: float,
+        normalize: bool,
+        iteration: int,
+        sanitize: bool = False,
+        history: int = 1,
+    ) -> MDPDesign:
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
         if normalize:
-            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean),
-                                                    scale=mdp_code.fmt(_obs_scales(p)))
+            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean), scale=mdp_code.fmt(_obs_scales(p)))
             parts.append("standardised obs")
             why.append("observation scales differ widely, so inputs are standardised with random-play statistics")
         else:
@@ -154,13 +172,18 @@ class ExpertDesigner(Designer):
         if shaping == "potential":
             gap = _return_gap(p, target)
             code += mdp_code.REWARD_POTENTIAL.format(
-                start=mdp_code.fmt(p.obs_mean), spread=mdp_code.fmt(_obs_scales(p)),
-                gamma=discount(p), scale=round(scale * gap / max(horizon(p), 1) * 10, 6),
-                reward_scale=reward_scale)
+                start=mdp_code.fmt(p.obs_mean),
+                spread=mdp_code.fmt(_obs_scales(p)),
+                gamma=discount(p),
+                scale=round(scale * gap / max(horizon(p), 1) * 10, 6),
+                reward_scale=reward_scale,
+            )
             parts.append(f"potential shaping x{scale:g}")
-            why.append("random play gets the same return every episode (sparse reward); potential-based "
-                       "shaping from the distance to the start states adds a gradient without changing "
-                       "the optimal policy")
+            why.append(
+                "random play gets the same return every episode (sparse reward); potential-based "
+                "shaping from the distance to the start states adds a gradient without changing "
+                "the optimal policy"
+            )
         elif reward_scale != 1.0:
             code += mdp_code.REWARD_SCALED.format(scale=reward_scale)
             parts.append(f"reward x{reward_scale:g}")
@@ -175,25 +198,44 @@ class ExpertDesigner(Designer):
         if history > 1:
             parts.append(f"last {history} observations")
             why.append(f"the policy sees the last {history} observations (memory for what one observation hides)")
-        keeps_goals = p.goal is not None and not normalize and shaping == "none" and history == 1 \
-            and reward_scale == 1.0
+        keeps_goals = (
+            p.goal is not None and not normalize and shaping == "none" and history == 1 and reward_scale == 1.0
+        )
         if keeps_goals:
             why.append("raw goals and the env's own reward, so hindsight relabelling can recompute rewards")
-        return MDPDesign(code=code, obs_dim=p.obs_dim, normalize_obs=False, history=history, images=p.images,
-                         goal=p.goal if keeps_goals else None,
-                         shaping=shaping if shaping != "none" else None,
-                         summary=", ".join(parts), rationale="; ".join(why) or "the original MDP is well posed")
+        return MDPDesign(
+            code=code,
+            obs_dim=p.obs_dim,
+            normalize_obs=False,
+            history=history,
+            images=p.images,
+            goal=p.goal if keeps_goals else None,
+            shaping=shaping if shaping != "none" else None,
+            summary=", ".join(parts),
+            rationale="; ".join(why) or "the original MDP is well posed",
+        )
 
     # -- stage 2: algorithm ---------------------------------------------------------------------
     def default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
         cfg = self._default_config(algorithm, p, budget, sparse)
         if hindsight(p) and not cfg.on_policy:  # HER (Andrychowicz et al. 2017): k = 4, one-step returns
-            cfg = cfg.model_copy(update={"her_future_k": 4.0, "n_step": 1, "rationale": f"{cfg.rationale}; "
-                                         "hindsight relabelling of goals (future strategy, k = 4) for the sparse "
-                                         "goal-conditioned reward"})
+            cfg = cfg.model_copy(
+                update={
+                    "her_future_k": 4.0,
+                    "n_step": 1,
+                    "rationale": f"{cfg.rationale}; "
+                    "hindsight relabelling of goals (future strategy, k = 4) for the sparse "
+                    "goal-conditioned reward",
+                }
+            )
         if p.images and not p.multi_agent:  # the observation holds images (measured from its space)
-            cfg = cfg.model_copy(update={"encoder": "cnn", "rationale": f"{cfg.rationale}; convolutions over "
-                                         f"the {len(p.images)} image(s) in the observation, sized from their shape"})
+            cfg = cfg.model_copy(
+                update={
+                    "encoder": "cnn",
+                    "rationale": f"{cfg.rationale}; convolutions over "
+                    f"the {len(p.images)} image(s) in the observation, sized from their shape",
+                }
+            )
         return cfg
 
     def _default_config(self, algorithm: str, p: EnvProfile, budget: int, sparse: bool) -> AlgoConfig:
@@ -205,21 +247,39 @@ class ExpertDesigner(Designer):
             n_envs = 16 if T >= 1000 else 8
             collect = int(np.clip(_pow2(T) * n_envs / 4, 256, 8192))
             return AlgoConfig(
-                algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=1e-3 if T < 1000 else 3e-4,
-                gamma=gamma, gae_lambda=0.95 if T < 1000 else 0.98, n_train_envs=n_envs,
-                collect_steps=collect, batch_size=64, repeat=10 if collect <= 2048 else 4,
+                algorithm=algorithm,
+                hidden_sizes=[64, 64],
+                activation="tanh",
+                lr=1e-3 if T < 1000 else 3e-4,
+                gamma=gamma,
+                gae_lambda=0.95 if T < 1000 else 0.98,
+                n_train_envs=n_envs,
+                collect_steps=collect,
+                batch_size=64,
+                repeat=10 if collect <= 2048 else 4,
                 ent_coef=0.01 if (sparse or p.action.kind == "discrete" and T >= 1000) else 0.0,
                 budget_steps=budget,
                 rationale=f"{algorithm}: robust on-policy default; γ={gamma:g} from a {T}-step horizon, "
-                          f"{n_envs} envs × {collect // n_envs} steps per update",
+                f"{n_envs} envs × {collect // n_envs} steps per update",
             )
         if algorithm == "DQN":
             return AlgoConfig(
-                algorithm="DQN", hidden_sizes=[256, 256], activation="relu", lr=6.3e-4, gamma=gamma,
-                n_train_envs=4, batch_size=128, buffer_size=int(min(max(budget, 10_000), 500_000)),
-                start_steps=int(np.clip(0.02 * budget, 1000, 20_000)), update_per_step=0.25,
-                target_update_freq=250, eps_start=1.0, eps_final=0.05, eps_decay_fraction=0.2,
-                n_step=3, budget_steps=budget,
+                algorithm="DQN",
+                hidden_sizes=[256, 256],
+                activation="relu",
+                lr=6.3e-4,
+                gamma=gamma,
+                n_train_envs=4,
+                batch_size=128,
+                buffer_size=int(min(max(budget, 10_000), 500_000)),
+                start_steps=int(np.clip(0.02 * budget, 1000, 20_000)),
+                update_per_step=0.25,
+                target_update_freq=250,
+                eps_start=1.0,
+                eps_final=0.05,
+                eps_decay_fraction=0.2,
+                n_step=3,
+                budget_steps=budget,
                 rationale="DQN: off-policy value learning, sample-efficient on small discrete action sets",
             )
         small = p.obs_dim <= 8
@@ -227,18 +287,36 @@ class ExpertDesigner(Designer):
         start = int(np.clip(0.02 * budget, 1000, 10_000))
         if algorithm == "SAC":
             return AlgoConfig(
-                algorithm="SAC", hidden_sizes=[64, 64] if small else [256, 256], activation="relu",
-                lr=1e-3 if small else 3e-4, gamma=gamma, n_train_envs=4, batch_size=256,
-                buffer_size=int(min(max(budget, 10_000), 1_000_000)), start_steps=start,
-                update_per_step=1.0, tau=0.005, alpha="auto", exploration_noise=noise, budget_steps=budget,
+                algorithm="SAC",
+                hidden_sizes=[64, 64] if small else [256, 256],
+                activation="relu",
+                lr=1e-3 if small else 3e-4,
+                gamma=gamma,
+                n_train_envs=4,
+                batch_size=256,
+                buffer_size=int(min(max(budget, 10_000), 1_000_000)),
+                start_steps=start,
+                update_per_step=1.0,
+                tau=0.005,
+                alpha="auto",
+                exploration_noise=noise,
+                budget_steps=budget,
                 rationale="SAC: sample-efficient off-policy continuous control with automatic entropy tuning"
-                          + ("; extra Gaussian exploration noise for the sparse reward" if sparse else ""),
+                + ("; extra Gaussian exploration noise for the sparse reward" if sparse else ""),
             )
         return AlgoConfig(
-            algorithm="TD3", hidden_sizes=[64, 64] if small else [256, 256], activation="relu",
-            lr=1e-3, gamma=gamma, n_train_envs=4, batch_size=256,
-            buffer_size=int(min(max(budget, 10_000), 1_000_000)), start_steps=start,
-            update_per_step=1.0, exploration_noise=max(0.1, noise), budget_steps=budget,
+            algorithm="TD3",
+            hidden_sizes=[64, 64] if small else [256, 256],
+            activation="relu",
+            lr=1e-3,
+            gamma=gamma,
+            n_train_envs=4,
+            batch_size=256,
+            buffer_size=int(min(max(budget, 10_000), 1_000_000)),
+            start_steps=start,
+            update_per_step=1.0,
+            exploration_noise=max(0.1, noise),
+            budget_steps=budget,
             rationale="TD3: deterministic off-policy continuous control, robust to over-estimation",
         )
 
@@ -250,16 +328,30 @@ class ExpertDesigner(Designer):
         games = 16
         episodes_per_game = max(1, round(200 / max(T, 1)))  # ~200 joint steps per game per update
         collect = max(games * min(T, 1000), min(games * min(T, 1000) * episodes_per_game, budget // 4))
-        kind = {"MAPPO": "shared actor, centralised critic on every agent's observation",
-                "PPO": "one network shared by all agents, each critic on its own observation",
-                "IPPO": "independent networks per agent"}[algorithm]
+        kind = {
+            "MAPPO": "shared actor, centralised critic on every agent's observation",
+            "PPO": "one network shared by all agents, each critic on its own observation",
+            "IPPO": "independent networks per agent",
+        }[algorithm]
         return AlgoConfig(
-            algorithm=algorithm, hidden_sizes=[64, 64], activation="tanh", lr=7e-4, lr_decay=True,
-            gamma=0.99, gae_lambda=0.95, n_train_envs=games, n_test_envs=10, test_episodes=30,
-            collect_steps=int(min(collect, 16_384)), batch_size=int(min(collect, 16_384) * len(p.agents) // 4),
-            repeat=10, ent_coef=0.01, max_grad_norm=10.0, budget_steps=budget,
+            algorithm=algorithm,
+            hidden_sizes=[64, 64],
+            activation="tanh",
+            lr=7e-4,
+            lr_decay=True,
+            gamma=0.99,
+            gae_lambda=0.95,
+            n_train_envs=games,
+            n_test_envs=10,
+            test_episodes=30,
+            collect_steps=int(min(collect, 16_384)),
+            batch_size=int(min(collect, 16_384) * len(p.agents) // 4),
+            repeat=10,
+            ent_coef=0.01,
+            max_grad_norm=10.0,
+            budget_steps=budget,
             rationale=f"{algorithm} ({kind}) for {len(p.agents)} agents: {games} games × "
-                      f"{collect // games} joint steps per update, γ 0.99, 10 PPO epochs, 4 minibatches",
+            f"{collect // games} joint steps per update, γ 0.99, 10 PPO epochs, 4 minibatches",
         )
 
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
@@ -271,19 +363,26 @@ class ExpertDesigner(Designer):
         if ctx.rejected("algorithm") and prev is not None:  # a reviewer said no: the next algorithm in line
             cfg = self.default_config(self.alternative(prev.algorithm, p), p, budget, sparse)
         elif crit is None or prev is None:
-            first = "MAPPO" if p.multi_agent else ("DQN" if hindsight(p) else "PPO") \
-                if p.action.kind == "discrete" else "SAC"
+            first = (
+                "MAPPO"
+                if p.multi_agent
+                else ("DQN" if hindsight(p) else "PPO")
+                if p.action.kind == "discrete"
+                else "SAC"
+            )
             cfg = self.default_config(first, p, budget, sparse)
         elif crit.next_algorithm and crit.next_algorithm != prev.algorithm and crit.next_algorithm in allowed:
             cfg = apply_changes(self.default_config(crit.next_algorithm, p, budget, sparse), crit.algo_changes)
         else:
             cfg = apply_changes(prev, crit.algo_changes).model_copy(
-                update={"budget_steps": budget, "warm_start_from": None})
+                update={"budget_steps": budget, "warm_start_from": None}
+            )
             if crit.warm_start and crit.verdict == "revise_algo" and ctx.history:
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
         if p.one_per_process:  # each env is a process of its own: a few, not a dozen
-            cfg = cfg.model_copy(update={"n_train_envs": min(cfg.n_train_envs, 2),
-                                         "n_test_envs": min(cfg.n_test_envs, 2)})
+            cfg = cfg.model_copy(
+                update={"n_train_envs": min(cfg.n_train_envs, 2), "n_test_envs": min(cfg.n_test_envs, 2)}
+            )
         return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
     # -- critic ---------------------------------------------------------------------------------
@@ -297,94 +396,147 @@ class ExpertDesigner(Designer):
         assert train is not None and ev is not None and algo is not None and mdp is not None
         target = ctx.target
         if target_met(ev.mean, ev.std, ev.episodes, target):
-            return Critique(verdict="done", diagnosis="solved",
-                            reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
-        if train.stop_reason == "divergence" and "non-finite value" in (train.error or "") \
-                and "reward()" in (train.error or "") and mdp_code.SANITIZED not in mdp.summary:
+            return Critique(verdict="done", diagnosis="solved", reason=f"evaluation {ev.mean:.1f} ≥ target {target:g}")
+        if (
+            train.stop_reason == "divergence"
+            and "non-finite value" in (train.error or "")
+            and "reward()" in (train.error or "")
+            and mdp_code.SANITIZED not in mdp.summary
+        ):
             return Critique(
-                verdict="revise_mdp", diagnosis="diverged", reason=train.error or "non-finite reward",
+                verdict="revise_mdp",
+                diagnosis="diverged",
+                reason=train.error or "non-finite reward",
                 changes=["non-finite rewards become 0, the rest clipped"],
-                mdp_changes=MDPChanges(sanitize_reward=True))
+                mdp_changes=MDPChanges(sanitize_reward=True),
+            )
         if train.stop_reason == "divergence":
             return Critique(
-                verdict="revise_algo", diagnosis="diverged", reason=train.error or "non-finite losses",
+                verdict="revise_algo",
+                diagnosis="diverged",
+                reason=train.error or "non-finite losses",
                 changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
-                algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5})
+                algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5},
+            )
         if train.stop_reason == "crash" or ev.mean is None:
             failure = ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1]
             if ctx.history and ctx.history[-1].stop_reason == "crash":
                 switch = self.alternative(algo.algorithm, p)
                 return Critique(
-                    verdict="revise_algo", diagnosis="crashed",
+                    verdict="revise_algo",
+                    diagnosis="crashed",
                     reason=f"{algo.algorithm} failed twice in a row: {failure}",
-                    changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch)  # type: ignore[arg-type]
+                    changes=[f"switch {algo.algorithm} -> {switch}"],
+                    next_algorithm=switch,
+                )  # type: ignore[arg-type]
             return Critique(
-                verdict="revise_algo", diagnosis="crashed",
+                verdict="revise_algo",
+                diagnosis="crashed",
                 reason=f"training or evaluation failed: {failure}",
                 changes=["restart with the algorithm's defaults and a lower learning rate"],
-                algo_changes={"lr": algo.lr * 0.7})
+                algo_changes={"lr": algo.lr * 0.7},
+            )
         curve = [c.mean for c in train.curve]
         start = p.random_return_mean
         best = max(curve) if curve else start
         gap = _return_gap(p, target)
         gained = (best - start) / gap
         if ctx.steps_left < MIN_ITERATION_STEPS:
-            return Critique(verdict="done", diagnosis="budget_spent",
-                            reason=f"{ctx.steps_left} env steps left: keep the best iteration")
+            return Critique(
+                verdict="done",
+                diagnosis="budget_spent",
+                reason=f"{ctx.steps_left} env steps left: keep the best iteration",
+            )
         if ctx.critique is not None and ctx.critique.screen:
             return Critique(
-                verdict="revise_algo", diagnosis="screened",
+                verdict="revise_algo",
+                diagnosis="screened",
                 reason=f"the screen's winner reached {best:.1f}: it gets the rest of the budget",
-                changes=["continue the screen's winner from its weights"], warm_start=True,
-                algo_changes=continuation_changes(algo))
+                changes=["continue the screen's winner from its weights"],
+                warm_start=True,
+                algo_changes=continuation_changes(algo),
+            )
         if gained < 0.05:
             if mdp.shaping is None and p.sparse_reward:
-                return escalate(ctx, Critique(
-                    verdict="revise_mdp", diagnosis="no_progress",
-                    reason=f"best test {best:.1f} is no better than random play ({start:.1f}) and the "
-                           "reward is sparse",
-                    changes=["add potential-based shaping from the distance to the start states"],
-                    mdp_changes=MDPChanges(shaping="potential")))
+                return escalate(
+                    ctx,
+                    Critique(
+                        verdict="revise_mdp",
+                        diagnosis="no_progress",
+                        reason=f"best test {best:.1f} is no better than random play ({start:.1f}) and the "
+                        "reward is sparse",
+                        changes=["add potential-based shaping from the distance to the start states"],
+                        mdp_changes=MDPChanges(shaping="potential"),
+                    ),
+                )
             switch = self.alternative(algo.algorithm, p)
-            return escalate(ctx, Critique(
-                verdict="revise_algo", diagnosis="no_progress",
-                reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
-                changes=[f"switch {algo.algorithm} -> {switch}"], next_algorithm=switch))  # type: ignore[arg-type]
+            return escalate(
+                ctx,
+                Critique(
+                    verdict="revise_algo",
+                    diagnosis="no_progress",
+                    reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
+                    changes=[f"switch {algo.algorithm} -> {switch}"],
+                    next_algorithm=switch,
+                ),
+            )  # type: ignore[arg-type]
         if train.stop_reason == "target":
             return Critique(
-                verdict="revise_algo", diagnosis="still_improving",
+                verdict="revise_algo",
+                diagnosis="still_improving",
                 reason=f"tests met the target but the {ev.episodes}-episode evaluation ({ev.mean:.1f}) did not",
-                changes=["continue training the same agent"], warm_start=True,
-                algo_changes=continuation_changes(algo))
+                changes=["continue training the same agent"],
+                warm_start=True,
+                algo_changes=continuation_changes(algo),
+            )
         improving = self._still_improving(curve)
         if improving and train.stop_reason == "budget":
             return Critique(
-                verdict="revise_algo", diagnosis="still_improving",
+                verdict="revise_algo",
+                diagnosis="still_improving",
                 reason=f"test score still rising at the end of the budget (best {best:.1f})",
-                changes=["continue training the same agent with more steps"], warm_start=True,
-                algo_changes=continuation_changes(algo))
+                changes=["continue training the same agent with more steps"],
+                warm_start=True,
+                algo_changes=continuation_changes(algo),
+            )
         if self._unstable(curve, gap):
             return Critique(
-                verdict="revise_algo", diagnosis="unstable",
+                verdict="revise_algo",
+                diagnosis="unstable",
                 reason=f"test score fell well below its best ({best:.1f}) after reaching it",
-                changes=["learning rate x0.7", "batch size x2"], warm_start=True,
-                algo_changes={"lr": algo.lr * 0.7, "batch_size": algo.batch_size * 2})
+                changes=["learning rate x0.7", "batch size x2"],
+                warm_start=True,
+                algo_changes={"lr": algo.lr * 0.7, "batch_size": algo.batch_size * 2},
+            )
         reason = f"test score flat at {best:.1f} below the target"
         stuck = exploration_change(ctx, algo) if self._stuck(train.curve) else None
         if stuck is not None:  # one behaviour over and over: tuning its numbers will not find another
-            return escalate(ctx, stuck.model_copy(update={
-                "reason": f"{reason}: every test returned exactly {best:.1f} with no spread, one behaviour "
-                          "repeated; explore more"}))
-        return escalate(ctx, Critique(
-            verdict="revise_algo", diagnosis="plateau", reason=reason,
-            changes=["learning rate x0.7", "discount closer to 1"], warm_start=True,
-            algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))}))
+            return escalate(
+                ctx,
+                stuck.model_copy(
+                    update={
+                        "reason": f"{reason}: every test returned exactly {best:.1f} with no spread, one behaviour "
+                        "repeated; explore more"
+                    }
+                ),
+            )
+        return escalate(
+            ctx,
+            Critique(
+                verdict="revise_algo",
+                diagnosis="plateau",
+                reason=reason,
+                changes=["learning rate x0.7", "discount closer to 1"],
+                warm_start=True,
+                algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))},
+            ),
+        )
 
     @staticmethod
     def _stuck(curve: list[CurvePoint]) -> bool:
         """The later half of the tests (at least four) all with the same mean and no spread: the policy
         repeats one behaviour."""
-        tail = curve[len(curve) // 2:]
+        tail = curve[len(curve) // 2 :]
         return len(tail) >= 4 and all(c.mean == tail[0].mean and c.std == 0.0 for c in tail)
 
     @staticmethod
@@ -400,8 +552,10 @@ class ExpertDesigner(Designer):
         if len(curve) < 4:
             return True
         k = max(2, len(curve) // 4)
-        return float(np.mean(curve[-k:])) > float(np.mean(curve[-2 * k:-k])) + 1e-6 and \
-            float(np.argmax(curve)) >= len(curve) - k - 1
+        return (
+            float(np.mean(curve[-k:])) > float(np.mean(curve[-2 * k : -k])) + 1e-6
+            and float(np.argmax(curve)) >= len(curve) - k - 1
+        )
 
     @staticmethod
     def _unstable(curve: list[float], gap: float) -> bool:

@@ -56,8 +56,7 @@ class _Answer(BaseModel):
 
 class AnalysisAnswer(_Answer):
     objective: str = Field(description="The task's objective in one sentence.")
-    challenges: list[str] = Field(default_factory=list, max_length=4,
-                                  description="Two or three key challenges.")
+    challenges: list[str] = Field(default_factory=list, max_length=4, description="Two or three key challenges.")
 
 
 class MDPAnswer(_Answer):
@@ -73,8 +72,10 @@ class AlgoAnswer(_Answer):
     activation: str | None = Field(None, description="tanh or relu")
     layer_norm: bool | None = Field(None, description="layer normalisation after each hidden layer")
     encoder: Literal["mlp", "cnn", "gru", "lstm"] | None = Field(
-        None, description="mlp; cnn: convolutions over the observation's images; gru / lstm: a recurrent layer "
-                          "over the MDP's observation history")
+        None,
+        description="mlp; cnn: convolutions over the observation's images; gru / lstm: a recurrent layer "
+        "over the MDP's observation history",
+    )
     lr: float | None = Field(None, gt=0, lt=1)
     gamma: float | None = Field(None, gt=0, le=1)
     n_train_envs: int | None = Field(None, ge=1, le=64)
@@ -86,8 +87,12 @@ class AlgoAnswer(_Answer):
     buffer_size: int | None = Field(None, ge=100)
     start_steps: int | None = Field(None, ge=0)
     exploration_noise: float | None = Field(None, ge=0, le=5)
-    novelty_bonus: float | None = Field(None, ge=0, le=100, description="count-based exploration bonus "
-                                        "scale / sqrt(visits) for observations that repeat exactly; 0: off")
+    novelty_bonus: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="count-based exploration bonus scale / sqrt(visits) for observations that repeat exactly; 0: off",
+    )
     rationale: str = ""
 
 
@@ -113,7 +118,8 @@ def history_text(history: list[IterationRecord]) -> str:
         f"- iteration {r.iteration}: MDP [{r.mdp_summary}], {r.algo.short()}, {r.env_steps} steps, "
         f"eval {'failed' if r.eval_mean is None else f'{r.eval_mean:.1f} ± {r.eval_std or 0:.1f}'}, "
         f"stop {r.stop_reason}, diagnosis {r.diagnosis}, verdict {r.verdict}, fix kind {r.fix_kind}: {r.reason}"
-        for r in history)
+        for r in history
+    )
 
 
 def curve_text(ctx: DesignContext) -> str:
@@ -143,9 +149,15 @@ class LLMDesigner(Designer):
     # -- talking to the model -------------------------------------------------------------------
     def chat_model(self, temperature: float | None = None) -> ChatOpenAI:
         s = self.settings
-        return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=api_key(),
-                          temperature=s.temperature if temperature is None else temperature,
-                          timeout=s.timeout, max_retries=s.retries, extra_body={"max_tokens": s.max_tokens})
+        return ChatOpenAI(
+            model=s.model,
+            base_url=s.base_url,
+            api_key=api_key(),
+            temperature=s.temperature if temperature is None else temperature,
+            timeout=s.timeout,
+            max_retries=s.retries,
+            extra_body={"max_tokens": s.max_tokens},
+        )
 
     def _record(self, **row: Any) -> None:
         if self.recorder is not None:
@@ -155,8 +167,15 @@ class LLMDesigner(Designer):
         """A validated answer, or None after ``retries`` invalid answers or with the token budget spent."""
         s = self.settings
         if self.tokens_used >= s.token_budget:
-            self._record(node=node, attempt=0, ok=False, prompt_tokens=0, completion_tokens=0, seconds=0.0,
-                         error=f"token budget {s.token_budget} spent: expert decides")
+            self._record(
+                node=node,
+                attempt=0,
+                ok=False,
+                prompt_tokens=0,
+                completion_tokens=0,
+                seconds=0.0,
+                error=f"token budget {s.token_budget} spent: expert decides",
+            )
             return None
         runnable = self.chat_model(temperature).with_structured_output(schema, method=s.method, include_raw=True)
         messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM), HumanMessage(prompt)]
@@ -179,27 +198,49 @@ class LLMDesigner(Designer):
             self.tokens_used += p_tok + c_tok
             parsed, error = out.get("parsed"), out.get("parsing_error")
             ok = parsed is not None and error is None
-            self._record(node=node, attempt=attempt, ok=ok, prompt_tokens=p_tok, completion_tokens=c_tok,
-                         seconds=time.perf_counter() - t0, error=None if ok else str(error or "no answer")[:2000])
+            self._record(
+                node=node,
+                attempt=attempt,
+                ok=ok,
+                prompt_tokens=p_tok,
+                completion_tokens=c_tok,
+                seconds=time.perf_counter() - t0,
+                error=None if ok else str(error or "no answer")[:2000],
+            )
             if ok:
                 return parsed
             said = _answer_text(out.get("raw"))
-            messages.append(HumanMessage(
-                (f"Your previous answer was:\n{said[:4000]}\n\n" if said else "")
-                + prompts.INVALID_ANSWER.format(error=str(error or "no structured answer")[:2000])))
+            messages.append(
+                HumanMessage(
+                    (f"Your previous answer was:\n{said[:4000]}\n\n" if said else "")
+                    + prompts.INVALID_ANSWER.format(error=str(error or "no structured answer")[:2000])
+                )
+            )
             if self.tokens_used >= s.token_budget:
                 return None
         return None
 
     # -- decisions ------------------------------------------------------------------------------
     def _common(self, ctx: DesignContext) -> dict[str, Any]:
-        return {"task": ctx.task.text, "target": ctx.target if ctx.target is not None else "none given",
-                "iteration": ctx.iteration, "history": history_text(ctx.history),
-                "critique": ("(first iteration)" if ctx.critique is None else
-                             ctx.critique.model_dump_json(exclude_defaults=True))
-                + ("" if ctx.review is None else "\n\n" + prompts.REVIEW_REJECTED.format(
-                    stage=ctx.review.stage, rejected=ctx.review.rejected,
-                    feedback=ctx.review.feedback or "(no reason given)"))}
+        return {
+            "task": ctx.task.text,
+            "target": ctx.target if ctx.target is not None else "none given",
+            "iteration": ctx.iteration,
+            "history": history_text(ctx.history),
+            "critique": (
+                "(first iteration)" if ctx.critique is None else ctx.critique.model_dump_json(exclude_defaults=True)
+            )
+            + (
+                ""
+                if ctx.review is None
+                else "\n\n"
+                + prompts.REVIEW_REJECTED.format(
+                    stage=ctx.review.stage,
+                    rejected=ctx.review.rejected,
+                    feedback=ctx.review.feedback or "(no reason given)",
+                )
+            ),
+        }
 
     @staticmethod
     def env_facts(p: EnvProfile) -> str:
@@ -215,36 +256,56 @@ class LLMDesigner(Designer):
     def analyze(self, ctx: DesignContext) -> TaskAnalysis:
         measured = self.expert.analyze(ctx)
         p = ctx.profile
-        ans = self.ask("analyze_task", prompts.ANALYZE.format(env_facts=self.env_facts(p), **self._common(ctx)),
-                       AnalysisAnswer)
+        ans = self.ask(
+            "analyze_task", prompts.ANALYZE.format(env_facts=self.env_facts(p), **self._common(ctx)), AnalysisAnswer
+        )
         if ans is None:
             return measured
         return measured.model_copy(update={"objective": ans.objective, "challenges": ans.challenges[:5]})
 
     def design_mdp(self, ctx: DesignContext) -> MDPDesign | None:
         p = ctx.profile
-        ans = self.ask("design_mdp", prompts.DESIGN_MDP.format(
-            analysis=ctx.analysis.model_dump_json() if ctx.analysis else "", env_facts=self.env_facts(p),
-            contract=self.contract(p), **self._common(ctx)), MDPAnswer)
+        ans = self.ask(
+            "design_mdp",
+            prompts.DESIGN_MDP.format(
+                analysis=ctx.analysis.model_dump_json() if ctx.analysis else "",
+                env_facts=self.env_facts(p),
+                contract=self.contract(p),
+                **self._common(ctx),
+            ),
+            MDPAnswer,
+        )
         if ans is None:
             return None
         history = observation_history(ctx) if not p.multi_agent else 1
         return _to_design(ans).model_copy(update={"history": history})
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
-        ans = self.ask("repair_mdp", prompts.REPAIR_MDP.format(
-            error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)), MDPAnswer)
+        ans = self.ask(
+            "repair_mdp",
+            prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
+            MDPAnswer,
+        )
         return None if ans is None else _to_design(ans).model_copy(update={"history": design.history})
 
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
         base = self.expert.select_algorithm(ctx)
         p = ctx.profile
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
-        ans = self.ask("select_algorithm", prompts.SELECT_ALGORITHM.format(
-            action=_action_text(p), obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim, horizon=horizon(p),
-            mdp=ctx.mdp.summary if ctx.mdp else "", budget=base.budget_steps, algorithms=", ".join(allowed),
-            defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
-            **self._common(ctx)), AlgoAnswer)
+        ans = self.ask(
+            "select_algorithm",
+            prompts.SELECT_ALGORITHM.format(
+                action=_action_text(p),
+                obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim,
+                horizon=horizon(p),
+                mdp=ctx.mdp.summary if ctx.mdp else "",
+                budget=base.budget_steps,
+                algorithms=", ".join(allowed),
+                defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
+                **self._common(ctx),
+            ),
+            AlgoAnswer,
+        )
         return self._config_from(ans, base, p) or base
 
     def _config_from(self, ans: AlgoAnswer | None, base: AlgoConfig, p: EnvProfile) -> AlgoConfig | None:
@@ -252,15 +313,23 @@ class LLMDesigner(Designer):
         None when it names an algorithm this env can't use or a value out of bounds."""
         if ans is None or ans.algorithm not in allowed_algorithms(p.action.kind, p.multi_agent):
             return None
-        start = base if ans.algorithm == base.algorithm else self.expert.default_config(
-            ans.algorithm, p, base.budget_steps, p.sparse_reward)
+        start = (
+            base
+            if ans.algorithm == base.algorithm
+            else self.expert.default_config(ans.algorithm, p, base.budget_steps, p.sparse_reward)
+        )
         update = {k: v for k, v in ans.model_dump(exclude={"algorithm"}).items() if v is not None and v != ""}
         if update.get("activation") not in (None, "tanh", "relu"):
             update.pop("activation")
         try:
-            cfg = AlgoConfig.model_validate({**start.model_dump(), **update, "budget_steps": base.budget_steps,
-                                             "warm_start_from": base.warm_start_from
-                                             if ans.algorithm == base.algorithm else None})
+            cfg = AlgoConfig.model_validate(
+                {
+                    **start.model_dump(),
+                    **update,
+                    "budget_steps": base.budget_steps,
+                    "warm_start_from": base.warm_start_from if ans.algorithm == base.algorithm else None,
+                }
+            )
             return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
         except ValueError:
             return None
@@ -274,14 +343,27 @@ class LLMDesigner(Designer):
         out = fallback[:1]
         for i in range(1, k):
             so_far = "\n".join(f"{c.index}. {c.label}: {c.algo.short()}" for c in out)
-            ans = self.ask("propose_candidates", prompts.CANDIDATE_VARIANT.format(
-                number=i + 1, k=k, budget=base.budget_steps, task=ctx.task.text, action=_action_text(p),
-                obs_dim=mdp.obs_dim, horizon=horizon(p), mdp=mdp.summary, so_far=so_far,
-                algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent))),
-                AlgoAnswer, temperature=max(0.9, self.settings.temperature))
+            ans = self.ask(
+                "propose_candidates",
+                prompts.CANDIDATE_VARIANT.format(
+                    number=i + 1,
+                    k=k,
+                    budget=base.budget_steps,
+                    task=ctx.task.text,
+                    action=_action_text(p),
+                    obs_dim=mdp.obs_dim,
+                    horizon=horizon(p),
+                    mdp=mdp.summary,
+                    so_far=so_far,
+                    algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent)),
+                ),
+                AlgoAnswer,
+                temperature=max(0.9, self.settings.temperature),
+            )
             cfg = self._config_from(ans, base, p)
-            if cfg is None or any(cfg.model_dump(exclude={"rationale"}) == c.algo.model_dump(exclude={"rationale"})
-                                  for c in out):
+            if cfg is None or any(
+                cfg.model_dump(exclude={"rationale"}) == c.algo.model_dump(exclude={"rationale"}) for c in out
+            ):
                 out.append(fallback[i].model_copy(update={"index": i}))
                 continue
             label = (ans.rationale.split(":")[0].split(";")[0].strip() if ans and ans.rationale else "")[:60]
@@ -291,15 +373,28 @@ class LLMDesigner(Designer):
     def critique(self, ctx: DesignContext) -> Critique:
         p, tr, ev = ctx.profile, ctx.train, ctx.eval
         assert tr is not None and ev is not None
-        evaluation = "failed: " + (ev.error or "")[-300:] if ev.mean is None else \
-            f"{ev.mean:.1f} ± {ev.std or 0:.1f} over {ev.episodes} episodes"
-        ans = self.ask("critic", prompts.CRITIQUE.format(
-            random_return=f"{p.random_return_mean:.1f}", mdp=ctx.mdp.summary if ctx.mdp else "",
-            algo=ctx.algo.short() if ctx.algo else "", stop_reason=tr.stop_reason,
-            error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "", curve=curve_text(ctx),
-            evaluation=evaluation, reward_terms=reward_terms_text(tr), steps_left=ctx.steps_left,
-            iterations_left=ctx.iterations_left,
-            **self._common(ctx)), Critique)
+        evaluation = (
+            "failed: " + (ev.error or "")[-300:]
+            if ev.mean is None
+            else f"{ev.mean:.1f} ± {ev.std or 0:.1f} over {ev.episodes} episodes"
+        )
+        ans = self.ask(
+            "critic",
+            prompts.CRITIQUE.format(
+                random_return=f"{p.random_return_mean:.1f}",
+                mdp=ctx.mdp.summary if ctx.mdp else "",
+                algo=ctx.algo.short() if ctx.algo else "",
+                stop_reason=tr.stop_reason,
+                error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "",
+                curve=curve_text(ctx),
+                evaluation=evaluation,
+                reward_terms=reward_terms_text(tr),
+                steps_left=ctx.steps_left,
+                iterations_left=ctx.iterations_left,
+                **self._common(ctx),
+            ),
+            Critique,
+        )
         if ans is None:
             return self.expert.critique(ctx)
         if target_met(ev.mean, ev.std, ev.episodes, ctx.target):
@@ -307,14 +402,23 @@ class LLMDesigner(Designer):
         if ans.verdict in ("done", "give_up") and ctx.target is not None and ctx.iterations_left > 0:
             second = self.expert.critique(ctx)  # a second opinion before stopping below the target
             if second.verdict not in ("done", "give_up"):
-                return second.model_copy(update={"reason": f"model said {ans.verdict} ({ans.reason[:120]}) "
-                                                           f"below the target; expert: {second.reason}"})
+                return second.model_copy(
+                    update={
+                        "reason": f"model said {ans.verdict} ({ans.reason[:120]}) "
+                        f"below the target; expert: {second.reason}"
+                    }
+                )
         return escalate(ctx, ans)  # a repeated flat failure gets a structural fix, as the expert's would
 
 
 def _to_design(ans: MDPAnswer) -> MDPDesign:
-    return MDPDesign(code=ans.code, obs_dim=ans.obs_dim, summary=ans.summary[:200] or "LLM design",
-                     rationale=ans.rationale, shaping="llm")
+    return MDPDesign(
+        code=ans.code,
+        obs_dim=ans.obs_dim,
+        summary=ans.summary[:200] or "LLM design",
+        rationale=ans.rationale,
+        shaping="llm",
+    )
 
 
 def _answer_text(raw: Any) -> str:

@@ -22,7 +22,8 @@ def try_method(settings: LLMSettings, method: str) -> tuple[bool, str]:
     llm = LLMDesigner(settings.model_copy(update={"method": method, "retries": 0})).chat_model()
     try:
         out = llm.with_structured_output(Sum, method=method, include_raw=True).invoke(
-            [HumanMessage("What is 2 + 3? Put the number in `answer`.")])
+            [HumanMessage("What is 2 + 3? Put the number in `answer`.")]
+        )
     except openai.OpenAIError as e:
         return False, f"{type(e).__name__}: {str(e)[:200]}"
     if out.get("parsed") is None:
@@ -32,24 +33,34 @@ def try_method(settings: LLMSettings, method: str) -> tuple[bool, str]:
 
 def check_endpoint(settings: LLMSettings) -> list[tuple[str, bool]]:
     where = settings.base_url or "https://api.openai.com/v1"
-    client = openai.OpenAI(base_url=settings.base_url, api_key=api_key(), timeout=min(settings.timeout, 30),
-                           max_retries=0)
+    client = openai.OpenAI(
+        base_url=settings.base_url, api_key=api_key(), timeout=min(settings.timeout, 30), max_retries=0
+    )
     try:
         models = [m.id for m in client.models.list()]
     except openai.OpenAIError as e:
         return [(f"endpoint {where} unreachable: {type(e).__name__}: {str(e)[:200]}", False)]
     lines = [(f"endpoint {where} reachable ({len(models)} model(s) listed)", True)]
-    lines.append((f"model {settings.model!r} listed" if settings.model in models else
-                  f"model {settings.model!r} not listed (listed: {', '.join(models[:5])})",
-                  settings.model in models or len(models) == 1))
+    lines.append(
+        (
+            f"model {settings.model!r} listed"
+            if settings.model in models
+            else f"model {settings.model!r} not listed (listed: {', '.join(models[:5])})",
+            settings.model in models or len(models) == 1,
+        )
+    )
     if settings.model not in models and len(models) == 1:
         lines[-1] = (lines[-1][0] + "; the endpoint serves one model, which answers any name", True)
     working = []
     for method in METHODS:
         ok, detail = try_method(settings, method)
         mark = " (configured)" if method == settings.method else ""
-        lines.append((f"structured output via {method}{mark}: {'works' if ok else 'fails'} — {detail}",
-                      ok or method != settings.method))
+        lines.append(
+            (
+                f"structured output via {method}{mark}: {'works' if ok else 'fails'} — {detail}",
+                ok or method != settings.method,
+            )
+        )
         if ok:
             working.append(method)
     if settings.method not in working and working:

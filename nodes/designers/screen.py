@@ -44,30 +44,55 @@ def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: 
     families.sort(key=lambda a: a != expert.alternative(algo.algorithm, p))
     options: list[tuple[str, MDPDesign, AlgoConfig]] = [("continue the current design", mdp, algo)]
     if families:
-        options.append((f"{families[0]} with its defaults", mdp,
-                        expert.default_config(families[0], p, budget, p.sparse_reward)))
+        options.append(
+            (f"{families[0]} with its defaults", mdp, expert.default_config(families[0], p, budget, p.sparse_reward))
+        )
     explore = exploration_change(ctx, fresh)
     if explore is not None:
-        base = expert.default_config(explore.next_algorithm, p, budget, p.sparse_reward) \
-            if explore.next_algorithm else fresh
-        options.append((explore.changes[0], mdp, AlgoConfig.model_validate({**base.model_dump(),
-                                                                            **explore.algo_changes})))
-    memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) \
-        if mdp.history == 1 and not p.multi_agent else None
-    shaping = ("potential-based reward shaping",
-               expert.build_mdp(p, ctx.target, "potential", 1.0, mdp.normalize_obs or "standardised" in mdp.summary,
-                                ctx.iteration).model_copy(update={"history": mdp.history}), fresh) \
-        if mdp.shaping is None else None
+        base = (
+            expert.default_config(explore.next_algorithm, p, budget, p.sparse_reward)
+            if explore.next_algorithm
+            else fresh
+        )
+        options.append(
+            (explore.changes[0], mdp, AlgoConfig.model_validate({**base.model_dump(), **explore.algo_changes}))
+        )
+    memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) if mdp.history == 1 and not p.multi_agent else None
+    shaping = (
+        (
+            "potential-based reward shaping",
+            expert.build_mdp(
+                p, ctx.target, "potential", 1.0, mdp.normalize_obs or "standardised" in mdp.summary, ctx.iteration
+            ).model_copy(update={"history": mdp.history}),
+            fresh,
+        )
+        if mdp.shaping is None
+        else None
+    )
     structural = [shaping, memory] if p.sparse_reward else [memory, shaping]
     options += [o for o in structural if o is not None]
-    options += [(f"{a} with its defaults", mdp, expert.default_config(a, p, budget, p.sparse_reward))
-                for a in families[1:]]
+    options += [
+        (f"{a} with its defaults", mdp, expert.default_config(a, p, budget, p.sparse_reward)) for a in families[1:]
+    ]
     out = []
     for label, m, a in options[:k]:
-        out.append(Candidate(index=len(out), label=f"screen: {label}", mdp=m,
-                             algo=a.model_copy(update={"rationale": f"{a.rationale}; screen: {label}"}),
-                             seed=seed + len(out)))
+        out.append(
+            Candidate(
+                index=len(out),
+                label=f"screen: {label}",
+                mdp=m,
+                algo=a.model_copy(update={"rationale": f"{a.rationale}; screen: {label}"}),
+                seed=seed + len(out),
+            )
+        )
     while len(out) < k:
-        out.append(Candidate(index=len(out), label=f"screen: current design, seed +{len(out)}", mdp=mdp,
-                             algo=fresh, seed=seed + len(out)))
+        out.append(
+            Candidate(
+                index=len(out),
+                label=f"screen: current design, seed +{len(out)}",
+                mdp=mdp,
+                algo=fresh,
+                seed=seed + len(out),
+            )
+        )
     return out

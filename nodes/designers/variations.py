@@ -21,13 +21,17 @@ def _algo(**fields: object) -> Change:
     def change(mdp: MDPDesign, algo: AlgoConfig) -> tuple[MDPDesign, AlgoConfig]:
         values = {k: (v(algo) if callable(v) else v) for k, v in fields.items()}
         return mdp, AlgoConfig.model_validate({**algo.model_dump(), **values})
+
     return change
 
 
 def _running_obs_norm(mdp: MDPDesign, algo: AlgoConfig) -> tuple[MDPDesign, AlgoConfig]:
     flip = not mdp.normalize_obs
-    summary = (mdp.summary + ", running obs normalisation") if flip else \
-        mdp.summary.replace(", running obs normalisation", "")
+    summary = (
+        (mdp.summary + ", running obs normalisation")
+        if flip
+        else mdp.summary.replace(", running obs normalisation", "")
+    )
     return mdp.model_copy(update={"normalize_obs": flip, "summary": summary}), algo
 
 
@@ -70,8 +74,11 @@ def changes_for(algo: AlgoConfig) -> list[tuple[str, Change]]:
 
 
 def _same(a: tuple[MDPDesign, AlgoConfig], b: tuple[MDPDesign, AlgoConfig]) -> bool:
-    return a[0].code == b[0].code and a[0].normalize_obs == b[0].normalize_obs and \
-        a[1].model_dump(exclude={"rationale"}) == b[1].model_dump(exclude={"rationale"})
+    return (
+        a[0].code == b[0].code
+        and a[0].normalize_obs == b[0].normalize_obs
+        and a[1].model_dump(exclude={"rationale"}) == b[1].model_dump(exclude={"rationale"})
+    )
 
 
 def expert_candidates(mdp: MDPDesign, algo: AlgoConfig, k: int, seed: int) -> list[Candidate]:
@@ -87,10 +94,17 @@ def expert_candidates(mdp: MDPDesign, algo: AlgoConfig, k: int, seed: int) -> li
         if any(_same(variant, (c.mdp, c.algo)) for c in out):
             continue
         v_mdp, v_algo = variant
-        out.append(Candidate(index=len(out), label=label, mdp=v_mdp,
-                             algo=v_algo.model_copy(update={"rationale": f"{algo.rationale}; variation: {label}"}),
-                             seed=seed + len(out)))
+        out.append(
+            Candidate(
+                index=len(out),
+                label=label,
+                mdp=v_mdp,
+                algo=v_algo.model_copy(update={"rationale": f"{algo.rationale}; variation: {label}"}),
+                seed=seed + len(out),
+            )
+        )
     while len(out) < k:
-        out.append(Candidate(index=len(out), label=f"as designed, seed +{len(out)}", mdp=mdp, algo=algo,
-                             seed=seed + len(out)))
+        out.append(
+            Candidate(index=len(out), label=f"as designed, seed +{len(out)}", mdp=mdp, algo=algo, seed=seed + len(out))
+        )
     return out

@@ -70,16 +70,30 @@ class Opaque(spaces.Space):
 
 
 def image_direction_mission_obs():
-    return _Base(spaces.Dict({"image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
-                              "direction": spaces.Discrete(4), "mission": MissionLike()}), spaces.Discrete(3))
+    return _Base(
+        spaces.Dict(
+            {
+                "image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
+                "direction": spaces.Discrete(4),
+                "mission": MissionLike(),
+            }
+        ),
+        spaces.Discrete(3),
+    )
 
 
 def one_mission_obs():
     """MiniGrid DoorKey's shape: its mission space holds one string only."""
-    return _Base(spaces.Dict({"image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
-                              "direction": spaces.Discrete(4),
-                              "mission": MissionLike(("use the key to open the door and then get to the goal",))}),
-                 spaces.Discrete(3))
+    return _Base(
+        spaces.Dict(
+            {
+                "image": spaces.Box(0, 255, (5, 5, 3), dtype=np.uint8),
+                "direction": spaces.Discrete(4),
+                "mission": MissionLike(("use the key to open the door and then get to the goal",)),
+            }
+        ),
+        spaces.Discrete(3),
+    )
 
 
 def text_obs():

@@ -69,8 +69,9 @@ class MaskedAgents(LabelledAgents):
     action_masks = True
 
     def _masks(self):
-        return {a: {"action_mask": np.array([1, 1, 0] if a == "agent_0" else [1, 1, 1], dtype=np.int8)}
-                for a in self.agents}
+        return {
+            a: {"action_mask": np.array([1, 1, 0] if a == "agent_0" else [1, 1, 1], dtype=np.int8)} for a in self.agents
+        }
 
     def reset(self, seed=None, options=None):
         obs, _ = super().reset(seed, options)
