@@ -45,7 +45,7 @@ def agent2(task: str, runs: Path, thread: str, args: list[str]) -> tuple[dict, f
     cmd = [
         sys.executable,
         "-m",
-        "graph.cli",
+        "app.cli",
         "run",
         "--env",
         task,

@@ -80,7 +80,7 @@ def run_agent2(
     cmd = [
         sys.executable,
         "-m",
-        "graph.cli",
+        "app.cli",
         "run",
         "--env",
         env,

@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     prov = provenance()
     sys.path.insert(0, str(ROOT))
-    from graph.config import default_budget
+    from nodes.intake import default_budget
 
     budget = args.budget_steps or default_budget(args.env)
     base = json.loads(

@@ -90,7 +90,7 @@ def short_run(env_id: str, device: str, steps: int) -> dict:
             [
                 sys.executable,
                 "-m",
-                "graph.cli",
+                "app.cli",
                 "run",
                 "--env",
                 env_id,

@@ -124,13 +124,13 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     elif (runs / "checkpoints.sqlite").exists() and thread_recorded(thread, str(runs)):
         cmd = ["resume", thread]  # continues from the iteration's training checkpoint
     if cmd:
-        proc, wall = _run([sys.executable, "-m", "graph.cli", *cmd, "--runs-dir", str(runs)])
+        proc, wall = _run([sys.executable, "-m", "app.cli", *cmd, "--runs-dir", str(runs)])
         if cmd[0] == "resume" and "--restart-iteration" in proc.stderr:  # a checkpoint of older code or
             proc, more = _run(
                 [
                     sys.executable,
                     "-m",
-                    "graph.cli",
+                    "app.cli",
                     *cmd,
                     "--restart-iteration",  # another job
                     "--runs-dir",

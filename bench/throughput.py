@@ -41,7 +41,7 @@ def agent2_rate(task: str, budget: int, runs: Path) -> tuple[dict, Path]:
         [
             sys.executable,
             "-m",
-            "graph.cli",
+            "app.cli",
             "run",
             "--env",
             task,

@@ -19,9 +19,9 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from envs.caches import cache_dir
 from envs.errors import EnvLoadError
 from envs.multiagent import win_metric
-from tools.run_files import cache_dir
 
 SMAX_MAPS = ("3m", "8m", "2s3z", "3s5z", "25m", "5m_vs_6m", "10m_vs_11m", "3s_vs_5z", "6h_vs_8z")
 

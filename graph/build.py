@@ -22,7 +22,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Checkpointer
 
 from graph.plain_state import plain_io
-from graph.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.analyze import analyze_task
 from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
 from nodes.critic import critic
@@ -32,6 +31,7 @@ from nodes.export import export
 from nodes.intake import intake, intake_on_server
 from nodes.review import after_algorithm_review, after_mdp_review, review_algorithm, review_mdp
 from nodes.select_algorithm import select_algorithm
+from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.train import train
 from tools.run_rules import MIN_ITERATION_STEPS, best_record, record_met
 

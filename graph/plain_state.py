@@ -17,7 +17,7 @@ from typing import Any, get_type_hints
 from langgraph.types import Send
 from pydantic import BaseModel, TypeAdapter
 
-from graph.state import CandidateBranch, GeneratorState
+from nodes.state import CandidateBranch, GeneratorState
 
 ADAPTERS: dict[str, TypeAdapter] = {
     key: TypeAdapter(hint)

@@ -17,8 +17,8 @@ from langgraph.types import Command
 from envs.errors import Agent2Error
 from graph import checkpointers
 from graph.build import build_graph
-from graph.config import run_settings
-from graph.state import RunContext, RunRequest
+from nodes.intake import run_settings
+from nodes.state import RunContext, RunRequest
 from tools import schemas
 from tools.run_files import JOB
 from tools.run_folders import (
@@ -41,7 +41,7 @@ STATE_TYPES = [
     for n in dir(schemas)
     if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)
 ]
-STATE_TYPES += [("graph.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
+STATE_TYPES += [("nodes.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
 STATE_TYPES += [("nodes.designers.llm_config", "LLMSettings")]
 
 

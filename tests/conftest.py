@@ -35,8 +35,8 @@ def agent2(
     *args: str, timeout: float = 300, env: dict | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:
     """Run the real ``agent2`` CLI in a subprocess (from ``cwd``: the installed ``agent2`` command, as a
-    user runs it there; else ``python -m graph.cli`` from the project folder)."""
-    cmd = [str(AGENT2_EXE)] if cwd is not None else [sys.executable, "-m", "graph.cli"]
+    user runs it there; else ``python -m app.cli`` from the project folder)."""
+    cmd = [str(AGENT2_EXE)] if cwd is not None else [sys.executable, "-m", "app.cli"]
     return subprocess.run(
         [*cmd, *args],
         capture_output=True,

@@ -67,7 +67,7 @@ class Trial:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "graph.cli", *args]
+    return [sys.executable, "-m", "app.cli", *args]
 
 
 def _workers(runs_dir: Path) -> dict[int, Path]:

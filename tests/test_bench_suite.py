@@ -108,7 +108,7 @@ def test_a_stopped_agent2_run_is_resumed_and_a_finished_one_only_read(tmp_path, 
     runs = tmp_path / "runs"
 
     def fake_run(cmd, env=None):
-        commands.append(cmd[3])  # python -m graph.cli <command>
+        commands.append(cmd[3])  # python -m app.cli <command>
         return subprocess.CompletedProcess(cmd, 1, "", "stopped"), 0.5
 
     monkeypatch.setattr(suite, "_run", fake_run)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import IDENTITY_MDP, ROOT, agent2
 
-from graph.state import RunSettings
 from nodes.candidates import fan_out, pick_candidate, rank
 from nodes.designers.variations import expert_candidates
 from nodes.review import after_algorithm_review
+from nodes.state import RunSettings
 from tools.run_rules import candidate_budget
 from tools.schemas import AlgoConfig, Candidate, CandidateResult, EvalResult, MDPDesign, TaskSpec, TrainResult
 
@@ -216,7 +216,7 @@ def test_a_kill_during_the_fan_out_resumes_without_rerunning_finished_candidates
         "1e9",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graph.cli", *args],
+        [sys.executable, "-m", "app.cli", *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -260,7 +260,7 @@ def test_the_ray_executor_on_a_local_cluster(runs_dir, tmp_path):
     run = [
         sys.executable,
         "-m",
-        "graph.cli",
+        "app.cli",
         "run",
         "--env",
         "CartPole-v1",

@@ -247,7 +247,7 @@ def test_ctrl_c_at_the_review_prompt_keeps_the_review_pending(monkeypatch, capsy
     def interrupted(payload, read=input):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("graph.review_prompt.ask_review", interrupted)
+    monkeypatch.setattr("app.review_prompt.ask_review", interrupted)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     payload = {
         "stage": "algorithm",

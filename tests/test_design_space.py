@@ -9,12 +9,12 @@ import pytest
 from conftest import ENV_FILE, ROOT, agent2
 
 from envs.mdp_wrapper import make_mdp_env
-from graph.state import RunSettings
 from nodes.candidates import propose_candidates
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.screen import SCREEN_K, SCREEN_SHARE
 from nodes.review import after_algorithm_review
+from nodes.state import RunSettings
 from tools.agent_io import export_agent
 from tools.profiling import profile_env
 from tools.run_rules import MIN_ITERATION_STEPS

@@ -36,7 +36,7 @@ def test_auto_takes_cuda_only_when_torch_sees_a_gpu(monkeypatch):
 def test_cuda_without_a_gpu_is_one_line_and_writes_nothing(tmp_path, how):
     env = {"PATH": "/usr/bin:/bin", **({} if how else {devices.DEVICE_ENV: "cuda"})}
     proc = subprocess.run(
-        [sys.executable, "-m", "graph.cli", "run", "--env", "CartPole-v1", "--runs-dir", str(tmp_path / "runs"), *how],
+        [sys.executable, "-m", "app.cli", "run", "--env", "CartPole-v1", "--runs-dir", str(tmp_path / "runs"), *how],
         cwd=ROOT,
         capture_output=True,
         text=True,

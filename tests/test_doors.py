@@ -2,7 +2,7 @@
 huge, negative and empty values. For each: no traceback, exit 2 (or a tool error), and nothing written
 outside the runs folder (a snapshot of the runs folder's parent before and after).
 
-The CLI runs in-process (``graph.cli.main``) from a scratch folder so hundreds of inputs fit in CI;
+The CLI runs in-process (``app.cli.main``) from a scratch folder so hundreds of inputs fit in CI;
 the doors' behaviour through real subprocesses is in ``test_cli_doors.py``.
 """
 
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.cli import main
 from envs.registry import BUILTIN_TASKS
-from graph.cli import main
 from tools.run_folders import THREAD_ID
 
 DOORS = settings(
@@ -251,7 +251,7 @@ MCP_BOUNDS = {
 def _mcp(scratch, calls: list[tuple[str, dict]]) -> list:
     from mcp import Client
 
-    from tools.mcp_server import build_server
+    from app.mcp_server import build_server
 
     _, runs = scratch
     server = build_server(str(runs), confine_to_runs=True)
@@ -317,7 +317,7 @@ def test_mcp_evaluate_agent_only_inside_the_runs_folder(scratch):
 def test_mcp_resources_with_hostile_ids(scratch):
     from mcp import Client
 
-    from tools.mcp_server import build_server
+    from app.mcp_server import build_server
 
     _, runs = scratch
 
@@ -342,8 +342,8 @@ def test_runs_root_confines_a_server_client(tmp_path, monkeypatch):
     from langgraph.runtime import Runtime
 
     from envs.errors import Agent2Error
-    from graph.state import RunContext, RunRequest
     from nodes.intake import intake_on_server
+    from nodes.state import RunContext, RunRequest
 
     root = tmp_path / "served"
     monkeypatch.setenv("AGENT2_RUNS_DIR", str(root))

@@ -84,7 +84,7 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir)
     cmd = [
         sys.executable,
         "-m",
-        "graph.cli",
+        "app.cli",
         "run",
         "--env",
         "CartPole-v1",

@@ -10,15 +10,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from app.cli import build_parser
 from envs.errors import Agent2Error
-from graph.cli import build_parser
-from graph.config import resolve_spec
-from graph.state import RunRequest
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import apply_changes
 from nodes.designers.llm import AlgoAnswer, LLMDesigner, MDPAnswer, _to_design
 from nodes.designers.llm_config import LLMSettings
+from nodes.intake import resolve_spec
 from nodes.review import parse_answer
+from nodes.state import RunRequest
 from tools.mdp_check import static_check
 from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, TaskSpec, allowed_algorithms
@@ -215,7 +215,7 @@ def test_env_files(tmp_path_factory, source):
 
 def test_json_answers_round_trip():
     """The CLI's --answer takes what the server takes."""
-    from graph.review_prompt import answer_from_flags
+    from app.review_prompt import answer_from_flags
 
     for raw in ('"approve"', '{"action": "reject", "feedback": "x"}'):
         assert answer_from_flags(False, None, [], None, raw) == parse_answer(json.loads(raw))

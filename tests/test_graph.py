@@ -5,7 +5,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.build import build_graph, route_after_critic
 from graph.runner import serializer
-from graph.state import RunSettings
+from nodes.state import RunSettings
 from tools.schemas import AlgoConfig, Critique, IterationRecord, MDPChanges, TaskSpec
 
 

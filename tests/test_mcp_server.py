@@ -56,7 +56,7 @@ async def _run_to_the_end(client: Client) -> tuple[str, list[str]]:
 
 def test_stdio_tools_profile_validate_run_and_result(tmp_path):
     params = StdioServerParameters(
-        command=sys.executable, cwd=str(ROOT), args=["-m", "graph.cli", "mcp", "--runs-dir", str(tmp_path / "runs")]
+        command=sys.executable, cwd=str(ROOT), args=["-m", "app.cli", "mcp", "--runs-dir", str(tmp_path / "runs")]
     )
 
     async def go():
@@ -133,7 +133,7 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
     config["job"]["env"] = f"{ENV_FILE}:slow_cartpole"  # the same spaces; every step takes 20 ms
     (agent / "config.json").write_text(json.dumps(config))
     params = StdioServerParameters(
-        command=sys.executable, cwd=str(ROOT), args=["-m", "graph.cli", "mcp", "--runs-dir", str(runs)]
+        command=sys.executable, cwd=str(ROOT), args=["-m", "app.cli", "mcp", "--runs-dir", str(runs)]
     )
 
     async def go():
@@ -187,7 +187,7 @@ def http_server(tmp_path):
         [
             sys.executable,
             "-m",
-            "graph.cli",
+            "app.cli",
             "mcp",
             "--http",
             "--port",
@@ -257,7 +257,7 @@ def test_http_with_token_runs_and_refuses_a_wrong_token(http_server):
 
 
 def test_http_binds_loopback_by_default():
-    from graph.cli import build_parser
+    from app.cli import build_parser
 
     args = build_parser().parse_args(["mcp", "--http"])
     assert args.host == "127.0.0.1" and args.token is None

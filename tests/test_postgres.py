@@ -106,7 +106,7 @@ def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postg
         [
             sys.executable,
             "-m",
-            "graph.cli",
+            "app.cli",
             "run",
             *RUN,
             "--runs-dir",
@@ -128,7 +128,7 @@ def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postg
     assert not (runs / "checkpoints.sqlite").exists()  # the graph state is in PostgreSQL
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "graph.cli", "resume", "pk", "--runs-dir", str(runs), "--checkpointer", postgres],
+        [sys.executable, "-m", "app.cli", "resume", "pk", "--runs-dir", str(runs), "--checkpointer", postgres],
         cwd=second,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

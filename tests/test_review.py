@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import IDENTITY_MDP, ROOT, agent2
 
+from app.review_prompt import WAITING, answer_from_flags, ask_review, parse_assignments
 from envs.errors import Agent2Error
-from graph.review_prompt import WAITING, answer_from_flags, ask_review, parse_assignments
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from nodes.review import parse_answer

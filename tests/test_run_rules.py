@@ -4,9 +4,9 @@ import pytest
 from test_expert_designer import _profile
 
 from graph.build import route_after_critic
-from graph.state import RunContext, RunRequest
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
+from nodes.state import RunContext, RunRequest
 from tools import run_rules
 from tools.run_rules import best_record, epoch_steps, iteration_budget, iteration_seed, run_status, target_met
 from tools.schemas import AlgoConfig, Critique, EvalResult, IterationRecord, TaskSpec, TrainResult

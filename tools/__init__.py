@@ -1,4 +1,5 @@
-"""The RL toolset shared by the graph's nodes (and, later, the MCP server).
+"""The RL toolset the nodes use: profiling, the sandbox, training workers and executors, the run
+database, the report, and the run's rules (``run_rules.py``) and artefact types (``schemas.py``).
 
-Tools import ``envs`` but never ``nodes`` or ``graph``.
+Tools import ``envs`` but never ``nodes``, ``graph`` or ``app``.
 """

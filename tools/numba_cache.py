@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 
-from tools.run_files import cache_dir
+from envs.caches import cache_dir
 
 CACHE_DIR = cache_dir() / "numba"
 

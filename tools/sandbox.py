@@ -27,8 +27,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from envs.caches import cache_dir
 from tools import devices
-from tools.run_files import cache_dir
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 SECRET_PREFIXES = (

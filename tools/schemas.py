@@ -1,6 +1,6 @@
 """Typed artefacts that flow through the generator loop, defined once.
 
-The graph state (``graph/state.py``) holds these; the tools and the training worker read and
+The graph state (``nodes/state.py``) holds these; the tools and the training worker read and
 write them as JSON, so every field is JSON-serialisable.
 """
 

@@ -44,7 +44,7 @@ class RunRequest(BaseModel):
     """What a user asks for: the graph's input (the form LangGraph Studio shows).
 
     Unset fields take the built-in task's values (or Gymnasium's reward threshold, or the
-    defaults in ``graph/config.py``); the ``intake`` node resolves them into a ``TaskSpec``.
+    defaults in ``nodes/intake.py``); the ``intake`` node resolves them into a ``TaskSpec``.
     """
 
     model_config = ConfigDict(extra="forbid")

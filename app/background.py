@@ -16,7 +16,7 @@ from pathlib import Path
 from envs.errors import Agent2Error
 from envs.loading import canonical_ref
 from graph.runner import new_thread_id, run_state
-from graph.state import RunRequest
+from nodes.state import RunRequest
 from tools.run_files import PROGRESS
 from tools.run_folders import UnknownThreadError, run_folder, writable_runs_dir
 from tools.run_rules import DEFAULT_CANDIDATES, best_record
@@ -95,7 +95,7 @@ def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None
     folder = run_folder(runs, thread_id)
     with open(folder / LOG, "a") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "graph.cli", *args, "--runs-dir", str(runs)],
+            [sys.executable, "-m", "app.cli", *args, "--runs-dir", str(runs)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -175,8 +175,8 @@ def build_server(
     runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765, confine_to_runs: bool = False
 ) -> MCPServer:
     """The server; ``confine_to_runs`` (HTTP): folders a client names must lie inside ``runs_dir``."""
-    from graph.background import answer_review, run_result, run_status, start_background_run
-    from graph.state import RunRequest
+    from app.background import answer_review, run_result, run_status, start_background_run
+    from nodes.state import RunRequest
     from tools.run_folders import confine
     from tools.schemas import ReviewAnswer
 

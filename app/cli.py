@@ -79,8 +79,8 @@ def _finite_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from graph.config import DEFAULT_RUNS_DIR, default_designer
     from nodes.designers import DESIGNERS
+    from nodes.intake import DEFAULT_RUNS_DIR, default_designer
 
     p = _Parser(prog="agent2", description="Agent²: generate, train, judge and export an RL agent.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -319,7 +319,7 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
     """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
     from rich.console import Console
 
-    from graph.review_prompt import WAITING, ask_review, how_to_answer, show_review
+    from app.review_prompt import WAITING, ask_review, how_to_answer, show_review
     from graph.runner import resume_run
 
     console = Console(file=sys.stderr, width=None if sys.stderr.isatty() else 120)
@@ -359,9 +359,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.env = canonical_ref(args.env)  # workers run in the iteration folder
     profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)  # fail fast, each env call time-limited
 
-    from graph.config import resolve_spec
     from graph.runner import new_thread_id, start_run
-    from graph.state import RunContext, RunRequest
+    from nodes.intake import resolve_spec
+    from nodes.state import RunContext, RunRequest
 
     request = RunRequest(
         env=args.env,
@@ -403,7 +403,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from graph.review_prompt import answer_from_flags
+    from app.review_prompt import answer_from_flags
     from graph.runner import resume_run
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
@@ -432,7 +432,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
 def cmd_mcp(args: argparse.Namespace) -> int:
     import os
 
-    from tools.mcp_server import serve
+    from app.mcp_server import serve
 
     serve(
         runs_dir=str(Path(args.runs_dir).resolve()),
@@ -493,7 +493,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"{values.get('status', 'unknown')}, next: {', '.join(state['next']) or 'done'}"
         )
         if state["interrupts"]:
-            from graph.review_prompt import how_to_answer
+            from app.review_prompt import how_to_answer
 
             pending = state["interrupts"][0]
             console.print(
