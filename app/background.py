@@ -1,4 +1,4 @@
-"""Runs started in the background (the MCP server's ``start_run``): one ``agent2 run`` process each.
+"""Runs in the background (the MCP server's ``start_run``, ``answer_review``): one process each.
 
 The process writes its log to ``RUNS/THREAD/run.log`` and its pid to ``run.pid``; status comes from
 the thread's checkpoint, the run database and the latest iteration's progress file, so it can be
@@ -13,89 +13,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-from envs.errors import Agent2Error
-from envs.loading import canonical_ref
-from graph.runner import new_thread_id, run_state
-from nodes.state import RunRequest
+from graph.runner import run_state
 from tools.run_files import PROGRESS
-from tools.run_folders import UnknownThreadError, run_folder, writable_runs_dir
-from tools.run_rules import DEFAULT_CANDIDATES, best_record
-from tools.schemas import ReviewAnswer
+from tools.run_folders import UnknownThreadError, run_folder
+from tools.run_rules import best_record
 
 LOG = "run.log"
 PID = "run.pid"
 SECRETS = ("OPENAI_API_KEY",)
 
 
-def start_background_run(
-    request: RunRequest,
-    runs_dir: str | Path,
-    designer: str | None = None,
-    thread_id: str | None = None,
-    review: bool = False,
-    candidates: int = DEFAULT_CANDIDATES,
-    executor: str = "local",
-    ray_address: str | None = None,
-) -> str:
-    """Start ``agent2 run`` for the request in a process of its own; its thread id, at once.
-
-    With ``review`` the process stops at the first review (the run waits; see ``answer_review``)."""
-    runs = writable_runs_dir(runs_dir)
-    thread_id = new_thread_id(request.env) if thread_id is None else thread_id
-    folder = run_folder(runs, thread_id)
-    if folder.exists():
-        raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
-    folder.mkdir(parents=True)
-    args = [
-        "run",
-        "--env",
-        canonical_ref(request.env),
-        "--thread-id",
-        thread_id,
-        "--no-progress",
-        "--max-iterations",
-        str(request.max_iterations),
-        "--seed",
-        str(request.seed),
-        "--eval-episodes",
-        str(request.eval_episodes),
-        "--candidates",
-        str(candidates),
-        "--executor",
-        executor,
-    ]
-    for flag, value in (
-        ("--task", request.task),
-        ("--target", request.target),
-        ("--budget-steps", request.budget_steps),
-        ("--designer", designer),
-        ("--ray-address", ray_address),
-    ):
-        if value is not None:
-            args += [flag, str(value)]
-    _launch(thread_id, runs, args + (["--review"] if review else []), keep_key=designer == "llm")
-    return thread_id
-
-
-def answer_review(thread_id: str, runs_dir: str | Path, answer: ReviewAnswer) -> None:
-    """Answer the run's pending review and let it go on, in a process of its own."""
-    runs = Path(runs_dir).resolve()
-    status = run_status(thread_id, runs)
-    if status["state"] != "waiting_for_review":
-        raise Agent2Error(f"run {thread_id!r} is not waiting for a review (it is {status['state']})")
-    designer = (run_state(thread_id, runs)["values"]["settings"]).designer
-    _launch(thread_id, runs, ["resume", thread_id, "--answer", answer.model_dump_json()], keep_key=designer == "llm")
-
-
-def _launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None:
+def launch(thread_id: str, runs: Path, args: list[str], keep_key: bool) -> None:
+    """Start ``python ARGS`` for the thread in a process of its own (a new session: it outlives its
+    caller), its output in the run's log and its pid beside it; the model key only where a model is
+    called."""
     env = dict(os.environ)
-    if not keep_key:  # the key only goes where a model is called
+    if not keep_key:
         for name in SECRETS:
             env.pop(name, None)
     folder = run_folder(runs, thread_id)
     with open(folder / LOG, "a") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args, "--runs-dir", str(runs)],
+            [sys.executable, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -142,7 +81,7 @@ def _log_tail(folder: Path, lines: int = 15) -> str:
         return ""
 
 
-def run_status(thread_id: str, runs_dir: str | Path) -> dict:
+def describe(thread_id: str, runs_dir: str | Path) -> dict:
     """Where a run stands: ``state`` is starting, running, waiting_for_review, finished or failed."""
     runs = Path(runs_dir).resolve()
     folder = run_folder(runs, thread_id)
@@ -193,15 +132,3 @@ def run_status(thread_id: str, runs_dir: str | Path) -> dict:
     if state == "waiting_for_review":
         out["review"] = snap["interrupts"][0]
     return out
-
-
-def run_result(thread_id: str, runs_dir: str | Path) -> dict:
-    """A finished run's ``result.json`` and its report (Markdown)."""
-    folder = run_folder(runs_dir, thread_id)
-    path = folder / "result.json"
-    if not path.exists():
-        state = run_status(thread_id, runs_dir)["state"]
-        raise Agent2Error(f"run {thread_id!r} has no result yet (it is {state})")
-    result = json.loads(path.read_text())
-    report = Path(result["report"]) if result.get("report") else None
-    return {"result": result, "report": report.read_text() if report and report.exists() else ""}

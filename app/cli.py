@@ -25,7 +25,6 @@ from tools.run_rules import (
     MAX_EVAL_EPISODES,
     MAX_ITERATIONS,
     MAX_SEED,
-    best_record,
 )
 
 
@@ -285,23 +284,10 @@ def llm_settings(args: argparse.Namespace):
 
 
 def _summary(values: dict, thread_id: str) -> int:
-    status = values.get("status", "unknown")
-    best = best_record(values.get("history", []))
-    print(f"thread:  {thread_id}")
-    print(f"status:  {status}")
-    if best is not None:
-        print(
-            f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
-            f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
-            + (f", 95% CI [{best.eval_ci[0]:.2f}, {best.eval_ci[1]:.2f}]" if best.eval_ci else "")
-            + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
-            + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items())
-        )
-    print(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")
-    if values.get("agent_dir"):
-        print(f"agent:   {values['agent_dir']}")
-        print(f"play:    agent2 play {values['agent_dir']}")
-    return 0 if status in ("target_met", "budget_exhausted") else 1
+    from app.service import summary_lines
+
+    print("\n".join(summary_lines(values, thread_id)))
+    return 0 if values.get("status") in ("target_met", "budget_exhausted") else 1
 
 
 def _drive(step, thread_id: str, runs_dir: str) -> int:
@@ -319,8 +305,8 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
     """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
     from rich.console import Console
 
+    from app import service
     from app.review_prompt import WAITING, ask_review, how_to_answer, show_review
-    from graph.runner import resume_run
 
     console = Console(file=sys.stderr, width=None if sys.stderr.isatty() else 120)
     while values.get("__interrupt__"):
@@ -338,32 +324,18 @@ def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
                 f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}"
             )
             return WAITING
-        values = resume_run(thread_id, Path(runs_dir).resolve(), answer)
+        values = service.resume(thread_id, runs_dir, answer)
     return _summary(values, thread_id)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from envs.loading import canonical_ref, metric_name
-    from tools.profiling import profile_env
-    from tools.run_folders import ThreadBusyError, check_runs_dir, check_thread_free
-
-    check_runs_dir(args.runs_dir)  # every check before anything is written
-    from graph.runner import thread_recorded
-
-    if args.thread_id:
-        check_thread_free(args.runs_dir, args.thread_id)
-    if args.thread_id and thread_recorded(args.thread_id, args.runs_dir):
-        raise Agent2Error(
-            f"thread {args.thread_id!r} already exists in {args.runs_dir!r}; use 'agent2 resume {args.thread_id}'"
-        )
-    args.env = canonical_ref(args.env)  # workers run in the iteration folder
-    profile_env(args.env, seed=args.seed, episodes=1, max_steps=200)  # fail fast, each env call time-limited
-
-    from graph.runner import new_thread_id, start_run
-    from nodes.intake import resolve_spec
+    from app import service
+    from envs.loading import metric_name
     from nodes.state import RunContext, RunRequest
+    from tools.run_folders import ThreadBusyError
 
-    request = RunRequest(
+    request = service.typed(
+        RunRequest,
         env=args.env,
         task=args.task,
         target=args.target,
@@ -372,15 +344,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         eval_episodes=args.eval_episodes,
     )
-    task = resolve_spec(request)
-    thread_id = args.thread_id or new_thread_id(args.env)
-    if args.executor == "ray":
-        from tools.executors import get_executor
-
-        get_executor("ray", ray_address=args.ray_address)  # fail fast: Ray missing or the cluster unreachable
-    context = RunContext(
+    context = service.typed(
+        RunContext,
         designer=args.designer,
-        runs_dir=str(Path(args.runs_dir).resolve()),
+        runs_dir=args.runs_dir,
         progress=not args.no_progress,
         review=True if args.review else None,
         llm=llm_settings(args) if args.designer == "llm" else None,
@@ -389,13 +356,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         max_parallel=args.max_parallel,
     )
+    request, thread_id = service.check_new_run(request, context, args.thread_id)  # every check before writing
+    task = service.probe(request, context)
     print(
         f"agent2: run {thread_id}: {task.env}, target {task.target} ({metric_name(task.env)}), "
         f"budget {task.budget_steps} steps, designer {args.designer}",
         file=sys.stderr,
     )
     try:
-        return _drive(lambda: start_run(request, context, thread_id), thread_id, args.runs_dir)
+        return _drive(lambda: service.start(request, context, thread_id), thread_id, args.runs_dir)
     except ThreadBusyError:
         raise
     except Agent2Error as e:
@@ -403,30 +372,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from app import service
     from app.review_prompt import answer_from_flags
-    from graph.runner import resume_run
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
     return _drive(
-        lambda: resume_run(
-            args.thread_id, Path(args.runs_dir).resolve(), answer, restart_iteration=args.restart_iteration
-        ),
+        lambda: service.resume(args.thread_id, args.runs_dir, answer, restart_iteration=args.restart_iteration),
         args.thread_id,
         args.runs_dir,
     )
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
-    from graph.runner import fork_run, resume_run
+    from app import service
 
     new_id = args.new_thread_id or f"{args.thread_id}-fork-{args.iteration}"
-    runs_dir = Path(args.runs_dir).resolve()
-    fork_run(args.thread_id, args.iteration, new_id, runs_dir, review=True if args.review else None)
+    service.fork(args.thread_id, args.iteration, new_id, args.runs_dir, review=True if args.review else None)
     print(f"agent2: forked {args.thread_id} at iteration {args.iteration} into {new_id}", file=sys.stderr)
     if args.no_start:
         print(f"thread:  {new_id}\nstart:   agent2 resume {new_id} --runs-dir {args.runs_dir}")
         return 0
-    return _drive(lambda: resume_run(new_id, runs_dir), new_id, args.runs_dir)
+    return _drive(lambda: service.resume(new_id, args.runs_dir), new_id, args.runs_dir)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -474,11 +440,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from app import service
     from envs.loading import metric_name
-    from graph.runner import run_state
     from tools.rundb import RunDB
 
-    state = run_state(args.thread_id, Path(args.runs_dir).resolve())
+    state = service.state(args.thread_id, args.runs_dir)
     values = state["values"]
     task = values.get("spec")
     console = Console(width=200)

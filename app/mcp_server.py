@@ -36,7 +36,6 @@ from tools.run_rules import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_PLAY_EPISODES,
     DEFAULT_PLAY_SEED,
-    MAX_CANDIDATES,
     MAX_EVAL_EPISODES,
     MAX_SEED,
 )
@@ -175,8 +174,11 @@ def build_server(
     runs_dir: str, token: str | None = None, host: str = "127.0.0.1", port: int = 8765, confine_to_runs: bool = False
 ) -> MCPServer:
     """The server; ``confine_to_runs`` (HTTP): folders a client names must lie inside ``runs_dir``."""
-    from app.background import answer_review, run_result, run_status, start_background_run
-    from nodes.state import RunRequest
+    # the service (and the graph under it) loads here, not at import: the tools' fresh processes import
+    # this module and need none of it
+    from app import service
+    from nodes.designers.llm_config import LLMSettings
+    from nodes.state import RunContext, RunRequest
     from tools.run_folders import confine
     from tools.schemas import ReviewAnswer
 
@@ -233,14 +235,19 @@ def build_server(
         candidates: int = DEFAULT_CANDIDATES,
         executor: str = "local",
         ray_address: str | None = None,
+        max_parallel: int | None = None,
+        llm: dict[str, Any] | None = None,
     ) -> dict:
         """Start a generation run in the background; returns its thread id at once (poll run_status).
 
-        Unset fields take the built-in task's values. designer: expert (offline) or llm. review: the
-        run waits after each MDP design and algorithm choice (run_status shows the proposal) until
-        answer_review is called. candidates: designs trained side by side per iteration (1-64), on
-        executor local (this machine) or ray (the Ray cluster at ray_address)."""
-        request = RunRequest(
+        Unset fields take the built-in task's values. designer: expert (offline) or llm; llm: the LLM
+        designer's settings (model, base_url, temperature, method, timeout, retries, token_budget; the
+        key stays in the server's environment). review: the run waits after each MDP design and
+        algorithm choice (run_status shows the proposal) until answer_review is called. candidates:
+        designs trained side by side per iteration (1-64), on executor local (this machine, at most
+        max_parallel at once) or ray (the Ray cluster at ray_address)."""
+        request = service.typed(
+            RunRequest,
             env=env,
             task=task,
             target=target,
@@ -249,21 +256,19 @@ def build_server(
             seed=seed,
             eval_episodes=eval_episodes,
         )
-        if designer not in (None, "expert", "llm"):
-            raise Agent2Error(f"designer must be expert or llm, got {designer!r}")
-        _in_range("candidates", candidates, 1, MAX_CANDIDATES)
-        if executor not in ("local", "ray"):
-            raise Agent2Error(f"executor must be local or ray, got {executor!r}")
-        tid = start_background_run(
-            request,
-            runs_dir,
+        context = service.typed(
+            RunContext,
             designer=designer,
-            thread_id=thread_id,
+            llm=service.typed(LLMSettings, **llm) if llm else None,
             review=review,
+            runs_dir=runs_dir,
+            progress=False,
             candidates=candidates,
             executor=executor,
             ray_address=ray_address,
+            max_parallel=max_parallel,
         )
+        tid = service.start_in_background(request, context, thread_id)
         return {"thread_id": tid, "runs_dir": runs_dir, "started_at": time.time()}
 
     @server.tool(name="run_status")
@@ -271,7 +276,7 @@ def build_server(
     def run_status_tool(thread_id: str) -> dict:
         """A run's state (starting, running, waiting_for_review, finished, failed), iteration, env steps
         used of the budget, best evaluation so far and the latest training progress event."""
-        return run_status(thread_id, runs_dir)
+        return service.status(thread_id, runs_dir)
 
     @server.tool(name="answer_review")
     @_user_errors
@@ -281,14 +286,14 @@ def build_server(
         """Answer a run's pending review (see run_status): action approve, edit (changes: fields of the
         proposal, e.g. {"lr": 0.001} or {"code": "..."}) or reject (feedback for the designer)."""
         answer = ReviewAnswer.model_validate({"action": action, "changes": changes or {}, "feedback": feedback})
-        answer_review(thread_id, runs_dir, answer)
+        service.answer_in_background(thread_id, runs_dir, answer)
         return {"thread_id": thread_id, "answered": answer.action}
 
     @server.tool(name="run_result")
     @_user_errors
     def run_result_tool(thread_id: str) -> dict:
         """A finished run's result (best iteration, score, every iteration's design) and its report."""
-        return run_result(thread_id, runs_dir)
+        return service.result(thread_id, runs_dir)
 
     @server.tool()
     @_user_errors
@@ -307,13 +312,13 @@ def build_server(
         "agent2://runs/{thread_id}/report", mime_type="text/markdown", description="A finished run's report (Markdown)."
     )
     def report(thread_id: str) -> str:
-        return run_result(thread_id, runs_dir)["report"]
+        return service.result(thread_id, runs_dir)["report"]
 
     @server.resource(
         "agent2://runs/{thread_id}/result", mime_type="application/json", description="A finished run's result.json."
     )
     def result(thread_id: str) -> str:
-        return json.dumps(run_result(thread_id, runs_dir)["result"], indent=1)
+        return json.dumps(service.result(thread_id, runs_dir)["result"], indent=1)
 
     return server
 

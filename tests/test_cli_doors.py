@@ -242,7 +242,7 @@ def test_ctrl_d_at_the_review_prompt_keeps_the_review_pending(tmp_path):
 
 
 def test_ctrl_c_at_the_review_prompt_keeps_the_review_pending(monkeypatch, capsys):
-    from graph import cli
+    from app import cli
 
     def interrupted(payload, read=input):
         raise KeyboardInterrupt
