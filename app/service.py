@@ -48,10 +48,10 @@ class Launch(BaseModel):
     answer: ReviewAnswer | None = None
 
 
-def typed(model: type[BaseModel], **fields) -> BaseModel:
-    """``model(**fields)``; a bad value is one line naming the field and the value."""
+def typed(kind: type[BaseModel], /, **fields) -> BaseModel:
+    """``kind(**fields)``; a bad value is one line naming the field and the value."""
     try:
-        return model(**fields)
+        return kind(**fields)
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(map(str, err["loc"]))
@@ -123,7 +123,7 @@ def answer_in_background(thread_id: str, runs_dir: str | Path, answer: ReviewAns
 
 def _launch(launch: Launch) -> None:
     folder = run_folder(launch.runs_dir, launch.thread_id)
-    (folder / LAUNCH).write_text(launch.model_dump_json(indent=1))
+    (folder / LAUNCH).write_text(launch.model_dump_json(indent=1, exclude_unset=True))  # unset: defaults apply there
     settings = (
         runner.run_state(launch.thread_id, launch.runs_dir)["values"]["settings"]
         if launch.context is None

@@ -261,3 +261,41 @@ def test_http_binds_loopback_by_default():
 
     args = build_parser().parse_args(["mcp", "--http"])
     assert args.host == "127.0.0.1" and args.token is None
+
+
+def test_every_start_run_setting_reaches_the_run_through_the_service(tmp_path):
+    """start_run hands typed settings to the service: the background process's launch file holds each
+    one (the local executor's max_parallel, the LLM designer's settings), and a bad one is one line
+    with nothing written."""
+    import signal
+
+    from app.mcp_server import build_server
+    from app.service import LAUNCH, Launch
+
+    runs = tmp_path / "runs"
+    llm = {"model": "tiny-model", "base_url": "http://127.0.0.1:9/v1", "temperature": 0.1, "token_budget": 1234}
+
+    async def go():
+        async with Client(build_server(str(runs))) as client:
+            bad = await client.call_tool("start_run", {**TINY, "llm": {"temperature": 9}})
+            started = _data(
+                await client.call_tool(
+                    "start_run", {**TINY, "thread_id": "typed", "max_parallel": 3, "candidates": 2, "llm": llm}
+                )
+            )
+            return bad, started
+
+    bad, started = asyncio.run(go())
+    assert bad.is_error and "temperature=9" in bad.content[0].text and "\n" not in bad.content[0].text.strip()
+    assert started["thread_id"] == "typed"
+    folder = runs / "typed"
+    try:
+        launch = Launch.model_validate_json((folder / LAUNCH).read_text())
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int((folder / "run.pid").read_text()), signal.SIGKILL)
+    assert launch.action == "start" and launch.request.env == "CartPole-v1" and launch.request.budget_steps == 2000
+    ctx = launch.context
+    assert (ctx.max_parallel, ctx.candidates, ctx.runs_dir, ctx.progress) == (3, 2, str(runs.resolve()), False)
+    assert ctx.llm.model_dump(exclude_unset=True) == llm
+    assert sorted(p.name for p in runs.iterdir()) == ["typed"]  # the refused call wrote nothing
