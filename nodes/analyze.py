@@ -7,10 +7,11 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, rundb, thread_id
+from nodes.state import GeneratorState
 from tools.profiling import profile_env
 
 
-def analyze_task(state: dict, config: RunnableConfig) -> dict:
+def analyze_task(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task = state["spec"]
     profile = profile_env(task.env, seed=task.seed)

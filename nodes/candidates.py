@@ -18,6 +18,7 @@ from langgraph.types import Send
 
 from nodes.context import announce, design_context, designer, iter_dir
 from nodes.designers.screen import SCREEN_SHARE, screen_size
+from nodes.state import CandidateBranch, GeneratorState
 from nodes.train import progress_reporter
 from tools.executors import get_executor
 from tools.run_rules import candidate_budget, epoch_steps, iteration_seed
@@ -26,7 +27,7 @@ from tools.schemas import CandidateRank, CandidateResult, TrainJob
 CANDIDATE_FOLDER = "candidate_{index}"
 
 
-def propose_candidates(state: dict, config: RunnableConfig) -> dict:
+def propose_candidates(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
     task, it = state["spec"], state["iteration"]
@@ -51,7 +52,7 @@ def propose_candidates(state: dict, config: RunnableConfig) -> dict:
     return {"candidates": out, "wall_seconds": time.perf_counter() - t0}
 
 
-def fan_out(state: dict) -> list[Send]:
+def fan_out(state: GeneratorState) -> list[Send]:
     """One ``train_candidate`` branch per candidate, each with only what it needs."""
     return [
         Send(
@@ -62,7 +63,7 @@ def fan_out(state: dict) -> list[Send]:
     ]
 
 
-def train_candidate(branch: dict, config: RunnableConfig) -> dict:
+def train_candidate(branch: CandidateBranch, config: RunnableConfig) -> dict:
     """Train and evaluate one candidate on the run's executor, in its own folder. Its seconds reach
     ``wall_seconds`` through the fan-in (branches overlap: their seconds don't add up)."""
     started = time.time()
@@ -162,7 +163,7 @@ def spans_seconds(results: list[CandidateResult]) -> float:
     return total
 
 
-def pick_candidate(state: dict, config: RunnableConfig) -> dict:
+def pick_candidate(state: GeneratorState, config: RunnableConfig) -> dict:
     """Fan-in: rank this iteration's candidates on the original metric; the winner becomes the
     iteration's design and result (the critic judges it); every candidate's steps count."""
     t0 = time.perf_counter()

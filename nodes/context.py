@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,18 @@ def thread_id(config: RunnableConfig | None) -> str:
     return str(tid) if tid else "default"
 
 
-def run_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
+def run_dir(state: Mapping[str, Any], config: RunnableConfig | None) -> Path:
     """The run's folder, checked to lie inside the runs folder (the thread id may come from a client)."""
     path = run_folder(state["settings"].runs_dir, thread_id(config))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def iter_dir(state: dict[str, Any], config: RunnableConfig | None) -> Path:
+def iter_dir(state: Mapping[str, Any], config: RunnableConfig | None) -> Path:
     return run_dir(state, config) / f"iter_{state['iteration']}"
 
 
-def designer(state: dict[str, Any], config: RunnableConfig | None = None) -> Designer:
+def designer(state: Mapping[str, Any], config: RunnableConfig | None = None) -> Designer:
     """The run's designer; LLM calls and tokens go to the run database under this thread."""
     settings = state["settings"]
     if settings.designer != "llm":
@@ -42,11 +43,11 @@ def designer(state: dict[str, Any], config: RunnableConfig | None = None) -> Des
     return get_designer("llm", settings.llm, recorder=record, tokens_used=db.llm_tokens(tid))
 
 
-def rundb(state: dict[str, Any]) -> RunDB:
+def rundb(state: Mapping[str, Any]) -> RunDB:
     return RunDB(state["settings"].runs_dir)
 
 
-def design_context(state: dict[str, Any], config: RunnableConfig | None = None) -> DesignContext:
+def design_context(state: Mapping[str, Any], config: RunnableConfig | None = None) -> DesignContext:
     return DesignContext(
         task=state["spec"],
         profile=state["profile"],

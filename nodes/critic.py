@@ -8,11 +8,12 @@ from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, rundb, thread_id
 from nodes.designers.escalation import fix_kind
+from nodes.state import GeneratorState
 from tools.run_rules import best_record
 from tools.schemas import IterationRecord
 
 
-def critic(state: dict, config: RunnableConfig) -> dict:
+def critic(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     critique = designer(state, config).critique(design_context(state, config))
     train, ev, mdp, algo = state["train"], state["eval"], state["mdp"], state["algo"]

@@ -11,6 +11,7 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer, iter_dir
+from nodes.state import GeneratorState
 from tools.mdp_check import images_kept, validate_mdp
 from tools.schemas import MDPDesign
 
@@ -42,7 +43,7 @@ def original_mdp(obs_dim: int) -> MDPDesign:
     )
 
 
-def design_mdp(state: dict, config: RunnableConfig) -> dict:
+def design_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
     who = designer(state, config)

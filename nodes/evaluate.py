@@ -7,10 +7,11 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, iter_dir
+from nodes.state import GeneratorState
 from tools.training import evaluate_trained
 
 
-def evaluate(state: dict, config: RunnableConfig) -> dict:
+def evaluate(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     result = evaluate_trained(state["train"], iter_dir(state, config), state["spec"].eval_episodes)
     announce(

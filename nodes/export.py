@@ -10,13 +10,14 @@ from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
 from nodes.context import announce, run_dir, rundb, thread_id
+from nodes.state import GeneratorState
 from tools.agent_io import export_agent
 from tools.report import write_report
 from tools.run_rules import best_record, run_status
 from tools.schemas import BestIteration, RunSummary
 
 
-def export(state: dict, config: RunnableConfig) -> dict:
+def export(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, history = state["spec"], state.get("history", [])
     out = run_dir(state, config)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from nodes.context import iter_dir
 from nodes.designers.expert import ExpertDesigner
+from nodes.state import GeneratorState
 from tools.mdp_check import validate_mdp
 from tools.run_rules import epoch_steps
 from tools.schemas import AlgoConfig, MDPDesign, ReviewAnswer, ReviewNote, ReviewRecord, ReviewStage, allowed_algorithms
@@ -42,7 +43,9 @@ def _error_text(e: ValidationError) -> str:
     )
 
 
-def _ask(stage: ReviewStage, state: dict, proposal: dict, one_line: str, error: str | None) -> ReviewAnswer | str:
+def _ask(
+    stage: ReviewStage, state: GeneratorState, proposal: dict, one_line: str, error: str | None
+) -> ReviewAnswer | str:
     """Stop for the human; their answer, or the reason it cannot be used (to ask again)."""
     raw = interrupt(
         {
@@ -64,7 +67,7 @@ def _ask(stage: ReviewStage, state: dict, proposal: dict, one_line: str, error: 
         )
 
 
-def _review(stage: ReviewStage, state: dict, proposal: Any, one_line: str, apply_edit) -> dict:
+def _review(stage: ReviewStage, state: GeneratorState, proposal: Any, one_line: str, apply_edit) -> dict:
     error: str | None = None
     while True:
         answer = _ask(stage, state, proposal.model_dump(), one_line, error)
@@ -88,7 +91,7 @@ def _review(stage: ReviewStage, state: dict, proposal: Any, one_line: str, apply
             return {"review": None, "reviews": [record], **edited}
 
 
-def review_mdp(state: dict, config: RunnableConfig) -> dict:
+def review_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
     if not state["settings"].review:
         return {}
     mdp: MDPDesign = state["mdp"]
@@ -110,7 +113,7 @@ def review_mdp(state: dict, config: RunnableConfig) -> dict:
     return _review("mdp", state, mdp, mdp.summary, apply_edit)
 
 
-def review_algorithm(state: dict, config: RunnableConfig) -> dict:
+def review_algorithm(state: GeneratorState, config: RunnableConfig) -> dict:
     if not state["settings"].review:
         return {}
     algo: AlgoConfig = state["algo"]
@@ -138,12 +141,12 @@ def review_algorithm(state: dict, config: RunnableConfig) -> dict:
     return _review("algorithm", state, algo, algo.short(), apply_edit)
 
 
-def after_mdp_review(state: dict) -> Literal["design_mdp", "select_algorithm"]:
+def after_mdp_review(state: GeneratorState) -> Literal["design_mdp", "select_algorithm"]:
     note = state.get("review")
     return "design_mdp" if note is not None and note.stage == "mdp" else "select_algorithm"
 
 
-def after_algorithm_review(state: dict) -> Literal["select_algorithm", "train", "propose_candidates"]:
+def after_algorithm_review(state: GeneratorState) -> Literal["select_algorithm", "train", "propose_candidates"]:
     note = state.get("review")
     if note is not None and note.stage == "algorithm":
         return "select_algorithm"

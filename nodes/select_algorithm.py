@@ -7,9 +7,10 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, designer
+from nodes.state import GeneratorState
 
 
-def select_algorithm(state: dict, config: RunnableConfig) -> dict:
+def select_algorithm(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     algo = designer(state, config).select_algorithm(design_context(state, config))
     announce(

@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import iter_dir, stream_writer
+from nodes.state import GeneratorState
 from tools.progress import TrainingProgress
 from tools.run_rules import iteration_seed
 from tools.schemas import TrainJob
@@ -40,7 +41,7 @@ def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> 
         yield on_progress
 
 
-def train(state: dict, config: RunnableConfig) -> dict:
+def train(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, algo, k = state["spec"], state["algo"], state["iteration"]
     job = TrainJob(env=task.env, mdp=state["mdp"], algo=algo, seed=iteration_seed(task.seed, k), target=task.target)
