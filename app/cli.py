@@ -1,4 +1,7 @@
-"""The ``agent2`` command line: run, resume, fork, runs, show, play, export, tasks, setup, doctor, mcp."""
+"""The ``agent2`` command line: run, resume, fork, runs, show, play, export, tasks, setup, doctor, mcp.
+
+Each command imports what it needs inside its function: ``agent2 --help`` and a bad flag answer at
+once, without loading torch, Tianshou, LangGraph or gymnasium (seconds on a cold start)."""
 
 from __future__ import annotations
 

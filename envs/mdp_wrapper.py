@@ -188,7 +188,7 @@ def make_mdp_env(
     """The env behind ``env_ref`` with a generated MDP applied; with ``history`` > 1 each
     observation is the last ``history`` ones, oldest first, flattened (Gymnasium's frame stack,
     padded with the first observation after a reset); ``novelty``: see ``MDPWrapper``."""
-    from envs.loading import make_env
+    from envs.loading import make_env  # loading imports this module (a cycle at import)
 
     env: gym.Env = MDPWrapper(
         make_env(env_ref, render_mode=render_mode), code, obs_dim, shape_reward=shape_reward, novelty=novelty

@@ -9,7 +9,9 @@ from pathlib import Path
 import gymnasium as gym
 from langgraph.runtime import Runtime
 
+from envs.loading import canonical_ref
 from envs.registry import get_builtin
+from nodes.designers.llm_config import LLMSettings, endpoint_configured
 from nodes.state import RunContext, RunRequest, RunSettings
 from tools.run_folders import confine, runs_root
 from tools.run_rules import DEFAULT_BUDGET_STEPS
@@ -20,8 +22,6 @@ DEFAULT_RUNS_DIR = os.environ.get("AGENT2_RUNS_DIR", "runs")
 
 def default_designer() -> str:
     """``$AGENT2_DESIGNER`` if set, else ``llm`` when a model endpoint is configured, else ``expert``."""
-    from nodes.designers.llm_config import endpoint_configured
-
     return os.environ.get("AGENT2_DESIGNER") or ("llm" if endpoint_configured() else "expert")
 
 
@@ -48,8 +48,6 @@ def default_budget(env: str) -> int:
 
 def resolve_spec(request: RunRequest) -> TaskSpec:
     """The request with every default filled in (env paths made absolute: workers run elsewhere)."""
-    from envs.loading import canonical_ref
-
     env = canonical_ref(request.env)
     return TaskSpec(
         text=request.task or default_task_text(env),
@@ -64,8 +62,6 @@ def resolve_spec(request: RunRequest) -> TaskSpec:
 
 def run_settings(context: RunContext | None) -> RunSettings:
     """Settings of a run from its context, environment variables filling what it leaves unset."""
-    from nodes.designers.llm_config import LLMSettings
-
     ctx = context or RunContext()
     designer = ctx.designer or default_designer()
     llm = None

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from envs.errors import Agent2Error
+from tools import sandbox
 from tools.run_files import BEST_POLICY, JOB
 from tools.run_rules import DEFAULT_PLAY_SEED
 from tools.schemas import EvalResult, TrainJob
@@ -53,8 +54,6 @@ PLAY_TIMEOUT_S = 3600.0
 def play(agent_dir: Path, episodes: int, seed: int = DEFAULT_PLAY_SEED) -> EvalResult:
     """Run the exported agent deterministically on the original reward, in the sandbox (its mdp.py
     is generated code): a worker process confined to the agent's folder."""
-    from tools import sandbox
-
     agent_dir = Path(agent_dir).resolve()  # the player runs in that folder: a relative path would miss it
     load_job(agent_dir)  # a folder that is not an agent: one clear error before any process
     result_file = agent_dir / PLAY_RESULT

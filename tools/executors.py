@@ -13,6 +13,7 @@ import io
 import os
 import socket
 import tarfile
+import tempfile
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -87,9 +88,7 @@ def unpack(data: bytes, folder: Path) -> None:
 def _ray_task(job_json: str, folder: str, token: str, archive: list, eval_episodes: int) -> dict[str, Any]:
     """Body of the Ray task: on the driver's file system when the token matches, else in a scratch
     folder filled from (and packed back into) the shipped archive."""
-    import tempfile
-
-    import ray
+    import ray  # the [ray] extra: only a Ray task imports it
 
     job = TrainJob.model_validate_json(job_json)
     where = Path(folder)

@@ -657,7 +657,7 @@ def main(argv: list[str]) -> int:
     elif mode == "evaluate":
         evaluate(iter_dir, int(argv[2]))
     elif mode == "play":  # an exported agent's folder
-        from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job
+        from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job  # one mode's needs, not every worker's
 
         result = evaluate_policy(
             load_job(iter_dir), iter_dir / POLICY_FILE, int(argv[2]), seed=int(argv[3]), adaptive=False
@@ -665,7 +665,7 @@ def main(argv: list[str]) -> int:
         write_text_atomic(iter_dir / PLAY_RESULT, result.model_dump_json(indent=1))
     elif mode == "export":  # an exported agent's folder, as a standalone policy
         from envs.errors import Agent2Error
-        from tools.standalone import export_standalone
+        from tools.standalone import export_standalone  # onnx loads only for an export
 
         try:
             export_standalone(iter_dir, argv[2])

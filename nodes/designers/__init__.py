@@ -14,11 +14,11 @@ def get_designer(
     name: str, llm: LLMSettings | None = None, recorder: Callable[[dict], None] | None = None, tokens_used: int = 0
 ) -> Designer:
     if name == "expert":
-        from nodes.designers.expert import ExpertDesigner
+        from nodes.designers.expert import ExpertDesigner  # the designers import this package: load on use
 
         return ExpertDesigner()
     if name == "llm":
-        from nodes.designers.llm import LLMDesigner
+        from nodes.designers.llm import LLMDesigner  # langchain-openai loads only for the LLM designer
 
         return LLMDesigner(llm or LLMSettings.from_env(), recorder=recorder, tokens_used=tokens_used)
     raise ValueError(f"unknown designer {name!r}; choose one of {', '.join(DESIGNERS)}")

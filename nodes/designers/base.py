@@ -113,7 +113,7 @@ class Designer(ABC):
 
         The default is the expert's principled variations (``variations.py``).
         """
-        from nodes.designers.variations import expert_candidates
+        from nodes.designers.variations import expert_candidates  # it imports this module (a cycle at import)
 
         assert ctx.mdp is not None and ctx.algo is not None
         return expert_candidates(ctx.mdp, ctx.algo, k, seed)
@@ -121,7 +121,7 @@ class Designer(ABC):
     def propose_screen(self, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
         """``k`` structurally different designs to screen after a repeated failure, the current
         design (continued) first; the default is the expert's (``screen.py``)."""
-        from nodes.designers.expert import ExpertDesigner
+        from nodes.designers.expert import ExpertDesigner  # both import this module (a cycle at import)
         from nodes.designers.screen import screen_candidates
 
         return screen_candidates(ExpertDesigner(), ctx, k, seed)

@@ -163,7 +163,7 @@ def exploration_change(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
 
 
 def _algorithm(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
-    from nodes.designers.expert import ExpertDesigner
+    from nodes.designers.expert import ExpertDesigner  # it imports this module (a cycle at import)
 
     switch = ExpertDesigner.alternative(algo.algorithm, ctx.profile)
     return Critique(

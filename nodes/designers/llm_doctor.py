@@ -17,7 +17,7 @@ class Sum(BaseModel):
 
 
 def try_method(settings: LLMSettings, method: str) -> tuple[bool, str]:
-    from nodes.designers.llm import LLMDesigner
+    from nodes.designers.llm import LLMDesigner  # langchain-openai loads only when a model is checked
 
     llm = LLMDesigner(settings.model_copy(update={"method": method, "retries": 0})).chat_model()
     try:
