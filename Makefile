@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llm
 PYTHON ?= python3
 
-.PHONY: setup setup-llm demo test test-all bench bench-full bench-generality clean
+.PHONY: setup setup-llm demo check test test-unit test-all bench bench-full bench-generality clean
 
 setup: $(STAMP)
 
@@ -37,9 +37,20 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/agent2 run --env CartPole-v1 --seed 0 --runs-dir runs
 
-# the tests are mostly training runs in worker processes: one test file per core at once
-test: setup setup-llm
+# the checks that keep the layout: lint, formatting, the import layers (pyproject.toml's contracts)
+check: setup
+	$(VENV)/bin/ruff check app graph nodes tools envs bench tests
+	$(VENV)/bin/ruff format --check app graph nodes tools envs bench tests
+	$(VENV)/bin/lint-imports
+
+# every tier: tests/unit, tests/integration (training runs in worker processes), tests/e2e (services,
+# kill and resume, a real model); one test file per core at once
+test: check setup-llm
 	$(VENV)/bin/pytest -q -n auto --dist loadfile
+
+# the fast loop while coding (no training runs, no services)
+test-unit: setup
+	$(VENV)/bin/pytest -q -n auto tests/unit
 
 test-all: setup setup-llm
 	$(VENV)/bin/pytest -q -m ""
