@@ -183,21 +183,8 @@ class RayExecutor(Executor):
         except self.ray.exceptions.RayError as e:
             message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             return (
-                TrainResult(
-                    env_steps=0,
-                    best_test_mean=None,
-                    stop_reason="crash",
-                    iter_dir=str(folder),
-                    error=f"Ray task failed: {message}",
-                ),
-                EvalResult(
-                    mean=None,
-                    std=None,
-                    episodes=0,
-                    returns=[],
-                    mean_length=0.0,
-                    error="no policy to evaluate: the Ray task failed",
-                ),
+                TrainResult.crashed(str(folder), f"Ray task failed: {message}"),
+                EvalResult.failed("no policy to evaluate: the Ray task failed"),
             )
         train, ev = TrainResult.model_validate(out["train"]), EvalResult.model_validate(out["eval"])
         if out["archive"] is not None:  # trained off this file system: bring its folder home

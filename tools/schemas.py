@@ -321,6 +321,18 @@ class TrainResult(_Model):
     """Where the networks trained (``tools.devices``): cpu or cuda."""
     iter_dir: str
 
+    @classmethod
+    def crashed(cls, iter_dir: str, error: str, env_steps: int = 0, wall_seconds: float = 0.0) -> TrainResult:
+        """Training that produced no result (the one way every failure is built)."""
+        return cls(
+            env_steps=env_steps,
+            best_test_mean=None,
+            stop_reason="crash",
+            error=error,
+            iter_dir=iter_dir,
+            wall_seconds=wall_seconds,
+        )
+
 
 class EvalResult(_Model):
     mean: float | None
@@ -340,6 +352,11 @@ class EvalResult(_Model):
     """95% confidence interval of ``mean`` (Student t over the episodes' returns)."""
     wall_seconds: float = 0.0
     error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> EvalResult:
+        """An evaluation with no score (the one way every failure is built)."""
+        return cls(mean=None, std=None, episodes=0, returns=[], mean_length=0.0, error=error)
 
 
 Verdict = Literal["done", "revise_mdp", "revise_algo", "give_up"]

@@ -176,13 +176,11 @@ def _train(
         try:
             return TrainResult.model_validate_json(result_file.read_text())
         except ValueError as e:
-            return TrainResult(
-                env_steps=steps_seen(progress),
-                best_test_mean=None,
-                stop_reason="crash",
-                error=f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
-                iter_dir=str(iter_dir),
-                wall_seconds=time.perf_counter() - start,
+            return TrainResult.crashed(
+                str(iter_dir),
+                f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
+                steps_seen(progress),
+                time.perf_counter() - start,
             )
     reason = (
         f"timed out after {timeout:.0f} s"
@@ -191,13 +189,11 @@ def _train(
         if signal_no is not None
         else f"exit code {proc.returncode}"
     )
-    return TrainResult(
-        env_steps=steps_seen(progress),
-        best_test_mean=None,
-        stop_reason="crash",
-        error=f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
-        iter_dir=str(iter_dir),
-        wall_seconds=time.perf_counter() - start,
+    return TrainResult.crashed(
+        str(iter_dir),
+        f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
+        steps_seen(progress),
+        time.perf_counter() - start,
     )
 
 
@@ -253,28 +249,14 @@ def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
     result_file = iter_dir / EVAL_RESULT
     if code == 0 and result_file.exists():
         return EvalResult.model_validate_json(result_file.read_text())
-    return EvalResult(
-        mean=None,
-        std=None,
-        episodes=0,
-        returns=[],
-        mean_length=0.0,
-        error=f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}",
-    )
+    return EvalResult.failed(f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
 
 
 def evaluate_trained(train: TrainResult, iter_dir: Path, episodes: int) -> EvalResult:
     """``run_evaluation`` of what ``train`` produced; an error result when it produced no policy or
     the returns are not finite."""
     if train.best_test_mean is None:
-        return EvalResult(
-            mean=None,
-            std=None,
-            episodes=0,
-            returns=[],
-            mean_length=0.0,
-            error="no policy to evaluate: training produced none",
-        )
+        return EvalResult.failed("no policy to evaluate: training produced none")
     result = run_evaluation(iter_dir, episodes)
     if result.mean is not None and not (math.isfinite(result.mean) and math.isfinite(result.std or 0.0)):
         result = result.model_copy(
