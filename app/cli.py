@@ -417,13 +417,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tools.rundb import DB_NAME, RunDB
+    from tools.run_store import recorded_runs
 
-    if not (Path(args.runs_dir) / DB_NAME).exists():
+    runs = recorded_runs(args.runs_dir)
+    if runs is None:
         print(f"no runs in {args.runs_dir!r} (start one with 'agent2 run --env ENV')")
         return 0
     table = Table("thread", "env", "status", "best", "iters", "steps", "time (s)")
-    for r in RunDB(args.runs_dir).runs():
+    for r in runs:
         best = "—" if r.get("best_score") is None else f"{r['best_score']:.1f}"
         wall = "—" if r.get("wall_seconds") is None else f"{r['wall_seconds']:.0f}"
         table.add_row(
@@ -445,7 +446,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     from app import service
     from envs.loading import metric_name
-    from tools.rundb import RunDB
+    from tools.run_store import RunStore
 
     state = service.state(args.thread_id, args.runs_dir)
     values = state["values"]
@@ -470,7 +471,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 f"{pending['iteration']}): {pending['summary']}; " + how_to_answer(args.thread_id, args.runs_dir)
             )
     table = Table("#", "MDP design", "algorithm", "hyper-parameters", "steps", "eval", "verdict", "fix", "reason")
-    for r in RunDB(args.runs_dir).iterations(args.thread_id):
+    records = RunStore(args.runs_dir, args.thread_id)
+    for r in records.iterations():
         cfg = json.loads(r["config"])
         hp = f"lr={cfg['lr']:.3g} γ={cfg['gamma']:.4g} net={cfg['hidden_sizes']} envs={cfg['n_train_envs']}"
         ev = "—" if r.get("eval_mean") is None else f"{r['eval_mean']:.1f} ± {r['eval_std'] or 0:.1f}"
@@ -486,7 +488,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             r["reason"],
         )
     console.print(table)
-    candidates = RunDB(args.runs_dir).candidates(args.thread_id)
+    candidates = records.candidates()
     if candidates:
         ranks = Table("#", "place", "candidate", "algorithm", "steps", "stop", "eval", "why", title="candidates")
         place: dict[int, int] = {}
@@ -504,7 +506,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 c["note"],
             )
         console.print(ranks)
-    usage = RunDB(args.runs_dir).llm_usage(args.thread_id)
+    usage = records.llm_usage()
     if usage:
         llm = Table("node", "LLM calls", "invalid answers", "prompt tokens", "completion tokens")
         for u in usage:

@@ -13,7 +13,6 @@ front door takes reaches the run the same way, with the same checks before anyth
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -30,6 +29,7 @@ from tools.executors import get_executor
 from tools.profiling import profile_env
 from tools.run_folders import check_runs_dir, check_thread_free, check_thread_id, run_folder, writable_runs_dir
 from tools.run_rules import best_record
+from tools.run_store import RunStore
 from tools.schemas import ReviewAnswer, TaskSpec
 
 LAUNCH = "launch.json"
@@ -149,13 +149,10 @@ def status(thread_id: str, runs_dir: str | Path) -> dict:
 
 def result(thread_id: str, runs_dir: str | Path) -> dict:
     """A finished run's ``result.json`` and its report (Markdown)."""
-    folder = run_folder(runs_dir, thread_id)
-    path = folder / "result.json"
-    if not path.exists():
+    runs = RunStore(runs_dir, thread_id)
+    if not runs.has_result():
         raise Agent2Error(f"run {thread_id!r} has no result yet (it is {status(thread_id, runs_dir)['state']})")
-    found = json.loads(path.read_text())
-    report = Path(found["report"]) if found.get("report") else None
-    return {"result": found, "report": report.read_text() if report and report.exists() else ""}
+    return runs.result()
 
 
 def summary_lines(values: dict, thread_id: str) -> list[str]:

@@ -30,8 +30,8 @@ from tools.run_folders import (
     writable_runs_dir,
 )
 from tools.run_rules import MAX_CANDIDATES
-from tools.rundb import DB_NAME as RUN_DB
-from tools.rundb import RunDB
+from tools.run_store import DB_NAME as RUN_DB
+from tools.run_store import RunStore
 from tools.schemas import ReviewAnswer
 from tools.training import forget_training
 
@@ -222,4 +222,4 @@ def fork_run(
             values["settings"] = values["settings"].model_copy(update={"review": review})
         with thread_lock(runs_dir, new_thread_id):
             graph.update_state(_config(new_thread_id), values, as_node="review_mdp")
-    RunDB(runs_dir).copy_run(thread_id, new_thread_id, before_iteration=iteration)
+    RunStore(runs_dir, new_thread_id).forked_from(thread_id, before_iteration=iteration)

@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, rundb, thread_id
+from nodes.context import announce, design_context, designer, store
 from nodes.state import GeneratorState
 from tools.profiling import profile_env
 
@@ -17,17 +17,7 @@ def analyze_task(state: GeneratorState, config: RunnableConfig) -> dict:
     profile = profile_env(task.env, seed=task.seed)
     update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
     analysis = designer(state, config).analyze(design_context({**state, **update}))
-    rundb(state).upsert_run(
-        thread_id(config),
-        task=task.text,
-        env=task.env,
-        designer=state["settings"].designer,
-        status="running",
-        target=task.target,
-        budget_steps=task.budget_steps,
-        iterations=0,
-        env_steps=0,
-    )
+    store(state, config).started(task, state["settings"].designer)
     announce(
         "analyze_task",
         1,

@@ -10,8 +10,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
 from nodes.designers import DesignContext, Designer, get_designer
-from tools.run_folders import run_folder
-from tools.rundb import RunDB
+from tools.run_store import RunStore
 
 
 def thread_id(config: RunnableConfig | None) -> str:
@@ -19,15 +18,13 @@ def thread_id(config: RunnableConfig | None) -> str:
     return str(tid) if tid else "default"
 
 
-def run_dir(state: Mapping[str, Any], config: RunnableConfig | None) -> Path:
-    """The run's folder, checked to lie inside the runs folder (the thread id may come from a client)."""
-    path = run_folder(state["settings"].runs_dir, thread_id(config))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def store(state: Mapping[str, Any], config: RunnableConfig | None) -> RunStore:
+    """The run's records (``tools/run_store.py``): its folder and its rows in the run database."""
+    return RunStore(state["settings"].runs_dir, thread_id(config))
 
 
 def iter_dir(state: Mapping[str, Any], config: RunnableConfig | None) -> Path:
-    return run_dir(state, config) / f"iter_{state['iteration']}"
+    return store(state, config).iteration_folder(state["iteration"])
 
 
 def designer(state: Mapping[str, Any], config: RunnableConfig | None = None) -> Designer:
@@ -35,16 +32,10 @@ def designer(state: Mapping[str, Any], config: RunnableConfig | None = None) -> 
     settings = state["settings"]
     if settings.designer != "llm":
         return get_designer(settings.designer)
-    db, tid, iteration = rundb(state), thread_id(config), state.get("iteration", 0)
-
-    def record(row: dict) -> None:
-        db.record_llm_call(tid, iteration, row)
-
-    return get_designer("llm", settings.llm, recorder=record, tokens_used=db.llm_tokens(tid))
-
-
-def rundb(state: Mapping[str, Any]) -> RunDB:
-    return RunDB(state["settings"].runs_dir)
+    runs, iteration = store(state, config), state.get("iteration", 0)
+    return get_designer(
+        "llm", settings.llm, recorder=lambda row: runs.llm_call(iteration, row), tokens_used=runs.llm_tokens()
+    )
 
 
 def design_context(state: Mapping[str, Any], config: RunnableConfig | None = None) -> DesignContext:

@@ -6,10 +6,9 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, rundb, thread_id
+from nodes.context import announce, design_context, designer, store
 from nodes.designers.escalation import fix_kind
 from nodes.state import GeneratorState
-from tools.run_rules import best_record
 from tools.schemas import IterationRecord
 
 
@@ -43,16 +42,7 @@ def critic(state: GeneratorState, config: RunnableConfig) -> dict:
         candidates=ranking if ranking and ranking[0].iter_dir == train.iter_dir else [],
     )
     history = [*state.get("history", []), record]
-    best = best_record(history)
-    db = rundb(state)
-    db.record_iteration(thread_id(config), record, train)
-    db.upsert_run(
-        thread_id(config),
-        iterations=len(history),
-        env_steps=state.get("steps_used", 0),
-        best_score=best.eval_mean if best else None,
-        best_iteration=best.iteration if best else None,
-    )
+    store(state, config).iteration_done(record, train, history, state.get("steps_used", 0))
     announce("critic", state["iteration"], f"{critique.verdict}: {critique.reason}", verdict=critique.verdict)
     return {
         "critique": critique,

@@ -10,7 +10,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, iter_dir
+from nodes.context import announce, design_context, designer, store
 from nodes.state import GeneratorState
 from tools.mdp_check import images_kept, validate_mdp
 from tools.schemas import MDPDesign
@@ -47,15 +47,14 @@ def design_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
     who = designer(state, config)
-    check_dir = iter_dir(state, config) / "mdp_check"
+    runs = store(state, config)
     errors: list[str] = []
     profile = state["profile"]
     design: MDPDesign | None = who.design_mdp(ctx)  # None: the designer has no answer
     for attempt in range(1, MAX_REPAIRS + 2):
         if design is None:
             break
-        check_dir.mkdir(parents=True, exist_ok=True)
-        (check_dir / f"attempt_{attempt}.py").write_text(design.code)  # every candidate stays on disk
+        check_dir = runs.keep_attempt(state["iteration"], attempt, design.code)  # every attempt stays on disk
         ask = profile.images if not design.images and not profile.multi_agent else None
         error = validate_mdp(state["spec"].env, design, check_dir, images=ask)
         if error is None:

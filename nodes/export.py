@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
-from nodes.context import announce, run_dir, rundb, thread_id
+from nodes.context import announce, store, thread_id
 from nodes.state import GeneratorState
-from tools.agent_io import export_agent
-from tools.report import write_report
 from tools.run_rules import best_record, run_status
 from tools.schemas import BestIteration, RunSummary
 
@@ -20,10 +16,10 @@ from tools.schemas import BestIteration, RunSummary
 def export(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     task, history = state["spec"], state.get("history", [])
-    out = run_dir(state, config)
+    runs = store(state, config)
     best = best_record(history)
     status = run_status(history, task.target)
-    agent_dir = out / "agent"
+    agent_dir = runs.agent_folder
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(
         thread_id=thread_id(config),
@@ -78,29 +74,7 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
         "reviews": [r.model_dump() for r in state.get("reviews") or []],
         "observation_encoding": state["profile"].observation_encoding if state.get("profile") else "",
     }
-    reviews = state.get("reviews") or []
-    if best is not None:
-        export_agent(
-            Path(best.iter_dir),
-            agent_dir,
-            {"task": task.model_dump(), "eval": result["best"], "thread_id": thread_id(config)},
-        )
-        report = write_report(task, history, best, status, result, agent_dir, reviews)
-    else:
-        report = write_report(task, history, None, status, result, out, reviews)
-    summary = summary.model_copy(update={"report": str(report)})
-    result["report"] = summary.report
-    (out / "result.json").write_text(json.dumps(result, indent=1))
-    rundb(state).upsert_run(
-        thread_id(config),
-        status=status,
-        wall_seconds=summary.wall_seconds,
-        env_steps=summary.env_steps_total,
-        agent_dir=summary.agent_dir,
-        best_score=best.eval_mean if best else None,
-        best_iteration=best.iteration if best else None,
-        iterations=len(history),
-    )
+    summary = runs.finished(task, history, summary, result, state.get("reviews") or [])
     announce(
         "export",
         state.get("iteration", 1) - 1,

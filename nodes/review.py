@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from nodes.context import iter_dir
+from nodes.context import store
 from nodes.designers.expert import ExpertDesigner
 from nodes.state import GeneratorState
 from tools.mdp_check import validate_mdp
@@ -103,8 +103,7 @@ def review_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
             return {}, f"edit refused: {_error_text(e)}"
         if "summary" not in changes:
             edited = edited.model_copy(update={"summary": f"{mdp.summary} (edited in review)"})
-        check_dir = iter_dir(state, config) / "review_check"
-        check_dir.mkdir(parents=True, exist_ok=True)
+        check_dir = store(state, config).check_folder(state["iteration"], "review_check")
         failure = validate_mdp(state["spec"].env, edited, check_dir)
         if failure is not None:
             return {}, f"edited MDP failed validation: {failure}"
