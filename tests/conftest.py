@@ -1,8 +1,11 @@
+import functools
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_checkpoint(progress: Path, step: int, proc: subprocess.Popen, timeout: float = 240) -> int:
+    """The env step of the first checkpoint at or past ``step`` in a run's progress file (the run must
+    still be going)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "run ended before it could be killed"
+        if progress.exists():
+            seen = [json.loads(x) for x in progress.read_text().splitlines() if x.endswith("}")]
+            ckpt = [e["env_step"] for e in seen if e["kind"] == "checkpoint"]
+            if ckpt and ckpt[-1] >= step:
+                return ckpt[-1]
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint in time")
+
+
+@functools.cache
+def profile_once(env: str):
+    """``profile_env`` of an env, three episodes, measured once per test process."""
+    from tools.profiling import profile_env
+
+    return profile_env(env, episodes=3)

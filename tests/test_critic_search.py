@@ -1,15 +1,13 @@
 """The critic searches: a repeated flat failure gets a structural fix, then a screen of diverse
 designs, never the same kind of fix twice (synthetic curves, no training)."""
 
-import functools
-
 import pytest
+from conftest import profile_once
 
 from nodes.designers.base import DesignContext
 from nodes.designers.escalation import FLAT_DIAGNOSES, escalate, fix_kind
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.screen import SCREEN_K, screen_candidates
-from tools.profiling import profile_env
 from tools.schemas import (
     STRUCTURAL_FIXES,
     AlgoConfig,
@@ -25,14 +23,9 @@ from tools.schemas import (
 EXPERT = ExpertDesigner()
 
 
-@functools.cache
-def _profile(env: str):
-    return profile_env(env, episodes=3)
-
-
 def _ctx(env="CartPole-v1", target=475.0, budget=1_000_000, iterations=8) -> DesignContext:
     task = TaskSpec(text="t", env=env, target=target, budget_steps=budget, max_iterations=iterations)
-    return DesignContext(task=task, profile=_profile(env))
+    return DesignContext(task=task, profile=profile_once(env))
 
 
 def _iterate(ctx: DesignContext, curve: list[float]) -> Critique:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 
 from tools import devices, sandbox
 from tools.checkpoint_io import load_checkpoint, save_atomic
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_auto_takes_cuda_only_when_torch_sees_a_gpu(monkeypatch):

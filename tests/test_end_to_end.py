@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ENV_FILE, ROOT, agent2
+from conftest import ENV_FILE, ROOT, agent2, wait_for_checkpoint
 
 from tools.rundb import RunDB
 from tools.train_worker import PROGRESS
@@ -66,19 +66,6 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in status  # a zombie has exited; only its reaper is missing
 
 
-def _wait_for_step(progress: Path, step: int, proc: subprocess.Popen, timeout: float = 240) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        assert proc.poll() is None, "run ended before it could be killed"
-        if progress.exists():
-            seen = [json.loads(x) for x in progress.read_text().splitlines() if x.endswith("}")]
-            ckpt = [e["env_step"] for e in seen if e["kind"] == "checkpoint"]
-            if ckpt and ckpt[-1] >= step:
-                return ckpt[-1]
-        time.sleep(0.2)
-    raise AssertionError("no checkpoint in time")
-
-
 def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir):
     budget = 24_000
     cmd = [
@@ -104,7 +91,7 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir)
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = runs_dir / "kr" / "iter_1" / PROGRESS
-    killed_after = _wait_for_step(progress, budget // 3, proc)
+    killed_after = wait_for_checkpoint(progress, budget // 3, proc)
     time.sleep(0.7)  # die between checkpoints, with work in flight
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -1,26 +1,18 @@
 """The expert designer's decisions come from measured properties and curves."""
 
-import functools
-
 import pytest
-from conftest import ENV_FILE
+from conftest import ENV_FILE, profile_once
 
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner, discount
-from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, CurvePoint, EvalResult, TaskSpec, TrainResult
 
 EXPERT = ExpertDesigner()
 
 
-@functools.cache
-def _profile(env: str):
-    return profile_env(env, episodes=3)
-
-
 def ctx_for(env: str, target=None, budget=100_000, **kw) -> DesignContext:
     task = TaskSpec(text="t", env=env, target=target, budget_steps=budget)
-    return DesignContext(task=task, profile=_profile(env), **kw)
+    return DesignContext(task=task, profile=profile_once(env), **kw)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, agent2, free_port
-from test_end_to_end import _wait_for_step
+from conftest import ROOT, agent2, free_port, wait_for_checkpoint
 
 from tools.train_worker import PROGRESS
 
@@ -121,7 +120,7 @@ def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postg
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    killed_after = _wait_for_step(runs / "pk" / "iter_1" / PROGRESS, 3000, proc)
+    killed_after = wait_for_checkpoint(runs / "pk" / "iter_1" / PROGRESS, 3000, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (runs / "pk" / "result.json").exists()

@@ -1,7 +1,7 @@
 """The run's rules (tools/run_rules.py) and that every part of the loop uses the same ones."""
 
 import pytest
-from test_expert_designer import _profile
+from conftest import profile_once
 
 from graph.build import route_after_critic
 from nodes.designers.base import DesignContext
@@ -71,7 +71,7 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
         }
         assert (route_after_critic(state) == "export") is met
         assert run_status([rec], spec.target) == ("target_met" if met else "budget_exhausted")
-        ctx = DesignContext(task=spec, profile=_profile("CartPole-v1"))
+        ctx = DesignContext(task=spec, profile=profile_once("CartPole-v1"))
         expert = ExpertDesigner()
         ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
         ctx.train = TrainResult(env_steps=10_000, best_test_mean=500.0, stop_reason="target", iter_dir="/tmp/x")
