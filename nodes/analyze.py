@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, store
+from nodes.context import announce, design_context, run_designer, store
 from nodes.state import GeneratorState
 from tools.profiling import profile_env
 
@@ -16,7 +16,7 @@ def analyze_task(state: GeneratorState, config: RunnableConfig) -> dict:
     task = state["spec"]
     profile = profile_env(task.env, seed=task.seed)
     update = {"profile": profile, "iteration": 1, "steps_used": 0, "status": "running"}
-    analysis = designer(state, config).analyze(design_context({**state, **update}))
+    analysis = run_designer(state, config).analyze(design_context({**state, **update}))
     store(state, config).started(task, state["settings"].designer)
     announce(
         "analyze_task",

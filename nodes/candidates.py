@@ -16,7 +16,7 @@ import time
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Send
 
-from nodes.context import announce, design_context, designer, iter_dir
+from nodes.context import announce, design_context, iter_dir, run_designer
 from nodes.designers.screen import SCREEN_SHARE, screen_size
 from nodes.state import CandidateBranch, GeneratorState
 from nodes.train import progress_reporter
@@ -35,10 +35,10 @@ def propose_candidates(state: GeneratorState, config: RunnableConfig) -> dict:
     if ctx.critique is not None and ctx.critique.screen:
         k = screen_size(state["settings"].candidates)
         k, each = candidate_budget(ctx.steps_left, int(SCREEN_SHARE * ctx.steps_left / k), k)
-        proposals = designer(state, config).propose_screen(ctx, k, seed)[:k]
+        proposals = run_designer(state, config).propose_screen(ctx, k, seed)[:k]
     else:
         k, each = candidate_budget(ctx.steps_left, state["algo"].budget_steps, state["settings"].candidates)
-        proposals = designer(state, config).propose_candidates(ctx, k, seed)[:k]
+        proposals = run_designer(state, config).propose_candidates(ctx, k, seed)[:k]
     out = []
     for c in proposals:
         algo = c.algo.model_copy(update={"budget_steps": each})

@@ -27,7 +27,7 @@ def iter_dir(state: Mapping[str, Any], config: RunnableConfig | None) -> Path:
     return store(state, config).iteration_folder(state["iteration"])
 
 
-def designer(state: Mapping[str, Any], config: RunnableConfig | None = None) -> Designer:
+def run_designer(state: Mapping[str, Any], config: RunnableConfig | None = None) -> Designer:
     """The run's designer; LLM calls and tokens go to the run database under this thread."""
     settings = state["settings"]
     if settings.designer != "llm":

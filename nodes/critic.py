@@ -6,7 +6,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, store
+from nodes.context import announce, design_context, run_designer, store
 from nodes.designers.escalation import fix_kind
 from nodes.state import GeneratorState
 from tools.schemas import IterationRecord
@@ -14,7 +14,7 @@ from tools.schemas import IterationRecord
 
 def critic(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    critique = designer(state, config).critique(design_context(state, config))
+    critique = run_designer(state, config).critique(design_context(state, config))
     train, ev, mdp, algo = state["train"], state["eval"], state["mdp"], state["algo"]
     ranking = state.get("ranking") or []
     record = IterationRecord(

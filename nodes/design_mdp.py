@@ -10,7 +10,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer, store
+from nodes.context import announce, design_context, run_designer, store
 from nodes.state import GeneratorState
 from tools.mdp_check import images_kept, validate_mdp
 from tools.schemas import MDPDesign
@@ -46,7 +46,7 @@ def original_mdp(obs_dim: int) -> MDPDesign:
 def design_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
     ctx = design_context(state, config)
-    who = designer(state, config)
+    who = run_designer(state, config)
     runs = store(state, config)
     errors: list[str] = []
     profile = state["profile"]

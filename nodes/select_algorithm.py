@@ -6,13 +6,13 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from nodes.context import announce, design_context, designer
+from nodes.context import announce, design_context, run_designer
 from nodes.state import GeneratorState
 
 
 def select_algorithm(state: GeneratorState, config: RunnableConfig) -> dict:
     t0 = time.perf_counter()
-    algo = designer(state, config).select_algorithm(design_context(state, config))
+    algo = run_designer(state, config).select_algorithm(design_context(state, config))
     announce(
         "select_algorithm",
         state["iteration"],
