@@ -12,17 +12,18 @@ continue from their own training checkpoints (each candidate has its own folder)
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Send
 
-from nodes.context import announce, design_context, iter_dir, run_designer
+from nodes.context import announce, design_context, iter_dir, progress_reporter, run_designer
 from nodes.designers.screen import SCREEN_SHARE, screen_size
-from nodes.state import CandidateBranch, GeneratorState
-from nodes.train import progress_reporter
+from nodes.state import CandidateBranch, GeneratorState, RunSettings
 from tools.executors import get_executor
 from tools.run_rules import candidate_budget, epoch_steps, iteration_seed
-from tools.schemas import CandidateRank, CandidateResult, TrainJob
+from tools.schemas import Candidate, CandidateRank, CandidateResult, TaskSpec, TrainJob
 
 CANDIDATE_FOLDER = "candidate_{index}"
 
@@ -63,23 +64,36 @@ def fan_out(state: GeneratorState) -> list[Send]:
     ]
 
 
-def train_candidate(branch: CandidateBranch, config: RunnableConfig) -> dict:
-    """Train and evaluate one candidate on the run's executor, in its own folder. Its seconds reach
-    ``wall_seconds`` through the fan-in (branches overlap: their seconds don't add up)."""
+def run_candidate(
+    task: TaskSpec, settings: RunSettings, iteration: int, c: Candidate, folder: Path, label: str, **fields: Any
+) -> CandidateResult:
+    """Train and evaluate one candidate on the run's executor in ``folder``: the one way every
+    iteration trains (K = 1 through ``train``, K > 1 through ``train_candidate``)."""
     started = time.time()
-    task, settings, c, k = branch["spec"], branch["settings"], branch["candidate"], branch["iteration"]
-    folder = iter_dir(branch, config) / CANDIDATE_FOLDER.format(index=c.index)
     job = TrainJob(env=task.env, mdp=c.mdp, algo=c.algo, seed=c.seed, target=task.target)
     executor = get_executor(settings.executor, settings.max_parallel, settings.ray_address)
     with progress_reporter(
-        f"iter {k} #{c.index} {c.label[:28]}",
-        c.algo.budget_steps,
-        settings.progress,
-        iteration=k,
-        algorithm=c.algo.algorithm,
-        candidate=c.index,
+        label, c.algo.budget_steps, settings.progress, iteration=iteration, algorithm=c.algo.algorithm, **fields
     ) as on_progress:
         train, ev = executor.run(job, folder, task.eval_episodes, on_progress)
+    return CandidateResult(
+        iteration=iteration,
+        candidate=c,
+        train=train,
+        eval=ev,
+        executor=executor.name,
+        started=started,
+        finished=time.time(),
+    )
+
+
+def train_candidate(branch: CandidateBranch, config: RunnableConfig) -> dict:
+    """Train and evaluate one of K candidates in its own folder. Its seconds reach ``wall_seconds``
+    through the fan-in (branches overlap: their seconds don't add up)."""
+    task, settings, c, k = branch["spec"], branch["settings"], branch["candidate"], branch["iteration"]
+    folder = iter_dir(branch, config) / CANDIDATE_FOLDER.format(index=c.index)
+    result = run_candidate(task, settings, k, c, folder, f"iter {k} #{c.index} {c.label[:28]}", candidate=c.index)
+    ev = result.eval
     announce(
         "train_candidate",
         k,
@@ -88,19 +102,7 @@ def train_candidate(branch: CandidateBranch, config: RunnableConfig) -> dict:
         candidate=c.index,
         mean=ev.mean,
     )
-    return {
-        "candidate_results": [
-            CandidateResult(
-                iteration=k,
-                candidate=c,
-                train=train,
-                eval=ev,
-                executor=executor.name,
-                started=started,
-                finished=time.time(),
-            )
-        ]
-    }
+    return {"candidate_results": [result]}
 
 
 def _key(r: CandidateResult) -> tuple:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
 from nodes.designers import DesignContext, Designer, get_designer
+from tools.progress import TrainingProgress
 from tools.run_store import RunStore
+from tools.training import ProgressFn
 
 
 def thread_id(config: RunnableConfig | None) -> str:
@@ -70,3 +74,28 @@ def announce(node: str, iteration: int, text: str, **data: Any) -> None:
     writer = stream_writer()
     if writer is not None:
         writer({"type": "step", "node": node, "iteration": iteration, "text": text, **data})
+
+
+STREAM_EVERY_S = 2.0
+"""Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
+
+
+@contextmanager
+def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> Iterator[ProgressFn]:
+    """A callback for the worker's progress lines: a terminal bar, and 'training' custom events for
+    streaming clients (``fields`` identify the branch: iteration, algorithm, candidate)."""
+    writer = stream_writer()
+    last_streamed = [0.0]
+    with TrainingProgress(label, budget, enabled=enabled) as bar:
+
+        def on_progress(event: dict) -> None:
+            bar.update(event)
+            if writer is None or event.get("kind") == "train":
+                return
+            now = time.perf_counter()
+            if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
+                return
+            last_streamed[0] = now
+            writer({"type": "training", "budget_steps": budget, **fields, **event})
+
+        yield on_progress
