@@ -28,6 +28,7 @@ DOORS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
+
 PATHS = [
     "../",
     "../../escape",
@@ -59,7 +60,11 @@ PATHS = [
     "a b",
     "*",
 ]
+
+
 paths = st.one_of(st.sampled_from(PATHS), st.text(max_size=24))
+
+
 NUMBERS = [
     "-1",
     "0",
@@ -80,6 +85,8 @@ NUMBERS = [
     "+5",
     "9" * 400,
 ]
+
+
 numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-(10**20), 10**20).map(str), st.text(max_size=8))
 
 
@@ -218,8 +225,6 @@ def test_floats(scratch, capsys, flag, value):
     shut(lambda v: ["run", "--env", "CartPole-v1", flag, v], value, scratch, capsys)
 
 
-# --- MCP: the same doors through the official client, in process, with the server confined (HTTP mode) ---
-
 MCP_CALLS = {
     "start_run thread_id": lambda v: ("start_run", {"env": "CartPole-v1", "thread_id": v}),
     "run_status": lambda v: ("run_status", {"thread_id": v}),
@@ -227,6 +232,8 @@ MCP_CALLS = {
     "answer_review": lambda v: ("answer_review", {"thread_id": v, "action": "approve"}),
     "evaluate_agent": lambda v: ("evaluate_agent", {"agent_dir": v}),
 }
+
+
 MCP_NUMBERS = {
     "start_run seed": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "seed": n}),
     "start_run budget_steps": lambda n: ("start_run", {"env": "CartPole-v1", "thread_id": "ok", "budget_steps": n}),
@@ -238,6 +245,8 @@ MCP_NUMBERS = {
     "profile_env seed": lambda n: ("profile_env", {"env": "CartPole-v1", "seed": n}),
     "profile_env episodes": lambda n: ("profile_env", {"env": "CartPole-v1", "episodes": n}),
 }
+
+
 MCP_BOUNDS = {
     "seed": (0, 10**9),
     "budget_steps": (1, 10**10),
@@ -335,35 +344,3 @@ def test_mcp_resources_with_hostile_ids(scratch):
         assert isinstance(outcome, Exception), outcome
         assert "Traceback" not in str(outcome)
     assert not runs.exists() or not any(runs.iterdir())
-
-
-def test_runs_root_confines_a_server_client(tmp_path, monkeypatch):
-    """On the LangGraph API server a client's runs_dir must lie inside $AGENT2_RUNS_DIR."""
-    from langgraph.runtime import Runtime
-
-    from envs.errors import Agent2Error
-    from nodes.intake import intake_on_server
-    from nodes.state import RunContext, RunRequest
-
-    root = tmp_path / "served"
-    monkeypatch.setenv("AGENT2_RUNS_DIR", str(root))
-    request = RunRequest(env="CartPole-v1")
-    for outside in [str(tmp_path), "/tmp", "../x", str(root) + "/../x", "~", "a\x00b"]:
-        with pytest.raises(Agent2Error, match="outside the server's runs root|not a usable path"):
-            intake_on_server(request, Runtime(context=RunContext(runs_dir=outside)))
-    inside = intake_on_server(request, Runtime(context=RunContext(runs_dir="team-a")))
-    assert inside["settings"].runs_dir == str(root / "team-a")
-    default = intake_on_server(request, Runtime(context=RunContext()))
-    assert default["settings"].runs_dir == str(root)
-    assert not root.exists()  # checked, nothing written yet
-
-
-def test_thread_folder_cannot_be_a_symlink_out(tmp_path):
-    from tools.run_folders import BadThreadIdError, run_folder
-
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    (runs / "link").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(BadThreadIdError, match="outside the runs folder"):
-        run_folder(runs, "link")
-    assert run_folder(runs, "fine-1.x_y") == runs / "fine-1.x_y"

@@ -6,76 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import IDENTITY_MDP, ROOT, agent2
 
-from app.review_prompt import WAITING, answer_from_flags, ask_review, parse_assignments
-from envs.errors import Agent2Error
-from nodes.designers.base import DesignContext
-from nodes.designers.expert import ExpertDesigner
-from nodes.review import parse_answer
-from tools.profiling import profile_env
-from tools.schemas import ReviewAnswer, ReviewNote, TaskSpec
-
-
-@pytest.mark.parametrize(
-    "raw,action",
-    [("approve", "approve"), (" Reject ", "reject"), ({"action": "edit", "changes": {"lr": 0.01}}, "edit")],
-)
-def test_answers_parse(raw, action):
-    assert parse_answer(raw).action == action
-
-
-@pytest.mark.parametrize("raw", ["maybe", {"action": "edit", "bogus": 1}, 42])
-def test_bad_answers_are_refused(raw):
-    with pytest.raises(ValueError):
-        parse_answer(raw)
-
-
-def test_flags_give_one_answer(tmp_path):
-    code = tmp_path / "m.py"
-    code.write_text(IDENTITY_MDP)
-    assert answer_from_flags(False, None, [], None) is None
-    assert answer_from_flags(True, None, [], None) == ReviewAnswer(action="approve")
-    assert answer_from_flags(False, "no", [], None) == ReviewAnswer(action="reject", feedback="no")
-    edit = answer_from_flags(False, None, ["lr=0.01", "hidden_sizes=[32, 32]", "activation=relu"], str(code))
-    assert edit.changes == {"lr": 0.01, "hidden_sizes": [32, 32], "activation": "relu", "code": IDENTITY_MDP}
-    as_json = answer_from_flags(False, None, [], None, '{"action": "edit", "changes": {"gamma": 0.98}}')
-    assert as_json == ReviewAnswer(action="edit", changes={"gamma": 0.98})
-    with pytest.raises(Agent2Error, match="one answer"):
-        answer_from_flags(True, "no", [], None)
-    with pytest.raises(Agent2Error, match="not a review answer"):
-        answer_from_flags(False, None, [], None, '{"action": "maybe"}')
-    with pytest.raises(Agent2Error, match="not a review answer"):
-        answer_from_flags(False, None, [], None, "{oops")
-    with pytest.raises(Agent2Error, match="KEY=VALUE"):
-        parse_assignments(["lr"])
-    with pytest.raises(Agent2Error, match="missing.py"):
-        answer_from_flags(False, None, [], str(tmp_path / "missing.py"))
-
-
-def test_prompt_asks_until_the_answer_is_usable():
-    said = iter(["what?", "e", "lr", "e", "lr=0.002 algorithm=DQN"])
-    answer = ask_review({"stage": "algorithm"}, read=lambda _: next(said))
-    assert answer == ReviewAnswer(action="edit", changes={"lr": 0.002, "algorithm": "DQN"})
-    said = iter(["r", "smaller network"])
-    assert ask_review({"stage": "mdp"}, read=lambda _: next(said)).feedback == "smaller network"
-
-
-@pytest.fixture(scope="module")
-def cartpole_ctx():
-    task = TaskSpec(text="t", env="CartPole-v1", target=475, budget_steps=50_000)
-    return DesignContext(task=task, profile=profile_env("CartPole-v1", episodes=3))
-
-
-def test_expert_answers_a_rejection_with_another_proposal(cartpole_ctx):
-    expert = ExpertDesigner()
-    first_mdp, first_algo = expert.design_mdp(cartpole_ctx), expert.select_algorithm(cartpole_ctx)
-    note = ReviewNote(stage="mdp", rejected=first_mdp.summary, feedback="no")
-    second_mdp = expert.design_mdp(DesignContext(**{**cartpole_ctx.__dict__, "mdp": first_mdp, "review": note}))
-    assert second_mdp.code != first_mdp.code and second_mdp.summary != first_mdp.summary
-    note = ReviewNote(stage="algorithm", rejected=first_algo.short())
-    second_algo = expert.select_algorithm(
-        DesignContext(**{**cartpole_ctx.__dict__, "algo": first_algo, "review": note})
-    )
-    assert (first_algo.algorithm, second_algo.algorithm) == ("PPO", "DQN")
+from app.review_prompt import WAITING
 
 
 def _answer(runs: Path, thread: str, *flags: str):
@@ -141,14 +72,6 @@ def test_cli_review_edit_reject_approve_then_fork(tmp_path, runs_dir):
     assert proc.returncode == 2 and "no iteration 2" in proc.stderr
     proc = agent2("fork", "rv", "--iteration", "1", "--thread-id", "rv2", "--runs-dir", str(runs_dir))
     assert proc.returncode == 2 and "already exists" in proc.stderr
-
-
-def test_server_graph_has_no_checkpointer_and_langgraph_json_points_at_it():
-    from graph.server import graph
-
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    assert config["graphs"]["agent2"]["path"] == "graph.server:graph"
-    assert graph.checkpointer is None and graph.get_input_jsonschema()["required"] == ["env"]
 
 
 def test_langgraph_dockerfile_installs_bubblewrap_and_the_cpu_torch_before_agent2(tmp_path):

@@ -40,9 +40,3 @@ def test_tasks_lists_the_builtins():
     out = agent2("tasks").stdout
     for name in ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCarContinuous-v0", "LunarLander-v3"):
         assert name in out
-
-
-def test_runs_on_an_empty_folder_creates_nothing(tmp_path):
-    out = agent2("runs", "--runs-dir", str(tmp_path / "none"))
-    assert out.returncode == 0 and "no runs in" in out.stdout
-    assert not (tmp_path / "none").exists()

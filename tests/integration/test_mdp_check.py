@@ -3,7 +3,7 @@
 import pytest
 
 from nodes.design_mdp import ORIGINAL_MDP_CODE
-from tools.mdp_check import static_check, validate_mdp
+from tools.mdp_check import validate_mdp
 from tools.schemas import MDPDesign
 
 
@@ -13,23 +13,6 @@ def design(code: str, dim: int = 4) -> MDPDesign:
 
 def test_original_design_passes(tmp_path):
     assert validate_mdp("CartPole-v1", design(ORIGINAL_MDP_CODE), tmp_path) is None
-
-
-@pytest.mark.parametrize(
-    "code,message",
-    [
-        ("def observation(obs):\n  return obs\ndef action(a) return a\n", "syntax error"),
-        (
-            ORIGINAL_MDP_CODE.replace("def reward(obs, action, next_obs, reward, info)", "def reward(obs, info)"),
-            "reward() takes 2 positional arguments, expected 5",
-        ),
-        (ORIGINAL_MDP_CODE.replace("def action(act)", "def act(act)"), "missing top-level function action()"),
-        ("import os\n" + ORIGINAL_MDP_CODE, "import of os is not allowed"),
-        (ORIGINAL_MDP_CODE + "\nx = open('/etc/passwd')\n", "use of 'open' is not allowed"),
-    ],
-)
-def test_static_check_rejects(code, message):
-    assert message in static_check(code)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,5 @@
 """MuJoCo built-in tasks: make, profile, the expert's design, and a tiny run through the graph."""
 
-from conftest import agent2, tiny_run
-
 from envs.registry import BUILTIN_TASKS
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
@@ -23,10 +21,3 @@ def test_expert_gives_high_dimensional_control_a_bigger_sac():
     ctx = DesignContext(task=TaskSpec(text="t", env="Ant-v5", target=2500, budget_steps=300_000), profile=p)
     cfg = ExpertDesigner().select_algorithm(ctx)
     assert cfg.algorithm == "SAC" and cfg.hidden_sizes == [256, 256] and cfg.start_steps >= 1000
-
-
-def test_tiny_hopper_run_exports_and_plays(runs_dir):
-    result = tiny_run(runs_dir, "Hopper-v5", "hop", 1500, eval_episodes=2)
-    assert result["iterations"][0]["algorithm"] == "SAC" and result["best"]["eval_mean"] is not None
-    play = agent2("play", result["agent_dir"], "--episodes", "1")
-    assert play.returncode == 0 and "episode 1: return" in play.stdout

@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
+
+
 from bench import suite
 
 
@@ -101,45 +103,6 @@ def test_shards_split_the_runs_without_overlap(full_dir, tmp_path, monkeypatch):
         )
         suite.run_full(_args(tmp_path), jobs, {"CartPole-v1": 1000}, {"CartPole-v1": 475.0}, shard, 2)
     assert sorted(seen[0]) == [0, 2, 4] and sorted(seen[1]) == [1, 3]
-
-
-def test_a_stopped_agent2_run_is_resumed_and_a_finished_one_only_read(tmp_path, monkeypatch):
-    commands = []
-    runs = tmp_path / "runs"
-
-    def fake_run(cmd, env=None):
-        commands.append(cmd[3])  # python -m app.cli <command>
-        return subprocess.CompletedProcess(cmd, 1, "", "stopped"), 0.5
-
-    monkeypatch.setattr(suite, "_run", fake_run)
-    out = suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
-    assert commands == ["run"] and out["error"] == "stopped"
-    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: thread == "t")
-    runs.mkdir()
-    (runs / "checkpoints.sqlite").touch()
-    suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
-    assert commands == ["run", "resume"]
-
-
-def test_a_resume_trains_again_only_when_the_checkpoint_no_longer_fits(tmp_path, monkeypatch):
-    """Never throw away hours of training: ``--restart-iteration`` only after a plain resume refused."""
-    calls = []
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    (runs / "checkpoints.sqlite").touch()
-    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: True)
-    for stderr in ("killed", "holds training that cannot continue: ...; resume with --restart-iteration to ..."):
-        calls.clear()
-        monkeypatch.setattr(
-            suite,
-            "_run",
-            lambda cmd, env=None, _e=stderr: (
-                calls.append(cmd[3:-2]) or (subprocess.CompletedProcess(cmd, 1, "", _e), 0.5)
-            ),
-        )
-        suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
-        assert calls[0] == ["resume", "t"]
-        assert calls[1:] == ([] if stderr == "killed" else [["resume", "t", "--restart-iteration"]])
 
 
 def test_shard_and_task_errors_are_one_line(tmp_path):

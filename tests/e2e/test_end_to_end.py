@@ -1,0 +1,70 @@
+"""Real runs through the graph with tiny budgets: export and play, a kill -9 and a resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ROOT, agent2, wait_for_checkpoint
+
+from tools.rundb import RunDB
+from tools.train_worker import PROGRESS
+from tools.training import steps_consumed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited; only its reaper is missing
+
+
+def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir):
+    budget = 24_000
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "run",
+        "--env",
+        "CartPole-v1",
+        "--target",
+        "100000",
+        "--budget-steps",
+        str(budget),
+        "--max-iterations",
+        "1",
+        "--eval-episodes",
+        "3",
+        "--runs-dir",
+        str(runs_dir),
+        "--thread-id",
+        "kr",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = runs_dir / "kr" / "iter_1" / PROGRESS
+    killed_after = wait_for_checkpoint(progress, budget // 3, proc)
+    time.sleep(0.7)  # die between checkpoints, with work in flight
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)  # the worker follows its parent (PR_SET_PDEATHSIG)
+    pids = {json.loads(x)["pid"] for x in progress.read_text().splitlines()}
+    assert not any(_alive(p) for p in pids), "training worker outlived its parent"
+    assert not (runs_dir / "kr" / "result.json").exists()
+
+    resumed = agent2("resume", "kr", "--runs-dir", str(runs_dir), timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads((runs_dir / "kr" / "result.json").read_text())
+    assert result["status"] == "budget_exhausted" and len(result["iterations"]) == 1
+    train = json.loads((runs_dir / "kr" / "iter_1" / "train_result.json").read_text())
+    assert train["resumed_at_step"] >= killed_after  # continued, not restarted
+    consumed = steps_consumed(runs_dir / "kr" / "iter_1")
+    assert consumed <= 1.1 * train["env_steps"], (consumed, train["env_steps"])
+    assert len(RunDB(runs_dir).iterations("kr")) == 1
+    again = agent2("resume", "kr", "--runs-dir", str(runs_dir))  # a finished run: nothing to redo
+    assert again.returncode == 0 and "budget_exhausted" in again.stdout

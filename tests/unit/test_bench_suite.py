@@ -1,0 +1,53 @@
+"""The full suite builds its table over several calls: finished results are kept, failed and missing
+ones are run, a stopped Agent² run is resumed rather than started again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT))
+
+
+from bench import suite
+
+
+def test_a_stopped_agent2_run_is_resumed_and_a_finished_one_only_read(tmp_path, monkeypatch):
+    commands = []
+    runs = tmp_path / "runs"
+
+    def fake_run(cmd, env=None):
+        commands.append(cmd[3])  # python -m app.cli <command>
+        return subprocess.CompletedProcess(cmd, 1, "", "stopped"), 0.5
+
+    monkeypatch.setattr(suite, "_run", fake_run)
+    out = suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+    assert commands == ["run"] and out["error"] == "stopped"
+    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: thread == "t")
+    runs.mkdir()
+    (runs / "checkpoints.sqlite").touch()
+    suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+    assert commands == ["run", "resume"]
+
+
+def test_a_resume_trains_again_only_when_the_checkpoint_no_longer_fits(tmp_path, monkeypatch):
+    """Never throw away hours of training: ``--restart-iteration`` only after a plain resume refused."""
+    calls = []
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "checkpoints.sqlite").touch()
+    monkeypatch.setattr("graph.runner.thread_recorded", lambda thread, runs_dir: True)
+    for stderr in ("killed", "holds training that cannot continue: ...; resume with --restart-iteration to ..."):
+        calls.clear()
+        monkeypatch.setattr(
+            suite,
+            "_run",
+            lambda cmd, env=None, _e=stderr: (
+                calls.append(cmd[3:-2]) or (subprocess.CompletedProcess(cmd, 1, "", _e), 0.5)
+            ),
+        )
+        suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
+        assert calls[0] == ["resume", "t"]
+        assert calls[1:] == ([] if stderr == "killed" else [["resume", "t", "--restart-iteration"]])
