@@ -1,7 +1,7 @@
 """Fault injection for the reliability suite: kill -9 a run (its CLI, or its training worker) at a
 seeded random moment, resume it, and check what it left behind.
 
-Used by ``tests/test_faults.py`` (a few trials in CI) and ``bench/reliability.py`` (20+ trials).
+Used by ``tests/e2e/test_faults.py`` (a few trials in CI) and ``bench/reliability.py`` (20+ trials).
 """
 
 from __future__ import annotations
