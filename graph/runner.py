@@ -41,7 +41,8 @@ STATE_TYPES = [
     for n in dir(schemas)
     if isinstance(getattr(schemas, n), type) and issubclass(getattr(schemas, n), schemas.BaseModel)
 ]
-STATE_TYPES += [("nodes.state", n) for n in ("RunSettings", "RunRequest", "RunContext")]
+STATE_TYPES += [(m, n) for m in ("nodes.state", "graph.state") for n in ("RunSettings", "RunRequest", "RunContext")]
+"""``graph.state``: where checkpoints written before the state types moved name them."""
 STATE_TYPES += [("nodes.designers.llm_config", "LLMSettings")]
 
 

@@ -88,3 +88,14 @@ def test_state_round_trips_through_the_checkpointer(tmp_path):
     assert got["spec"] == task and got["critique"] == crit
     assert got["history"] == [record(1, 12.5)] and got["steps_used"] == 77
     assert isinstance(got["settings"], RunSettings)
+
+
+def test_checkpoints_that_name_the_old_state_module_still_load():
+    """Runs checkpointed before the state types moved (graph/state.py → nodes/state.py) resume: the
+    old module name reads back as the same typed settings, not a dict."""
+    serde = serializer()
+    kind, data = serde.dumps_typed(RunSettings(runs_dir="/r", designer="expert", candidates=3))
+    assert b"nodes.state" in data
+    old = data.replace(b"nodes.state", b"graph.state")  # the same length: msgpack's sizes still hold
+    back = serde.loads_typed((kind, old))
+    assert isinstance(back, RunSettings) and back.candidates == 3 and back.runs_dir == "/r"
