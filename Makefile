@@ -46,7 +46,7 @@ check: setup
 # every tier: tests/unit, tests/integration (training runs in worker processes), tests/e2e (services,
 # kill and resume, a real model); one test file per core at once
 test: check setup-llm
-	$(VENV)/bin/pytest -q -n auto --dist loadfile
+	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=30
 
 # the fast loop while coding (no training runs, no services)
 test-unit: setup

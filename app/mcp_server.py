@@ -3,7 +3,8 @@
 Tools call the same functions the generator's nodes call (``profile_env``, ``validate_mdp``, the
 exported agent's evaluation); env code runs in a fresh process per call (an env that hangs or
 crashes takes that process down, not the server; MetaDrive and MPE cannot share one process).
-Runs start in the background and are polled. The tools that may take long (profile_env,
+Runs start in the background (through ``app/service.py``) and are polled. The tools import what they
+need inside their bodies: those run in fresh processes, which import this module and nothing more. The tools that may take long (profile_env,
 validate_mdp, evaluate_agent) send MCP progress notifications every ``PROGRESS_EVERY_S`` seconds
 while their process works (seconds elapsed, when the client asked for progress), and a client's
 cancellation kills that process (with the training worker it started). Over HTTP the server binds 127.0.0.1 by default and,

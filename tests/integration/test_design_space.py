@@ -290,7 +290,7 @@ def test_a_design_that_hands_the_images_on_unchanged_keeps_its_convolutions(tmp_
         "iteration": 1,
         "settings": RunSettings(runs_dir=str(tmp_path)),
     }
-    monkeypatch.setattr(node, "designer", lambda s, c: Undeclared())
+    monkeypatch.setattr(node, "run_designer", lambda s, c: Undeclared())
     out = design_mdp(state, {"configurable": {"thread_id": "img"}})
     assert out["mdp"].images == profile.images and not out["mdp_errors"]
 
