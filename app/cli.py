@@ -6,6 +6,7 @@ once, without loading torch, Tianshou, LangGraph or gymnasium (seconds on a cold
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -100,7 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     run.add_argument("--designer", choices=DESIGNERS, default=default_designer())
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--review", action="store_true", help="stop for your review after each MDP design and algorithm choice"
     )
@@ -129,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local executor: most candidates training at once (default: the CPU count)",
     )
     _llm_flags(run)
-    _device_flag(run)
-    _checkpointer_flag(run)
+    _run_flags(run)
 
     res = sub.add_parser("resume", help="continue an interrupted run, or answer its pending review")
     res.add_argument("thread_id", type=_thread_id)
@@ -141,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the current iteration's checkpoint no longer fits its job (Agent² was updated, "
         "or the job changed), train that iteration again from the start",
     )
-    _device_flag(res)
-    _checkpointer_flag(res)
+    _run_flags(res)
     ans = res.add_argument_group("answer to a pending review (without one: the prompt, on a terminal)")
     ans.add_argument("--approve", action="store_true", help="keep the proposal")
     ans.add_argument(
@@ -177,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--runs-dir", type=_path, default=DEFAULT_RUNS_DIR)
     fork.add_argument("--review", action="store_true", help="review the designs in the new run")
     fork.add_argument("--no-start", action="store_true", help="create the new thread without running it")
-    _device_flag(fork)
-    _checkpointer_flag(fork)
+    _run_flags(fork)
 
     mcp = sub.add_parser("mcp", help="serve the RL toolset over the Model Context Protocol")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
@@ -226,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the model endpoint the LLM designer would use")
     _llm_flags(doctor)
     return p
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of the commands that run the graph here (run, resume, fork)."""
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _device_flag(p)
+    _checkpointer_flag(p)
 
 
 def _checkpointer_flag(p: argparse.ArgumentParser) -> None:
@@ -293,10 +297,27 @@ def _summary(values: dict, thread_id: str) -> int:
     return 0 if values.get("status") in ("target_met", "budget_exhausted") else 1
 
 
-def _drive(step, thread_id: str, runs_dir: str) -> int:
-    """Run ``step()`` (start or continue a thread), answer its reviews, print the summary; Ctrl-C keeps it."""
+def _drive(step: Callable, thread_id: str, runs_dir: str, progress: bool) -> int:
+    """Run ``step(on_event)`` (start or continue a thread) with its progress bars unless ``progress`` is
+    off, answer its reviews at the terminal, print the summary; Ctrl-C keeps the run."""
+    from app import service
+    from app.progress import ProgressBars
+    from app.review_prompt import WAITING
+
+    def streamed(go: Callable) -> dict:
+        if not progress:
+            return go(on_event=None)
+        with ProgressBars() as bars:
+            return go(on_event=bars)
+
     try:
-        return _settle(step(), thread_id, runs_dir)
+        values = streamed(step)
+        while values.get("__interrupt__"):
+            answer = _ask(values["__interrupt__"][0], thread_id, runs_dir)
+            if answer is None:
+                return WAITING
+            values = streamed(functools.partial(service.resume, thread_id, runs_dir, answer))
+        return _summary(values, thread_id)
     except KeyboardInterrupt:
         print(
             f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {runs_dir}'", file=sys.stderr
@@ -304,31 +325,24 @@ def _drive(step, thread_id: str, runs_dir: str) -> int:
         return 130
 
 
-def _settle(values: dict, thread_id: str, runs_dir: str) -> int:
-    """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
+def _ask(payload: dict, thread_id: str, runs_dir: str):
+    """The answer to a pending review from the terminal, or None (no terminal, or Ctrl-D / Ctrl-C at the
+    prompt: the review stays pending, and how to answer it later is printed)."""
     from rich.console import Console
 
-    from app import service
-    from app.review_prompt import WAITING, ask_review, how_to_answer, show_review
+    from app.review_prompt import ask_review, how_to_answer, show_review
 
-    console = Console(file=sys.stderr, width=None if sys.stderr.isatty() else 120)
-    while values.get("__interrupt__"):
-        payload = values["__interrupt__"][0]
-        show_review(payload, console)
-        answer = None
-        if sys.stdin.isatty():
-            try:
-                answer = ask_review(payload)
-            except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: the review stays pending
-                print(file=sys.stderr)
-        if answer is None:
-            print(
-                f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
-                f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}"
-            )
-            return WAITING
-        values = service.resume(thread_id, runs_dir, answer)
-    return _summary(values, thread_id)
+    show_review(payload, Console(file=sys.stderr, width=None if sys.stderr.isatty() else 120))
+    if sys.stdin.isatty():
+        try:
+            return ask_review(payload)
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+    print(
+        f"thread:  {thread_id}\nstatus:  waiting for review of the {payload['stage']} "
+        f"(iteration {payload['iteration']})\n{how_to_answer(thread_id, runs_dir)}"
+    )
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -351,7 +365,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         RunContext,
         designer=args.designer,
         runs_dir=args.runs_dir,
-        progress=not args.no_progress,
         review=True if args.review else None,
         llm=llm_settings(args) if args.designer == "llm" else None,
         candidates=args.candidates,
@@ -367,7 +380,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     try:
-        return _drive(lambda: service.start(request, context, thread_id), thread_id, args.runs_dir)
+        go = lambda on_event: service.start(request, context, thread_id, on_event)  # noqa: E731
+        return _drive(go, thread_id, args.runs_dir, not args.no_progress)
     except ThreadBusyError:
         raise
     except Agent2Error as e:
@@ -379,11 +393,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from app.review_prompt import answer_from_flags
 
     answer = answer_from_flags(args.approve, args.reject, args.edit, args.edit_code, args.answer)
-    return _drive(
-        lambda: service.resume(args.thread_id, args.runs_dir, answer, restart_iteration=args.restart_iteration),
-        args.thread_id,
-        args.runs_dir,
-    )
+    restart = args.restart_iteration
+    go = lambda on_event: service.resume(args.thread_id, args.runs_dir, answer, restart, on_event)  # noqa: E731
+    return _drive(go, args.thread_id, args.runs_dir, not args.no_progress)
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
@@ -395,7 +407,8 @@ def cmd_fork(args: argparse.Namespace) -> int:
     if args.no_start:
         print(f"thread:  {new_id}\nstart:   agent2 resume {new_id} --runs-dir {args.runs_dir}")
         return 0
-    return _drive(lambda: service.resume(new_id, args.runs_dir), new_id, args.runs_dir)
+    go = lambda on_event: service.resume(new_id, args.runs_dir, on_event=on_event)  # noqa: E731
+    return _drive(go, new_id, args.runs_dir, not args.no_progress)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:

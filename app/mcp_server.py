@@ -263,7 +263,6 @@ def build_server(
             llm=service.typed(LLMSettings, **llm) if llm else None,
             review=review,
             runs_dir=runs_dir,
-            progress=False,
             candidates=candidates,
             executor=executor,
             ray_address=ray_address,

@@ -23,6 +23,7 @@ from app import background
 from envs.errors import Agent2Error
 from envs.loading import canonical_ref
 from graph import runner
+from graph.runner import OnEvent
 from nodes.intake import DEFAULT_RUNS_DIR, resolve_spec, run_settings
 from nodes.state import RunContext, RunRequest
 from tools.executors import get_executor
@@ -81,16 +82,23 @@ def probe(request: RunRequest, context: RunContext) -> TaskSpec:
     return resolve_spec(request)
 
 
-def start(request: RunRequest, context: RunContext, thread_id: str) -> dict:
+def start(request: RunRequest, context: RunContext, thread_id: str, on_event: OnEvent | None = None) -> dict:
     """Run a new thread here until it ends or stops for a review; its state values (after
-    ``check_new_run`` and ``probe``)."""
-    return runner.start_run(request, context, thread_id)
+    ``check_new_run`` and ``probe``). ``on_event`` takes the nodes' custom events as they come
+    (training progress, each node's decision)."""
+    return runner.start_run(request, context, thread_id, on_event)
 
 
 def resume(
-    thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None, restart_iteration: bool = False
+    thread_id: str,
+    runs_dir: str | Path,
+    answer: ReviewAnswer | None = None,
+    restart_iteration: bool = False,
+    on_event: OnEvent | None = None,
 ) -> dict:
-    return runner.resume_run(thread_id, Path(runs_dir).resolve(), answer, restart_iteration=restart_iteration)
+    return runner.resume_run(
+        thread_id, Path(runs_dir).resolve(), answer, restart_iteration=restart_iteration, on_event=on_event
+    )
 
 
 def fork(thread_id: str, iteration: int, new_thread_id: str, runs_dir: str | Path, review: bool | None = None) -> None:
@@ -107,7 +115,7 @@ def start_in_background(request: RunRequest, context: RunContext, thread_id: str
     if folder.exists():
         raise Agent2Error(f"thread {thread_id!r} already exists in {str(runs)!r}")
     folder.mkdir(parents=True)
-    context = context.model_copy(update={"runs_dir": str(runs), "progress": False})
+    context = context.model_copy(update={"runs_dir": str(runs)})
     _launch(Launch(action="start", thread_id=thread_id, runs_dir=str(runs), request=request, context=context))
     return thread_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,13 +116,25 @@ def thread_recorded(thread_id: str, runs_dir: str | Path) -> bool:
         return thread_exists(graph, thread_id)
 
 
-def start_run(request: RunRequest, context: RunContext, thread_id: str) -> dict:
+OnEvent = Callable[[Any], None]
+"""Takes each custom event the nodes write while the graph runs (``stream_mode="custom"``)."""
+
+
+def _run(graph: Any, value: Any, thread_id: str, on_event: OnEvent | None, **kwargs: Any) -> None:
+    """The graph from ``value`` (a request, a ``Command`` or None to go on) until it ends or stops
+    for a review, every checkpoint written before the next step; custom events to ``on_event``."""
+    for event in graph.stream(value, _config(thread_id), stream_mode="custom", durability="sync", **kwargs):
+        if on_event is not None:
+            on_event(event)
+
+
+def start_run(request: RunRequest, context: RunContext, thread_id: str, on_event: OnEvent | None = None) -> dict:
     """Run a new thread until it ends or stops for a review; its state values (``__interrupt__``: pending)."""
     runs_dir = run_settings(context).runs_dir
     with compiled_graph(runs_dir) as graph, thread_lock(runs_dir, thread_id):
         if thread_exists(graph, thread_id):
             raise Agent2Error(f"thread {thread_id!r} already exists in {runs_dir!r}; use 'agent2 resume {thread_id}'")
-        graph.invoke(request, _config(thread_id), context=context, durability="sync")
+        _run(graph, request, thread_id, on_event, context=context)
         return _values(graph, thread_id)
 
 
@@ -141,15 +153,12 @@ def _snapshot(graph: Any, thread_id: str, runs_dir: str | Path) -> Any:
     return snapshot
 
 
-def pending_review(thread_id: str, runs_dir: str | Path) -> dict | None:
-    """The review a thread is waiting on (the interrupt's payload), or None."""
-    with compiled_graph(runs_dir, create=False, thread_id=thread_id) as graph:
-        snapshot = _snapshot(graph, thread_id, runs_dir)
-        return snapshot.interrupts[0].value if snapshot.interrupts else None
-
-
 def resume_run(
-    thread_id: str, runs_dir: str | Path, answer: ReviewAnswer | None = None, restart_iteration: bool = False
+    thread_id: str,
+    runs_dir: str | Path,
+    answer: ReviewAnswer | None = None,
+    restart_iteration: bool = False,
+    on_event: OnEvent | None = None,
 ) -> dict:
     """Continue a thread: after a crash or Ctrl-C, or with the answer to its pending review.
 
@@ -161,19 +170,19 @@ def resume_run(
             if restart_iteration:
                 for job in (folder / f"iter_{snapshot.values.get('iteration', 1)}").rglob(JOB):
                     forget_training(job.parent)
-            return _continue(graph, thread_id, answer)
+            return _continue(graph, thread_id, answer, on_event)
 
 
-def _continue(graph: Any, thread_id: str, answer: ReviewAnswer | None) -> dict:
+def _continue(graph: Any, thread_id: str, answer: ReviewAnswer | None, on_event: OnEvent | None) -> dict:
     snapshot = graph.get_state(_config(thread_id))
     if snapshot.interrupts:
         if answer is None:
             return _values(graph, thread_id)  # still waiting for the human
-        graph.invoke(Command(resume=answer.model_dump()), _config(thread_id), durability="sync")
+        _run(graph, Command(resume=answer.model_dump()), thread_id, on_event)
     elif answer is not None:
         raise Agent2Error(f"thread {thread_id!r} is not waiting for a review; resume it without an answer")
     elif snapshot.next:
-        graph.invoke(None, _config(thread_id), durability="sync")
+        _run(graph, None, thread_id, on_event)
     return _values(graph, thread_id)
 
 

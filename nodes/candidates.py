@@ -73,7 +73,7 @@ def run_candidate(
     job = TrainJob(env=task.env, mdp=c.mdp, algo=c.algo, seed=c.seed, target=task.target)
     executor = get_executor(settings.executor, settings.max_parallel, settings.ray_address)
     with progress_reporter(
-        label, c.algo.budget_steps, settings.progress, iteration=iteration, algorithm=c.algo.algorithm, **fields
+        label, c.algo.budget_steps, iteration=iteration, algorithm=c.algo.algorithm, **fields
     ) as on_progress:
         train, ev = executor.run(job, folder, task.eval_episodes, on_progress)
     return CandidateResult(

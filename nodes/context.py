@@ -12,7 +12,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
 from nodes.designers import DesignContext, Designer, get_designer
-from tools.progress import TrainingProgress
 from tools.run_store import RunStore
 from tools.training import ProgressFn
 
@@ -76,26 +75,33 @@ def announce(node: str, iteration: int, text: str, **data: Any) -> None:
         writer({"type": "step", "node": node, "iteration": iteration, "text": text, **data})
 
 
-STREAM_EVERY_S = 2.0
+STREAM_EVERY_S = 1.0
 """Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
 
 
 @contextmanager
-def progress_reporter(label: str, budget: int, enabled: bool, **fields: Any) -> Iterator[ProgressFn]:
-    """A callback for the worker's progress lines: a terminal bar, and 'training' custom events for
-    streaming clients (``fields`` identify the branch: iteration, algorithm, candidate)."""
+def progress_reporter(label: str, budget: int, **fields: Any) -> Iterator[ProgressFn]:
+    """A callback for the worker's progress lines, sent on as 'training' custom events (``fields``
+    identify the branch: iteration, algorithm, candidate) and closed by a ``kind: "done"`` event. The
+    node draws nothing: a front door that streams the run (``agent2 run``'s bars) or a streaming client
+    shows them."""
     writer = stream_writer()
+    if writer is None:
+        yield lambda event: None
+        return
     last_streamed = [0.0]
-    with TrainingProgress(label, budget, enabled=enabled) as bar:
+    head = {"type": "training", "label": label, "budget_steps": budget, **fields}
 
-        def on_progress(event: dict) -> None:
-            bar.update(event)
-            if writer is None or event.get("kind") == "train":
-                return
-            now = time.perf_counter()
-            if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
-                return
-            last_streamed[0] = now
-            writer({"type": "training", "budget_steps": budget, **fields, **event})
+    def on_progress(event: dict) -> None:
+        if event.get("kind") == "train":  # per-episode returns: the tests say more, less often
+            return
+        now = time.perf_counter()
+        if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
+            return
+        last_streamed[0] = now
+        writer({**head, **event})
 
+    try:
         yield on_progress
+    finally:
+        writer({**head, "kind": "done"})

@@ -72,7 +72,6 @@ def run_settings(context: RunContext | None) -> RunSettings:
         runs_dir=str(Path(ctx.runs_dir or DEFAULT_RUNS_DIR).resolve()),
         designer=designer,
         llm=llm,
-        progress=ctx.progress,
         review=review,
         candidates=ctx.candidates,
         executor=ctx.executor,

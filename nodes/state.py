@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypedDict
 
 from nodes.designers.llm_config import LLMSettings
@@ -101,7 +101,6 @@ class RunContext(BaseModel):
     runs_dir: str | None = Field(
         None, description="Folder of run folders and the run database (default: $AGENT2_RUNS_DIR or ./runs)."
     )
-    progress: bool = Field(False, description="Progress bars on the server's terminal.")
     candidates: int = Field(
         DEFAULT_CANDIDATES,
         ge=1,
@@ -130,12 +129,17 @@ class RunSettings(BaseModel):
     runs_dir: str = Field(description="Folder holding every run's folder and the run database.")
     designer: str = "expert"
     llm: LLMSettings | None = Field(None, description="Model settings of the LLM designer (never the key).")
-    progress: bool = True
     review: bool = Field(False, description="Stop for a human review of each MDP design and algorithm choice.")
     candidates: int = DEFAULT_CANDIDATES
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     max_parallel: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        """Checkpoints written while nodes drew progress bars hold ``progress``: the CLI draws them now."""
+        return {k: v for k, v in data.items() if k != "progress"} if isinstance(data, dict) else data
 
 
 class GeneratorState(TypedDict, total=False):

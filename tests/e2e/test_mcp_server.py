@@ -296,6 +296,6 @@ def test_every_start_run_setting_reaches_the_run_through_the_service(tmp_path):
             os.killpg(int((folder / "run.pid").read_text()), signal.SIGKILL)
     assert launch.action == "start" and launch.request.env == "CartPole-v1" and launch.request.budget_steps == 2000
     ctx = launch.context
-    assert (ctx.max_parallel, ctx.candidates, ctx.runs_dir, ctx.progress) == (3, 2, str(runs.resolve()), False)
+    assert (ctx.max_parallel, ctx.candidates, ctx.runs_dir) == (3, 2, str(runs.resolve()))
     assert ctx.llm.model_dump(exclude_unset=True) == llm
     assert sorted(p.name for p in runs.iterdir()) == ["typed"]  # the refused call wrote nothing

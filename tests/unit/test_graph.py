@@ -99,3 +99,12 @@ def test_checkpoints_that_name_the_old_state_module_still_load():
     old = data.replace(b"nodes.state", b"graph.state")  # the same length: msgpack's sizes still hold
     back = serde.loads_typed((kind, old))
     assert isinstance(back, RunSettings) and back.candidates == 3 and back.runs_dir == "/r"
+
+
+def test_checkpoints_that_hold_the_retired_progress_setting_still_load():
+    """Runs checkpointed while nodes drew progress bars hold ``settings.progress``; the serializer
+    rebuilds settings with ``RunSettings(**saved)``: the field is dropped, the rest kept and checked."""
+    back = RunSettings(**{"runs_dir": "/r", "designer": "expert", "progress": True, "candidates": 2})
+    assert back.candidates == 2 and "progress" not in back.model_dump()
+    with pytest.raises(ValueError, match="colour"):
+        RunSettings(**{"runs_dir": "/r", "colour": "blue"})
