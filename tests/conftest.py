@@ -12,6 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / "tests" / "envfiles" / "custom_envs.py"
+MA_FILE = ROOT / "tests" / "envfiles" / "ma_envs.py"
+BLINK = f"{ENV_FILE}:blink"
+"""Observations that show the goal only now and then: a test env for memory."""
+TOY = f"{MA_FILE}:make_env"
+"""A toy multi-agent env."""
 AGENT2_EXE = Path(sys.executable).parent / "agent2"
 CALLER_SETTINGS = re.compile(r"^(OPENAI_|AGENT2_|RAY_ADDRESS$)")
 """The caller's variables that would change what a test checks: a model endpoint switches the designer,
@@ -50,6 +55,16 @@ def agent2(
     )
 
 
+def cli_args(command: str, *positional: str, **options: object) -> list[str]:
+    """An ``agent2`` argv: ``cli_args("run", env="CartPole-v1", budget_steps=2000, no_progress=True)`` is
+    ``["run", "--env", "CartPole-v1", "--budget-steps", "2000", "--no-progress"]`` (True: a bare flag)."""
+    args = [command, *positional]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
+    return args
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
@@ -79,20 +94,16 @@ def tiny_run(
     import json
 
     proc = agent2(
-        "run",
-        "--env",
-        env,
-        "--budget-steps",
-        str(budget),
-        "--max-iterations",
-        str(max_iterations),
-        "--eval-episodes",
-        str(eval_episodes),
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        thread,
-        "--no-progress",
+        *cli_args(
+            "run",
+            env=env,
+            budget_steps=budget,
+            max_iterations=max_iterations,
+            eval_episodes=eval_episodes,
+            runs_dir=runs_dir,
+            thread_id=thread,
+            no_progress=True,
+        ),
         timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -119,6 +130,28 @@ def wait_for_checkpoint(progress: Path, step: int, proc: subprocess.Popen, timeo
                 return ckpt[-1]
         time.sleep(0.2)
     raise AssertionError("no checkpoint in time")
+
+
+def original_design(env: str, history: int = 1):
+    """The env's own MDP (``original_mdp``) with ``history`` stacked frames."""
+    from nodes.design_mdp import original_mdp
+    from tools.profiling import profile_env
+
+    return original_mdp(profile_env(env, episodes=2).obs_dim).model_copy(update={"history": history})
+
+
+def mdp_answer(code: str, summary: str = "scripted design") -> dict:
+    """A model's MDP design answer (CartPole's 4 observations) for the scripted LLM designer."""
+    return {"code": code, "obs_dim": 4, "summary": summary, "rationale": "test"}
+
+
+def scalars(folder):
+    """TensorBoard's scalars in ``folder`` (every point kept)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return acc
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, agent2
+from conftest import ROOT, agent2, cli_args
 
 
 def _sessions(folder: Path) -> set[int]:
@@ -25,26 +25,19 @@ def test_a_kill_during_the_fan_out_resumes_without_rerunning_finished_candidates
     from faults import check_run
 
     args = [
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--budget-steps",
-        "16000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "kill",
-        "--no-progress",
-        "--candidates",
-        "2",
-        "--max-parallel",
-        "1",
-        "--target",
-        "1e9",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            budget_steps=16000,
+            max_iterations=1,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="kill",
+            no_progress=True,
+            candidates=2,
+            max_parallel=1,
+            target=1e9,
+        )
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", *args],
@@ -92,26 +85,19 @@ def test_the_ray_executor_on_a_local_cluster(runs_dir, tmp_path):
         sys.executable,
         "-m",
         "app.cli",
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--budget-steps",
-        "12000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "ray",
-        "--no-progress",
-        "--candidates",
-        "2",
-        "--executor",
-        "ray",
-        "--ray-address",
-        "127.0.0.1:6379",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            budget_steps=12000,
+            max_iterations=1,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="ray",
+            no_progress=True,
+            candidates=2,
+            executor="ray",
+            ray_address="127.0.0.1:6379",
+        ),
     ]
     script = f"{' '.join(run)} && {sys.executable} tests/ray_loopback.py --ship-check {shipped}"
     try:

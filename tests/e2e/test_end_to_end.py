@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, agent2, wait_for_checkpoint
+from conftest import ROOT, agent2, cli_args, wait_for_checkpoint
 
 from tools.rundb import RunDB
 from tools.train_worker import PROGRESS
@@ -29,22 +29,17 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir)
         sys.executable,
         "-m",
         "app.cli",
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--target",
-        "100000",
-        "--budget-steps",
-        str(budget),
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "kr",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            target=100000,
+            budget_steps=budget,
+            max_iterations=1,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="kr",
+            no_progress=True,
+        ),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = runs_dir / "kr" / "iter_1" / PROGRESS

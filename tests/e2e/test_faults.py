@@ -5,7 +5,7 @@ is ``-m slow`` and ``python bench/reliability.py``.
 """
 
 import pytest
-from conftest import IDENTITY_MDP
+from conftest import IDENTITY_MDP, cli_args
 from faults import TARGETS, run_trial
 
 
@@ -58,20 +58,16 @@ def test_an_env_with_nan_rewards_ends_cleanly(runs_dir):
     from conftest import ROOT, agent2
 
     proc = agent2(
-        "run",
-        "--env",
-        f"{ROOT}/tests/envfiles/nan_reward.py:make_env",
-        "--budget-steps",
-        "12000",
-        "--max-iterations",
-        "2",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "nan",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env=f"{ROOT}/tests/envfiles/nan_reward.py:make_env",
+            budget_steps=12000,
+            max_iterations=2,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="nan",
+            no_progress=True,
+        )
     )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     result = json.loads((runs_dir / "nan" / "result.json").read_text())
@@ -124,22 +120,17 @@ def test_a_truncated_checkpoint_is_detected_and_the_previous_one_used(runs_dir):
     it = runs_dir / "torn" / "iter_1"
     kill_once_written(
         _cli(
-            "run",
-            "--env",
-            "CartPole-v1",
-            "--budget-steps",
-            "30000",
-            "--target",
-            "1e9",
-            "--max-iterations",
-            "1",
-            "--eval-episodes",
-            "3",
-            "--no-progress",
-            "--runs-dir",
-            str(runs_dir),
-            "--thread-id",
-            "torn",
+            *cli_args(
+                "run",
+                env="CartPole-v1",
+                budget_steps=30000,
+                target=1e9,
+                max_iterations=1,
+                eval_episodes=3,
+                no_progress=True,
+                runs_dir=runs_dir,
+                thread_id="torn",
+            )
         ),
         ROOT,
         it / "checkpoint.pt.prev",

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import agent2
+from conftest import agent2, cli_args
 
 from tools.rundb import RunDB
 
@@ -71,28 +71,20 @@ def test_doctor_finds_the_method_the_server_supports(smollm2_server):
 
 def test_weak_model_run_survives_and_exports(runs_dir, smollm2_server):
     proc = agent2(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--designer",
-        "llm",
-        "--base-url",
-        smollm2_server,
-        "--model",
-        "smollm2",
-        "--structured-method",
-        "function_calling",
-        "--budget-steps",
-        "3000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "smol",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            designer="llm",
+            base_url=smollm2_server,
+            model="smollm2",
+            structured_method="function_calling",
+            budget_steps=3000,
+            max_iterations=1,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="smol",
+            no_progress=True,
+        ),
         env={"AGENT2_MAX_TOKENS": "384"},
         timeout=600,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
-from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, free_port
+from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, cli_args, free_port
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -112,20 +112,16 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
     and a client's cancellation kills the replay; the server goes on serving."""
     runs = tmp_path / "runs"
     trained = agent2(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--budget-steps",
-        "2000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "2",
-        "--runs-dir",
-        str(runs),
-        "--thread-id",
-        "a",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            budget_steps=2000,
+            max_iterations=1,
+            eval_episodes=2,
+            runs_dir=runs,
+            thread_id="a",
+            no_progress=True,
+        )
     )
     assert trained.returncode == 0, trained.stderr[-2000:]
     agent = runs / "a" / "agent"

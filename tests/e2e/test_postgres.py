@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, agent2, free_port, wait_for_checkpoint
+from conftest import ROOT, agent2, cli_args, free_port, wait_for_checkpoint
 
 from tools.train_worker import PROGRESS
 
@@ -102,19 +102,7 @@ def test_a_run_killed_mid_training_resumes_from_another_process_and_folder(postg
     first, second = tmp_path / "machine_a", tmp_path / "machine_b"
     first.mkdir(), second.mkdir()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "run",
-            *RUN,
-            "--runs-dir",
-            str(runs),
-            "--thread-id",
-            "pk",
-            "--checkpointer",
-            postgres,
-        ],
+        [sys.executable, "-m", "app.cli", *cli_args("run", runs_dir=runs, thread_id="pk", checkpointer=postgres), *RUN],
         cwd=first,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,

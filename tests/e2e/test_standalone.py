@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import agent2
+from conftest import agent2, cli_args
 from tianshou.data import Batch
 
 from envs.mdp_wrapper import MDPWrapper, make_mdp_env
@@ -65,20 +65,16 @@ def _reference(agent: Path, steps: int) -> tuple[list, np.ndarray]:
 @pytest.mark.parametrize("env,budget", [("CartPole-v1", "2000"), ("Pendulum-v1", "1200")])
 def test_the_standalone_policy_acts_as_agent2_play_does(runs_dir, tmp_path, env, budget):
     run = agent2(
-        "run",
-        "--env",
-        env,
-        "--budget-steps",
-        budget,
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "2",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "s",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env=env,
+            budget_steps=budget,
+            max_iterations=1,
+            eval_episodes=2,
+            runs_dir=runs_dir,
+            thread_id="s",
+            no_progress=True,
+        ),
         timeout=400,
     )
     assert run.returncode == 0, run.stderr[-2000:]

@@ -7,18 +7,12 @@ from __future__ import annotations
 import os
 import signal
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from conftest import scalars
 
 from nodes.design_mdp import original_mdp
 from tools.schemas import AlgoConfig, TrainJob
 from tools.tensorboard_log import board_dir
 from tools.training import run_training
-
-
-def _scalars(folder) -> EventAccumulator:
-    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-    acc.Reload()
-    return acc
 
 
 def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
@@ -43,5 +37,5 @@ def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
         TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it, on_progress=kill_once
     )
     assert killed and result.resumed_at_step >= killed[0] and result.error is None  # restarted from it
-    steps = [e.step for e in _scalars(board_dir(it, "CartPole-v1", "PPO")).Scalars("test/returns_stat/mean")]
+    steps = [e.step for e in scalars(board_dir(it, "CartPole-v1", "PPO")).Scalars("test/returns_stat/mean")]
     assert steps == sorted(set(steps)) and steps[-1] >= 7000, steps  # each test once, up to the end

@@ -7,27 +7,22 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import agent2
+from conftest import agent2, cli_args
 
 
 def test_a_two_candidate_run_trains_both_and_reports_them(runs_dir):
     proc = agent2(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--budget-steps",
-        "12000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "3",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "two",
-        "--no-progress",
-        "--candidates",
-        "2",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            budget_steps=12000,
+            max_iterations=1,
+            eval_episodes=3,
+            runs_dir=runs_dir,
+            thread_id="two",
+            no_progress=True,
+            candidates=2,
+        ),
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

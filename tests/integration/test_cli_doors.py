@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT2_EXE, ENV_FILE, agent2
+from conftest import AGENT2_EXE, ENV_FILE, agent2, cli_args
 
 TINY = [
     "--env",
@@ -128,17 +128,7 @@ def test_one_process_per_thread(home, tmp_path):
     assert again.returncode == 0 and "budget_exhausted" in again.stdout, again.stderr[-2000:]
 
     busy = subprocess.Popen(
-        [
-            str(AGENT2_EXE),
-            "run",
-            "--env",
-            "CartPole-v1",
-            "--budget-steps",
-            "200000",
-            "--no-progress",
-            "--thread-id",
-            "busy",
-        ],
+        [str(AGENT2_EXE), *cli_args("run", env="CartPole-v1", budget_steps=200000, no_progress=True, thread_id="busy")],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -170,20 +160,16 @@ def test_a_checkpoint_that_no_longer_fits_its_job_asks_for_a_restart(tmp_path):
     kill_once_written(
         [
             str(AGENT2_EXE),
-            "run",
-            "--env",
-            "CartPole-v1",
-            "--budget-steps",
-            "30000",
-            "--target",
-            "1e9",
-            "--max-iterations",
-            "1",
-            "--eval-episodes",
-            "2",
-            "--no-progress",
-            "--thread-id",
-            "stale",
+            *cli_args(
+                "run",
+                env="CartPole-v1",
+                budget_steps=30000,
+                target=1e9,
+                max_iterations=1,
+                eval_episodes=2,
+                no_progress=True,
+                thread_id="stale",
+            ),
         ],
         tmp_path,
         it / "checkpoint.pt",

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ENV_FILE, ROOT, agent2
+from conftest import BLINK, ENV_FILE, ROOT, agent2, original_design
 
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
@@ -18,14 +18,7 @@ from tools.statistics import EVAL_GROWTH_CAP
 from tools.train_worker import evaluate_policy, load_policy
 from tools.training import run_evaluation, run_training
 
-BLINK = f"{ENV_FILE}:blink"
-
-
 COIN = f"{ENV_FILE}:coin_flip"
-
-
-def _mdp(env: str, history: int = 1):
-    return original_mdp(profile_env(env, episodes=2).obs_dim).model_copy(update={"history": history})
 
 
 def _train(
@@ -53,7 +46,7 @@ def _train(
         test_episodes=20,
         warm_start_from=warm,
     )
-    job = TrainJob(env=BLINK, mdp=_mdp(BLINK, history), algo=algo, seed=0, target=0.9)
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK, history), algo=algo, seed=0, target=0.9)
     folder = tmp_path / name
     return job, run_training(job, folder, eval_episodes=50), folder
 
@@ -131,7 +124,7 @@ def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):
         test_episodes=2,
     )
     for target, grows in ((0.0, True), (5.0, False)):
-        job = TrainJob(env=COIN, mdp=_mdp(COIN), algo=algo, seed=0, target=target)
+        job = TrainJob(env=COIN, mdp=original_design(COIN), algo=algo, seed=0, target=target)
         folder = tmp_path / f"t{target}"
         run_training(job, folder)
         ev = evaluate_policy(job, folder / "best_policy.pt", 20, seed=3)
@@ -177,7 +170,7 @@ def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
     for bad, words in (({}, "empty"), ({"a": "x"}, "not a number"), ([1], "return a number")):
         with pytest.raises(MDPCodeError, match=words):
             reward_terms(bad)
-    code = _mdp(BLINK).code.replace(
+    code = original_design(BLINK).code.replace(
         "def reward(obs, action, next_obs, reward, info):\n    return float(reward)",
         "def reward(obs, action, next_obs, reward, info):\n"
         "    return {'task': float(reward), 'bonus': 0.0, 'step': -0.01}",
@@ -194,7 +187,7 @@ def test_reward_terms_are_summed_reported_and_flagged(tmp_path):
         epoch_steps=256,
         test_episodes=4,
     )
-    job = TrainJob(env=BLINK, mdp=_mdp(BLINK).model_copy(update={"code": code}), algo=algo, seed=0)
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK).model_copy(update={"code": code}), algo=algo, seed=0)
     train = run_training(job, tmp_path / "terms")
     terms = train.reward_terms
     assert set(terms) == {"task", "bonus", "step"}, train.error
@@ -218,7 +211,7 @@ def test_a_multidiscrete_action_env_trains_in_its_joint_discrete_space(tmp_path)
         epoch_steps=64,
         test_episodes=2,
     )
-    job = TrainJob(env=env, mdp=_mdp(env), algo=algo, seed=0)
+    job = TrainJob(env=env, mdp=original_design(env), algo=algo, seed=0)
     train = run_training(job, tmp_path / "md")
     assert train.stop_reason == "budget" and train.error is None, train.error
     play = agent2("play", str(export_agent(tmp_path / "md", tmp_path / "agent", {})), "--episodes", "2")
@@ -311,7 +304,7 @@ def test_the_same_iteration_started_twice_at_once_trains_once(tmp_path):
         epoch_steps=256,
         test_episodes=2,
     )
-    job = TrainJob(env=BLINK, mdp=_mdp(BLINK), algo=algo, seed=0)
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=algo, seed=0)
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: run_training(job, tmp_path / "twice"), range(2))
     starts = [

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ENV_FILE, agent2
+from conftest import ENV_FILE, agent2, cli_args
 
 from tools.rundb import RunDB
 from tools.train_worker import PROGRESS
@@ -12,22 +12,17 @@ from tools.train_worker import PROGRESS
 
 def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
     proc = agent2(
-        "run",
-        "--env",
-        f"{ENV_FILE}:make_env",
-        "--target",
-        "100",
-        "--budget-steps",
-        "20000",
-        "--max-iterations",
-        "2",
-        "--eval-episodes",
-        "5",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "go-right",
-        "--no-progress",
+        *cli_args(
+            "run",
+            env=f"{ENV_FILE}:make_env",
+            target=100,
+            budget_steps=20000,
+            max_iterations=2,
+            eval_episodes=5,
+            runs_dir=runs_dir,
+            thread_id="go-right",
+            no_progress=True,
+        ),
         timeout=400,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import agent2
+from conftest import agent2, cli_args, mdp_answer
 from stub_llm import StubLLM
 
 from tools.rundb import RunDB
@@ -58,30 +58,20 @@ ALGO = {"algorithm": "PPO", "lr": 0.001, "hidden_sizes": [64, 64], "rationale": 
 DONE = {"verdict": "done", "diagnosis": "solved", "reason": "target met"}
 
 
-def mdp(code, summary="scripted design"):
-    return {"code": code, "obs_dim": 4, "summary": summary, "rationale": "test"}
-
-
 def run_llm(runs_dir, url, thread, *extra, env_vars=None, timeout=400):
     return agent2(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--designer",
-        "llm",
-        "--base-url",
-        url,
-        "--model",
-        "stub-model",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        thread,
-        "--no-progress",
-        "--eval-episodes",
-        "5",
-        "--llm-retries",
-        "2",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            designer="llm",
+            base_url=url,
+            model="stub-model",
+            runs_dir=runs_dir,
+            thread_id=thread,
+            no_progress=True,
+            eval_episodes=5,
+            llm_retries=2,
+        ),
         *extra,
         env={"OPENAI_API_KEY": SECRET, **(env_vars or {})},
         timeout=timeout,
@@ -121,7 +111,11 @@ class EnvironWatcher:
 def test_scripted_run_repairs_code_retries_and_exports(runs_dir, method):
     script = {
         "AnalysisAnswer": ["this is not JSON {", ANALYSIS],
-        "MDPAnswer": [mdp(SYNTAX_ERROR), mdp(WRONG_SIGNATURE), mdp(GOOD_CODE, "upright potential")],
+        "MDPAnswer": [
+            mdp_answer(SYNTAX_ERROR),
+            mdp_answer(WRONG_SIGNATURE),
+            mdp_answer(GOOD_CODE, "upright potential"),
+        ],
         "AlgoAnswer": [429, ALGO],
         "Critique": [DONE],
     }
@@ -155,7 +149,12 @@ def test_scripted_run_repairs_code_retries_and_exports(runs_dir, method):
 def test_model_that_never_gets_it_right_falls_back(runs_dir):
     script = {
         "AnalysisAnswer": [ANALYSIS],
-        "MDPAnswer": [mdp(NAN_REWARD), mdp(RAISES_ON_STEP), mdp(NAN_REWARD), mdp(RAISES_ON_STEP)],
+        "MDPAnswer": [
+            mdp_answer(NAN_REWARD),
+            mdp_answer(RAISES_ON_STEP),
+            mdp_answer(NAN_REWARD),
+            mdp_answer(RAISES_ON_STEP),
+        ],
         "AlgoAnswer": ['{"algorithm": "SAC"}'],  # valid JSON, wrong for discrete actions: expert decides
         "Critique": ["{broken"],
     }
@@ -186,7 +185,12 @@ def test_dead_endpoint_fails_clearly_and_resume_continues(runs_dir):
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("agent2: error: model endpoint") and "unreachable" in lines[-1]
     assert "agent2 resume dead" in lines[-1] and "Traceback" not in proc.stderr
-    script = {"AnalysisAnswer": [ANALYSIS], "MDPAnswer": [mdp(GOOD_CODE)], "AlgoAnswer": [ALGO], "Critique": [DONE]}
+    script = {
+        "AnalysisAnswer": [ANALYSIS],
+        "MDPAnswer": [mdp_answer(GOOD_CODE)],
+        "AlgoAnswer": [ALGO],
+        "Critique": [DONE],
+    }
     with StubLLM(script, port=port):
         resumed = agent2("resume", "dead", "--runs-dir", str(runs_dir), env={"OPENAI_API_KEY": SECRET}, timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

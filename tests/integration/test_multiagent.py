@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from conftest import IDENTITY_MDP, ROOT, agent2, tiny_run
+from conftest import IDENTITY_MDP, MA_FILE, TOY, agent2, tiny_run
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 
 from envs.multiagent import AgentLayout
@@ -10,25 +10,16 @@ from tools.algorithms import build_algorithm
 from tools.schemas import AlgoConfig, MDPDesign
 from tools.vector_envs import make_vector_env
 
-MA_FILE = ROOT / "tests" / "envfiles" / "ma_envs.py"
-
-
-TOY = f"{MA_FILE}:make_env"
-
-
 DYING = f"{MA_FILE}:make_dying"
 
 
 MASKED = f"{MA_FILE}:make_masked"
 
 
-IDENTITY = IDENTITY_MDP
+SHARED_REWARD = IDENTITY_MDP.replace("    return reward\n", "    return info['team_reward']\n")
 
 
-SHARED_REWARD = IDENTITY.replace("    return reward\n", "    return info['team_reward']\n")
-
-
-def _mdp(obs_dim: int, code: str = IDENTITY) -> MDPDesign:
+def _mdp(obs_dim: int, code: str = IDENTITY_MDP) -> MDPDesign:
     return MDPDesign(code=code, obs_dim=obs_dim, summary="identity")
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import IDENTITY_MDP, ROOT, agent2
+from conftest import IDENTITY_MDP, ROOT, agent2, cli_args
 
 from app.review_prompt import WAITING
 
@@ -18,21 +18,17 @@ def test_cli_review_edit_reject_approve_then_fork(tmp_path, runs_dir):
     (tmp_path / "good.py").write_text(marked)
     (tmp_path / "bad.py").write_text("import os\n" + IDENTITY_MDP)
     proc = agent2(
-        "run",
-        "--env",
-        "CartPole-v1",
-        "--budget-steps",
-        "2000",
-        "--max-iterations",
-        "1",
-        "--eval-episodes",
-        "2",
-        "--runs-dir",
-        str(runs_dir),
-        "--thread-id",
-        "rv",
-        "--no-progress",
-        "--review",
+        *cli_args(
+            "run",
+            env="CartPole-v1",
+            budget_steps=2000,
+            max_iterations=1,
+            eval_episodes=2,
+            runs_dir=runs_dir,
+            thread_id="rv",
+            no_progress=True,
+            review=True,
+        )
     )
     assert proc.returncode == WAITING, proc.stderr[-2000:]
     assert "waiting for review of the mdp (iteration 1)" in proc.stdout and "def reward" in proc.stderr

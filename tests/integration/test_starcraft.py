@@ -11,8 +11,6 @@ from tools.profiling import profile_env
 from tools.schemas import MDPDesign
 from tools.vector_envs import make_vector_env
 
-IDENTITY = IDENTITY_MDP
-
 
 def test_smax_passes_the_pettingzoo_parallel_api_test():
     parallel_api_test(make_parallel_env("smax_3m"), num_cycles=150)
@@ -22,7 +20,7 @@ def test_smax_profiles_and_its_evaluation_reward_is_the_win_indicator():
     p = profile_env("smax_3m", episodes=3)
     assert p.agents == ["ally_0", "ally_1", "ally_2"] and p.max_episode_steps == 100
     assert p.action.kind == "discrete" and p.action.n == 8
-    mdp = MDPDesign(code=IDENTITY, obs_dim=p.obs_dim, summary="identity")
+    mdp = MDPDesign(code=IDENTITY_MDP, obs_dim=p.obs_dim, summary="identity")
     venv = make_vector_env("smax_3m", mdp, n=2, seed=0, shape_reward=False)
     venv.reset()
     rng = np.random.default_rng(0)
@@ -69,7 +67,7 @@ def test_batched_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch)
     from envs.smax import SMAXBatch, SMAXParallelEnv
 
     p = profile_env("smax_3m", episodes=1)
-    mdp = MDPDesign(code=IDENTITY, obs_dim=p.obs_dim, summary="identity")
+    mdp = MDPDesign(code=IDENTITY_MDP, obs_dim=p.obs_dim, summary="identity")
     calls: list[int] = []  # games per jitted step
     monkeypatch.setattr(
         SMAXBatch, "step", lambda self, acts, f=SMAXBatch.step: calls.append(len(acts)) or f(self, acts)

@@ -4,18 +4,12 @@ does not show the replayed steps twice."""
 
 from __future__ import annotations
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from conftest import scalars
 
 from nodes.design_mdp import original_mdp
 from tools.schemas import AlgoConfig, TrainJob
 from tools.tensorboard_log import TB_DIR, board_dir
 from tools.training import run_training
-
-
-def _scalars(folder) -> EventAccumulator:
-    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-    acc.Reload()
-    return acc
 
 
 def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
@@ -33,10 +27,10 @@ def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
     assert result.error is None
     board = board_dir(it, "CartPole-v1", "PPO")
     assert board == it / TB_DIR / "CartPole-v1_PPO" and any(board.glob("events.out.tfevents.*"))
-    tags = set(_scalars(board).Tags()["scalars"])
+    tags = set(scalars(board).Tags()["scalars"])
     assert {"train/returns_stat/mean", "test/returns_stat/mean", "eval/mean", "eval/episodes"} <= tags, tags
     assert any(t.startswith("loss/") and "loss" in t.split("/", 1)[1] for t in tags), tags
-    acc = _scalars(board)
+    acc = scalars(board)
     tests = acc.Scalars("test/returns_stat/mean")
     assert [round(e.value, 6) for e in tests][-1] == round(result.curve[-1].mean, 6)  # the same tests
     assert [e.step for e in acc.Scalars("eval/mean")] == [result.env_steps]

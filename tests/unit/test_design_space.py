@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ENV_FILE
+from conftest import BLINK, original_design
 
 from envs.mdp_wrapper import make_mdp_env
 from nodes.candidates import propose_candidates
-from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.screen import SCREEN_K, SCREEN_SHARE
 from nodes.review import after_algorithm_review
@@ -20,15 +19,9 @@ from tools.run_rules import MIN_ITERATION_STEPS
 from tools.schemas import AlgoConfig, Critique, TaskSpec
 from tools.statistics import iqm_ci, mean_ci
 
-BLINK = f"{ENV_FILE}:blink"
-
-
-def _mdp(env: str, history: int = 1):
-    return original_mdp(profile_env(env, episodes=2).obs_dim).model_copy(update={"history": history})
-
 
 def test_history_stacks_the_last_observations_oldest_first():
-    env = make_mdp_env(BLINK, _mdp(BLINK).code, 2, shape_reward=False, history=3)
+    env = make_mdp_env(BLINK, original_design(BLINK).code, 2, shape_reward=False, history=3)
     obs, _ = env.reset(seed=1)
     assert obs.shape == (6,) and np.allclose(obs[:2], obs[2:4]) and np.allclose(obs[2:4], obs[4:])
     cue = obs[0]

@@ -6,10 +6,6 @@ import json
 from stub_llm import StubLLM
 
 
-def mdp(code, summary="scripted design"):
-    return {"code": code, "obs_dim": 4, "summary": summary, "rationale": "test"}
-
-
 def test_model_stopping_below_target_gets_an_expert_second_opinion():
     from nodes.designers.base import DesignContext
     from nodes.designers.expert import ExpertDesigner

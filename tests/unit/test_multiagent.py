@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import IDENTITY_MDP, ROOT
+from conftest import IDENTITY_MDP, TOY
 from pettingzoo.test import parallel_api_test
 
 from envs.loading import is_multi_agent, make_env, make_parallel_env
@@ -16,20 +16,12 @@ from tools.algorithms import AgentView, build_algorithm
 from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, TaskSpec, allowed_algorithms
 
-MA_FILE = ROOT / "tests" / "envfiles" / "ma_envs.py"
-
-
-TOY = f"{MA_FILE}:make_env"
-
-
-IDENTITY = IDENTITY_MDP
-
 
 @pytest.mark.parametrize("ref", ["simple_spread_v3", "simple_reference_v3", TOY])
 def test_pettingzoo_parallel_api_test_passes_on_the_mdp_wrapper(ref):
     game = make_parallel_env(ref)
     dim = max(int(np.prod(game.observation_space(a).shape)) for a in game.possible_agents)
-    parallel_api_test(MDPParallelEnv(game, ref, load_mdp_module(IDENTITY), dim, shape_reward=True), num_cycles=60)
+    parallel_api_test(MDPParallelEnv(game, ref, load_mdp_module(IDENTITY_MDP), dim, shape_reward=True), num_cycles=60)
 
 
 def test_mpe_tasks_make_and_profile_as_one_agents_view():

@@ -8,8 +8,6 @@ from envs.mdp_wrapper import load_mdp_module
 from envs.multiagent import MDPParallelEnv
 from envs.smac import SMACParallelEnv
 
-IDENTITY = IDENTITY_MDP
-
 
 class FakeStarCraft2Env:
     """smac's StarCraft2Env API (the calls the adapter makes), for two marines against one.
@@ -64,7 +62,7 @@ def test_smac_adapter_masks_unavailable_actions_and_reports_the_win():
     assert info["agent_0"]["won"] and term["agent_0"] and not env.agents
     assert SMACParallelEnv.metric_reward("agent_0", 0.5, info["agent_0"], True) == 1.0
     wrapped = MDPParallelEnv(
-        SMACParallelEnv("m", env_class=FakeStarCraft2Env), "smac", load_mdp_module(IDENTITY), 5, shape_reward=False
+        SMACParallelEnv("m", env_class=FakeStarCraft2Env), "smac", load_mdp_module(IDENTITY_MDP), 5, shape_reward=False
     )
     wrapped.reset()
     rewards = [wrapped.step({a: 1 for a in wrapped.agents})[1] for _ in range(4)]
