@@ -33,7 +33,7 @@ from nodes.review import after_algorithm_review, after_mdp_review, review_algori
 from nodes.select_algorithm import select_algorithm
 from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.train import train
-from tools.run_rules import MIN_ITERATION_STEPS, best_record, record_met
+from tools.run_rules import best_record, budget_left_for_iteration, record_met
 
 DESCRIPTION = (
     "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
@@ -50,7 +50,7 @@ def route_after_critic(state: GeneratorState) -> Route:
     task = state["spec"]
     if record_met(best_record(state.get("history", [])), task.target):
         return "export"
-    if task.budget_steps - state.get("steps_used", 0) < MIN_ITERATION_STEPS:
+    if not budget_left_for_iteration(task.budget_steps - state.get("steps_used", 0)):
         return "export"
     if state.get("iteration", 1) > task.max_iterations:
         return "export"

@@ -83,6 +83,7 @@ def run_status(history: Sequence[IterationRecord], target: float | None) -> RunS
 
 
 def budget_left_for_iteration(steps_left: int) -> bool:
+    """Whether ``steps_left`` env steps still pay for one more iteration."""
     return steps_left >= MIN_ITERATION_STEPS
 
 

@@ -51,6 +51,19 @@ def continuation_changes(algo: AlgoConfig) -> dict:
     return {"eps_start": algo.eps_final} if algo.algorithm == "DQN" else {}
 
 
+def keep_training(algo: AlgoConfig, diagnosis: str, reason: str, change: str, **fields) -> Critique:
+    """The verdict that continues the same agent from its weights (``revise_algo``, warm start)."""
+    return Critique(
+        verdict="revise_algo",
+        diagnosis=diagnosis,
+        reason=reason,
+        changes=[change],
+        warm_start=True,
+        algo_changes=continuation_changes(algo),
+        **fields,
+    )
+
+
 def fix_kind(c: Critique, algo: AlgoConfig | None) -> str:
     """What kind of change ``c`` makes to the design that produced ``algo``."""
     if c.verdict in ("done", "give_up"):
@@ -267,14 +280,12 @@ def escalate(ctx: DesignContext, proposed: Critique) -> Critique:
     )
 
     def screen(reason: str, what: str) -> Critique:
-        return Critique(
-            verdict="revise_algo",
-            diagnosis=proposed.diagnosis,
-            reason=f"{proposed.reason}; {why}{reason}",
-            changes=[f"screen diverse designs{what} on a share of the budget left; continue the best"],
+        return keep_training(
+            algo,
+            proposed.diagnosis,
+            f"{proposed.reason}; {why}{reason}",
+            f"screen diverse designs{what} on a share of the budget left; continue the best",
             screen=True,
-            warm_start=True,
-            algo_changes=continuation_changes(algo),
         )
 
     if "screen" not in done and screen_affordable(ctx):

@@ -13,8 +13,8 @@ import numpy as np
 
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
-from nodes.designers.escalation import continuation_changes, escalate, exploration_change
-from tools.run_rules import MIN_ITERATION_STEPS, epoch_steps, iteration_budget, target_met
+from nodes.designers.escalation import escalate, exploration_change, keep_training
+from tools.run_rules import budget_left_for_iteration, epoch_steps, iteration_budget, target_met
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -441,20 +441,18 @@ class ExpertDesigner(Designer):
         best = max(curve) if curve else start
         gap = _return_gap(p, target)
         gained = (best - start) / gap
-        if ctx.steps_left < MIN_ITERATION_STEPS:
+        if not budget_left_for_iteration(ctx.steps_left):
             return Critique(
                 verdict="done",
                 diagnosis="budget_spent",
                 reason=f"{ctx.steps_left} env steps left: keep the best iteration",
             )
         if ctx.critique is not None and ctx.critique.screen:
-            return Critique(
-                verdict="revise_algo",
-                diagnosis="screened",
-                reason=f"the screen's winner reached {best:.1f}: it gets the rest of the budget",
-                changes=["continue the screen's winner from its weights"],
-                warm_start=True,
-                algo_changes=continuation_changes(algo),
+            return keep_training(
+                algo,
+                "screened",
+                f"the screen's winner reached {best:.1f}: it gets the rest of the budget",
+                "continue the screen's winner from its weights",
             )
         if gained < 0.05:
             if mdp.shaping is None and p.sparse_reward:
@@ -481,23 +479,19 @@ class ExpertDesigner(Designer):
                 ),
             )  # type: ignore[arg-type]
         if train.stop_reason == "target":
-            return Critique(
-                verdict="revise_algo",
-                diagnosis="still_improving",
-                reason=f"tests met the target but the {ev.episodes}-episode evaluation ({ev.mean:.1f}) did not",
-                changes=["continue training the same agent"],
-                warm_start=True,
-                algo_changes=continuation_changes(algo),
+            return keep_training(
+                algo,
+                "still_improving",
+                f"tests met the target but the {ev.episodes}-episode evaluation ({ev.mean:.1f}) did not",
+                "continue training the same agent",
             )
         improving = self._still_improving(curve)
         if improving and train.stop_reason == "budget":
-            return Critique(
-                verdict="revise_algo",
-                diagnosis="still_improving",
-                reason=f"test score still rising at the end of the budget (best {best:.1f})",
-                changes=["continue training the same agent with more steps"],
-                warm_start=True,
-                algo_changes=continuation_changes(algo),
+            return keep_training(
+                algo,
+                "still_improving",
+                f"test score still rising at the end of the budget (best {best:.1f})",
+                "continue training the same agent with more steps",
             )
         if self._unstable(curve, gap):
             return Critique(
