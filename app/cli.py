@@ -298,31 +298,38 @@ def _summary(values: dict, thread_id: str) -> int:
 
 
 def _drive(step: Callable, thread_id: str, runs_dir: str, progress: bool) -> int:
-    """Run ``step(on_event)`` (start or continue a thread) with its progress bars unless ``progress`` is
-    off, answer its reviews at the terminal, print the summary; Ctrl-C keeps the run."""
-    from app import service
-    from app.progress import ProgressBars
-    from app.review_prompt import WAITING
-
-    def streamed(go: Callable) -> dict:
-        if not progress:
-            return go(on_event=None)
-        with ProgressBars() as bars:
-            return go(on_event=bars)
-
+    """Run ``step(on_event=…)`` (start or continue a thread) with its progress bars unless ``progress``
+    is off, answer its reviews, print the summary; Ctrl-C keeps the run."""
     try:
-        values = streamed(step)
-        while values.get("__interrupt__"):
-            answer = _ask(values["__interrupt__"][0], thread_id, runs_dir)
-            if answer is None:
-                return WAITING
-            values = streamed(functools.partial(service.resume, thread_id, runs_dir, answer))
-        return _summary(values, thread_id)
+        return _settle(_streamed(step, progress), thread_id, runs_dir, progress)
     except KeyboardInterrupt:
         print(
             f"\nagent2: interrupted; continue with 'agent2 resume {thread_id} --runs-dir {runs_dir}'", file=sys.stderr
         )
         return 130
+
+
+def _streamed(step: Callable, progress: bool) -> dict:
+    """``step(on_event=…)`` with the run's training drawn as bars (``app/progress.py``), or without."""
+    from app.progress import ProgressBars
+
+    if not progress:
+        return step(on_event=None)
+    with ProgressBars() as bars:
+        return step(on_event=bars)
+
+
+def _settle(values: dict, thread_id: str, runs_dir: str, progress: bool = False) -> int:
+    """Answer pending reviews at the terminal until the run ends; without a terminal, say how to answer."""
+    from app import service
+    from app.review_prompt import WAITING
+
+    while values.get("__interrupt__"):
+        answer = _ask(values["__interrupt__"][0], thread_id, runs_dir)
+        if answer is None:
+            return WAITING
+        values = _streamed(functools.partial(service.resume, thread_id, runs_dir, answer), progress)
+    return _summary(values, thread_id)
 
 
 def _ask(payload: dict, thread_id: str, runs_dir: str):

@@ -102,6 +102,8 @@ def main() -> None:
                 "env_steps": train.env_steps,
                 "score": ev.mean,
                 "score_std": ev.std,
+                "metrics": ev.metrics,
+                "mean_length": ev.mean_length,
                 "wall_seconds": wall,
                 "curve": [[p.env_step, p.mean] for p in train.curve],
                 "stop_reason": train.stop_reason,
