@@ -165,6 +165,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         "iterations": len(result["iterations"]),
         "status": result["status"],
         "algorithms": [it["algorithm"] for it in result["iterations"]],
+        "run_wall": result.get("wall_seconds"),  # the whole run's, over every sitting ("wall": this one's)
         **({"resumed": True} if cmd[:1] == ["resume"] else {}),
     }
 
@@ -177,6 +178,7 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
     """One run of one contender; ``runs`` is where it keeps its folder (kept between calls in --full)."""
     base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
     key = run_key(task, contender, budget, seed)
+    base["run_commits"] = sitting(runs, key, base["commit"])
     if contender == "manual":
         out = run_baseline("plain_tianshou.py", task, budget, seed)
     elif contender == "zoo":
@@ -186,6 +188,18 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
     else:
         out = run_agent2(task, budget, seed, "llm" if contender == "agent2-llm" else "expert", runs, key)
     return finish({**base, **out, **({"failed": True} if "error" in out else {})})
+
+
+def sitting(runs: Path, key: str, sha: str) -> list[str]:
+    """Every commit that has worked on run ``key``, this one last: a run stopped and continued in a later
+    session may span several (kept in ``runs/KEY.commits`` beside the run's folder)."""
+    log = runs / f"{key}.commits"
+    seen = log.read_text().split() if log.exists() else []
+    if sha not in seen:
+        runs.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n".join([*seen, sha]) + "\n")
+        seen.append(sha)
+    return seen
 
 
 def record_path(task: str, contender: str, budget: int, seed: int) -> Path:
@@ -215,7 +229,9 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
                     "reached": len(reached),
                     "steps_to_target": int(statistics.median(reached)) if reached else None,
                     "env_steps": statistics.mean(r["env_steps"] for r in rs if not r.get("failed")) if scores else None,
-                    "wall": statistics.mean(r["wall"] for r in rs if not r.get("failed")) if scores else None,
+                    "wall": statistics.mean(r.get("run_wall") or r["wall"] for r in rs if not r.get("failed"))
+                    if scores
+                    else None,
                 }
             )
     return rows

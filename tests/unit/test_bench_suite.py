@@ -51,3 +51,12 @@ def test_a_resume_trains_again_only_when_the_checkpoint_no_longer_fits(tmp_path,
         suite.run_agent2("CartPole-v1", 1000, 0, "expert", runs, "t")
         assert calls[0] == ["resume", "t"]
         assert calls[1:] == ([] if stderr == "killed" else [["resume", "t", "--restart-iteration"]])
+
+
+def test_a_run_continued_by_later_commits_lists_each_of_them(tmp_path):
+    """A run stopped at one commit and continued at another says so in its record."""
+    runs = tmp_path / "runs"
+    assert suite.sitting(runs, "k", "aaa") == ["aaa"]
+    assert suite.sitting(runs, "k", "aaa") == ["aaa"]  # the same commit again: one entry
+    assert suite.sitting(runs, "k", "bbb") == ["aaa", "bbb"]
+    assert suite.sitting(runs, "other", "bbb") == ["bbb"]
