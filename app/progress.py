@@ -1,9 +1,10 @@
-"""Progress of training on the terminal (rich): ``agent2 run`` streams the graph's 'training' custom
-events (``nodes/context.py``'s ``progress_reporter``) into ``ProgressBars``, one bar per candidate."""
+"""Progress of training on the terminal (rich): ``agent2 run`` listens to the nodes' 'training' events
+(``nodes/context.py``'s ``progress_reporter``) and ``ProgressBars`` draws them, one bar per candidate."""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -38,10 +39,15 @@ class ProgressBars:
             console=Console(file=sys.stderr),
         )
         self.bars: dict[tuple, _Bar] = {}
+        self.lock = threading.Lock()  # candidates' branches send from their own threads
 
     def __call__(self, event: object) -> None:
         if not isinstance(event, dict) or event.get("type") != "training":
             return
+        with self.lock:
+            self._update(event)
+
+    def _update(self, event: dict) -> None:
         key = (event.get("iteration"), event.get("candidate"))
         if event.get("kind") == "done":
             bar = self.bars.pop(key, None)

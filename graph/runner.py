@@ -17,6 +17,7 @@ from langgraph.types import Command
 from envs.errors import Agent2Error
 from graph import checkpointers
 from graph.build import build_graph
+from nodes.context import listening
 from nodes.intake import run_settings
 from nodes.state import RunContext, RunRequest
 from tools import schemas
@@ -116,16 +117,17 @@ def thread_recorded(thread_id: str, runs_dir: str | Path) -> bool:
         return thread_exists(graph, thread_id)
 
 
-OnEvent = Callable[[Any], None]
-"""Takes each custom event the nodes write while the graph runs (``stream_mode="custom"``)."""
+OnEvent = Callable[[dict], None]
+"""Takes each event the nodes send while the graph runs (``nodes/context.py``: training progress, each
+node's decision)."""
 
 
 def _run(graph: Any, value: Any, thread_id: str, on_event: OnEvent | None, **kwargs: Any) -> None:
     """The graph from ``value`` (a request, a ``Command`` or None to go on) until it ends or stops
-    for a review, every checkpoint written before the next step; custom events to ``on_event``."""
-    for event in graph.stream(value, _config(thread_id), stream_mode="custom", durability="sync", **kwargs):
-        if on_event is not None:
-            on_event(event)
+    for a review, every checkpoint written before the next step; the nodes' events to ``on_event``.
+    ``invoke``, not ``stream``: a single node runs in this (main) thread, as some envs need."""
+    with listening(on_event):
+        graph.invoke(value, _config(thread_id), durability="sync", **kwargs)
 
 
 def start_run(request: RunRequest, context: RunContext, thread_id: str, on_event: OnEvent | None = None) -> dict:

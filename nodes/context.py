@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -59,49 +60,77 @@ def design_context(state: Mapping[str, Any], config: RunnableConfig | None = Non
     )
 
 
-def stream_writer():
-    """The run's custom-event writer (``stream_mode="custom"``), or None outside a streamed run."""
+EVENT_LISTENER: ContextVar[Callable[[dict], None] | None] = ContextVar("agent2_event_listener", default=None)
+"""The front door's own listener for the nodes' events when it runs the graph in its process (the CLI's
+progress bars). Not a LangGraph stream: streaming ``custom`` events makes LangGraph run every node in a
+worker thread, and some envs (MetaDrive's signal handlers) only reset in the main thread."""
+
+
+@contextmanager
+def listening(on_event: Callable[[dict], None] | None) -> Iterator[None]:
+    """Every event the nodes send while this block runs (in this thread, or threads it starts) also
+    goes to ``on_event``."""
+    token = EVENT_LISTENER.set(on_event)
     try:
-        return get_stream_writer()
-    except RuntimeError:
+        yield
+    finally:
+        EVENT_LISTENER.reset(token)
+
+
+def event_sink() -> Callable[[dict], None] | None:
+    """Where this node's events go: the run's custom-event stream (``stream_mode="custom"``: LangGraph
+    Studio, ``langgraph-sdk``) and the listener of the front door that runs the graph; None when neither
+    listens."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # outside a run
+        writer = None
+    listener = EVENT_LISTENER.get()
+    sinks = [f for f in (writer, listener) if f is not None]
+    if not sinks:
         return None
+
+    def send(event: dict) -> None:
+        for sink in sinks:
+            sink(event)
+
+    return send
 
 
 def announce(node: str, iteration: int, text: str, **data: Any) -> None:
     """A one-line account of a node's decision as a custom event (``{"type": "step", ...}``), so a
-    streaming client (LangGraph Studio, ``langgraph-sdk``) sees what each node decided."""
-    writer = stream_writer()
-    if writer is not None:
-        writer({"type": "step", "node": node, "iteration": iteration, "text": text, **data})
+    streaming client sees what each node decided."""
+    send = event_sink()
+    if send is not None:
+        send({"type": "step", "node": node, "iteration": iteration, "text": text, **data})
 
 
 STREAM_EVERY_S = 1.0
-"""Least seconds between two streamed 'collect' events (tests and checkpoints always stream)."""
+"""Least seconds between two 'collect' events sent on (tests and checkpoints are always sent)."""
 
 
 @contextmanager
 def progress_reporter(label: str, budget: int, **fields: Any) -> Iterator[ProgressFn]:
-    """A callback for the worker's progress lines, sent on as 'training' custom events (``fields``
-    identify the branch: iteration, algorithm, candidate) and closed by a ``kind: "done"`` event. The
-    node draws nothing: a front door that streams the run (``agent2 run``'s bars) or a streaming client
-    shows them."""
-    writer = stream_writer()
-    if writer is None:
+    """A callback for the worker's progress lines, sent on as 'training' events (``fields`` identify the
+    branch: iteration, algorithm, candidate) and closed by a ``kind: "done"`` event. The node draws
+    nothing: the front door that runs the graph (``agent2 run``'s bars) or a streaming client shows them."""
+    send = event_sink()
+    if send is None:
         yield lambda event: None
         return
-    last_streamed = [0.0]
+    last_sent = [0.0]
     head = {"type": "training", "label": label, "budget_steps": budget, **fields}
 
     def on_progress(event: dict) -> None:
         if event.get("kind") == "train":  # per-episode returns: the tests say more, less often
             return
         now = time.perf_counter()
-        if event.get("kind") == "collect" and now - last_streamed[0] < STREAM_EVERY_S:
+        if event.get("kind") == "collect" and now - last_sent[0] < STREAM_EVERY_S:
             return
-        last_streamed[0] = now
-        writer({**head, **event})
+        last_sent[0] = now
+        send({**head, **event})
 
     try:
         yield on_progress
     finally:
-        writer({**head, "kind": "done"})
+        send({**head, "kind": "done"})

@@ -238,3 +238,16 @@ def slow_cartpole():
             return self.env.step(action)
 
     return Slow(gym.make("CartPole-v1"))
+
+
+def main_thread_only():
+    """GoRight whose reset installs a signal handler, as MetaDrive's does: Python allows that only in the
+    main thread, so an env like it must be profiled there."""
+    import signal
+
+    class MainThreadOnly(GoRight):
+        def reset(self, *, seed=None, options=None):
+            signal.signal(signal.SIGUSR2, signal.getsignal(signal.SIGUSR2))
+            return super().reset(seed=seed, options=options)
+
+    return MainThreadOnly()

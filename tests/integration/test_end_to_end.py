@@ -78,3 +78,25 @@ def test_a_finished_iteration_is_not_trained_again(tmp_path):
     third = run_training(changed, tmp_path, eval_episodes=2)
     assert third.resumed_at_step == 0  # another job starts afresh, not from the old checkpoint
     assert (tmp_path / PROGRESS).read_text().count('"start"') == 1
+
+
+def test_the_progress_bars_leave_env_code_in_the_main_thread(runs_dir):
+    """With bars on, the CLI listens to the nodes' events; the graph still runs its nodes in the main
+    thread, where an env that installs a signal handler in reset (as MetaDrive does) can be profiled.
+    Streaming LangGraph's custom events instead moved every node to a worker thread and broke it."""
+    thread = "bars"
+    proc = agent2(
+        *cli_args(
+            "run",
+            env=f"{ENV_FILE}:main_thread_only",
+            budget_steps=2000,
+            max_iterations=1,
+            eval_episodes=2,
+            runs_dir=runs_dir,
+            thread_id=thread,
+        ),
+        timeout=400,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert "main thread" not in proc.stderr and (runs_dir / thread / "result.json").exists(), proc.stderr[-3000:]
+    assert "iter 1" in proc.stderr  # the bar was drawn (its label), from the training events
