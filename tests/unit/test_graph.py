@@ -108,3 +108,31 @@ def test_checkpoints_that_hold_the_retired_progress_setting_still_load():
     assert back.candidates == 2 and "progress" not in back.model_dump()
     with pytest.raises(ValueError, match="colour"):
         RunSettings(**{"runs_dir": "/r", "colour": "blue"})
+
+
+def test_a_front_door_listener_gets_the_nodes_events_and_each_branch_ends_with_done():
+    from nodes.context import announce, listening, progress_reporter
+
+    got: list[dict] = []
+    with listening(got.append):
+        announce("critic", 2, "plateau")
+        with progress_reporter("iter 2 SAC", 1000, iteration=2) as report:
+            report({"kind": "test", "env_step": 100, "mean": 1.0, "best": 1.0})
+            report({"kind": "train", "env_step": 100, "mean": 0.5})  # per-episode returns are not sent
+    announce("critic", 3, "nobody listens")
+    assert [(e["type"], e.get("kind")) for e in got] == [("step", None), ("training", "test"), ("training", "done")]
+    assert got[1]["label"] == "iter 2 SAC" and got[1]["iteration"] == 2 and got[1]["budget_steps"] == 1000
+
+
+def test_the_bars_open_on_a_branch_first_event_and_close_on_its_done():
+    from app.progress import ProgressBars
+
+    head = {"type": "training", "label": "iter 1 #0", "budget_steps": 500, "iteration": 1, "candidate": 0}
+    with ProgressBars() as bars:
+        bars({"type": "step", "text": "not training"})
+        bars({**head, "kind": "collect", "env_step": 100})
+        bars({**head, "kind": "test", "env_step": 200, "mean": 3.5, "best": None})
+        bar = bars.bars[(1, 0)]
+        assert bars.display.tasks[0].completed == 200 and bar.score == "test 3.5 (best 3.5)"
+        bars({**head, "kind": "done"})
+        assert not bars.bars and bars.display.tasks[0].stop_time is not None  # its line stays, stopped
