@@ -33,14 +33,14 @@ from tools.vector_envs import make_vector_env
 def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> dict:
     p = profile_env(env, episodes=1)
     mdp = MDPDesign(code=ORIGINAL_MDP_CODE, obs_dim=p.obs_dim, summary="original MDP")
-    hidden = SMAXParallelEnv.__dict__.get("batch_games")
+    hidden = SMAXParallelEnv.__dict__.get("stacked_games")
     if not batched:
-        delattr(SMAXParallelEnv, "batch_games")
+        delattr(SMAXParallelEnv, "stacked_games")
     try:
         venv = make_vector_env(env, mdp, games, seed=0, shape_reward=True)
     finally:
         if not batched:
-            SMAXParallelEnv.batch_games = hidden
+            SMAXParallelEnv.stacked_games = hidden
     layout = venv.layout
     cfg = expert_config(env, "MAPPO", 1_000_000, [])
     algorithm = build_algorithm(cfg, mdp.input_dim, venv.get_env_attr("action_space", 0)[0], layout)

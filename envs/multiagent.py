@@ -16,7 +16,9 @@ the first two parts, a centralised (MAPPO) critic the state (``AgentLayout``).
 
 All of a game's slots start and end their episodes together: an agent that is done early
 (e.g. a dead unit) stays in its slot with zero observation and reward until the game ends, and
-its action is ignored. A slot the collector does not step in a round acts with a no-op (0).
+its action is ignored; in evaluation the game's end pays it the env's game-level metric (a won
+battle is won for every ally). A slot the collector does not step in a round acts with a no-op (0).
+Several games of an env that steps many games in one call (SMAX) are ``envs/stacked_games.py``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,29 @@ def _noop(space: spaces.Space) -> Any:
     if isinstance(space, spaces.Discrete):
         return int(space.start)
     return np.zeros(space.shape, dtype=space.dtype)
+
+
+def agent_observation(mdp: Any, raw: np.ndarray, obs_dim: int, agent: Any) -> np.ndarray:
+    """The generated MDP's ``observation`` of one agent's raw observation, checked for its size."""
+    o = np.asarray(mdp.observation(raw), dtype=np.float32).reshape(-1)
+    if o.shape != (obs_dim,):
+        raise MDPCodeError(f"observation() returned shape {o.shape} for agent {agent!r}, declared ({obs_dim},)")
+    return o
+
+
+def slot_observations(own: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
+    """Every slot's flat observation ``[own | one-hot | state | mask]`` (``AgentLayout``) from the
+    agents' observations ``own`` ``[games, agents, obs_dim]`` and masks ``[games, agents, actions]``
+    (None for an env without masks): ``[games, agents, flat_dim]``."""
+    games, n, _ = own.shape
+    parts = [
+        own,
+        np.broadcast_to(np.eye(n, dtype=np.float32), (games, n, n)),
+        np.broadcast_to(own.reshape(games, 1, -1), (games, n, own.shape[1] * own.shape[2])),
+    ]
+    if masks is not None:
+        parts.append(np.asarray(masks, dtype=np.float32))
+    return np.concatenate(parts, axis=2)
 
 
 @dataclass(frozen=True)
@@ -218,15 +243,7 @@ class MDPParallelEnv(BaseParallelWrapper):
 
     def _observe(self, obs: dict) -> tuple[dict, dict]:
         raw = {a: _flat(self.env.observation_space(a), o, self.raw_dim) for a, o in obs.items()}
-        out = {}
-        for a, r in raw.items():
-            o = np.asarray(self.mdp.observation(r), dtype=np.float32).reshape(-1)
-            if o.shape != (self.obs_dim,):
-                raise MDPCodeError(
-                    f"observation() returned shape {o.shape} for agent {a!r}, declared ({self.obs_dim},)"
-                )
-            out[a] = o
-        return raw, out
+        return raw, {a: agent_observation(self.mdp, r, self.obs_dim, a) for a, r in raw.items()}
 
     def reset(self, seed: int | None = None, options: dict | None = None):  # type: ignore[override]
         obs, infos = self.env.reset(seed=seed, options=options)
@@ -236,6 +253,29 @@ class MDPParallelEnv(BaseParallelWrapper):
     def env_actions(self, actions: dict) -> dict:
         """The generated MDP's ``action`` applied to each agent's action."""
         return {a: self.mdp.action(act) for a, act in actions.items()}
+
+    def agent_reward(
+        self, agent: Any, obs: Any, action: Any, next_obs: Any, info: dict, term: bool, trunc: bool, over: bool
+    ) -> float:
+        """The reward one agent's slot gets: the MDP's ``reward`` (training), else the env's
+        ``metric_reward`` or its own (``info['original_reward']``)."""
+        original = info["original_reward"]
+        if self.shape_reward:
+            value, _ = reward_terms(
+                self.mdp.reward(obs, action, next_obs, original, {**info, "terminated": term, "truncated": trunc})
+            )
+            if not math.isfinite(value):
+                raise NonFiniteRewardError.of(value, original, f" for agent {agent!r}")
+            return value
+        return float(self.metric(agent, original, info, over)) if self.metric is not None else original
+
+    def left_agent_metric(self, agent: Any, game_info: dict, over: bool) -> float:
+        """What the slot of an agent that left the game earlier gets: 0, except at the end of an
+        evaluated game the env's ``metric_reward`` from the game-level ``game_info`` (a battle won is
+        won for every ally, the dead ones too, so a mean over agents is the win rate)."""
+        if self.shape_reward or self.metric is None or not over:
+            return 0.0
+        return float(self.metric(agent, 0.0, game_info, over))
 
     def step(self, actions: dict):  # type: ignore[override]
         env_actions = self.env_actions(actions)
@@ -248,23 +288,15 @@ class MDPParallelEnv(BaseParallelWrapper):
             info = dict(infos.get(a, {}))
             original = float(r)
             info.update(agent=a, agent_index=self.order.index(a), team_reward=team, original_reward=original)
-            value = original
-            if self.shape_reward:
-                zero = np.zeros(self.raw_dim, dtype=np.float32)
-                value, _ = reward_terms(
-                    self.mdp.reward(
-                        self._raw.get(a, zero),
-                        env_actions.get(a),
-                        raw_next.get(a, zero),
-                        original,
-                        {**info, "terminated": bool(term.get(a, False)), "truncated": bool(trunc.get(a, False))},
-                    )
-                )
-                if not math.isfinite(value):
-                    raise NonFiniteRewardError.of(value, original, f" for agent {a!r}")
-            elif self.metric is not None:
-                value = float(self.metric(a, original, info, over))
-            rewards[a], new_infos[a] = value, info
+            zero = np.zeros(self.raw_dim, dtype=np.float32)
+            step = (self._raw.get(a, zero), env_actions.get(a), raw_next.get(a, zero))
+            ends = (bool(term.get(a, False)), bool(trunc.get(a, False)), over)
+            rewards[a], new_infos[a] = self.agent_reward(a, *step, info, *ends), info
+        if over and self.metric is not None and not self.shape_reward:
+            game_info = {k: v for k, v in next(iter(infos.values()), {}).items() if k != "action_mask"}
+            for a in set(self.order) - set(rewards):
+                rewards[a] = self.left_agent_metric(a, game_info, over)
+                new_infos[a] = {**game_info, "agent": a, "agent_index": self.order.index(a)}
         self._raw = {**self._raw, **raw_next}
         return out, rewards, term, trunc, new_infos
 
@@ -280,15 +312,12 @@ class JointGame:
         self.agents, _, self.action_space = _agent_spaces(parallel, ref)
         self.layout = AgentLayout(obs_dim=obs_dim, n_agents=len(self.agents), mask_dim=mask_dim(parallel))
         self.limit = game_limit(parallel) or DEFAULT_MAX_CYCLES
-        self._eye = np.eye(len(self.agents), dtype=np.float32)
         self._seed: int | None = None
         self._pending: dict[int, Any] = {}
         self._reset_requested = False
         self._results: list[Any] = []
         self._t = 0
         self.closed = False
-        self.batch: GameBatch | None = None
-        """Set when this game's env steps together with the other games of its vector env."""
 
     # -- the protocol the slot workers use --------------------------------------------------
     def seed(self, seed: int | None) -> None:
@@ -307,22 +336,21 @@ class JointGame:
             self._reset_requested, self._pending = False, {}
             self._results = self._reset()
         elif self._pending:
-            if self.batch is not None:
-                self.batch.prefetch()
             actions, self._pending = self._pending, {}
             self._results = self._step(actions)
         return self._results[index]
 
     # -- the game -----------------------------------------------------------------------------
-    def _slot_obs(self, obs: dict, infos: dict) -> list[np.ndarray]:
+    def _slot_obs(self, obs: dict, infos: dict) -> np.ndarray:
         zero = np.zeros(self.layout.obs_dim, dtype=np.float32)
-        own = [np.asarray(obs.get(a, zero), dtype=np.float32) for a in self.agents]
-        state = np.concatenate(own)
-        if not self.layout.mask_dim:
-            return [np.concatenate([own[k], self._eye[k], state]) for k in range(len(own))]
-        allow_all = np.ones(self.layout.mask_dim, dtype=np.float32)  # an agent out of the game: its action is ignored
-        masks = [np.asarray(infos.get(a, {}).get("action_mask", allow_all), dtype=np.float32) for a in self.agents]
-        return [np.concatenate([own[k], self._eye[k], state, masks[k]]) for k in range(len(own))]
+        own = np.stack([np.asarray(obs.get(a, zero), dtype=np.float32) for a in self.agents])[None]
+        masks = None
+        if self.layout.mask_dim:
+            allow_all = np.ones(
+                self.layout.mask_dim, dtype=np.float32
+            )  # an agent out of the game: its action is ignored
+            masks = np.stack([np.asarray(infos.get(a, {}).get("action_mask", allow_all)) for a in self.agents])[None]
+        return slot_observations(own, masks)[0]
 
     def _reset(self) -> list[tuple[np.ndarray, dict]]:
         seed, self._seed = self._seed, None
@@ -370,31 +398,6 @@ class JointGame:
         if not self.closed:
             self.closed = True
             self.env.close()
-
-
-class GameBatch:
-    """The games of one vector env whose env can step many games in one call (SMAX: one jitted,
-    vmapped step for all). Tianshou's vector env sends every slot its action before it receives
-    any result, so at the first receive of a round every game's actions are known: ``prefetch``
-    then steps all games that have actions in one call, and each game's own step (the MDP wrapper
-    and the slot split, unchanged) finds its results ready.
-
-    The env's protocol: a static ``batch_games(envs) -> stepper`` that joins the envs (not yet
-    reset) into one batch, ``env.joint_actions(actions) -> array`` (the env-level actions of one
-    step), ``stepper.step({index: array})`` and ``stepper.ready(index)``. The generated MDP's
-    ``action`` runs twice per agent and step (here and in the game's own step): it must be a pure
-    function, as the MDP contract says."""
-
-    def __init__(self, games: list[JointGame], envs: list[Any], stepper: Any):
-        self.games, self.envs, self.stepper = games, envs, stepper
-
-    def prefetch(self) -> None:
-        todo = {}
-        for i, (game, env) in enumerate(zip(self.games, self.envs, strict=False)):
-            if game._pending and not game._reset_requested and not self.stepper.ready(i):
-                todo[i] = env.joint_actions(game.env.env_actions(game.joint_actions(game._pending)))
-        if todo:
-            self.stepper.step(todo)
 
 
 class AgentSlot(gym.Env):
@@ -476,16 +479,15 @@ def make_slot_vector_env(
     ``n_games × agents`` slots."""
     from tianshou.env import BaseVectorEnv
 
+    first = make_parallel()
+    if n_games > 1 and hasattr(first.unwrapped, "stacked_games"):  # many games in one call (SMAX)
+        from envs.stacked_games import StackedGames
+
+        return StackedGames(first, ref, mdp, obs_dim, n_games, seed, shape_reward)
     games = [
-        JointGame(MDPParallelEnv(make_parallel(), ref, mdp, obs_dim, shape_reward), ref, obs_dim)
-        for _ in range(n_games)
+        JointGame(MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward), ref, obs_dim)
+        for env in [first, *(make_parallel() for _ in range(n_games - 1))]
     ]
-    raw = [g.env.unwrapped for g in games]
-    batch_games = getattr(type(raw[0]), "batch_games", None)
-    if n_games > 1 and batch_games is not None:  # an env that steps many games in one call (SMAX)
-        shared = GameBatch(games, raw, batch_games(raw))
-        for g in games:
-            g.batch = shared
     fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]
     venv = BaseVectorEnv(fns, _worker_class())
     n_agents = len(games[0].agents)

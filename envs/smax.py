@@ -22,6 +22,7 @@ from pettingzoo import ParallelEnv
 from envs.caches import cache_dir
 from envs.errors import EnvLoadError
 from envs.multiagent import win_metric
+from envs.stacked_games import StackedStep
 
 SMAX_MAPS = ("3m", "8m", "2s3z", "3s5z", "25m", "5m_vs_6m", "10m_vs_11m", "3s_vs_5z", "6h_vs_8z")
 
@@ -43,9 +44,9 @@ def _jax():
 def _compiled(map_name: str, max_steps: int):
     """The SMAX env and its jitted functions over a batch of games, built once per process and map
     (every batch shares them, so each compiles once per batch size; the compilation cache keeps them
-    across runs). ``reset(key) -> (key, state, obs, masks)`` is one game's; ``step`` and ``put`` work
-    on every game of a batch at once (``jax.vmap``): ``step`` advances the games its ``live`` mask
-    selects and leaves the others as they are, ``put`` writes one game's key and state."""
+    across runs). Both work on every game of a batch at once (``jax.vmap``) and change only the
+    games their ``sel`` mask selects: ``reset(keys, states, new_keys, sel)`` starts those games from
+    their new keys, ``step(keys, states, actions, sel)`` advances them one step."""
     jax, jnp, make, map_name_to_scenario = _jax()
     cache = cache_dir() / "jax"
     cache.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def _compiled(map_name: str, max_steps: int):
         avail = env.get_avail_actions(state)
         return jnp.stack([avail[a] for a in agents])
 
-    def reset(key):
+    def reset_one(key):
         key, sub = jax.random.split(key)
         obs, state = env.reset(sub)
         return key, state, jnp.stack([obs[a] for a in agents]), masks(state)
@@ -84,70 +85,81 @@ def _compiled(map_name: str, max_steps: int):
             masks(state),
         )
 
-    def step(keys, states, actions, live):
-        out = jax.vmap(step_one)(keys, states, actions)
+    def selected(keys, states, out, sel):
+        """``out`` (key, state, results...) for the selected games; the others keep key and state."""
 
-        def keep(new, old):  # games not stepped this round keep their key and state
-            return jnp.where(live.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+        def keep(new, old):
+            return jnp.where(sel.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
 
         return (keep(out[0], keys), jax.tree_util.tree_map(keep, out[1], states), *out[2:])
 
-    def put(keys, states, i, key, state):
-        return keys.at[i].set(key), jax.tree_util.tree_map(lambda s, x: s.at[i].set(x), states, state)
+    def reset(keys, states, new_keys, sel):
+        return selected(keys, states, jax.vmap(reset_one)(new_keys), sel)
 
-    return env, jax.jit(reset), jax.jit(step), jax.jit(put)
+    def step(keys, states, actions, sel):
+        return selected(keys, states, jax.vmap(step_one)(keys, states, actions), sel)
+
+    return env, jax.jit(jax.vmap(reset_one)), jax.jit(reset), jax.jit(step)
 
 
 class SMAXBatch:
-    """The games of one vector env, stepped together: one jitted, vmapped call and one transfer back
-    per round instead of one per game (``envs.multiagent.GameBatch`` collects the round's actions).
+    """``size`` games of one map stepped together: one jitted, vmapped call and one transfer back
+    per round for every game (``envs/stacked_games.py`` turns a batch into agent slots).
 
     Each game keeps its own random key, split exactly as a game on its own splits it, so a game's
     rewards, masks and wins are the same whether it runs alone or in a batch."""
 
     def __init__(self, map_name: str, max_steps: int, size: int):
         jax, jnp, _, _ = _jax()
-        self.env, self._reset, self._step, self._put = _compiled(map_name, max_steps)
-        self.size, self.n_agents = size, len(self.env.agents)
+        self.env, start, self._reset, self._step = _compiled(map_name, max_steps)
+        self.size, self.n_agents, self.max_steps = size, len(self.env.agents), max_steps
         key = jax.random.PRNGKey(0)  # a game never seeded starts from key 0, alone or in a batch
-        # a template state for every slot of the batch; each game's own reset replaces it
-        _, state, _, _ = self._reset(key)
         self.keys = jnp.stack([key] * size)
-        self.states = jax.tree_util.tree_map(lambda x: jnp.stack([x] * size), state)
-        self.results: dict[int, tuple] = {}
+        # a template state for every game; each game's own reset replaces it
+        _, self.states, _, _ = start(self.keys)
+        self.alive = np.zeros((size, self.n_agents), dtype=bool)
         self._jax, self._jnp = jax, jnp
 
-    def reset(self, index: int, key) -> tuple:
-        key, state, obs, masks = self._reset(key)
-        self.keys, self.states = self._put(self.keys, self.states, index, key, state)
-        self.results.pop(index, None)
-        return obs, masks
+    def key(self, seed: int | None, index: int):
+        """The key a game starts from: its seed's, or (no seed) the game's own as it stands."""
+        return self._jax.random.PRNGKey(seed) if seed is not None else self.keys[index]
 
-    def step(self, actions: dict[int, np.ndarray]) -> None:
-        """Step the games in ``actions`` (index → each agent's action) at once; ``take`` hands each
-        game its results."""
-        acts = np.zeros((self.size, self.n_agents), dtype=np.int32)
-        live = np.zeros(self.size, dtype=bool)
-        for i, a in actions.items():
-            acts[i], live[i] = a, True
+    def reset(self, games: dict[int, object]) -> tuple[np.ndarray, np.ndarray]:
+        """Start each game in ``games`` (index → key); their observations ``[n, agents, dim]`` and
+        action masks ``[n, agents, actions]`` in the order of ``games``."""
+        rows = list(games)
+        sel = np.zeros(self.size, dtype=bool)
+        sel[rows] = True
+        new_keys = np.array(self.keys)  # built in numpy: the jitted reset sees one shape whatever the games
+        new_keys[rows] = [np.asarray(k) for k in games.values()]
+        self.keys, self.states, obs, masks = self._reset(self.keys, self.states, new_keys, sel)
+        obs, masks = self._jax.device_get((obs, masks))
+        self.alive[rows] = True
+        return np.asarray(obs[rows], dtype=np.float32), np.asarray(masks[rows], dtype=np.int8)
+
+    def step(self, actions: np.ndarray, stepped: np.ndarray) -> StackedStep:
+        """Step the games ``stepped`` selects with ``actions`` ``[size, agents]`` (a dead unit's
+        action is ignored); every game's results (the rows of games not stepped mean nothing).
+
+        An agent's episode ends when its unit dies (terminated) or the battle is over; a battle
+        cut by the step limit without a win is truncated for every agent."""
         self.keys, self.states, *outs = self._step(
-            self.keys, self.states, self._jnp.asarray(acts), self._jnp.asarray(live)
+            self.keys, self.states, self._jnp.asarray(actions, dtype=self._jnp.int32), self._jnp.asarray(stepped)
         )
-        outs = self._jax.device_get(outs)  # one transfer for every game
-        for i in actions:
-            self.results[i] = (acts[i].copy(), tuple(o[i] for o in outs))
-
-    def take(self, index: int, actions: np.ndarray) -> tuple:
-        """Game ``index``'s results for ``actions``: those of this round's batched step, or (a game
-        stepped on its own, e.g. outside a vector env) a step of that game alone."""
-        ready = self.results.pop(index, None)
-        if ready is None or not np.array_equal(ready[0], actions):
-            self.step({index: actions})
-            ready = self.results.pop(index)
-        return ready[1]
-
-    def ready(self, index: int) -> bool:
-        return index in self.results
+        obs, rew, done, over, won, t, masks = (np.asarray(o) for o in self._jax.device_get(outs))  # one transfer
+        cut = (over & (t >= self.max_steps) & ~won)[:, None]
+        live = self.alive.copy()
+        self.alive[stepped] = (live & ~done & ~over[:, None])[stepped]
+        return StackedStep(
+            obs=np.asarray(obs, dtype=np.float32),
+            rew=np.asarray(rew, dtype=np.float64),
+            term=(done | over[:, None]) & ~cut,
+            trunc=np.broadcast_to(cut, done.shape),
+            live=live,
+            alive=self.alive.copy(),
+            masks=np.asarray(masks, dtype=np.int8),
+            infos={"won": won.astype(bool), "battle_over": over.astype(bool)},
+        )
 
 
 class SMAXParallelEnv(ParallelEnv):
@@ -156,10 +168,9 @@ class SMAXParallelEnv(ParallelEnv):
     """``info['action_mask']``: SMAX's available actions (attack only enemies in range)."""
 
     def __init__(self, map_name: str = "3m", max_steps: int = 100):
-        jax, _, _, _ = _jax()
         self.map_name = map_name
         self.max_steps = max_steps
-        self._batch, self._index = SMAXBatch(map_name, max_steps, 1), 0
+        self._batch = SMAXBatch(map_name, max_steps, 1)
         env = self._batch.env
         self.possible_agents = list(env.agents)
         self.agents: list[str] = []
@@ -168,18 +179,10 @@ class SMAXParallelEnv(ParallelEnv):
         obs_dim = int(env.observation_space(self.possible_agents[0]).shape[0])
         self._act_space = spaces.Discrete(n_act)
         self._obs_space = spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
-        self._jax = jax
 
-    @staticmethod
-    def batch_games(envs: list[SMAXParallelEnv]) -> SMAXBatch:
-        """Put ``envs`` (same map, not yet reset) in one batch that steps them together."""
-        first = envs[0]
-        shared = SMAXBatch(first.map_name, first.max_steps, len(envs))
-        for i, env in enumerate(envs):
-            if (env.map_name, env.max_steps) != (first.map_name, first.max_steps):
-                raise ValueError(f"one SMAX batch needs one map: {env.map_name!r} beside {first.map_name!r}")
-            env._batch, env._index = shared, i
-        return shared
+    def stacked_games(self, n: int) -> SMAXBatch:
+        """``n`` games of this map in one batch that steps them together (``envs/stacked_games.py``)."""
+        return SMAXBatch(self.map_name, self.max_steps, n)
 
     def observation_space(self, agent):
         return self._obs_space
@@ -189,32 +192,26 @@ class SMAXParallelEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         # without a seed the game goes on with its own key, as it stands after its last step
-        key = self._jax.random.PRNGKey(seed) if seed is not None else self._batch.keys[self._index]
-        obs, masks = self._batch.reset(self._index, key)
-        obs, masks = np.asarray(obs, dtype=np.float32), np.asarray(masks, dtype=np.int8)
+        obs, masks = self._batch.reset({0: self._batch.key(seed, 0)})
         self.agents = list(self.possible_agents)
         return (
-            {a: obs[i] for i, a in enumerate(self.possible_agents)},
-            {a: {"action_mask": masks[i]} for i, a in enumerate(self.agents)},
+            {a: obs[0, i] for i, a in enumerate(self.possible_agents)},
+            {a: {"action_mask": masks[0, i]} for i, a in enumerate(self.agents)},
         )
 
-    def joint_actions(self, actions: dict) -> np.ndarray:
-        return np.asarray([int(actions.get(a, 0)) for a in self.possible_agents], dtype=np.int32)
-
     def step(self, actions: dict):
-        obs, rew, done, over, won, t, masks = self._batch.take(self._index, self.joint_actions(actions))
-        obs, rew, done = np.asarray(obs, dtype=np.float32), np.asarray(rew), np.asarray(done)
-        masks = np.asarray(masks, dtype=np.int8)
-        over, won, timeout = bool(over), bool(won), int(t) >= self.max_steps
-        live = self.agents
-        idx = {a: i for i, a in enumerate(self.possible_agents)}
-        out_obs = {a: obs[idx[a]] for a in live}
-        rewards = {a: float(rew[idx[a]]) for a in live}
-        term = {a: (bool(done[idx[a]]) or over) and not (over and timeout and not won) for a in live}
-        trunc = {a: over and timeout and not won for a in live}
-        infos = {a: {"won": won, "battle_over": over, "action_mask": masks[idx[a]]} for a in live}
-        self.agents = [] if over else [a for a in live if not done[idx[a]]]
-        return out_obs, rewards, term, trunc, infos
+        acts = np.asarray([[int(actions.get(a, 0)) for a in self.possible_agents]], dtype=np.int32)
+        out = self._batch.step(acts, np.ones(1, dtype=bool))
+        live = [(i, a) for i, a in enumerate(self.possible_agents) if out.live[0, i]]
+        infos = {k: bool(v[0]) for k, v in out.infos.items()}
+        self.agents = [a for i, a in enumerate(self.possible_agents) if out.alive[0, i]]
+        return (
+            {a: out.obs[0, i] for i, a in live},
+            {a: float(out.rew[0, i]) for i, a in live},
+            {a: bool(out.term[0, i]) for i, a in live},
+            {a: bool(out.trunc[0, i]) for i, a in live},
+            {a: {**infos, "action_mask": out.masks[0, i]} for i, a in live},
+        )
 
     metric_reward = staticmethod(win_metric)
 

@@ -37,9 +37,20 @@ def test_smax_profiles_and_its_evaluation_reward_is_the_win_indicator():
     assert finals and all(r == float(won) for r, won in finals)  # ... and then 1 exactly for a win
 
 
+SHAPING_MDP = """import numpy as np
+def observation(obs):
+    return np.tanh(obs[:20] * 2.0)
+def action(act):
+    return act
+def reward(obs, action, next_obs, reward, info):
+    return reward + 0.5 * info["won"] + info["team_reward"] - 0.1 * info["terminated"] + 0.01 * info["agent_index"]
+"""
+"""A generated MDP that uses every per-agent input: its own observation size and the reward's info."""
+
+
 def _play_rounds(venv, rounds: int, seed: int) -> list:
     """Actions among each slot's available ones (the mask ends the slot observation); every
-    step's observations, rewards, ends and wins, resetting the games that ended."""
+    step's observations, rewards, ends and (evaluation) wins, resetting the games that ended."""
     rng = np.random.default_rng(seed)
     obs, _ = venv.reset()
     seen = []
@@ -54,36 +65,46 @@ def _play_rounds(venv, rounds: int, seed: int) -> list:
             ]
         )
         obs, rew, term, trunc, info = venv.step(acts)
-        seen.append((obs.copy(), rew.copy(), term.copy(), trunc.copy(), np.array([i["won"] for i in info])))
+        won = np.array([i.get("won", False) for i in info])
+        seen.append((obs.copy(), rew.copy(), term.copy(), trunc.copy(), won))
         done = np.flatnonzero(term | trunc)
         if done.size:
             obs[done], _ = venv.reset(done)
     return seen
 
 
-def test_batched_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch):
-    """The vector env steps its SMAX games in one vmapped call; with the same seeds and actions,
-    every observation (masks included), reward, end and win equals that of games stepped alone."""
+@pytest.mark.parametrize(("code", "dim", "shape"), [(IDENTITY_MDP, None, False), (SHAPING_MDP, 20, True)])
+def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch, code, dim, shape):
+    """The vector env steps its SMAX games in one vmapped call (``StackedGames``); with the same
+    seeds and actions every observation (masks included), reward (the MDP's in training, the win
+    metric in evaluation), end and win equals that of games stepped one by one, MDP wrapper and all."""
     from envs.smax import SMAXBatch, SMAXParallelEnv
+    from envs.stacked_games import StackedGames
 
     p = profile_env("smax_3m", episodes=1)
-    mdp = MDPDesign(code=IDENTITY_MDP, obs_dim=p.obs_dim, summary="identity")
+    mdp = MDPDesign(code=code, obs_dim=dim or p.obs_dim, summary="identity")
     calls: list[int] = []  # games per jitted step
     monkeypatch.setattr(
-        SMAXBatch, "step", lambda self, acts, f=SMAXBatch.step: calls.append(len(acts)) or f(self, acts)
+        SMAXBatch, "step", lambda self, a, s, f=SMAXBatch.step: calls.append(int(s.sum())) or f(self, a, s)
     )
-    batched = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
+    venv = make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=shape)
+    assert isinstance(venv, StackedGames)
+    stacked = _play_rounds(venv, 250, seed=0)
     assert sum(1 for c in calls if c > 1) >= 200  # most rounds stepped several games in one call
     calls.clear()
-    monkeypatch.delattr(SMAXParallelEnv, "batch_games")
-    alone = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=True), 250, seed=0)
+    monkeypatch.delattr(SMAXParallelEnv, "stacked_games")
+    alone = _play_rounds(make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=shape), 250, seed=0)
     assert set(calls) == {1} and len(calls) >= 900  # one call per game and step
     ends = 0
-    for (o1, r1, t1, u1, w1), (o2, r2, t2, u2, w2) in zip(batched, alone, strict=False):
-        assert np.array_equal(o1, o2) and np.array_equal(r1, r2)
-        assert np.array_equal(t1, t2) and np.array_equal(u1, u2) and np.array_equal(w1, w2)
+    for (o1, r1, t1, u1, w1), (o2, r2, t2, u2, w2) in zip(stacked, alone, strict=True):
+        assert np.array_equal(o1, o2) and np.allclose(r1, r2, rtol=0, atol=1e-12)
+        assert np.array_equal(t1, t2) and np.array_equal(u1, u2)
+        if not shape:  # training slots carry no infos
+            assert np.array_equal(w1, w2)
         ends += int(np.sum(t1 | u1))
-    assert ends > 0 and any(w.any() for *_, w in batched)  # battles ended, some won
+    assert ends > 0
+    if not shape:
+        assert any(w.any() for *_, w in stacked)  # some battles won
 
 
 def test_tiny_smax_run_exports_and_plays(runs_dir):
@@ -99,3 +120,28 @@ def test_smac_without_the_game_is_a_clear_error():
         make_parallel_env("smac_8m")
     proc = agent2("run", "--env", "smac_8m", "--budget-steps", "1000")
     assert proc.returncode == 2 and "SMAC needs StarCraft II" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_a_won_battle_counts_for_every_ally_the_dead_ones_too(monkeypatch, stacked):
+    """Evaluation pays the win metric to each ally's slot at a won battle's end, also to a unit that
+    died before it (its slot is out of the game): a mean over agents is then the win rate."""
+    from envs.smax import SMAXParallelEnv
+
+    if not stacked:
+        monkeypatch.delattr(SMAXParallelEnv, "stacked_games")
+    p = profile_env("smax_3m", episodes=1)
+    venv = make_vector_env("smax_3m", MDPDesign(code=IDENTITY_MDP, obs_dim=p.obs_dim, summary="id"), 4, 5, False)
+    before = None
+    won_with_a_dead_ally = 0
+    for obs, rew, term, trunc, won in _play_rounds(venv, 400, seed=1):
+        games_over = (term | trunc).reshape(4, 3).all(axis=1)
+        for g in np.flatnonzero(games_over):
+            if won[3 * g]:
+                assert np.all(rew[3 * g : 3 * g + 3] == 1.0)
+                own = before[3 * g : 3 * g + 3, : p.obs_dim] if before is not None else None
+                won_with_a_dead_ally += int(own is not None and np.any(~own.any(axis=1)))
+            else:
+                assert np.all(rew[3 * g : 3 * g + 3] == 0.0)
+        before = obs
+    assert won_with_a_dead_ally > 0
