@@ -18,13 +18,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tianshou.data import Collector, CollectStats, VectorReplayBuffer
+from tianshou.data import Collector, CollectStats
 
 from bench.common import provenance, save_raw
 from bench.fixed_run import expert_config
 from envs.smax import SMAXParallelEnv
 from nodes.design_mdp import ORIGINAL_MDP_CODE
 from tools.algorithms import build_algorithm
+from tools.buffers import CheckedVectorReplayBuffer
 from tools.profiling import profile_env
 from tools.schemas import MDPDesign
 from tools.vector_envs import make_vector_env
@@ -45,7 +46,7 @@ def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> d
     cfg = expert_config(env, "MAPPO", 1_000_000, [])
     algorithm = build_algorithm(cfg, mdp.input_dim, venv.get_env_attr("action_space", 0)[0], layout)
     # the worker's on-policy buffer: one collection of every slot
-    buffer = VectorReplayBuffer(max(cfg.collect_steps * layout.n_agents, len(venv)), len(venv))
+    buffer = CheckedVectorReplayBuffer(max(cfg.collect_steps * layout.n_agents, len(venv)), len(venv))
     collector = Collector[CollectStats](algorithm, venv, buffer)
     collector.reset()
     collector.collect(n_step=len(venv) * 20)  # warm-up: compilation, first episodes

@@ -37,3 +37,32 @@ def test_the_null_check_reads_only_new_entries_and_still_finds_a_nan(monkeypatch
     buf.add(_step(2, float("nan")))
     assert buf.hasnull()
     assert not buf.hasnull()  # each entry is checked once
+
+
+def test_array_bookkeeping_adds_exactly_as_tianshous_per_buffer_loop():
+    """Random steps into 6 small sub-buffers (episodes ending at random, buffers wrapping around, a
+    step for a subset of them): the same returned indices and episode figures, the same sub-buffer
+    states and the same stored data and episode walks as Tianshou's own ``VectorReplayBuffer``."""
+    from tianshou.data import VectorReplayBuffer
+
+    ours, theirs = CheckedVectorReplayBuffer(60, 6), VectorReplayBuffer(60, 6)
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        ids = np.arange(6) if t % 3 else np.sort(rng.choice(6, 3, replace=False))
+        step = _step(len(ids), 0.0)
+        step.rew = rng.normal(size=len(ids))
+        step.terminated = rng.random(len(ids)) < 0.1
+        step.truncated = rng.random(len(ids)) < 0.05
+        step.obs = rng.normal(size=(len(ids), 3))
+        for a, b in zip(ours.add(step, ids), theirs.add(step, ids), strict=True):
+            assert np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    for mine, tian in zip(ours.buffers, theirs.buffers, strict=True):
+        for key in ("_insertion_idx", "_size", "_ep_len", "_ep_start_idx", "last_index"):
+            assert np.array_equal(getattr(mine, key), getattr(tian, key)), key
+        assert np.isclose(mine._ep_return, tian._ep_return)
+    assert np.array_equal(ours.last_index, theirs.last_index) and np.array_equal(ours._lengths, theirs._lengths)
+    all_ours, all_theirs = ours.sample_indices(0), theirs.sample_indices(0)
+    assert np.array_equal(all_ours, all_theirs)
+    assert np.array_equal(ours.obs[all_ours], theirs.obs[all_theirs])
+    assert np.array_equal(ours.prev(all_ours), theirs.prev(all_theirs))
+    assert np.array_equal(ours.next(all_ours), theirs.next(all_theirs))
