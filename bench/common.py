@@ -16,13 +16,17 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def commit() -> str:
-    """The checkout's short commit, with ``-dirty`` when tracked files differ from it."""
+    """The checkout's short commit, with ``-dirty`` when tracked files differ from it (the raw
+    results under bench/results/ do not count: a suite writes them as it goes)."""
     sha = (
         subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         or "unknown"
     )
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     return sha + ("-dirty" if dirty else "")
 
