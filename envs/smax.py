@@ -99,13 +99,17 @@ def _compiled(map_name: str, max_steps: int):
         rows = [jnp.reshape(x, (x.shape[0], -1)).astype(jnp.float32) for x in out[2:]]
         return out[0], out[1], jnp.concatenate(rows, axis=1)
 
-    def reset(keys, states, new_keys, sel):
+    def reset(keys, states, seed_keys, own, sel):
+        new_keys = jnp.where(own[:, None], keys, seed_keys)  # own: go on from the game's key
         return packed(selected(keys, states, jax.vmap(reset_one)(new_keys), sel))
 
     def step(keys, states, actions, sel):
         return packed(selected(keys, states, jax.vmap(step_one)(keys, states, actions), sel))
 
-    return env, jax.jit(jax.vmap(reset_one)), jax.jit(reset), jax.jit(step)
+    def step_all(keys, states, actions):  # every game stepped (a training round): nothing to select
+        return packed(jax.vmap(step_one)(keys, states, actions))
+
+    return env, jax.jit(jax.vmap(reset_one)), jax.jit(reset), jax.jit(step), jax.jit(step_all)
 
 
 class SMAXBatch:
@@ -117,7 +121,7 @@ class SMAXBatch:
 
     def __init__(self, map_name: str, max_steps: int, size: int):
         jax, jnp, _, _ = _jax()
-        self.env, start, self._reset, self._step = _compiled(map_name, max_steps)
+        self.env, start, self._reset, self._step, self._step_all = _compiled(map_name, max_steps)
         self.size, self.n_agents, self.max_steps = size, len(self.env.agents), max_steps
         first = self.env.agents[0]
         self.obs_dim = int(self.env.observation_space(first).shape[0])
@@ -129,19 +133,20 @@ class SMAXBatch:
         self.alive = np.zeros((size, self.n_agents), dtype=bool)
         self._jax, self._jnp = jax, jnp
 
-    def key(self, seed: int | None, index: int):
-        """The key a game starts from: its seed's, or (no seed) the game's own as it stands."""
-        return self._jax.random.PRNGKey(seed) if seed is not None else self.keys[index]
-
-    def reset(self, games: dict[int, object]) -> tuple[np.ndarray, np.ndarray]:
-        """Start each game in ``games`` (index → key); their observations ``[n, agents, dim]`` and
-        action masks ``[n, agents, actions]`` in the order of ``games``."""
+    def reset(self, games: dict[int, int | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Start each game in ``games`` (index → seed; None: from the game's own key as it stands);
+        their observations ``[n, agents, dim]`` and action masks ``[n, agents, actions]`` in the order
+        of ``games``. One jitted call whatever the games, their keys built in numpy."""
         rows = list(games)
-        sel = np.zeros(self.size, dtype=bool)
+        sel, own = np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=bool)
         sel[rows] = True
-        new_keys = np.array(self.keys)  # built in numpy: the jitted reset sees one shape whatever the games
-        new_keys[rows] = [np.asarray(k) for k in games.values()]
-        self.keys, self.states, out = self._reset(self.keys, self.states, new_keys, sel)
+        seed_keys = np.zeros((self.size, 2), dtype=np.uint32)
+        for i, seed in games.items():
+            if seed is None:
+                own[i] = True
+            else:
+                seed_keys[i] = np.asarray(self._jax.random.PRNGKey(seed))
+        self.keys, self.states, out = self._reset(self.keys, self.states, seed_keys, own, sel)
         obs, masks = self._split(np.asarray(out)[rows], (self.obs_dim,), (self.n_actions,))
         self.alive[rows] = True
         return obs, masks.astype(np.int8)
@@ -161,7 +166,11 @@ class SMAXBatch:
 
         An agent's episode ends when its unit dies (terminated) or the battle is over; a battle
         cut by the step limit without a win is truncated for every agent."""
-        self.keys, self.states, out = self._step(self.keys, self.states, np.asarray(actions, dtype=np.int32), stepped)
+        actions = np.asarray(actions, dtype=np.int32)
+        if stepped.all():
+            self.keys, self.states, out = self._step_all(self.keys, self.states, actions)
+        else:
+            self.keys, self.states, out = self._step(self.keys, self.states, actions, stepped)
         out = np.asarray(out)  # one transfer for every game
         obs, rew, done = self._split(out, (self.obs_dim,), (), ())
         base = self.n_agents * (self.obs_dim + 2)
@@ -212,7 +221,7 @@ class SMAXParallelEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         # without a seed the game goes on with its own key, as it stands after its last step
-        obs, masks = self._batch.reset({0: self._batch.key(seed, 0)})
+        obs, masks = self._batch.reset({0: seed})
         self.agents = list(self.possible_agents)
         return (
             {a: obs[0, i] for i, a in enumerate(self.possible_agents)},

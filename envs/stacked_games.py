@@ -12,8 +12,8 @@ What differs is the cost: a round is one call for every game and array work, and
 collector gets are empty while training (Tianshou stacks one dict per slot and step, which costs more
 than the games' step). Evaluation slots carry the game-level infos (SMAX: ``won``, ``battle_over``).
 
-The batch protocol: ``batch.key(seed, index)`` (the key a game starts from), ``batch.reset({index:
-key}) -> (obs [n, agents, dim], masks [n, agents, actions])`` and ``batch.step(actions [games,
+The batch protocol: ``batch.reset({index: seed or None}) -> (obs [n, agents, dim], masks [n, agents,
+actions])`` (no seed: the game goes on from its own random state) and ``batch.step(actions [games,
 agents], stepped [games]) -> StackedStep``.
 """
 
@@ -122,10 +122,10 @@ class StackedGames(BaseVectorEnv):
         if kwargs.get("seed") is not None:
             for g in games:
                 self._seeds[g] = kwargs["seed"]
-        keys = {int(g): self.batch.key(self._seeds[g], int(g)) for g in games}
+        seeds = {int(g): self._seeds[g] for g in games}
         for g in games:
-            self._seeds[g] = None  # later resets go on with the game's own key
-        obs, masks = self.batch.reset(keys)
+            self._seeds[g] = None  # later resets go on with the game's own random state
+        obs, masks = self.batch.reset(seeds)
         for row, g in enumerate(games):
             self._raw[g] = self._padded(obs[row])
             rows = zip(self._raw[g], self.agents, strict=True)
@@ -146,7 +146,7 @@ class StackedGames(BaseVectorEnv):
         noop = self._noop
         env_actions = np.zeros((n_games, n_agents, *noop.shape), dtype=noop.dtype)
         chosen: dict[tuple[int, int], Any] = {}  # each agent's action after the MDP's ``action``
-        for g, k in zip(*np.nonzero(self._alive & stepped[:, None]), strict=True):
+        for g, k in zip(*(i.tolist() for i in np.nonzero(self._alive & stepped[:, None])), strict=True):
             act = acts[g * n_agents + k]
             if self._discrete:
                 act = int(np.asarray(act).reshape(-1)[0])
@@ -173,16 +173,29 @@ class StackedGames(BaseVectorEnv):
         team = np.where(n_live > 0, (out.rew * out.live).sum(axis=1) / np.maximum(n_live, 1), 0.0)
         rew = np.zeros(live.shape)
         own, raw, masks = self._own, self._raw, self._masks
-        for g, k in zip(*np.nonzero(live), strict=True):
+        # plain Python values once per round: indexing numpy scalars per agent costs more than the MDP
+        columns = [v.tolist() for v in out.infos.values()]
+        game_infos = [dict(zip(out.infos, values, strict=True)) for values in zip(*columns, strict=True)] or [
+            {} for _ in range(len(over))
+        ]
+        term_l, trunc_l, over_l = out.term.tolist(), out.trunc.tolist(), over.tolist()
+        team_l, rew_l = team.tolist(), out.rew.tolist()
+        no_masks = out.masks is None
+        for g, k in zip(*(i.tolist() for i in np.nonzero(live)), strict=True):
             a = agents[k]
-            info = {k2: bool(v[g]) for k2, v in out.infos.items()}
-            info.update(action_mask=None if out.masks is None else out.masks[g, k], agent=a, agent_index=int(k))
-            info.update(team_reward=float(team[g]), original_reward=float(out.rew[g, k]))
-            ends = (bool(out.term[g, k]), bool(out.trunc[g, k]), bool(over[g]))
+            info = {
+                **game_infos[g],
+                "action_mask": None if no_masks else out.masks[g, k],
+                "agent": a,
+                "agent_index": k,
+                "team_reward": team_l[g],
+                "original_reward": rew_l[g][k],
+            }
+            ends = (term_l[g][k], trunc_l[g][k], over_l[g])
             rew[g, k] = rules.agent_reward(a, raw[g, k], chosen[g, k], raw_next[g, k], info, *ends)
             own[g, k] = agent_observation(mdp, raw_next[g, k], obs_dim, a)
-        for g, k in zip(*np.nonzero(left & over[:, None]), strict=True):  # evaluation: a won game is won by all
-            rew[g, k] = rules.left_agent_metric(agents[k], {k2: bool(v[g]) for k2, v in out.infos.items()}, True)
+        for g, k in zip(*(i.tolist() for i in np.nonzero(left & over[:, None])), strict=True):
+            rew[g, k] = rules.left_agent_metric(agents[k], game_infos[g], True)  # evaluation: a won game is won by all
         own[left] = 0.0  # out of the game: zero observation, all actions allowed
         masks[left] = 1.0
         if out.masks is not None and self.layout.mask_dim:
