@@ -3,8 +3,10 @@
     python bench/smax_speed.py [--env smax_3m] [--games 8 32 64] [--steps 20000]
 
 For each number of games: the vector env as the training worker builds it (identity MDP, one slot per
-agent), with the games stepped in one jitted, vmapped call (batched) and one call per game (alone),
-collecting with the expert's MAPPO policy (one torch thread) into the worker's on-policy buffer. Issue 16's goal: ≥ 20k joint steps/s
+agent), with the games stepped in one jitted, vmapped call (``StackedGames``, "batched") and one call
+per game ("alone"), collecting with the expert's MAPPO policy (one torch thread) into the worker's
+on-policy buffer; and the collector's own floor: the same collection from a vector env whose reset
+and step cost nothing (they hand back the first observations). Issue 16's goal: ≥ 20k joint steps/s
 on smax_3m with ≥ 32 games. Writes bench/results/smax-speed-<commit>.json.
 """
 
@@ -15,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +26,7 @@ from tianshou.data import Collector, CollectStats
 from bench.common import provenance, save_raw
 from bench.fixed_run import expert_config
 from envs.smax import SMAXParallelEnv
+from envs.stacked_games import StackedGames
 from nodes.design_mdp import ORIGINAL_MDP_CODE
 from tools.algorithms import build_algorithm
 from tools.buffers import CheckedVectorReplayBuffer
@@ -31,7 +35,33 @@ from tools.schemas import MDPDesign
 from tools.vector_envs import make_vector_env
 
 
-def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> dict:
+class CostsNothing(StackedGames):
+    """A stacked-games vector env whose reset and step only hand back its first observations (every
+    episode 50 steps long): what is left of a collection is Tianshou's collector, policy and buffer."""
+
+    def __init__(self, base: StackedGames):
+        self.__dict__.update(base.__dict__)
+        self.first, _ = base.reset()
+        self.t = 0
+
+    def reset(self, env_id=None, **kwargs):  # type: ignore[no-untyped-def]
+        ids = np.asarray(self._wrap_id(env_id))
+        return self.first[ids], _empty_infos(len(ids))
+
+    def step(self, action, id=None):  # type: ignore[no-untyped-def]
+        ids = np.asarray(self._wrap_id(id))
+        self.t += 1
+        ends = np.full(len(ids), self.t % 50 == 0)
+        return self.first[ids], np.zeros(len(ids)), ends, np.zeros(len(ids), dtype=bool), _empty_infos(len(ids))
+
+
+def _empty_infos(n: int) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    out[:] = [{}] * n
+    return out
+
+
+def joint_steps_per_second(env: str, games: int, steps: int, batched: bool, floor: bool = False) -> dict:
     p = profile_env(env, episodes=1)
     mdp = MDPDesign(code=ORIGINAL_MDP_CODE, obs_dim=p.obs_dim, summary="original MDP")
     hidden = SMAXParallelEnv.__dict__.get("stacked_games")
@@ -42,6 +72,8 @@ def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> d
     finally:
         if not batched:
             SMAXParallelEnv.stacked_games = hidden
+    if floor:
+        venv = CostsNothing(venv)
     layout = venv.layout
     cfg = expert_config(env, "MAPPO", 1_000_000, [])
     algorithm = build_algorithm(cfg, mdp.input_dim, venv.get_env_attr("action_space", 0)[0], layout)
@@ -58,6 +90,7 @@ def joint_steps_per_second(env: str, games: int, steps: int, batched: bool) -> d
     return {
         "games": games,
         "batched": batched,
+        "env": "costs nothing (collector floor)" if floor else env,
         "joint_steps": joint,
         "seconds": seconds,
         "joint_steps_per_second": joint / seconds,
@@ -74,11 +107,15 @@ def main() -> None:
     torch.set_num_threads(1)
     prov, rows = provenance(), []
     for games in args.games:
-        for batched in (True, False):
-            r = joint_steps_per_second(args.env, games, args.steps, batched)
+        for what, batched, floor in (
+            ("batched", True, False),
+            ("one call per game", False, False),
+            ("floor", True, True),
+        ):
+            r = joint_steps_per_second(args.env, games, args.steps, batched, floor)
             rows.append(r)
             print(
-                f"{args.env} {games} games, {'batched' if batched else 'one call per game'}: "
+                f"{args.env} {games} games, {what}: "
                 f"{r['joint_steps_per_second']:.0f} joint steps/s ({r['joint_steps']:.0f} in {r['seconds']:.1f} s)",
                 flush=True,
             )
