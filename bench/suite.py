@@ -247,18 +247,23 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.0f}"
 
 
+def _val(x: float, like: float | None = None) -> str:
+    """A score with the digits its size (or that of ``like``) needs: a win rate of 0.75 is not "0.8"."""
+    return f"{x:.2f}" if abs(x if like is None else like) < 10 else f"{x:.1f}"
+
+
 def table(rows: list[dict], targets: dict[str, float | None]) -> str:
     lines = [
-        "| task (target) | contender | score (mean ± std over seeds) | IQM [95% bootstrap CI] | reached target "
+        "| task (target) | contender | score (mean ± std over seeds) | IQM [95% bootstrap CI] | a test reached the target "
         "| steps to target (median) | env steps | wall (s) | Agent² gain |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     by = {(r["task"], r["contender"]): r for r in rows}
     for r in rows:
-        score = "failed" if r["mean"] is None else f"{r['mean']:.1f} ± {r['std']:.1f}"
+        score = "failed" if r["mean"] is None else f"{_val(r['mean'])} ± {_val(r['std'], r['mean'])}"
         ours = by.get((r["task"], "agent2"), {}).get("mean")
         gain = "" if r["contender"].startswith("agent2") else _gain(ours, r["mean"])
-        iqm = "—" if not r.get("iqm_ci") else "{:.1f} [{:.1f}, {:.1f}]".format(*r["iqm_ci"])
+        iqm = "—" if not r.get("iqm_ci") else "{} [{}, {}]".format(*map(_val, r["iqm_ci"]))
         lines.append(
             f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
             f"{r['reached']}/{r['runs']} | "
@@ -372,9 +377,9 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
             return "not run"
         if r["mean"] is None:
             return f"failed ({r['failed']} of {r['runs']})"
-        spread = f" ± {r['std']:.1f}" if r["runs"] - r["failed"] > 1 else ""
+        spread = f" ± {_val(r['std'], r['mean'])}" if r["runs"] - r["failed"] > 1 else ""
         seeds_ok = r["runs"] - r["failed"]
-        return f"{r['mean']:.1f}{spread} " + (
+        return f"{_val(r['mean'])}{spread} " + (
             f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})"
         )
 

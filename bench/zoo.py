@@ -8,10 +8,13 @@ steps, ``n_epochs`` = repeat, ``lin_`` schedules = linear LR decay, ``normalize`
 observation normalisation plus return scaling (SB3's VecNormalize); SAC ``learning_starts`` =
 random start steps, ``gradient_steps / train_freq`` = updates per step. Not translatable: gSDE
 (``use_sde``), so those entries run with Gaussian exploration. LunarLander-v3 takes the zoo's
-LunarLander-v2 entry, the MuJoCo v5 tasks the zoo's v3 SAC entries.
+LunarLander-v2 entry, the MuJoCo v5 tasks the zoo's v3 SAC entries. SMAX, which the zoo does not
+cover, takes the MAPPO paper's SMAC settings (``MAPPO_SMAC``).
 """
 
 from __future__ import annotations
+
+from envs.registry import SMAX_TASKS
 
 PPO_SB3 = dict(
     algorithm="PPO",
@@ -28,6 +31,27 @@ PPO_SB3 = dict(
     max_grad_norm=0.5,
     advantage_normalization=True,
 )
+MAPPO_SMAC = dict(
+    algorithm="MAPPO",
+    hidden_sizes=[64, 64],
+    activation="relu",
+    lr=5e-4,
+    lr_decay=False,
+    gamma=0.99,
+    gae_lambda=0.95,
+    eps_clip=0.2,
+    repeat=15,
+    ent_coef=0.01,
+    vf_coef=1.0,
+    max_grad_norm=10.0,
+    n_train_envs=8,
+    collect_steps=8 * 400,
+    advantage_normalization=True,
+)
+"""MAPPO's SMAC settings (Yu et al. 2022; marlbenchmark/on-policy ``config.py`` and its
+``train_smac_3m.sh``: 8 rollout threads × 400 steps, 15 PPO epochs, one minibatch, lr 5e-4, clip 0.2,
+entropy 0.01, value loss 1, grad norm 10, hidden 64, ReLU). Ours is the feed-forward MAPPO: the paper's
+recurrent policy, value normalisation and Huber value loss are not translated."""
 SAC_SB3 = dict(
     algorithm="SAC",
     hidden_sizes=[256, 256],
@@ -88,6 +112,9 @@ ZOO: dict[str, dict] = {
         env: {**SAC_SB3, "start_steps": 10_000}
         for env in ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5", "Humanoid-v5")
     },
+    # SMAX has no RL Zoo entry: its reference is the MAPPO paper's SMAC settings, one minibatch of a
+    # whole collection (the slots of every agent: collect steps × agents)
+    **{f"smax_{m}": {**MAPPO_SMAC, "batch_size": MAPPO_SMAC["collect_steps"] * n} for m, n, _ in SMAX_TASKS},
 }
 """Env → zoo hyper-parameters as ``AlgoConfig`` fields (plus ``normalize``). Envs not here have no
-zoo entry (MPE, SMAX, MetaDrive): the suite shows '—' for that contender."""
+zoo entry (MPE, MetaDrive): the suite shows '—' for that contender."""
