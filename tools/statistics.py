@@ -1,6 +1,7 @@
 """Confidence intervals for evaluation returns and benchmark tables.
 
-``mean_ci``: the Student-t 95% interval of a mean over episodes. ``needs_more_episodes``: the
+``mean_ci``: the Student-t 95% interval of a mean over episodes (a multi-agent game's per-agent returns
+first averaged per episode, ``episode_means``). ``needs_more_episodes``: the
 sequential rule evaluation uses (more episodes while the interval still straddles the target).
 ``iqm_ci``: the interquartile mean of per-seed scores with a percentile-bootstrap interval, the way
 ``rliable`` (Agarwal et al. 2021) reports few-seed RL results.
@@ -29,6 +30,16 @@ def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[fl
         return m, m
     half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return m - half, m + half
+
+
+def episode_means(returns: Sequence[float], agents: int) -> list[float]:
+    """One value per episode from per-agent returns listed a game at a time (``agents`` in a row, as
+    Tianshou's collector lists the slots of games that end together): the unit whose noise an interval
+    is about. The agents of one battle share its outcome, so their returns are not independent samples."""
+    x = np.asarray(returns, dtype=np.float64)
+    if agents < 1 or x.size % agents:
+        raise ValueError(f"{x.size} returns do not split into episodes of {agents} agents")
+    return x.reshape(-1, agents).mean(axis=1).tolist()
 
 
 def needs_more_episodes(returns: Sequence[float], target: float | None, cap: int) -> bool:

@@ -47,7 +47,7 @@ from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.run_rules import MAX_EVAL_EPISODES, target_met
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
-from tools.statistics import EVAL_GROWTH_CAP, mean_ci, needs_more_episodes
+from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes
 from tools.tensorboard_log import open_board, write_evaluation
 from tools.vector_envs import agent_layout, make_vector_env
 
@@ -576,12 +576,12 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
         for key, value in (episode_metrics(buffer, keys) if buffer is not None else {}).items():
             weighted[key] = weighted.get(key, 0.0) + value * batch
         done = len(returns) // agents
-        if not needs_more_episodes(returns, job.target, cap * agents):
+        if not needs_more_episodes(episode_means(returns, agents), job.target, cap):
             break
         batch = min(done, cap - done)
     envs.close()
     metrics = {key: total / done for key, total in weighted.items()}
-    low, high = mean_ci(returns)
+    low, high = mean_ci(episode_means(returns, agents))  # episodes, not agent-episodes, are the samples
     return EvalResult(
         mean=float(np.mean(returns)),
         std=float(np.std(returns)),

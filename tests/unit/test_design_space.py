@@ -17,7 +17,7 @@ from nodes.state import RunSettings
 from tools.profiling import profile_env
 from tools.run_rules import MIN_ITERATION_STEPS
 from tools.schemas import AlgoConfig, Critique, TaskSpec
-from tools.statistics import iqm_ci, mean_ci
+from tools.statistics import episode_means, iqm_ci, mean_ci, needs_more_episodes
 
 
 def test_history_stacks_the_last_observations_oldest_first():
@@ -37,6 +37,22 @@ def test_confidence_intervals():
     assert point == pytest.approx(1.5) and lo <= point <= hi
     with pytest.raises(ValueError, match="no values"):
         mean_ci([])
+
+
+def test_a_multi_agent_interval_is_over_episodes_not_agent_episodes():
+    """Five allies share each battle's outcome: 19 wins in 20 battles are 20 samples, not 100, so the
+    interval is √5 wider than one over the 100 per-agent returns, and the sequential rule still asks
+    for more battles at a 0.85 target."""
+    battles = [1.0] * 19 + [0.0]
+    per_agent = [r for r in battles for _ in range(5)]
+    assert episode_means(per_agent, 5) == battles
+    low, high = mean_ci(episode_means(per_agent, 5))
+    naive_low, _ = mean_ci(per_agent)
+    assert low < 0.85 < naive_low and high > 1.0
+    assert needs_more_episodes(episode_means(per_agent, 5), 0.85, cap=200)
+    assert not needs_more_episodes(per_agent, 0.85, cap=1000)  # what the per-agent count wrongly said
+    with pytest.raises(ValueError, match="do not split into episodes of 5 agents"):
+        episode_means(per_agent[:-1], 5)
 
 
 def test_a_screen_goes_to_the_fan_out_with_diverse_designs_on_a_share_of_the_budget(tmp_path):
