@@ -103,3 +103,15 @@ class ArrayBookkeeping:
 class CheckedVectorReplayBuffer(NewEntriesNullCheck, ArrayBookkeeping, VectorReplayBuffer):
     """Tianshou's ``VectorReplayBuffer`` with the per-collection null check on new entries only and
     the bookkeeping of ``add`` in arrays."""
+
+
+STATS_SLOT_SIZE = 16
+"""Entries per env of ``stats_buffer``: a ring far shorter than an episode is enough (see there)."""
+
+
+def stats_buffer(n_envs: int) -> VectorReplayBuffer:
+    """A small ring buffer for a collector whose transitions nobody reads (tests, plain evaluation).
+    Tianshou's collector counts episode returns and lengths in a buffer's bookkeeping, not from its
+    data, and without one allocates 10,000 entries per env: for SMAX 8m's 10 test games × 8 agents of
+    1,866 floats that is 800,000 × 2 observations, ~11 GiB."""
+    return VectorReplayBuffer(STATS_SLOT_SIZE * n_envs, n_envs)

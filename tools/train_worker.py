@@ -41,7 +41,7 @@ from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
-from tools.buffers import CheckedVectorReplayBuffer
+from tools.buffers import CheckedVectorReplayBuffer, stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
@@ -434,7 +434,7 @@ class TrainWorker:
         self.training_collector = Collector[CollectStats](
             self.algorithm, self.train_envs, self.buffer, exploration_noise=True
         )
-        self.test_collector = Collector[CollectStats](self.algorithm, self.test_envs)
+        self.test_collector = Collector[CollectStats](self.algorithm, self.test_envs, stats_buffer(len(self.test_envs)))
         if not cfg.on_policy and self.restored is None and cfg.start_steps > 0 and not cfg.warm_start_from:
             with policy_within_training_step(self.algorithm.policy):
                 self.training_collector.reset()
@@ -568,7 +568,7 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     batch = episodes
     while True:  # a collector per batch: the metrics buffer holds one batch's episodes, not the cap's
         buffer = VectorReplayBuffer(2 * batch * agents * (longest + 1), len(envs)) if keys else None
-        collector = Collector[CollectStats](algorithm, envs, buffer)
+        collector = Collector[CollectStats](algorithm, envs, buffer if buffer is not None else stats_buffer(len(envs)))
         collector.reset()
         stats = collector.collect(n_episode=batch * agents)
         returns += [float(r) for r in stats.returns]

@@ -66,3 +66,25 @@ def test_array_bookkeeping_adds_exactly_as_tianshous_per_buffer_loop():
     assert np.array_equal(ours.obs[all_ours], theirs.obs[all_theirs])
     assert np.array_equal(ours.prev(all_ours), theirs.prev(all_theirs))
     assert np.array_equal(ours.next(all_ours), theirs.next(all_theirs))
+
+
+def test_a_stats_buffer_far_shorter_than_an_episode_counts_returns_as_a_full_one():
+    """The test and evaluation collectors get a 16-entry ring per env (``stats_buffer``). The collector
+    reads episode returns and lengths from ``add``: with episodes far longer than the ring they are
+    those of Tianshou's 10,000-entry default."""
+    from tianshou.data import VectorReplayBuffer
+
+    from tools.buffers import STATS_SLOT_SIZE, stats_buffer
+
+    small, full = stats_buffer(3), VectorReplayBuffer(10_000 * 3, 3)
+    rng = np.random.default_rng(1)
+    lengths: set[int] = set()
+    for _ in range(400):
+        step = _step(3, 0.0)
+        step.rew = rng.normal(size=3)
+        step.terminated = rng.random(3) < 1 / 30
+        _, r1, l1, _ = small.add(step)
+        _, r2, l2, _ = full.add(step)
+        assert np.allclose(r1, r2) and np.array_equal(l1, l2)
+        lengths.update(l2[l2 > 0].tolist())
+    assert max(lengths) > 3 * STATS_SLOT_SIZE
