@@ -26,7 +26,7 @@ from tianshou.data import Collector, CollectStats
 from bench.common import provenance, save_raw
 from bench.fixed_run import expert_config
 from envs.smax import SMAXParallelEnv
-from envs.stacked_games import StackedGames
+from envs.stacked_games import StackedGames, info_array
 from nodes.design_mdp import ORIGINAL_MDP_CODE
 from tools.algorithms import build_algorithm
 from tools.buffers import CheckedVectorReplayBuffer
@@ -46,19 +46,13 @@ class CostsNothing(StackedGames):
 
     def reset(self, env_id=None, **kwargs):  # type: ignore[no-untyped-def]
         ids = np.asarray(self._wrap_id(env_id))
-        return self.first[ids], _empty_infos(len(ids))
+        return self.first[ids], info_array([{}] * len(ids))
 
     def step(self, action, id=None):  # type: ignore[no-untyped-def]
         ids = np.asarray(self._wrap_id(id))
         self.t += 1
         ends = np.full(len(ids), self.t % 50 == 0)
-        return self.first[ids], np.zeros(len(ids)), ends, np.zeros(len(ids), dtype=bool), _empty_infos(len(ids))
-
-
-def _empty_infos(n: int) -> np.ndarray:
-    out = np.empty(n, dtype=object)
-    out[:] = [{}] * n
-    return out
+        return self.first[ids], np.zeros(len(ids)), ends, np.zeros(len(ids), dtype=bool), info_array([{}] * len(ids))
 
 
 def joint_steps_per_second(env: str, games: int, steps: int, batched: bool, floor: bool = False) -> dict:

@@ -119,10 +119,8 @@ class StackedGames(BaseVectorEnv):
     def reset(self, env_id: Any = None, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(self._wrap_id(env_id), dtype=np.int64)
         games = np.unique(ids // len(self.agents))
-        if kwargs.get("seed") is not None:
-            for g in games:
-                self._seeds[g] = kwargs["seed"]
-        seeds = {int(g): self._seeds[g] for g in games}
+        seed = kwargs.get("seed")  # a reset's own seed beats the one ``seed()`` left for the game
+        seeds = {int(g): seed if seed is not None else self._seeds[g] for g in games}
         for g in games:
             self._seeds[g] = None  # later resets go on with the game's own random state
         obs, masks = self.batch.reset(seeds)
@@ -133,7 +131,7 @@ class StackedGames(BaseVectorEnv):
             if self.layout.mask_dim:
                 self._masks[g] = masks[row]
         self._alive[games], self._t[games] = True, 0
-        return self._slots(ids), _infos([{}] * len(ids))
+        return self._slots(ids), info_array([{}] * len(ids))
 
     def step(self, action: Any, id: Any = None) -> tuple[np.ndarray, ...]:
         rules, mdp, n_agents, n_games = self.rules, self.rules.mdp, len(self.agents), self.n_games
@@ -157,7 +155,7 @@ class StackedGames(BaseVectorEnv):
             infos = [{}] * len(ids)
         else:
             infos = [{k: bool(v[j // n_agents]) for k, v in out.infos.items()} for j in ids.tolist()]
-        return self._slots(ids), rew.reshape(-1)[ids], term.reshape(-1)[ids], trunc.reshape(-1)[ids], _infos(infos)
+        return self._slots(ids), rew.reshape(-1)[ids], term.reshape(-1)[ids], trunc.reshape(-1)[ids], info_array(infos)
 
     def _ends(self, out: StackedStep, stepped: np.ndarray, chosen: dict) -> tuple[np.ndarray, ...]:
         """The slot rewards and ends of the ``stepped`` games after ``out``, as ``MDPParallelEnv``
@@ -222,7 +220,8 @@ class StackedGames(BaseVectorEnv):
         return flat[np.searchsorted(games, ids // n_agents) * n_agents + ids % n_agents]
 
 
-def _infos(dicts: list[dict]) -> np.ndarray:
+def info_array(dicts: list[dict]) -> np.ndarray:
+    """Per-slot info dicts as the object array Tianshou's collector takes."""
     out = np.empty(len(dicts), dtype=object)
     out[:] = dicts
     return out
