@@ -9,6 +9,9 @@ original reward from seed ``--seed`` (the worker's own ``evaluate_policy``, no a
 mean and its 95 % interval over episodes are printed and written to bench/results/replay-<commit>.json.
 A run's own evaluation picks its best test checkpoint on that same noise, so a replay is the fairer
 figure where the evaluation was short (20 SMAX battles swing by ±0.1).
+
+``--actions``: also how often each action is taken over 20 more episodes, by the deterministic policy
+and by the sampling one training uses (a policy that still samples near-uniformly has learnt little).
 """
 
 from __future__ import annotations
@@ -17,12 +20,38 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tianshou.data import Collector, VectorReplayBuffer
+
 from bench.common import provenance, save_raw
 from tools.schemas import TrainJob
-from tools.train_worker import evaluate_policy
+from tools.train_worker import evaluate_policy, load_policy, make_vector_env
+
+ACTION_EPISODES = 20
+
+
+def action_shares(job: TrainJob, policy_file: Path, seed: int) -> dict[str, list[float]]:
+    """The share of each discrete action over ``ACTION_EPISODES`` episodes (every agent's steps),
+    deterministic and sampled."""
+    algorithm, rms = load_policy(job, policy_file)
+    envs = make_vector_env(job.env, job.mdp, 10, seed, shape_reward=False, obs_rms=rms)
+    layout = getattr(envs, "layout", None)
+    agents = layout.n_agents if layout else 1
+    n_actions = int(envs.action_space[0].n)
+    out = {}
+    for mode in ("deterministic", "sampled"):
+        algorithm.policy.deterministic_eval = mode == "deterministic"
+        buffer = VectorReplayBuffer(1_000_000, len(envs))
+        collector = Collector(algorithm, envs, buffer)
+        collector.reset()
+        collector.collect(n_episode=ACTION_EPISODES * agents)
+        counts = np.bincount(np.asarray(buffer.sample(0)[0].act, dtype=int), minlength=n_actions)
+        out[mode] = (counts / counts.sum()).round(3).tolist()
+    envs.close()
+    return out
 
 
 def main() -> None:
@@ -30,6 +59,7 @@ def main() -> None:
     ap.add_argument("policies", nargs="+", metavar="NAME=ITER_DIR")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=123)
+    ap.add_argument("--actions", action="store_true", help="also the share of each action (discrete actions)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     prov, rows = provenance(), {}
@@ -41,6 +71,10 @@ def main() -> None:
         ev = evaluate_policy(job, Path(folder) / "best_policy.pt", args.episodes, seed=args.seed, adaptive=False)
         rows[name] = {"folder": folder, "episodes": ev.episodes, "mean": ev.mean, "ci95": [ev.ci_low, ev.ci_high]}
         print(f"{name}: {ev.mean:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}] over {ev.episodes} episodes", flush=True)
+        if args.actions:
+            rows[name]["action_shares"] = shares = action_shares(job, Path(folder) / "best_policy.pt", args.seed)
+            for mode, share in shares.items():
+                print(f"  {mode} actions: {' '.join(f'{x:.2f}' for x in share)}", flush=True)
     save_raw("replay", prov, {"seed": args.seed, "replays": rows})
 
 
