@@ -3,7 +3,8 @@
 ``mean_ci``: the Student-t 95% interval of a mean over episodes (a multi-agent game's per-agent returns
 first averaged per episode, ``episode_means``). ``needs_more_episodes``: the
 sequential rule evaluation uses (more episodes while the interval still straddles the target).
-``iqm_ci``: the interquartile mean of per-seed scores with a percentile-bootstrap interval, the way
+``rising``: whether a series of training returns still climbs beyond its noise (the plateau rule's
+second half). ``iqm_ci``: the interquartile mean of per-seed scores with a percentile-bootstrap interval, the way
 ``rliable`` (Agarwal et al. 2021) reports few-seed RL results.
 """
 
@@ -49,6 +50,24 @@ def needs_more_episodes(returns: Sequence[float], target: float | None, cap: int
         return False
     low, high = mean_ci(returns)
     return low < target <= high
+
+
+RISING_MIN_HALF = 4
+"""``rising`` needs at least this many values in each half of a series to call it rising."""
+
+
+def rising(values: Sequence[float], z: float = 2.0) -> bool:
+    """True when the later half of ``values`` (in order) has a higher mean than the earlier half by more
+    than ``z`` standard errors of the difference (Welch's, each half's own spread). Too few values, or
+    no spread at all, say nothing: False."""
+    x = np.asarray(values, dtype=np.float64)
+    half = x.size // 2
+    if half < RISING_MIN_HALF:
+        return False
+    early, late = x[: x.size - half], x[x.size - half :]
+    diff = float(late.mean() - early.mean())
+    se = math.sqrt(early.var(ddof=1) / early.size + late.var(ddof=1) / late.size)
+    return diff > z * se if se > 0 else False
 
 
 def iqm(values: Sequence[float]) -> float:

@@ -47,12 +47,16 @@ from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward
 from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.run_rules import MAX_EVAL_EPISODES, target_met
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
-from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes
+from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes, rising
 from tools.tensorboard_log import open_board, write_evaluation
 from tools.vector_envs import agent_layout, make_vector_env
 
 PLATEAU_TESTS = 12
-"""Stop an iteration when this many tests in a row (and half its budget) brought no new best."""
+"""Stop an iteration when this many tests in a row (and half its budget) brought no new best, unless the
+training return over those tests is still rising beyond its noise (``statistics.rising``): a test metric
+can sit at its floor (no battle won yet) while the reward the policy learns from still climbs."""
+TRAIN_RETURNS_KEPT = 4000
+"""Training-return points a worker keeps (and checkpoints) for the plateau rule."""
 
 
 class DivergenceError(RuntimeError):
@@ -136,9 +140,9 @@ class RunLogger(BaseLogger):
             self.last_collect_emit = now
             self.worker.emit(kind="collect", env_step=self.worker.total_steps(step))
         if log_data.get("n_collected_episodes", 0) > 0 and log_data.get("returns_stat"):
-            self.worker.emit(
-                kind="train", env_step=self.worker.total_steps(step), mean=float(log_data["returns_stat"]["mean"])
-            )
+            steps, mean = self.worker.total_steps(step), float(log_data["returns_stat"]["mean"])
+            self.worker.on_train(steps, mean)
+            self.worker.emit(kind="train", env_step=steps, mean=mean)
 
     def log_update_data(self, log_data: dict, step: int) -> None:
         for key, value in _flat_numbers(log_data):
@@ -225,6 +229,8 @@ class TrainWorker:
         """Agents per game: Tianshou counts slot steps, budgets and curves count joint steps."""
         self.since_best = 0
         self.plateau = False
+        self.train_returns: list[tuple[int, float]] = []
+        """(joint env step, mean training return of the episodes a collect finished), for the plateau rule."""
         self.target_reached = False
         self.start = time.perf_counter()
 
@@ -255,8 +261,16 @@ class TrainWorker:
         else:
             self.since_best += 1
         half_spent = steps >= 0.5 * self.cfg.budget_steps
-        self.plateau = self.since_best >= PLATEAU_TESTS and half_spent
+        self.plateau = self.since_best >= PLATEAU_TESTS and half_spent and not self.training_still_rising()
         self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score)
+
+    def on_train(self, steps: int, mean: float) -> None:
+        self.train_returns = [*self.train_returns[-(TRAIN_RETURNS_KEPT - 1) :], (steps, mean)]
+
+    def training_still_rising(self) -> bool:
+        """Whether the training returns since the first of the last ``PLATEAU_TESTS`` tests rise."""
+        since = self.curve[-PLATEAU_TESTS].env_step if len(self.curve) >= PLATEAU_TESTS else 0
+        return rising([m for step, m in self.train_returns if step > since and math.isfinite(m)])
 
     def _wall(self) -> float:
         return self.prev_wall + time.perf_counter() - self.start
@@ -299,6 +313,7 @@ class TrainWorker:
             "pre_steps": self.pre_steps,
             "best_score": self.best_score,
             "since_best": self.since_best,
+            "train_returns": self.train_returns,
             "curve": [p.model_dump() for p in self.curve],
             "rng": _rng_state(),
             "wall": self._wall(),
@@ -402,6 +417,7 @@ class TrainWorker:
         self.pre_steps = c.get("pre_steps", 0)
         self.best_score = c.get("best_score", -math.inf)
         self.since_best = c.get("since_best", 0)
+        self.train_returns = [(int(step), float(m)) for step, m in c.get("train_returns", [])]
         self.curve = [CurvePoint(**p) for p in c.get("curve", [])]
         self.prev_wall = c.get("wall", 0.0)
         self.prev_timing = c.get("timing", self.prev_timing)

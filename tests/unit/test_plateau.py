@@ -1,0 +1,52 @@
+"""The plateau rule: no new best test for ``PLATEAU_TESTS`` tests and half the budget spent, unless the
+training return is still rising beyond its noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nodes.design_mdp import original_mdp
+from tools.run_files import JOB
+from tools.schemas import AlgoConfig, TrainJob
+from tools.statistics import rising
+from tools.train_worker import PLATEAU_TESTS, TrainWorker
+
+rng = np.random.default_rng(0)
+
+
+def test_rising_tells_a_climb_from_noise():
+    noise = rng.normal(0.0, 0.05, 60)
+    assert rising(np.linspace(0.14, 0.26, 60) + noise)  # smax_8m's first iteration: 0.14 → 0.26
+    assert not rising(0.2 + noise)  # flat: the later half is no higher than noise allows
+    assert not rising(np.linspace(0.26, 0.14, 60) + noise)  # falling
+    assert not rising([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])  # too few points to say
+    assert not rising([0.3] * 20)  # no spread: nothing to say
+
+
+def stalled_worker(tmp_path, train_returns) -> TrainWorker:
+    """A worker whose best test came first and whose next ``PLATEAU_TESTS`` tests, past half its budget,
+    all scored lower; ``train_returns`` spread evenly over those tests' steps."""
+    algo = AlgoConfig(algorithm="PPO", budget_steps=20_000, epoch_steps=1000)
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, seed=0, target=None)
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    worker.best_score = 1.0  # set by an earlier test: no later test saves a new best
+    steps = np.linspace(10_000, 10_000 + 1000 * PLATEAU_TESTS, len(train_returns))
+    for i in range(PLATEAU_TESTS):
+        for s, m in zip(steps, train_returns, strict=True):
+            if 10_000 + 1000 * (i - 1) < s <= 10_000 + 1000 * i:
+                worker.on_train(int(s), float(m))
+        worker.on_test(10_000 + 1000 * i, 0.0, 0.0)
+    return worker
+
+
+def test_a_flat_test_curve_with_flat_training_returns_is_a_plateau(tmp_path):
+    worker = stalled_worker(tmp_path, 0.2 + rng.normal(0.0, 0.05, 48))
+    assert worker.since_best == PLATEAU_TESTS
+    assert worker.plateau
+
+
+def test_a_flat_test_curve_with_rising_training_returns_is_not(tmp_path):
+    worker = stalled_worker(tmp_path, np.linspace(0.14, 0.26, 48) + rng.normal(0.0, 0.02, 48))
+    assert worker.since_best == PLATEAU_TESTS
+    assert not worker.plateau
