@@ -260,6 +260,8 @@ class TrainWorker:
             self.save_best(steps)
         else:
             self.since_best += 1
+            if mean == self.best_score:  # a tie (win rates often tie, at 0 too): keep the more trained policy
+                self.save_best(steps)
         half_spent = steps >= 0.5 * self.cfg.budget_steps
         self.plateau = self.since_best >= PLATEAU_TESTS and half_spent and not self.training_still_rising()
         self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score)

@@ -50,3 +50,14 @@ def test_a_flat_test_curve_with_rising_training_returns_is_not(tmp_path):
     worker = stalled_worker(tmp_path, np.linspace(0.14, 0.26, 48) + rng.normal(0.0, 0.02, 48))
     assert worker.since_best == PLATEAU_TESTS
     assert not worker.plateau
+
+
+def test_a_test_that_ties_the_best_keeps_the_later_policy(tmp_path):
+    """All-zero win rates used to leave the untrained first policy as the best one."""
+    worker = stalled_worker(tmp_path, [0.2] * 8)
+    saved = []
+    worker.save_best = saved.append
+    worker.on_test(30_000, worker.best_score, 0.0)  # ties the best
+    worker.on_test(31_000, worker.best_score - 0.1, 0.0)  # below it
+    assert saved == [30_000]
+    assert worker.since_best == PLATEAU_TESTS + 2  # a tie is no progress for the plateau rule
