@@ -7,6 +7,12 @@ the per-agent arrays) so a step costs one device call and one transfer back.
 The metric is the win rate: ``metric_reward`` is 1 on the last step of a won battle (every
 enemy dead, at least one ally alive) and 0 otherwise, so a mean evaluation return is the win
 rate. Training uses SMAX's own dense reward (damage dealt, plus a bonus for winning).
+
+Every ally stays in the game until the battle ends, dead or not, as SMAX itself keeps them: a dead
+unit's only available action is "stop" and it is still paid its team's reward ("to allow for noble
+sacrifice", SMAX's own words; JaxMARL's MAPPO trains it so). An ally's episode is the battle. Ending a
+unit's episode at its death (as this adapter did until session 7) cut its return there: the team's
+later damage and win bonus never reached a unit that died for them, which taught allies to hang back.
 """
 
 from __future__ import annotations
@@ -78,7 +84,6 @@ def _compiled(map_name: str, max_steps: int):
             state,
             jnp.stack([obs[a] for a in agents]),
             jnp.stack([rew[a] for a in agents]),
-            jnp.stack([dones[a] for a in agents]),
             dones["__all__"],
             won,
             state.state.step,
@@ -164,26 +169,27 @@ class SMAXBatch:
         """Step the games ``stepped`` selects with ``actions`` ``[size, agents]`` (a dead unit's
         action is ignored); every game's results (the rows of games not stepped mean nothing).
 
-        An agent's episode ends when its unit dies (terminated) or the battle is over; a battle
-        cut by the step limit without a win is truncated for every agent."""
+        Every agent's episode ends with the battle (a dead unit stays in it, see the module's
+        docstring); a battle cut by the step limit without a win is truncated for every agent."""
         actions = np.asarray(actions, dtype=np.int32)
         if stepped.all():
             self.keys, self.states, out = self._step_all(self.keys, self.states, actions)
         else:
             self.keys, self.states, out = self._step(self.keys, self.states, actions, stepped)
         out = np.asarray(out)  # one transfer for every game
-        obs, rew, done = self._split(out, (self.obs_dim,), (), ())
-        base = self.n_agents * (self.obs_dim + 2)
-        done, over, won, t = done > 0, out[:, base] > 0, out[:, base + 1] > 0, out[:, base + 2]
+        obs, rew = self._split(out, (self.obs_dim,), ())
+        base = self.n_agents * (self.obs_dim + 1)
+        over, won, t = out[:, base] > 0, out[:, base + 1] > 0, out[:, base + 2]
         (masks,) = self._split(out[:, base + 3 :], (self.n_actions,))
         cut = (over & (t >= self.max_steps) & ~won)[:, None]
         live = self.alive.copy()
-        self.alive[stepped] = (live & ~done & ~over[:, None])[stepped]
+        self.alive[stepped] = (live & ~over[:, None])[stepped]
+        ends = np.broadcast_to(over[:, None], live.shape)
         return StackedStep(
             obs=np.asarray(obs, dtype=np.float32),
             rew=np.asarray(rew, dtype=np.float64),
-            term=(done | over[:, None]) & ~cut,
-            trunc=np.broadcast_to(cut, done.shape),
+            term=ends & ~cut,
+            trunc=np.broadcast_to(cut, live.shape),
             live=live,
             alive=self.alive.copy(),
             masks=np.asarray(masks, dtype=np.int8),

@@ -145,3 +145,33 @@ def test_a_won_battle_counts_for_every_ally_the_dead_ones_too(monkeypatch, stack
                 assert np.all(rew[3 * g : 3 * g + 3] == 0.0)
         before = obs
     assert won_with_a_dead_ally > 0
+
+
+def test_a_dead_unit_stays_in_the_battle_and_is_paid_its_teams_reward():
+    """SMAX keeps a dead unit in the game (only "stop" available) and pays it its team's reward; its
+    episode ends with the battle, so the damage and win its team deal after its death reach it."""
+    from envs.smax import SMAXBatch
+
+    batch = SMAXBatch("3m", 100, 8)
+    obs, masks = batch.reset({i: i for i in range(8)})
+    over, checked = np.zeros(8, dtype=bool), 0
+    stop_only = np.eye(batch.n_actions, dtype=masks.dtype)[4]
+    while not over.all():
+        in_range = masks[..., 5:]
+        step = batch.step(np.where(in_range.any(-1), 5 + in_range.argmax(-1), 1), ~over)
+        for g in np.flatnonzero(~over):
+            ended = step.term[g] | step.trunc[g]
+            if step.infos["battle_over"][g]:
+                assert ended.all()
+                continue
+            assert not ended.any() and step.alive[g].all()
+            dead = ~step.obs[g].any(axis=1)
+            if dead.any():
+                assert np.array_equal(
+                    step.masks[g][dead], np.broadcast_to(stop_only, (int(dead.sum()), len(stop_only)))
+                )
+                assert np.allclose(step.rew[g], step.rew[g][0])  # one team reward, the dead paid too
+                checked += 1
+        over |= step.infos["battle_over"]
+        obs, masks = step.obs, step.masks
+    assert checked > 0
