@@ -30,6 +30,9 @@ the next call skips the ones written (a failed run is recorded as failed and tri
 their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
 stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
 iteration folder); a manual or tuner run (one process, no checkpoints of its own) starts again.
+``--again`` measures finished ones anew (after a change that alters them): each earlier record is kept
+beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the runs need a ``--runs-dir``
+that does not hold them.
 """
 
 from __future__ import annotations
@@ -426,6 +429,11 @@ def main() -> None:
     )
     ap.add_argument("--table", action="store_true", help="--full: only print the table of the results on disk")
     ap.add_argument(
+        "--again",
+        action="store_true",
+        help="--full: measure this shard's finished runs again (the earlier records are kept as …-at-COMMIT.json)",
+    )
+    ap.add_argument(
         "--llm",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -520,6 +528,8 @@ def _report(r: dict, i: int, n: int, t0: float) -> None:
 
 def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict, shard: int, shards: int) -> None:
     """Run this shard's unfinished jobs, saving each result when it ends; then the table of all on disk."""
+    if args.again and not args.table:
+        keep_earlier_records([job for i, job in enumerate(jobs) if i % shards == shard], args.runs_dir)
     todo = [job for i, job in enumerate(jobs) if i % shards == shard and not finished(record_path(*job))]
     if not args.table:
         print(
@@ -556,6 +566,21 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
         f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/), "
         f"{sum(bool(r.get('failed')) for r in records)} failed; measured at {', '.join(commits) or '—'}"
     )
+
+
+def keep_earlier_records(jobs: list, runs_dir: Path) -> None:
+    """``--again``: move each finished record of ``jobs`` aside (named for the commit it measured), so
+    the run is measured anew; refuse a runs folder that holds one of those runs already."""
+    for job in jobs:
+        path = record_path(*job)
+        if not finished(path):
+            continue
+        if (runs_dir / run_key(*job)).exists():
+            raise SystemExit(
+                f"--again: {runs_dir / run_key(*job)} holds that run already; give a --runs-dir without it"
+            )
+        old = json.loads(path.read_text())
+        path.rename(path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}.json"))
 
 
 def _installed(task: str) -> bool:

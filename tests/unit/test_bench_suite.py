@@ -60,3 +60,29 @@ def test_a_run_continued_by_later_commits_lists_each_of_them(tmp_path):
     assert suite.sitting(runs, "k", "aaa") == ["aaa"]  # the same commit again: one entry
     assert suite.sitting(runs, "k", "bbb") == ["aaa", "bbb"]
     assert suite.sitting(runs, "other", "bbb") == ["bbb"]
+
+
+def test_again_keeps_each_earlier_record_under_its_commit_and_refuses_a_runs_dir_holding_the_run(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    monkeypatch.setattr(suite, "FULL", tmp_path / "suite")
+    done, failed, missing = (
+        ("smax_8m", "agent2", 1000, 0),
+        ("smax_3m", "agent2", 1000, 0),
+        ("smax_2s3z", "zoo", 1000, 0),
+    )
+    for job, record in ((done, {"commit": "abc1234", "score": 0.0}), (failed, {"commit": "def5678", "failed": True})):
+        suite.record_path(*job).parent.mkdir(parents=True)
+        suite.record_path(*job).write_text(json.dumps(record))
+    runs = tmp_path / "runs"
+    (runs / suite.run_key(*done)).mkdir(parents=True)
+    with pytest.raises(SystemExit, match="holds that run already"):
+        suite.keep_earlier_records([done, failed, missing], runs)
+    assert suite.finished(suite.record_path(*done))  # nothing moved
+    suite.keep_earlier_records([done, failed, missing], tmp_path / "fresh-runs")
+    assert not suite.record_path(*done).exists()
+    kept = suite.record_path(*done).with_name("agent2-b1000-seed0-at-abc1234.json")
+    assert json.loads(kept.read_text())["score"] == 0.0
+    assert suite.record_path(*failed).exists()  # a failed record is run again anyway, not kept aside
