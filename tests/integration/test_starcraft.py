@@ -153,7 +153,7 @@ def test_a_dead_unit_stays_in_the_battle_and_is_paid_its_teams_reward():
     from envs.smax import SMAXBatch
 
     batch = SMAXBatch("3m", 100, 8)
-    obs, masks = batch.reset({i: i for i in range(8)})
+    _, masks = batch.reset({i: i for i in range(8)})
     over, checked = np.zeros(8, dtype=bool), 0
     stop_only = np.eye(batch.n_actions, dtype=masks.dtype)[4]
     while not over.all():
@@ -173,5 +173,5 @@ def test_a_dead_unit_stays_in_the_battle_and_is_paid_its_teams_reward():
                 assert np.allclose(step.rew[g], step.rew[g][0])  # one team reward, the dead paid too
                 checked += 1
         over |= step.infos["battle_over"]
-        obs, masks = step.obs, step.masks
+        masks = step.masks
     assert checked > 0
