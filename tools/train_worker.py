@@ -357,7 +357,9 @@ class TrainWorker:
         layout = getattr(self.train_envs, "layout", None)
         self.agents = layout.n_agents if layout else 1
         rms = self.train_envs.get_obs_rms() if job.mdp.normalize_obs else None
-        n_test = min(cfg.n_test_envs, cfg.test_episodes) if layout else cfg.n_test_envs
+        # multi-agent: a game per test episode, so each game plays exactly one (see evaluate_policy;
+        # games are cheap where they are stacked)
+        n_test = cfg.test_episodes if layout else cfg.n_test_envs
         self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000, shape_reward=False, obs_rms=rms)
         probe = self.train_envs.get_env_attr("action_space", 0)[0] if layout else action_space_of(job.env)
         self.her_reward = None
@@ -574,7 +576,8 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     target, so "target met" is decided on the interval; at the cap the mean decides."""
     start = time.perf_counter()
     algorithm, rms = load_policy(job, policy_file)
-    envs = make_vector_env(job.env, job.mdp, min(episodes, 10), seed, shape_reward=False, obs_rms=rms)
+    games = min(episodes, 10)
+    envs = make_vector_env(job.env, job.mdp, games, seed, shape_reward=False, obs_rms=rms)
     layout = getattr(envs, "layout", None)
     agents = layout.n_agents if layout else 1  # multi-agent: one return per agent and episode
     cap = min(MAX_EVAL_EPISODES, EVAL_GROWTH_CAP * episodes) if adaptive else episodes
@@ -585,14 +588,21 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     weighted: dict[str, float] = {}
     batch = episodes
     while True:  # a collector per batch: the metrics buffer holds one batch's episodes, not the cap's
-        buffer = VectorReplayBuffer(2 * batch * agents * (longest + 1), len(envs)) if keys else None
+        rounds = math.ceil(batch / games)
+        buffer = VectorReplayBuffer(2 * rounds * games * agents * (longest + 1), len(envs)) if keys else None
         collector = Collector[CollectStats](algorithm, envs, buffer if buffer is not None else stats_buffer(len(envs)))
         collector.reset()
-        stats = collector.collect(n_episode=batch * agents)
-        returns += [float(r) for r in stats.returns]
-        lens += [float(n) for n in stats.lens]
+        before = len(returns)
+        for _ in range(rounds):
+            # exactly one episode per env (game) and round: Tianshou's n_episode collection from fewer
+            # envs than episodes hands more of them to the envs whose episodes end sooner, so where envs
+            # differ for good (a map or scenario per env) its mean leans toward the quick ones
+            stats = collector.collect(n_episode=len(envs))
+            returns += [float(r) for r in stats.returns]
+            lens += [float(n) for n in stats.lens]
+        new = (len(returns) - before) // agents
         for key, value in (episode_metrics(buffer, keys) if buffer is not None else {}).items():
-            weighted[key] = weighted.get(key, 0.0) + value * batch
+            weighted[key] = weighted.get(key, 0.0) + value * new
         done = len(returns) // agents
         if not needs_more_episodes(episode_means(returns, agents), job.target, cap):
             break

@@ -204,6 +204,32 @@ def coin_flip():
     return CoinFlip()
 
 
+class QuickWin(gym.Env):
+    """Each env is a winner or a loser for good, drawn at its seeded reset (an env per map, say): a
+    winner's episodes are won (reward 1) after 1 step, a loser's lost (0) after 20. Counting the first
+    episodes to end over such envs leans toward the winners, which end 20 times as many."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+    action_space = spaces.Discrete(2)
+    win = False
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.win = bool(self.np_random.random() < 0.5)
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        end = self.win or self.t >= 20
+        return np.zeros(1, dtype=np.float32), float(self.win and end), end, False, {}
+
+
+def quick_win():
+    return QuickWin()
+
+
 class Blink(gym.Env):
     """Shows a cue (+1 or -1) at the first step only, then zeros; the action on the third step must
     match the cue (+1 reward, else -1). Memoryless policies get 0 on average; a history of 3 sees it."""

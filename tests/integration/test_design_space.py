@@ -137,6 +137,34 @@ def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):
         assert fixed.episodes == 20
 
 
+def _quick_win_is_a_winner(seed: int) -> bool:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("custom_envs_copy", ENV_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = module.quick_win()
+    env.reset(seed=seed)
+    return env.win
+
+
+def test_evaluation_does_not_lean_toward_the_episodes_that_end_sooner(tmp_path):
+    """QuickWin's envs win in 1 step or lose in 20, each for good. Counting the first 100 episodes to
+    end on 10 envs would weigh the winners ~20 times; evaluation plays one episode per env and round,
+    so its mean is the share of winning envs."""
+    quick = f"{ENV_FILE}:quick_win"
+    algo = AlgoConfig(
+        algorithm="PPO", hidden_sizes=[8], collect_steps=64, batch_size=32, repeat=1, n_train_envs=2,
+        budget_steps=128, epoch_steps=64, test_episodes=2,
+    )  # fmt: skip
+    job = TrainJob(env=quick, mdp=original_design(quick), algo=algo, seed=0)
+    run_training(job, tmp_path / "q")
+    ev = evaluate_policy(job, tmp_path / "q" / "best_policy.pt", 100, seed=3, adaptive=False)
+    winners = sum(_quick_win_is_a_winner(3 + i) for i in range(10))  # the vector env seeds env i with 3 + i
+    assert ev.episodes == 100 and ev.mean == pytest.approx(winners / 10), (ev.mean, winners)
+    assert 0 < winners < 10  # the seeds drew both kinds
+
+
 IMAGE_ENV = f"{ENV_FILE}:image_direction_mission_obs"
 
 
