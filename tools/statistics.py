@@ -22,15 +22,28 @@ EVAL_GROWTH_CAP = 10
 
 
 def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The t interval of the mean; a single value (or no spread) gives a zero-width interval."""
+    """The t interval of the mean; a single value (or no spread) gives a zero-width interval. Values that
+    are all 0 or 1 (a win or success rate) get Wilson's score interval instead, which stays honest at
+    0 or n successes: 20 wins of 20 is [0.84, 1], not [1, 1]."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
         raise ValueError("no values to take a confidence interval of")
+    if np.isin(x, (0.0, 1.0)).all():
+        return wilson_ci(int(x.sum()), x.size, confidence)
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
         return m, m
     half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return m - half, m + half
+
+
+def wilson_ci(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson's score interval for a proportion of ``successes`` in ``n`` trials."""
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def episode_means(returns: Sequence[float], agents: int) -> list[float]:

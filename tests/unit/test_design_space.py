@@ -39,6 +39,18 @@ def test_confidence_intervals():
         mean_ci([])
 
 
+def test_a_win_rate_gets_wilsons_interval_not_a_zero_width_one():
+    """20 wins of 20 used to give the interval [1, 1], so an evaluation at a 0.9 target stopped there;
+    SMAX 3m's 20/20 then replayed at 0.87 over 200 battles."""
+    low, high = mean_ci([1.0] * 20)
+    assert low == pytest.approx(0.8389, abs=1e-3) and high == 1.0
+    assert mean_ci([0.0] * 20) == pytest.approx((0.0, 0.1611), abs=1e-3)
+    assert needs_more_episodes([1.0] * 20, 0.9, cap=200)
+    low, high = mean_ci([1.0] * 7 + [0.0] * 3)
+    assert low == pytest.approx(0.3968, abs=1e-3) and high == pytest.approx(0.8922, abs=1e-3)
+    assert mean_ci([1.0, 0.0, 0.5]) != mean_ci([1.0, 0.0, 1.0])  # not all 0/1: the t interval
+
+
 def test_a_multi_agent_interval_is_over_episodes_not_agent_episodes():
     """Five allies share each battle's outcome: 19 wins in 20 battles are 20 samples, not 100, so the
     interval is √5 wider than one over the 100 per-agent returns, and the sequential rule still asks
@@ -48,7 +60,7 @@ def test_a_multi_agent_interval_is_over_episodes_not_agent_episodes():
     assert episode_means(per_agent, 5) == battles
     low, high = mean_ci(episode_means(per_agent, 5))
     naive_low, _ = mean_ci(per_agent)
-    assert low < 0.85 < naive_low and high > 1.0
+    assert low < 0.85 < naive_low and high < 1.0  # win rates: Wilson's interval, inside [0, 1]
     assert needs_more_episodes(episode_means(per_agent, 5), 0.85, cap=200)
     assert not needs_more_episodes(per_agent, 0.85, cap=1000)  # what the per-agent count wrongly said
     with pytest.raises(ValueError, match="do not split into episodes of 5 agents"):
