@@ -4,7 +4,8 @@
         [--episodes 100] [--seed 123]
 
 Each ``NAME=ITER_DIR`` is an iteration folder with ``job.json`` and ``best_policy.pt`` (an Agent²
-iteration or a fixed run's ``--folder``). The policy plays ``--episodes`` deterministic episodes on the
+iteration or a fixed run's ``--folder``); ``NAME=ITER_DIR/checkpoint.pt`` replays the iteration's last
+training checkpoint instead. The policy plays ``--episodes`` deterministic episodes on the
 original reward from seed ``--seed`` (the worker's own ``evaluate_policy``, no adaptive growth); the
 mean and its 95 % interval over episodes are printed and written to bench/results/replay-<commit>.json.
 A run's own evaluation picks its best test checkpoint on that same noise, so a replay is the fairer
@@ -64,15 +65,25 @@ def main() -> None:
     torch.set_num_threads(1)
     prov, rows = provenance(), {}
     for item in args.policies:
-        name, sep, folder = item.partition("=")
-        if not sep or not (Path(folder) / "best_policy.pt").exists():
-            raise SystemExit(f"{item!r}: expected NAME=ITER_DIR with a best_policy.pt in ITER_DIR")
-        job = TrainJob.model_validate_json((Path(folder) / "job.json").read_text())
-        ev = evaluate_policy(job, Path(folder) / "best_policy.pt", args.episodes, seed=args.seed, adaptive=False)
-        rows[name] = {"folder": folder, "episodes": ev.episodes, "mean": ev.mean, "ci95": [ev.ci_low, ev.ci_high]}
+        name, sep, where = item.partition("=")
+        policy = Path(where) if where.endswith(".pt") else Path(where) / "best_policy.pt"
+        folder = str(policy.parent)
+        if not sep or not policy.exists() or not (policy.parent / "job.json").exists():
+            raise SystemExit(
+                f"{item!r}: expected NAME=ITER_DIR (with job.json and best_policy.pt) or NAME=ITER_DIR/FILE.pt"
+            )
+        job = TrainJob.model_validate_json((policy.parent / "job.json").read_text())
+        ev = evaluate_policy(job, policy, args.episodes, seed=args.seed, adaptive=False)
+        rows[name] = {
+            "folder": folder,
+            "policy": policy.name,
+            "episodes": ev.episodes,
+            "mean": ev.mean,
+            "ci95": [ev.ci_low, ev.ci_high],
+        }
         print(f"{name}: {ev.mean:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}] over {ev.episodes} episodes", flush=True)
         if args.actions:
-            rows[name]["action_shares"] = shares = action_shares(job, Path(folder) / "best_policy.pt", args.seed)
+            rows[name]["action_shares"] = shares = action_shares(job, policy, args.seed)
             for mode, share in shares.items():
                 print(f"  {mode} actions: {' '.join(f'{x:.2f}' for x in share)}", flush=True)
     save_raw("replay", prov, {"seed": args.seed, "replays": rows})
