@@ -22,6 +22,7 @@ import random
 import resource
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,7 @@ class TrainWorker:
         """Agents per game: Tianshou counts slot steps, budgets and curves count joint steps."""
         self.since_best = 0
         self.plateau = False
-        self.train_returns: list[tuple[int, float]] = []
+        self.train_returns: deque[tuple[int, float]] = deque(maxlen=TRAIN_RETURNS_KEPT)
         """(joint env step, mean training return of the episodes a collect finished), for the plateau rule."""
         self.target_reached = False
         self.start = time.perf_counter()
@@ -267,7 +268,7 @@ class TrainWorker:
         self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score)
 
     def on_train(self, steps: int, mean: float) -> None:
-        self.train_returns = [*self.train_returns[-(TRAIN_RETURNS_KEPT - 1) :], (steps, mean)]
+        self.train_returns.append((steps, mean))
 
     def training_still_rising(self) -> bool:
         """Whether the training returns since the first of the last ``PLATEAU_TESTS`` tests rise."""
@@ -315,7 +316,7 @@ class TrainWorker:
             "pre_steps": self.pre_steps,
             "best_score": self.best_score,
             "since_best": self.since_best,
-            "train_returns": self.train_returns,
+            "train_returns": list(self.train_returns),
             "curve": [p.model_dump() for p in self.curve],
             "rng": _rng_state(),
             "wall": self._wall(),
@@ -421,7 +422,7 @@ class TrainWorker:
         self.pre_steps = c.get("pre_steps", 0)
         self.best_score = c.get("best_score", -math.inf)
         self.since_best = c.get("since_best", 0)
-        self.train_returns = [(int(step), float(m)) for step, m in c.get("train_returns", [])]
+        self.train_returns.extend((int(step), float(m)) for step, m in c.get("train_returns", []))
         self.curve = [CurvePoint(**p) for p in c.get("curve", [])]
         self.prev_wall = c.get("wall", 0.0)
         self.prev_timing = c.get("timing", self.prev_timing)
