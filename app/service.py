@@ -24,6 +24,7 @@ from envs.errors import Agent2Error
 from envs.loading import canonical_ref
 from graph import runner
 from graph.runner import OnEvent
+from nodes.export import best_iteration
 from nodes.intake import DEFAULT_RUNS_DIR, resolve_spec, run_settings
 from nodes.state import RunContext, RunRequest
 from tools.executors import get_executor
@@ -165,15 +166,23 @@ def result(thread_id: str, runs_dir: str | Path) -> dict:
 
 def summary_lines(values: dict, thread_id: str) -> list[str]:
     """A run's outcome in a few lines: status, best iteration, steps, where the agent is."""
-    best = best_record(values.get("history", []))
+    history = values.get("history", [])
     lines = [f"thread:  {thread_id}", f"status:  {values.get('status', 'unknown')}"]
-    if best is not None:
+    summary, record = values.get("summary"), best_record(history)
+    # a finished run's figure (confirmed where it was chosen among several), else the best so far
+    b = summary.best if summary is not None else best_iteration(record, history, None) if record else None
+    if b is not None:
         lines.append(
-            f"best:    iteration {best.iteration} ({best.algo.algorithm}) "
-            f"eval {best.eval_mean:.2f} ± {best.eval_std or 0:.2f} over {best.eval_episodes} episodes"
-            + (f", 95% CI [{best.eval_ci[0]:.2f}, {best.eval_ci[1]:.2f}]" if best.eval_ci else "")
-            + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
-            + "".join(f", {k} {v:.2f}" for k, v in best.eval_metrics.items())
+            f"best:    iteration {b.iteration} ({b.algorithm}) "
+            f"eval {b.eval_mean:.2f} ± {b.eval_std or 0:.2f} over {b.eval_episodes} episodes"
+            + (f", 95% CI [{b.eval_ci95[0]:.2f}, {b.eval_ci95[1]:.2f}]" if b.eval_ci95 else "")
+            + (f" (per agent, {b.agents} agents)" if b.agents > 1 else "")
+            + "".join(f", {k} {v:.2f}" for k, v in b.eval_metrics.items())
+            + (
+                f"\n         on fresh seeds; chosen from {b.compared} evaluated policies at {b.selection_mean:.2f}"
+                if b.selection_mean is not None
+                else ""
+            )
         )
     lines.append(f"steps:   {values.get('steps_used', 0)}   wall: {values.get('wall_seconds', 0.0):.0f} s")
     if values.get("agent_dir"):

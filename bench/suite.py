@@ -161,7 +161,8 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
     if best.get("eval_mean") is None:
         return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
     return {
-        "score": best["eval_mean"],
+        "score": best["eval_mean"],  # on fresh seeds where the policy was chosen among several (nodes/confirm.py)
+        **({"selection_score": best["selection_mean"]} if best.get("selection_mean") is not None else {}),
         "env_steps": result["env_steps_total"],
         "wall": wall,
         "curve": curve,

@@ -4,14 +4,15 @@
                                 ▲    └─ reject ─┘ ▲   ▲         └─ reject ─┘                    │
                                 │                 │   └──────────── revise_algo ─┐              ▼
                                 └──────────────── revise_mdp ─── critic ◀── evaluate ◀──────────┘
-                                                                   └→ export → END
+                                                                   └→ confirm → export → END
 
 With K > 1 candidates (``--candidates K``) the approved algorithm goes to ``propose_candidates``
 instead of ``train``; it fans out one ``train_candidate`` branch per candidate (``Send``), each
 training and evaluating on the run's executor, and ``pick_candidate`` ranks them on the original
 metric and hands the winner to the critic (see ``nodes/candidates.py``).
 
-The review nodes pass straight through unless the run asked for human review.
+The review nodes pass straight through unless the run asked for human review. ``confirm`` evaluates
+the chosen policy again on fresh seeds when it was chosen among several (``nodes/confirm.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from langgraph.types import Checkpointer
 from graph.plain_state import plain_io
 from nodes.analyze import analyze_task
 from nodes.candidates import fan_out, pick_candidate, propose_candidates, train_candidate
+from nodes.confirm import confirm
 from nodes.critic import critic
 from nodes.design_mdp import design_mdp
 from nodes.evaluate import evaluate
@@ -42,24 +44,24 @@ DESCRIPTION = (
     "(context: review)."
 )
 
-Route = Literal["design_mdp", "select_algorithm", "export"]
+Route = Literal["design_mdp", "select_algorithm", "confirm"]
 
 
 def route_after_critic(state: GeneratorState) -> Route:
-    """Loop back while the target is unmet and budget and iterations remain; else export."""
+    """Loop back while the target is unmet and budget and iterations remain; else confirm and export."""
     task = state["spec"]
     if record_met(best_record(state.get("history", [])), task.target):
-        return "export"
+        return "confirm"
     if not budget_left_for_iteration(task.budget_steps - state.get("steps_used", 0)):
-        return "export"
+        return "confirm"
     if state.get("iteration", 1) > task.max_iterations:
-        return "export"
+        return "confirm"
     verdict = state["critique"].verdict
     if verdict == "revise_mdp":
         return "design_mdp"
     if verdict == "revise_algo":
         return "select_algorithm"
-    return "export"
+    return "confirm"
 
 
 def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
@@ -79,6 +81,7 @@ def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
     builder.add_node("train", io(train))
     builder.add_node("evaluate", io(evaluate))
     builder.add_node("critic", io(critic))
+    builder.add_node("confirm", io(confirm))
     builder.add_node("export", io(export))
     builder.add_edge(START, "intake")
     builder.add_edge("intake", "analyze_task")
@@ -96,6 +99,7 @@ def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "critic")
     builder.add_conditional_edges("critic", io(route_after_critic))
+    builder.add_edge("confirm", "export")
     builder.add_edge("export", END)
     graph = builder.compile(checkpointer=checkpointer, name="agent2-generator")
     graph.description = DESCRIPTION

@@ -9,8 +9,8 @@ from langchain_core.runnables import RunnableConfig
 from envs.loading import metric_name
 from nodes.context import announce, store, thread_id
 from nodes.state import GeneratorState
-from tools.run_rules import best_record, run_status
-from tools.schemas import BestIteration, RunSummary
+from tools.run_rules import best_record, policies_compared, run_status
+from tools.schemas import BestIteration, EvalResult, IterationRecord, RunSummary
 
 
 def export(state: GeneratorState, config: RunnableConfig) -> dict:
@@ -18,7 +18,8 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
     task, history = state["spec"], state.get("history", [])
     runs = store(state, config)
     best = best_record(history)
-    status = run_status(history, task.target)
+    confirmation = state.get("confirmation")
+    status = run_status(history, task.target, confirmation)
     agent_dir = runs.agent_folder
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(
@@ -29,18 +30,7 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
         target=task.target,
         designer=state["settings"].designer,
         metric=metric_name(task.env),
-        best=None
-        if best is None
-        else BestIteration(
-            iteration=best.iteration,
-            algorithm=best.algo.algorithm,
-            eval_mean=best.eval_mean,
-            eval_std=best.eval_std,
-            eval_ci95=best.eval_ci,
-            eval_episodes=best.eval_episodes,
-            eval_metrics=best.eval_metrics,
-            agents=best.eval_agents,
-        ),
+        best=None if best is None else best_iteration(best, history, confirmation),
         env_steps_total=state.get("steps_used", 0),
         budget_steps=task.budget_steps,
         wall_seconds=round(wall, 2),
@@ -87,3 +77,35 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
         "summary": summary,
         "wall_seconds": time.perf_counter() - t0,
     }
+
+
+def best_iteration(
+    best: IterationRecord, history: list[IterationRecord], confirmation: EvalResult | None
+) -> BestIteration:
+    """The chosen iteration in brief: its scores are its confirmation's when it had one (``nodes/confirm.py``)."""
+    chosen = BestIteration(
+        iteration=best.iteration,
+        algorithm=best.algo.algorithm,
+        eval_mean=best.eval_mean,
+        eval_std=best.eval_std,
+        eval_ci95=best.eval_ci,
+        eval_episodes=best.eval_episodes,
+        eval_metrics=best.eval_metrics,
+        agents=best.eval_agents,
+        compared=policies_compared(history),
+    )
+    if confirmation is None:
+        return chosen
+    if confirmation.mean is None:
+        return chosen.model_copy(update={"confirmation_error": confirmation.error})
+    ci = [confirmation.ci_low, confirmation.ci_high] if confirmation.ci_low is not None else None
+    return chosen.model_copy(
+        update={
+            "selection_mean": best.eval_mean,
+            "eval_mean": confirmation.mean,
+            "eval_std": confirmation.std,
+            "eval_ci95": ci,
+            "eval_episodes": confirmation.episodes,
+            "eval_metrics": confirmation.metrics,
+        }
+    )

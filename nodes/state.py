@@ -154,6 +154,9 @@ class GeneratorState(TypedDict, total=False):
     train: TrainResult
     eval: EvalResult
     critique: Critique
+    confirmation: EvalResult | None
+    """The chosen policy's second evaluation, on fresh seeds (``nodes/confirm.py``); None when it was
+    chosen from one evaluation."""
     iteration: int
     steps_used: int
     history: Annotated[list[IterationRecord], operator.add]

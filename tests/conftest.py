@@ -160,3 +160,18 @@ def profile_once(env: str):
     from tools.profiling import profile_env
 
     return profile_env(env, episodes=3)
+
+
+def quick_win_winners(first_seed: int, envs: int = 10) -> int:
+    """How many of ``envs`` QuickWin envs seeded ``first_seed`` + i are winners (``custom_envs.py``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("custom_envs_copy", ENV_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    winners = 0
+    for i in range(envs):
+        env = module.quick_win()
+        env.reset(seed=first_seed + i)
+        winners += env.win
+    return winners

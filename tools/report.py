@@ -59,6 +59,23 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.1f}"
 
 
+def confirmation_lines(chosen: dict) -> list[str]:
+    """The chosen policy's second evaluation on fresh seeds (``nodes/confirm.py``), when it had one."""
+    if chosen.get("confirmation_error"):
+        return ["", f"Its evaluation on fresh seeds failed: {chosen['confirmation_error']}"]
+    if chosen.get("selection_mean") is None:
+        return []
+    return [
+        "",
+        f"It was chosen from {chosen['compared']} evaluated policies on that evaluation, which the choice "
+        f"biases upward. **On fresh seeds: {chosen['eval_mean']:.2f} ± {chosen['eval_std'] or 0:.2f} over "
+        f"{chosen['eval_episodes']} episodes**"
+        + (f", 95% CI {_interval(chosen['eval_ci95'])}" if chosen.get("eval_ci95") else "")
+        + "".join(f"; {k} {v:.2f}" for k, v in (chosen.get("eval_metrics") or {}).items())
+        + ". That is the run's figure.",
+    ]
+
+
 def write_report(
     task: TaskSpec,
     history: list[IterationRecord],
@@ -106,6 +123,7 @@ def write_report(
             + (f" (per agent, {best.eval_agents} agents)" if best.eval_agents > 1 else "")
             + "".join(f"; {k} {v:.2f}" for k, v in best.eval_metrics.items())
             + ".",
+            *confirmation_lines(result.get("best") or {}),
             *(
                 [
                     "",

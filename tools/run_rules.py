@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:  # types only: the contract (tools/schemas.py) imports the defaults from here
-    from tools.schemas import AlgoConfig, IterationRecord
+    from tools.schemas import AlgoConfig, EvalResult, IterationRecord
 
 # -- defaults and limits of a run --------------------------------------------------------------
 DEFAULT_BUDGET_STEPS = 200_000
@@ -47,6 +47,12 @@ TESTS_PER_ITERATION = 20
 """Tests (and checkpoints) an iteration aims for; epochs are sized from it."""
 SEED_STRIDE = 1000
 """Iteration k trains with seed + 1000·(k − 1): its envs (seed + i) never overlap another's."""
+EVAL_SEED_OFFSET = 100_000
+"""An iteration's evaluation plays envs seeded its seed + this (+ i), apart from its training envs."""
+CONFIRM_SEED_OFFSET = 500_000
+"""The run's chosen policy is evaluated again on envs seeded its iteration's seed + this (+ i): seeds
+no iteration's or candidate's evaluation used (those lie within ``EVAL_SEED_OFFSET`` +
+``SEED_STRIDE`` · ``MAX_ITERATIONS``)."""
 
 RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
 
@@ -73,13 +79,31 @@ def best_record(history: Sequence[R], score: Callable[[R], Any] = attrgetter("ev
     return max(scored, key=score) if scored else None
 
 
-def run_status(history: Sequence[IterationRecord], target: float | None) -> RunStatus:
-    """A finished run's status: its best iteration met the target, or the budget ran out, or no
-    iteration produced an agent."""
+def run_status(
+    history: Sequence[IterationRecord], target: float | None, confirmation: EvalResult | None = None
+) -> RunStatus:
+    """A finished run's status: its best iteration met the target (judged on the ``confirmation``,
+    when its policy was evaluated again), or the budget ran out, or no iteration produced an agent."""
     best = best_record(history)
     if best is None:
         return "failed"
-    return "target_met" if record_met(best, target) else "budget_exhausted"
+    if confirmation is not None and confirmation.mean is not None:
+        met = target_met(confirmation.mean, confirmation.std, confirmation.episodes, target)
+    else:
+        met = record_met(best, target)
+    return "target_met" if met else "budget_exhausted"
+
+
+def policies_compared(history: Sequence[IterationRecord]) -> int:
+    """How many evaluated policies the run's best was chosen from (every iteration's candidates)."""
+    return sum(max(1, sum(c.eval_mean is not None for c in r.candidates)) for r in history if r.eval_mean is not None)
+
+
+def needs_confirmation(history: Sequence[IterationRecord]) -> bool:
+    """Whether the best policy's evaluation is the highest of several noisy ones, and so biased
+    upward (a winner's curse): then it is evaluated again on fresh seeds, and that figure is the run's.
+    A policy chosen from one evaluation keeps it (its seeds played no part in choosing it)."""
+    return policies_compared(history) > 1
 
 
 def budget_left_for_iteration(steps_left: int) -> bool:

@@ -124,7 +124,7 @@ class RunStore:
             wall_seconds=summary.wall_seconds,
             env_steps=summary.env_steps_total,
             agent_dir=summary.agent_dir,
-            best_score=best.eval_mean if best else None,
+            best_score=summary.best.eval_mean if summary.best else None,  # its confirmation, when it had one
             best_iteration=best.iteration if best else None,
             iterations=len(history),
         )

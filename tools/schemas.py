@@ -352,6 +352,8 @@ class EvalResult(_Model):
     """95% confidence interval of ``mean`` (Student t over the episodes' returns)."""
     wall_seconds: float = 0.0
     error: str | None = None
+    seed: int | None = None
+    """Seed of the first env (env i plays seed + i); None in records older than this field."""
 
     @classmethod
     def failed(cls, error: str) -> EvalResult:
@@ -521,6 +523,14 @@ class BestIteration(_Model):
     eval_episodes: int
     eval_metrics: dict[str, float] = Field(default_factory=dict)
     agents: int = 1
+    compared: int = 1
+    """Evaluated policies (iterations and candidates) this one was chosen from."""
+    selection_mean: float | None = None
+    """With ``compared`` > 1: the evaluation that chose it, the highest of several noisy scores and so
+    biased upward. The ``eval_*`` fields then come from its confirmation: the same policy evaluated
+    again on seeds no earlier evaluation used."""
+    confirmation_error: str | None = None
+    """Why that second evaluation failed (the ``eval_*`` fields are then the choosing one's)."""
 
 
 class RunSummary(_Model):

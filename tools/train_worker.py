@@ -45,8 +45,8 @@ from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer, stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
-from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.run_rules import MAX_EVAL_EPISODES, target_met
+from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
+from tools.run_rules import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET, MAX_EVAL_EPISODES, target_met
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes, rising
 from tools.tensorboard_log import open_board, write_evaluation
@@ -622,6 +622,7 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
         ci_low=low,
         ci_high=high,
         wall_seconds=time.perf_counter() - start,
+        seed=seed,
     )
 
 
@@ -647,7 +648,7 @@ def episode_metrics(buffer: VectorReplayBuffer, keys: tuple[str, ...]) -> dict[s
 
 def evaluate(iter_dir: Path, episodes: int) -> None:
     job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
-    result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + 100_000)
+    result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + EVAL_SEED_OFFSET)
     write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
     trained = iter_dir / TRAIN_RESULT
     step = TrainResult.model_validate_json(trained.read_text()).env_steps if trained.exists() else 0
@@ -685,6 +686,10 @@ def main(argv: list[str]) -> int:
         train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
     elif mode == "evaluate":
         evaluate(iter_dir, int(argv[2]))
+    elif mode == "confirm":  # the run's chosen policy again, on fresh seeds (nodes/confirm.py)
+        job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+        result = evaluate_policy(job, iter_dir / BEST_POLICY, int(argv[2]), seed=job.seed + CONFIRM_SEED_OFFSET)
+        write_text_atomic(iter_dir / CONFIRM_RESULT, result.model_dump_json(indent=1))
     elif mode == "play":  # an exported agent's folder
         from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job  # one mode's needs, not every worker's
 

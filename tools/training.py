@@ -15,7 +15,16 @@ from pathlib import Path
 
 from envs.errors import Agent2Error
 from tools import sandbox
-from tools.run_files import BEST_POLICY, CHECKPOINT, EVAL_RESULT, JOB, PROGRESS, TRAIN_LOCK, TRAIN_RESULT
+from tools.run_files import (
+    BEST_POLICY,
+    CHECKPOINT,
+    CONFIRM_RESULT,
+    EVAL_RESULT,
+    JOB,
+    PROGRESS,
+    TRAIN_LOCK,
+    TRAIN_RESULT,
+)
 from tools.schemas import EvalResult, TrainJob, TrainResult
 
 ProgressFn = Callable[[dict], None]
@@ -228,38 +237,40 @@ def steps_consumed(iter_dir: Path) -> int:
     return sum(hi - lo for lo, hi in sessions.values())
 
 
-def run_evaluation(iter_dir: Path, episodes: int) -> EvalResult:
-    """Evaluate the iteration's best policy on the original reward, in a sandboxed worker.
+def run_evaluation(iter_dir: Path, episodes: int, confirm: bool = False) -> EvalResult:
+    """Evaluate the iteration's best policy on the original reward, in a sandboxed worker; with
+    ``confirm``, again on fresh seeds (the run's chosen policy, ``nodes/confirm.py``).
 
-    An evaluation the training worker already wrote for the current best policy is reused.
+    An evaluation the worker already wrote for the current best policy is reused (a resume).
     """
-    done, best = iter_dir / EVAL_RESULT, iter_dir / BEST_POLICY
+    mode, name = ("confirm", CONFIRM_RESULT) if confirm else ("evaluate", EVAL_RESULT)
+    done, best = iter_dir / name, iter_dir / BEST_POLICY
     if done.exists() and best.exists() and done.stat().st_mtime >= best.stat().st_mtime:
         result = EvalResult.model_validate_json(done.read_text())
         if result.episodes >= episodes and result.error is None:
-            return result
-    log = iter_dir / "eval.log"
-    (iter_dir / EVAL_RESULT).unlink(missing_ok=True)
+            return finite_or_failed(result)
+    log = iter_dir / f"{mode}.log" if confirm else iter_dir / "eval.log"
+    done.unlink(missing_ok=True)
     for _ in range(MAX_WORKER_RESTARTS + 1):
-        code = sandbox.run(
-            "tools.train_worker", ["evaluate", str(iter_dir), str(episodes)], log, timeout=EVAL_TIMEOUT_S
-        )
+        code = sandbox.run("tools.train_worker", [mode, str(iter_dir), str(episodes)], log, timeout=EVAL_TIMEOUT_S)
         if code == -9 or sandbox.killing_signal(code) is None:  # done, failed, or timed out (-9)
             break
-    result_file = iter_dir / EVAL_RESULT
-    if code == 0 and result_file.exists():
-        return EvalResult.model_validate_json(result_file.read_text())
+    if code == 0 and done.exists():
+        return finite_or_failed(EvalResult.model_validate_json(done.read_text()))
     return EvalResult.failed(f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
 
 
-def evaluate_trained(train: TrainResult, iter_dir: Path, episodes: int) -> EvalResult:
-    """``run_evaluation`` of what ``train`` produced; an error result when it produced no policy or
-    the returns are not finite."""
-    if train.best_test_mean is None:
-        return EvalResult.failed("no policy to evaluate: training produced none")
-    result = run_evaluation(iter_dir, episodes)
+def finite_or_failed(result: EvalResult) -> EvalResult:
+    """``result``, or an error result when its returns are not finite."""
     if result.mean is not None and not (math.isfinite(result.mean) and math.isfinite(result.std or 0.0)):
-        result = result.model_copy(
+        return result.model_copy(
             update={"mean": None, "std": None, "error": f"evaluation returns are not finite ({result.mean})"}
         )
     return result
+
+
+def evaluate_trained(train: TrainResult, iter_dir: Path, episodes: int) -> EvalResult:
+    """``run_evaluation`` of what ``train`` produced; an error result when it produced no policy."""
+    if train.best_test_mean is None:
+        return EvalResult.failed("no policy to evaluate: training produced none")
+    return run_evaluation(iter_dir, episodes)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BLINK, ENV_FILE, ROOT, agent2, original_design
+from conftest import BLINK, ENV_FILE, ROOT, agent2, original_design, quick_win_winners
 
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
@@ -137,17 +137,6 @@ def test_evaluation_grows_until_its_interval_decides_the_target(tmp_path):
         assert fixed.episodes == 20
 
 
-def _quick_win_is_a_winner(seed: int) -> bool:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("custom_envs_copy", ENV_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    env = module.quick_win()
-    env.reset(seed=seed)
-    return env.win
-
-
 def test_evaluation_does_not_lean_toward_the_episodes_that_end_sooner(tmp_path):
     """QuickWin's envs win in 1 step or lose in 20, each for good. Counting the first 100 episodes to
     end on 10 envs would weigh the winners ~20 times; evaluation plays one episode per env and round,
@@ -160,7 +149,7 @@ def test_evaluation_does_not_lean_toward_the_episodes_that_end_sooner(tmp_path):
     job = TrainJob(env=quick, mdp=original_design(quick), algo=algo, seed=0)
     run_training(job, tmp_path / "q")
     ev = evaluate_policy(job, tmp_path / "q" / "best_policy.pt", 100, seed=3, adaptive=False)
-    winners = sum(_quick_win_is_a_winner(3 + i) for i in range(10))  # the vector env seeds env i with 3 + i
+    winners = quick_win_winners(3)  # the vector env seeds env i with 3 + i
     assert ev.episodes == 100 and ev.mean == pytest.approx(winners / 10), (ev.mean, winners)
     assert 0 < winners < 10  # the seeds drew both kinds
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ENV_FILE, agent2, cli_args
+from conftest import ENV_FILE, agent2, cli_args, quick_win_winners
 
 from tools.rundb import RunDB
 from tools.train_worker import PROGRESS
@@ -31,7 +31,9 @@ def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
     assert len(result["iterations"]) == 2  # the critic looped back once
     first, second = result["iterations"]
     assert first["verdict"] in ("revise_algo", "revise_mdp") and first["mdp_code"]
-    assert result["best"]["eval_mean"] == max(i["eval_mean"] for i in result["iterations"])
+    # chosen from two evaluations, so evaluated again on fresh seeds: that figure is the run's
+    assert result["best"]["compared"] == 2
+    assert result["best"]["selection_mean"] == max(i["eval_mean"] for i in result["iterations"])
     assert result["env_steps_total"] <= 20000 + 2048
     agent_dir = Path(result["agent_dir"])
     for name in ("policy.pt", "mdp.py", "config.json", "report.md", "learning_curve.png"):
@@ -45,6 +47,39 @@ def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
     shown = agent2("show", "go-right", "--runs-dir", str(runs_dir))
     assert shown.returncode == 0 and "budget_exhausted" in shown.stdout
     assert "go-right" in agent2("runs", "--runs-dir", str(runs_dir)).stdout
+
+
+def test_a_policy_chosen_among_several_is_scored_on_fresh_seeds(runs_dir):
+    """Two candidates, each evaluated on its own seeds; the higher wins. Its evaluation is the best of
+    two noisy draws, so the run scores it again on seeds no evaluation used. QuickWin's envs win or
+    lose by their seed alone, so each figure is known in advance: candidate 0 (seed 0) evaluates at 0.5
+    and candidate 1 at 0.4 on their own seeds; on fresh seeds the winner plays 0.4."""
+    evaluated = [quick_win_winners(c + 100_000) / 10 for c in (0, 1)]  # EVAL_SEED_OFFSET
+    fresh = quick_win_winners(500_000) / 10  # the winner's seed 0 + CONFIRM_SEED_OFFSET
+    assert evaluated == [0.5, 0.4] and fresh == 0.4  # the draws this test relies on
+    proc = agent2(
+        *cli_args(
+            "run",
+            env=f"{ENV_FILE}:quick_win",
+            budget_steps=10000,
+            max_iterations=1,
+            candidates=2,
+            eval_episodes=10,
+            runs_dir=runs_dir,
+            thread_id="curse",
+            no_progress=True,
+        ),
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((runs_dir / "curse" / "result.json").read_text())
+    best = result["best"]
+    assert [c["eval_mean"] for c in result["iterations"][0]["candidates"]] == evaluated
+    assert (best["compared"], best["selection_mean"], best["eval_mean"]) == (2, 0.5, fresh)
+    assert best["eval_episodes"] == 10 and best["confirmation_error"] is None
+    assert "On fresh seeds: 0.40" in (Path(result["agent_dir"]) / "report.md").read_text()
+    assert RunDB(runs_dir).get_run("curse")["best_score"] == fresh
+    assert "chosen from 2 evaluated policies at 0.50" in proc.stdout
 
 
 def test_a_finished_iteration_is_not_trained_again(tmp_path):

@@ -41,7 +41,16 @@ def state(verdict="revise_algo", scores=(10.0,), used=10_000, iteration=2, budge
 
 def test_graph_has_the_loop_nodes():
     g = build_graph().get_graph()
-    assert {"analyze_task", "design_mdp", "select_algorithm", "train", "evaluate", "critic", "export"} <= set(g.nodes)
+    assert {
+        "analyze_task",
+        "design_mdp",
+        "select_algorithm",
+        "train",
+        "evaluate",
+        "critic",
+        "confirm",
+        "export",
+    } <= set(g.nodes)
 
 
 @pytest.mark.parametrize(
@@ -49,11 +58,11 @@ def test_graph_has_the_loop_nodes():
     [
         ({"verdict": "revise_algo"}, "select_algorithm"),
         ({"verdict": "revise_mdp"}, "design_mdp"),
-        ({"verdict": "give_up"}, "export"),
-        ({"verdict": "done"}, "export"),
-        ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "export"),  # target met by an earlier iteration
-        ({"verdict": "revise_mdp", "used": 98_000}, "export"),  # budget spent
-        ({"verdict": "revise_mdp", "iteration": 6}, "export"),  # iterations spent
+        ({"verdict": "give_up"}, "confirm"),
+        ({"verdict": "done"}, "confirm"),
+        ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "confirm"),  # target met by an earlier iteration
+        ({"verdict": "revise_mdp", "used": 98_000}, "confirm"),  # budget spent
+        ({"verdict": "revise_mdp", "iteration": 6}, "confirm"),  # iterations spent
         ({"verdict": "revise_algo", "scores": (None,)}, "select_algorithm"),  # a crash: try again
     ],
 )

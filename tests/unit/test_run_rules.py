@@ -57,6 +57,32 @@ def test_best_record_is_the_first_highest_and_skips_failures():
     assert best_record(rows, score=lambda r: r.get("eval_mean"))["iteration"] == 2
 
 
+def test_a_policy_chosen_among_several_is_confirmed_and_the_confirmation_decides_the_status():
+    from nodes.export import best_iteration
+    from tools.schemas import CandidateRank
+
+    def rank(i: int, mean: float | None) -> CandidateRank:
+        return CandidateRank(
+            index=i, label="c", algorithm="PPO", eval_mean=mean, eval_std=0.0, env_steps=1, stop_reason="budget",
+            iter_dir="/tmp", note="n",
+        )  # fmt: skip
+
+    one, failed = record(1, 480.0), record(2, None)
+    assert run_rules.policies_compared([one, failed]) == 1 and not run_rules.needs_confirmation([one, failed])
+    assert run_rules.needs_confirmation([one, record(2, 10.0)])  # two iterations evaluated
+    three = one.model_copy(update={"candidates": [rank(0, 480.0), rank(1, 470.0), rank(2, None)]})
+    assert run_rules.policies_compared([three]) == 2  # two candidates evaluated, one failed
+    lower = EvalResult(mean=460.0, std=0.0, episodes=20, returns=[], mean_length=1, ci_low=455.0, ci_high=465.0)
+    assert run_status([three], 475.0) == "target_met"
+    assert run_status([three], 475.0, lower) == "budget_exhausted"  # the choosing evaluation's luck is gone
+    assert run_status([three], 475.0, EvalResult.failed("x")) == "target_met"  # no second figure: the first
+    chosen = best_iteration(three, [three], lower)
+    assert (chosen.eval_mean, chosen.selection_mean, chosen.compared, chosen.eval_ci95) == (460.0, 480.0, 2, [455, 465])
+    kept = best_iteration(three, [three], EvalResult.failed("worker died"))
+    assert (kept.eval_mean, kept.selection_mean, kept.confirmation_error) == (480.0, None, "worker died")
+    assert best_iteration(one, [one], None).selection_mean is None
+
+
 def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise():
     """An evaluation whose mean clears the target but not beyond its noise is not 'met' anywhere."""
     within, beyond = record(1, 480.0, std=40.0), record(1, 480.0, std=5.0)
@@ -69,7 +95,7 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
             "iteration": 2,
             "critique": Critique(verdict="revise_algo", diagnosis="plateau", reason="r"),
         }
-        assert (route_after_critic(state) == "export") is met
+        assert (route_after_critic(state) == "confirm") is met
         assert run_status([rec], spec.target) == ("target_met" if met else "budget_exhausted")
         ctx = DesignContext(task=spec, profile=profile_once("CartPole-v1"))
         expert = ExpertDesigner()
