@@ -646,10 +646,15 @@ def episode_metrics(buffer: VectorReplayBuffer, keys: tuple[str, ...]) -> dict[s
     return out
 
 
-def evaluate(iter_dir: Path, episodes: int) -> None:
+def evaluate(iter_dir: Path, episodes: int, confirm: bool = False) -> None:
+    """The iteration's best policy on the original reward; with ``confirm``, the run's chosen policy
+    again on seeds no evaluation played (``nodes/confirm.py``), written apart and not logged."""
     job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
-    result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + EVAL_SEED_OFFSET)
-    write_text_atomic(iter_dir / EVAL_RESULT, result.model_dump_json(indent=1))
+    offset, name = (CONFIRM_SEED_OFFSET, CONFIRM_RESULT) if confirm else (EVAL_SEED_OFFSET, EVAL_RESULT)
+    result = evaluate_policy(job, iter_dir / BEST_POLICY, episodes, seed=job.seed + offset)
+    write_text_atomic(iter_dir / name, result.model_dump_json(indent=1))
+    if confirm:
+        return
     trained = iter_dir / TRAIN_RESULT
     step = TrainResult.model_validate_json(trained.read_text()).env_steps if trained.exists() else 0
     write_evaluation(
@@ -684,12 +689,8 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(torch_threads(iter_dir))
     if mode == "train":
         train(iter_dir, int(argv[2]) if len(argv) > 2 else 0)
-    elif mode == "evaluate":
-        evaluate(iter_dir, int(argv[2]))
-    elif mode == "confirm":  # the run's chosen policy again, on fresh seeds (nodes/confirm.py)
-        job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
-        result = evaluate_policy(job, iter_dir / BEST_POLICY, int(argv[2]), seed=job.seed + CONFIRM_SEED_OFFSET)
-        write_text_atomic(iter_dir / CONFIRM_RESULT, result.model_dump_json(indent=1))
+    elif mode in ("evaluate", "confirm"):
+        evaluate(iter_dir, int(argv[2]), confirm=mode == "confirm")
     elif mode == "play":  # an exported agent's folder
         from tools.agent_io import PLAY_RESULT, POLICY_FILE, load_job  # one mode's needs, not every worker's
 

@@ -249,7 +249,7 @@ def run_evaluation(iter_dir: Path, episodes: int, confirm: bool = False) -> Eval
         result = EvalResult.model_validate_json(done.read_text())
         if result.episodes >= episodes and result.error is None:
             return finite_or_failed(result)
-    log = iter_dir / f"{mode}.log" if confirm else iter_dir / "eval.log"
+    log = iter_dir / ("confirm.log" if confirm else "eval.log")
     done.unlink(missing_ok=True)
     for _ in range(MAX_WORKER_RESTARTS + 1):
         code = sandbox.run("tools.train_worker", [mode, str(iter_dir), str(episodes)], log, timeout=EVAL_TIMEOUT_S)
