@@ -10,6 +10,8 @@ loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changi
 
 Prints one JSON line: score (mean ± std over the evaluation episodes of the best test policy,
 original reward), env steps, wall seconds, the test curve, and the training worker's peak memory.
+``--record NAME`` also writes it, with the commit, command and machine, to
+bench/results/NAME-<commit>.json (the suite, which keeps its own records, leaves it out).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import provenance, save_raw
 from bench.zoo import ZOO
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
@@ -73,7 +76,9 @@ def main() -> None:
         help="the iteration folder to train in and keep (default: a temporary "
         "one); a stopped run called again with it continues from its checkpoint",
     )
+    ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
+    prov = provenance()
     if args.preset == "zoo":
         cfg, normalize = zoo_config(args.env, args.budget_steps)
     else:
@@ -91,27 +96,26 @@ def main() -> None:
         )
         ev = run_evaluation(folder, args.eval_episodes)
     wall = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "env": args.env,
-                "contender": args.preset,
-                "algo": cfg.model_dump(exclude={"rationale"}),
-                "seed": args.seed,
-                "budget_steps": args.budget_steps,
-                "env_steps": train.env_steps,
-                "score": ev.mean,
-                "score_std": ev.std,
-                "metrics": ev.metrics,
-                "mean_length": ev.mean_length,
-                "wall_seconds": wall,
-                "curve": [[p.env_step, p.mean] for p in train.curve],
-                "stop_reason": train.stop_reason,
-                "error": train.error or ev.error,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            }
-        )
-    )
+    result = {
+        "env": args.env,
+        "contender": args.preset,
+        "algo": cfg.model_dump(exclude={"rationale"}),
+        "seed": args.seed,
+        "budget_steps": args.budget_steps,
+        "env_steps": train.env_steps,
+        "score": ev.mean,
+        "score_std": ev.std,
+        "metrics": ev.metrics,
+        "mean_length": ev.mean_length,
+        "wall_seconds": wall,
+        "curve": [[p.env_step, p.mean] for p in train.curve],
+        "stop_reason": train.stop_reason,
+        "error": train.error or ev.error,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+    print(json.dumps(result))
+    if args.record:
+        save_raw(args.record, prov, {"run": result})
 
 
 if __name__ == "__main__":
