@@ -236,6 +236,7 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
                     "wall": statistics.mean(r.get("run_wall") or r["wall"] for r in rs if not r.get("failed"))
                     if scores
                     else None,
+                    "commits": list(dict.fromkeys(c for r in rs for c in r.get("run_commits") or [r["commit"]])),
                 }
             )
     return rows
@@ -368,7 +369,8 @@ def record_history(rows: list[dict], sha: str, mode: str, budgets: dict[str, int
 
 def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
     """The issue-16 table: per task, Agent² over seeds and the seeds that met the target, the manual, zoo
-    and tuner baselines, the paper's baseline → Agent² and the published library figures."""
+    and tuner baselines (each with the commits that measured it), the paper's baseline → Agent² and the
+    published library figures."""
     by = {(r["task"], r["contender"]): r for r in rows}
     lines = [
         "| family | task (target) | budget | Agent² (mean ± std, met/seeds) | manual | zoo | tuner | "
@@ -383,8 +385,10 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
             return f"failed ({r['failed']} of {r['runs']})"
         spread = f" ± {_val(r['std'], r['mean'])}" if r["runs"] - r["failed"] > 1 else ""
         seeds_ok = r["runs"] - r["failed"]
-        return f"{_val(r['mean'])}{spread} " + (
-            f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})"
+        return (
+            f"{_val(r['mean'])}{spread} "
+            + (f"(met {r['met']} of {seeds_ok})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})")
+            + f" at {', '.join(r['commits'])}"
         )
 
     for task in dict.fromkeys(r["task"] for r in rows):
@@ -564,7 +568,8 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
     print(family_table(rows, budgets))
     commits = sorted({r["commit"] for r in records})
     print(
-        f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/), "
+        f"\n{len(records)} of {len(jobs)} runs on disk (bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json, "
+        "each with the command that measured it), "
         f"{sum(bool(r.get('failed')) for r in records)} failed; measured at {', '.join(commits) or '—'}"
     )
 

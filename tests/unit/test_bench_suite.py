@@ -86,3 +86,21 @@ def test_again_keeps_each_earlier_record_under_its_commit_and_refuses_a_runs_dir
     kept = suite.record_path(*done).with_name("agent2-b1000-seed0-at-abc1234.json")
     assert json.loads(kept.read_text())["score"] == 0.0
     assert suite.record_path(*failed).exists()  # a failed record is run again anyway, not kept aside
+
+
+def test_the_family_table_names_the_commits_behind_each_cell():
+    """Every figure of the issue-16 table says which commits measured it (a run continued over several
+    sittings lists each), and a contender without a record says "not run"."""
+    base = {"task": "smax_3m", "budget": 1000000, "env_steps": 1000, "wall": 1.0, "curve": []}
+    records = [
+        {**base, "contender": "agent2", "seed": 0, "score": 0.8, "commit": "bbb", "run_commits": ["aaa", "bbb"]},
+        {**base, "contender": "agent2", "seed": 1, "score": 1.0, "commit": "ccc"},
+        {**base, "contender": "zoo", "seed": 0, "score": 0.7, "commit": "ddd"},
+    ]
+    rows = suite.summarise(records, {"smax_3m": 0.9})
+    for row in rows:
+        row["met"] = sum(r["score"] >= 0.9 for r in records if r["contender"] == row["contender"])
+    line = suite.family_table(rows, {"smax_3m": 1000000}).splitlines()[-1]
+    assert "0.90 ± 0.10 (met 1 of 2) at aaa, bbb, ccc" in line
+    assert "0.70 (1 seed) at ddd" in line
+    assert line.count("not run") == 2  # manual and tuner
