@@ -402,6 +402,17 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+def met_target(record: dict, target: float | None) -> bool:
+    """An Agent² run met its target when its own status says so (decided beyond the evaluation's noise,
+    on its confirmation where it had one: 0.90 over 200 battles at a 0.9 target is not met); a baseline's
+    record, which has no status, when its score reaches the target."""
+    if record.get("score") is None or target is None:
+        return False
+    if record.get("status"):
+        return record["status"] == "target_met"
+    return record["score"] >= target
+
+
 def full_records(jobs: list[tuple[str, str, int, int]]) -> list[dict]:
     return [json.loads(p.read_text()) for p in (record_path(*job) for job in jobs) if p.exists()]
 
@@ -556,12 +567,9 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
     rows = summarise(records, targets)
     for row in rows:
         row["met"] = sum(
-            1
+            met_target(r, targets[r["task"]])
             for r in records
             if (r["task"], r["contender"]) == (row["task"], row["contender"])
-            and r.get("score") is not None
-            and targets[r["task"]] is not None
-            and r["score"] >= targets[r["task"]]
         )
     print(table(rows, targets))
     print()

@@ -99,8 +99,18 @@ def test_the_family_table_names_the_commits_behind_each_cell():
     ]
     rows = suite.summarise(records, {"smax_3m": 0.9})
     for row in rows:
-        row["met"] = sum(r["score"] >= 0.9 for r in records if r["contender"] == row["contender"])
+        row["met"] = sum(suite.met_target(r, 0.9) for r in records if r["contender"] == row["contender"])
     line = suite.family_table(rows, {"smax_3m": 1000000}).splitlines()[-1]
     assert "0.90 ± 0.10 (met 1 of 2) at aaa, bbb, ccc" in line
     assert "0.70 (1 seed) at ddd" in line
     assert line.count("not run") == 2  # manual and tuner
+
+
+def test_an_agent2_run_meets_its_target_by_its_own_status_a_baseline_by_its_score():
+    """0.90 at a 0.9 target: a baseline's record has met it; an Agent² run whose noise-aware rule (or
+    confirmation on fresh seeds) said no has not, and one whose rule said yes has."""
+    assert suite.met_target({"score": 0.9}, 0.9)
+    assert not suite.met_target({"score": 0.9, "status": "budget_exhausted"}, 0.9)
+    assert suite.met_target({"score": 0.91, "status": "target_met"}, 0.9)
+    assert not suite.met_target({"score": None, "status": "failed"}, 0.9)
+    assert not suite.met_target({"score": 5.0}, None)
