@@ -3,8 +3,9 @@
 The best of several noisy evaluations is biased upward (a winner's curse): a run that compared five
 iterations' evaluations on the same seeds and kept the highest reports more than its policy plays
 (SMAX 3m: 0.90 chosen, 0.825 replayed on 200 new battles). The figure a run hands back is therefore
-the chosen policy's second evaluation, on seeds that played no part in choosing it
-(``tools/run_rules.py``: ``needs_confirmation``, ``CONFIRM_SEED_OFFSET``).
+the chosen policy's second evaluation, on seeds that played no part in choosing it, over at least as
+many episodes as the evaluation that chose it (``tools/run_rules.py``: ``needs_confirmation``,
+``confirmation_episodes``, ``CONFIRM_SEED_OFFSET``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce
 from nodes.state import GeneratorState
-from tools.run_rules import best_record, needs_confirmation, policies_compared
+from tools.run_rules import best_record, confirmation_episodes, needs_confirmation, policies_compared
 from tools.training import run_evaluation
 
 
@@ -26,7 +27,8 @@ def confirm(state: GeneratorState, config: RunnableConfig) -> dict:
     best = best_record(history)
     if best is None or not needs_confirmation(history):
         return {"confirmation": None}
-    result = run_evaluation(Path(best.iter_dir), state["spec"].eval_episodes, confirm=True)
+    episodes = confirmation_episodes(best, state["spec"].eval_episodes)
+    result = run_evaluation(Path(best.iter_dir), episodes, confirm=True)
     announce(
         "confirm",
         best.iteration,

@@ -106,6 +106,14 @@ def needs_confirmation(history: Sequence[IterationRecord]) -> bool:
     return policies_compared(history) > 1
 
 
+def confirmation_episodes(best: IterationRecord, eval_episodes: int) -> int:
+    """Episodes of the chosen policy's second evaluation: as many as the evaluation that chose it (which
+    may have grown while its interval held the target), never fewer than the run's ``eval_episodes``:
+    a confirmation on fewer episodes would trade the choice's bias for more noise (SMAX 3m: chosen at
+    0.85 over 160 battles, confirmed on 20 at 0.75 [0.53, 0.89])."""
+    return max(eval_episodes, best.eval_episodes)
+
+
 def budget_left_for_iteration(steps_left: int) -> bool:
     """Whether ``steps_left`` env steps still pay for one more iteration."""
     return steps_left >= MIN_ITERATION_STEPS

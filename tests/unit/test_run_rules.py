@@ -81,6 +81,9 @@ def test_a_policy_chosen_among_several_is_confirmed_and_the_confirmation_decides
     kept = best_iteration(three, [three], EvalResult.failed("worker died"))
     assert (kept.eval_mean, kept.selection_mean, kept.confirmation_error) == (480.0, None, "worker died")
     assert best_iteration(one, [one], None).selection_mean is None
+    grown = record(3, 0.85, episodes=160)  # its evaluation grew to decide
+    assert run_rules.confirmation_episodes(grown, 20) == 160  # confirmed as precisely as it was chosen
+    assert run_rules.confirmation_episodes(record(3, 0.85), 50) == 50  # never below the run's setting
 
 
 def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise():
