@@ -17,6 +17,7 @@ from graph.runner import run_state
 from tools.run_files import PROGRESS
 from tools.run_folders import UnknownThreadError, run_folder
 from tools.run_rules import best_record
+from tools.run_store import RESULT
 
 LOG = "run.log"
 PID = "run.pid"
@@ -104,7 +105,9 @@ def describe(thread_id: str, runs_dir: str | Path) -> dict:
     iteration = values.get("iteration", 1)
     history = values.get("history") or []
     best = getattr(best_record(history), "eval_mean", None)
-    if not snap["next"]:
+    if not snap["next"] and (folder / RESULT).exists():
+        # the checkpoint alone cannot say: between the input's checkpoint and the first node's, a
+        # starting run's snapshot has no next node either (its start task has its writes)
         state = "finished"
     elif alive:
         state = "running"

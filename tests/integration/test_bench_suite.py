@@ -65,7 +65,7 @@ def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, m
     failed = json.loads(suite.record_path("CartPole-v1", "manual", 1000, 0).read_text())
     assert failed["failed"] and "env_steps" not in failed  # recorded as failed, never as 0 steps
     out = capsys.readouterr().out
-    assert "4 of 4 runs on disk (bench/results/suite/), 2 failed" in out
+    assert "4 of 4 runs on disk (bench/results/suite/" in out and "2 failed; measured at c1" in out
 
     calls.clear()
     first_call[0] = False
@@ -75,7 +75,7 @@ def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, m
     suite.run_full(_args(tmp_path), jobs, budgets, targets, 0, 1)
     assert calls == []
     assert (
-        "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2) | 499.5 ± 0.5 (2 seeds) | not run | not run |"
+        "| classic_control | CartPole-v1 (475.0) | 1k | 499.5 ± 0.5 (met 2 of 2) at c1 | 499.5 ± 0.5 (2 seeds) at c1 | not run | not run |"
         in capsys.readouterr().out
     )
 
