@@ -29,7 +29,8 @@ written to bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json as s
 the next call skips the ones written (a failed run is recorded as failed and tried again). Runs keep
 their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
 stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
-iteration folder); a manual or tuner run (one process, no checkpoints of its own) starts again.
+iteration folder; the manual run continues from the checkpoint plain_tianshou.py writes each epoch);
+a tuner run (trials in one process, no checkpoints of their own) starts again.
 ``--again`` measures finished ones anew (after a change that alters them): each earlier record is kept
 beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the runs need a ``--runs-dir``
 that does not hold them.
@@ -100,7 +101,14 @@ def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
     if rec.get("error") or rec.get("score") is None:
         return {"error": str(rec.get("error") or "no score")[-800:], "wall": wall}
-    return {"score": rec["score"], "env_steps": rec["env_steps"], "wall": wall, "curve": rec["curve"]}
+    return {
+        "score": rec["score"],
+        "env_steps": rec["env_steps"],
+        "wall": wall,
+        "curve": rec["curve"],
+        # a resumed manual run: the step it continued from, and its wall time over every sitting
+        **({"resumed_at": rec["resumed_at"], "run_wall": rec["wall_seconds"]} if "resumed_at" in rec else {}),
+    }
 
 
 def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thread: str) -> dict:
@@ -184,7 +192,7 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
     key = run_key(task, contender, budget, seed)
     base["run_commits"] = sitting(runs, key, base["commit"])
     if contender == "manual":
-        out = run_baseline("plain_tianshou.py", task, budget, seed)
+        out = run_baseline("plain_tianshou.py", task, budget, seed, ["--folder", str(runs / key)])
     elif contender == "zoo":
         out = run_baseline("fixed_run.py", task, budget, seed, ["--folder", str(runs / key / "iter_1")])
     elif contender == "tuner":

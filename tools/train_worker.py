@@ -64,11 +64,11 @@ class DivergenceError(RuntimeError):
     pass
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
@@ -318,7 +318,7 @@ class TrainWorker:
             "since_best": self.since_best,
             "train_returns": list(self.train_returns),
             "curve": [p.model_dump() for p in self.curve],
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "wall": self._wall(),
             "timing": self._timing_total(),
             "eps": getattr(self.algorithm.policy, "eps_training", None),
@@ -427,7 +427,7 @@ class TrainWorker:
         self.prev_wall = c.get("wall", 0.0)
         self.prev_timing = c.get("timing", self.prev_timing)
         self.prev_reward_totals = c.get("reward_terms", {})
-        _set_rng_state(c["rng"])
+        set_rng_state(c["rng"])
 
     def training_fn(self, epoch: int, env_step: int) -> None:
         cfg = self.cfg

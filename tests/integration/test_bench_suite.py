@@ -114,3 +114,23 @@ def test_shard_and_task_errors_are_one_line(tmp_path):
             [sys.executable, str(ROOT / "bench" / "suite.py"), *argv], capture_output=True, text=True, cwd=tmp_path
         )
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+
+
+def test_a_killed_manual_baseline_continues_from_its_last_epoch(tmp_path):
+    """bench/plain_tianshou.py --folder: killed after its first epoch's checkpoint, the run called
+    again continues from that epoch (Tianshou's resume_from_log) and ends with one test per epoch."""
+    from faults import kill_once_written
+
+    folder = tmp_path / "manual"
+    cmd = [sys.executable, str(ROOT / "bench" / "plain_tianshou.py"), "--env", "CartPole-v1", "--budget-steps", "2000"]
+    cmd += ["--eval-episodes", "2", "--folder", str(folder)]
+    kill_once_written(cmd, ROOT, folder / "checkpoint.pt")
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rec = json.loads(done.stdout.strip().splitlines()[-1])
+    steps = [step for step, _ in rec["curve"]]
+    assert "resuming from" in done.stderr and rec["resumed_at"] > 0
+    # the first sitting's tests (at 0 and nothing later: killed before its first epoch's test) are kept,
+    # the second re-tests the policy it resumed with, then tests after each of its epochs
+    assert steps[0] == 0 and rec["resumed_at"] in steps and steps == sorted(set(steps)) and len(steps) == 3
+    assert rec["env_steps"] == steps[-1] and rec["score"] is not None
