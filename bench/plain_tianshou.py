@@ -39,20 +39,14 @@ from tianshou.algorithm.optim import AdamOptimizerFactory
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 from tianshou.env import DummyVectorEnv
 from tianshou.trainer import OffPolicyTrainerParams, OnPolicyTrainerParams
+from tianshou.utils.logger.logger_base import LazyLogger
 from tianshou.utils.net.common import Net
 from tianshou.utils.net.continuous import ContinuousActorProbabilistic, ContinuousCritic
-from tianshou.utils.logger.logger_base import LazyLogger
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.checkpoint_io import load_checkpoint, save_atomic  # noqa: E402
-from tools.train_worker import (  # noqa: E402
-    algorithm_state,
-    children_detached,
-    load_algorithm_state,
-    rng_state,
-    set_rng_state,
-)
+from tools.checkpoint_io import load_checkpoint, save_atomic
+from tools.train_worker import algorithm_state, children_detached, load_algorithm_state, rng_state, set_rng_state
 
 CHECKPOINT = "checkpoint.pt"
 
