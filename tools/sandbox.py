@@ -121,6 +121,8 @@ def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    # matplotlib (Tianshou imports it) keeps its font cache there: the sandbox's home is read-only
+    env.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
     env.update(extra or {})
     return env
 

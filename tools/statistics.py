@@ -14,7 +14,15 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+
+
+def _stats():
+    """``scipy.stats``, imported on first use: it costs ~1.6 s, and every training worker, evaluation
+    and CLI process imports this module."""
+    from scipy import stats
+
+    return stats
+
 
 CONFIDENCE = 0.95
 EVAL_GROWTH_CAP = 10
@@ -33,13 +41,13 @@ def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[fl
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
         return m, m
-    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    half = float(_stats().t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return m - half, m + half
 
 
 def wilson_ci(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Wilson's score interval for a proportion of ``successes`` in ``n`` trials."""
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(_stats().norm.ppf(0.5 + confidence / 2))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -85,7 +93,7 @@ def rising(values: Sequence[float], z: float = 2.0) -> bool:
 
 def iqm(values: Sequence[float]) -> float:
     """Interquartile mean: the mean of the middle 50% (``scipy.stats.trim_mean`` at 25%)."""
-    return float(stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25))
+    return float(_stats().trim_mean(np.asarray(values, dtype=np.float64), 0.25))
 
 
 def iqm_ci(
@@ -96,6 +104,7 @@ def iqm_ci(
     point = iqm(x)
     if x.size < 2 or float(x.std()) == 0.0:
         return point, point, point
+    stats = _stats()
     res = stats.bootstrap(
         (x,),
         lambda s, axis=-1: stats.trim_mean(s, 0.25, axis=axis),

@@ -27,6 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+# isort: off
+import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels compile once, not per worker
+
+# isort: on
 import numpy as np
 import torch
 from tianshou.algorithm import Algorithm
@@ -36,7 +40,6 @@ from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
 from tianshou.utils.torch_utils import policy_within_training_step
 
-import tools.numba_cache  # noqa: F401  - before Tianshou: its numba kernels compile once, not per worker
 from envs.errors import NonFiniteRewardError
 from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
