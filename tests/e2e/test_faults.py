@@ -123,7 +123,7 @@ def test_a_truncated_checkpoint_is_detected_and_the_previous_one_used(runs_dir):
             *cli_args(
                 "run",
                 env="CartPole-v1",
-                budget_steps=30000,
+                budget_steps=12000,
                 target=1e9,
                 max_iterations=1,
                 eval_episodes=3,

@@ -163,7 +163,7 @@ def test_a_checkpoint_that_no_longer_fits_its_job_asks_for_a_restart(tmp_path):
             *cli_args(
                 "run",
                 env="CartPole-v1",
-                budget_steps=30000,
+                budget_steps=12000,
                 target=1e9,
                 max_iterations=1,
                 eval_episodes=2,
