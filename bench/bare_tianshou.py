@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# isort: off
+import tools.numba_cache  # noqa: F401  - before Tianshou, as in the worker: the same compiled-kernel cache
+
+# isort: on
 import gymnasium as gym
 import numpy as np
 import torch
@@ -25,7 +29,6 @@ from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 from tianshou.env import DummyVectorEnv
 from tianshou.utils.torch_utils import policy_within_training_step
 
-import tools.numba_cache  # noqa: F401  - the worker has the same compiled-kernel cache
 from tools.algorithms import build_algorithm, trainer_params
 from tools.schemas import TrainJob
 
