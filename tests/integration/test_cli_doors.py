@@ -119,7 +119,9 @@ def test_damaged_databases_are_named(home, tmp_path):
 
 
 def test_one_process_per_thread(home, tmp_path):
-    """A live holder is named and the second run/resume refused; a dead holder's lock file is taken over."""
+    """A live holder is named and the second run/resume refused; a dead holder's lock file is taken over.
+    The holder's target is out of reach: CartPole's own (475) is met in ~11k steps, and a loaded machine
+    once let it finish before the second command ran (that got "already exists" instead)."""
     runs = tmp_path / "runs"
     shutil.copytree(home / "runs", runs)
     lock_file = runs / "readme" / "run.lock"
@@ -128,7 +130,10 @@ def test_one_process_per_thread(home, tmp_path):
     assert again.returncode == 0 and "budget_exhausted" in again.stdout, again.stderr[-2000:]
 
     busy = subprocess.Popen(
-        [str(AGENT2_EXE), *cli_args("run", env="CartPole-v1", budget_steps=200000, no_progress=True, thread_id="busy")],
+        [
+            str(AGENT2_EXE),
+            *cli_args("run", env="CartPole-v1", budget_steps=200000, target=1e9, no_progress=True, thread_id="busy"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
