@@ -49,6 +49,8 @@ from tools.checkpoint_io import load_checkpoint, save_atomic
 from tools.train_worker import algorithm_state, children_detached, load_algorithm_state, rng_state, set_rng_state
 
 CHECKPOINT = "checkpoint.pt"
+KEPT = ("curve", "best", "best_score")
+"""What a checkpoint carries of the run's own record, beside the algorithm, buffer and counters."""
 
 
 class CheckpointLogger(LazyLogger):
@@ -167,7 +169,7 @@ def main() -> None:
             buf = restored["buffer"]
             buf._set_batch_for_children()
             params.training_collector = Collector[CollectStats](algorithm, train_envs, buf, exploration_noise=True)
-        seen.update({k: restored[k] for k in ("curve", "best", "best_score")})
+        seen.update({k: restored[k] for k in KEPT})
         before = restored["sittings"]
         set_rng_state(restored["rng"])
         print(f"resuming from {checkpoint} at env step {restored['env_step']}", file=sys.stderr)
@@ -178,7 +180,7 @@ def main() -> None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         state = {
             **algorithm_state(algorithm),
-            **{k: seen[k] for k in ("curve", "best", "best_score")},
+            **{k: seen[k] for k in KEPT},
             "epoch": epoch,
             "env_step": env_step,
             "update_step": update_step,
@@ -188,10 +190,10 @@ def main() -> None:
                 "update": before["update"] + seen.get("update", 0.0),
             },
         }
-        off_policy = isinstance(params, OffPolicyTrainerParams)
-        if off_policy:
-            state["buffer"] = params.training_collector.buffer
-        with children_detached(params.training_collector.buffer if off_policy else None):
+        buffer = params.training_collector.buffer if isinstance(params, OffPolicyTrainerParams) else None
+        if buffer is not None:  # an on-policy buffer is emptied after every collection: nothing to keep
+            state["buffer"] = buffer
+        with children_detached(buffer):
             save_atomic(state, checkpoint)
 
     params.logger = CheckpointLogger(seen, save, restored)
