@@ -1,11 +1,13 @@
 """Update speed on each device, and one short MuJoCo run: the script to run when a GPU is at hand.
 
     python bench/device_check.py [--env Hopper-v5] [--updates 300] [--run-steps 20000] [--devices cpu cuda]
+        [--sac-batches 128 512 1024]
 
 For each device (default: cpu, and cuda when torch sees a GPU): the milliseconds of one SAC gradient
 step and of one PPO update (its epochs over one collection) with the expert designer's default
 configs for ``--env`` (SAC [256, 256], batch 256; PPO as the expert sets it), timed on Agent²'s own
-networks over a buffer of random transitions after a warm-up; then ``agent2 run --device D`` for
+networks over a buffer of random transitions after a warm-up (``--sac-batches``: SAC's gradient step
+at other batch sizes too, the cost side of a lower update-to-data ratio with a larger batch); then ``agent2 run --device D`` for
 ``--run-steps`` env steps (one iteration, an unreachable target) and its training env steps/s.
 Writes bench/results/device-check-<commit>.json.
 """
@@ -46,9 +48,9 @@ def random_buffer(env, size: int) -> ReplayBuffer:
     return buf
 
 
-def time_updates(algo_name: str, env_id: str, device: str, updates: int) -> dict:
+def time_updates(algo_name: str, env_id: str, device: str, updates: int, batch_size: int | None = None) -> dict:
     env = make_env(env_id)
-    cfg = expert_config(env_id, algo_name, 300_000, [])
+    cfg = expert_config(env_id, algo_name, 300_000, [f"batch_size={batch_size}"] if batch_size else [])
     algorithm = build_algorithm(cfg, int(np.prod(env.observation_space.shape)), env.action_space).to(device)
     buf = random_buffer(env, max(cfg.collect_steps, 2048) if cfg.on_policy else 10_000)
     calls = max(3, updates // 50) if cfg.on_policy else updates
@@ -138,14 +140,21 @@ def main() -> None:
     ap.add_argument("--run-steps", type=int, default=20_000, help="env steps of the short run (0: none)")
     ap.add_argument("--devices", nargs="*", default=["cpu", *(["cuda"] if torch.cuda.is_available() else [])])
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the worker's default on a busy machine)")
+    ap.add_argument(
+        "--sac-batches",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time one SAC gradient step at each of these batch sizes (what a lower update-to-data ratio with a larger batch costs)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     prov = provenance()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     updates, runs = [], []
     for device in args.devices:
-        for algo in ("SAC", "PPO"):
-            r = time_updates(algo, args.env, device, args.updates)
+        for algo, batch in [("SAC", None), ("PPO", None), *(("SAC", b) for b in args.sac_batches)]:
+            r = time_updates(algo, args.env, device, args.updates, batch)
             updates.append(r)
             print(
                 f"{device} {algo}: {r['ms_per_update']:.2f} ms per update ({r['gradient_steps_per_update']} gradient "
