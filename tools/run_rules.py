@@ -47,6 +47,9 @@ TESTS_PER_ITERATION = 20
 """Tests (and checkpoints) an iteration aims for; epochs are sized from it."""
 SEED_STRIDE = 1000
 """Iteration k trains with seed + 1000·(k − 1): its envs (seed + i) never overlap another's."""
+TEST_SEED_OFFSET = 50_000
+"""An iteration's tests play envs seeded its seed + this (+ i): above every iteration's training envs
+(seed + ``SEED_STRIDE`` · (k − 1) + i, k ≤ ``MAX_ITERATIONS``), below every evaluation's."""
 EVAL_SEED_OFFSET = 100_000
 """An iteration's evaluation plays envs seeded its seed + this (+ i), apart from its training envs."""
 CONFIRM_SEED_OFFSET = 500_000

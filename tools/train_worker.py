@@ -49,7 +49,7 @@ from tools.buffers import CheckedVectorReplayBuffer, stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.run_rules import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET, MAX_EVAL_EPISODES, target_met
+from tools.run_rules import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET, MAX_EVAL_EPISODES, TEST_SEED_OFFSET, target_met
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes, rising
 from tools.tensorboard_log import open_board, write_evaluation
@@ -364,7 +364,9 @@ class TrainWorker:
         # multi-agent: a game per test episode, so each game plays exactly one (see evaluate_policy;
         # games are cheap where they are stacked)
         n_test = cfg.test_episodes if layout else cfg.n_test_envs
-        self.test_envs = make_vector_env(job.env, job.mdp, n_test, job.seed + 10_000, shape_reward=False, obs_rms=rms)
+        self.test_envs = make_vector_env(
+            job.env, job.mdp, n_test, job.seed + TEST_SEED_OFFSET, shape_reward=False, obs_rms=rms
+        )
         probe = self.train_envs.get_env_attr("action_space", 0)[0] if layout else action_space_of(job.env)
         self.her_reward = None
         if cfg.her_future_k > 0 and job.mdp.goal is not None and not cfg.on_policy:

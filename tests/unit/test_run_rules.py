@@ -125,6 +125,21 @@ def test_budget_split():
     assert [iteration_seed(7, k) for k in (1, 2, 3)] == [7, 1007, 2007]
 
 
+def test_training_test_and_evaluation_seeds_never_overlap():
+    """Every iteration's training, test, evaluation and confirmation envs (up to 999 each) get seeds no
+    other use of any iteration of the same run gets (iteration 11 once trained on iteration 1's test seeds)."""
+    width = run_rules.SEED_STRIDE - 1
+    offsets = {"train": 0, "test": run_rules.TEST_SEED_OFFSET, "eval": run_rules.EVAL_SEED_OFFSET}
+    offsets["confirm"] = run_rules.CONFIRM_SEED_OFFSET
+    spans = sorted(
+        (iteration_seed(0, k) + off, use, k)
+        for k in range(1, run_rules.MAX_ITERATIONS + 1)
+        for use, off in offsets.items()
+    )
+    for (start, use, k), (nxt, use2, k2) in zip(spans, spans[1:]):
+        assert start + width < nxt, f"{use} seeds of iteration {k} run into {use2} seeds of iteration {k2}"
+
+
 def test_defaults_come_from_one_place():
     req = RunRequest(env="CartPole-v1")
     assert (req.max_iterations, req.eval_episodes) == (
