@@ -1,5 +1,7 @@
 """The run's rules (tools/run_rules.py) and that every part of the loop uses the same ones."""
 
+import itertools
+
 import pytest
 from conftest import profile_once
 
@@ -136,7 +138,7 @@ def test_training_test_and_evaluation_seeds_never_overlap():
         for k in range(1, run_rules.MAX_ITERATIONS + 1)
         for use, off in offsets.items()
     )
-    for (start, use, k), (nxt, use2, k2) in zip(spans, spans[1:]):
+    for (start, use, k), (nxt, use2, k2) in itertools.pairwise(spans):
         assert start + width < nxt, f"{use} seeds of iteration {k} run into {use2} seeds of iteration {k2}"
 
 
