@@ -567,31 +567,17 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from envs.errors import Agent2Error as _Unavailable
-    from envs.loading import make_raw_env
     from envs.registry import BUILTIN_TASKS
+    from envs.task_spaces import task_spaces
 
+    spaces = task_spaces(list(BUILTIN_TASKS.values()))
     table = Table("name", "family", "agents", "observation", "action", "target", "budget", "description")
     for t in BUILTIN_TASKS.values():
-        try:
-            env = make_raw_env(t.name)
-            obs, act = _space(env.observation_space), _space(env.action_space)
-            env.close()
-        except _Unavailable as e:
-            obs, act = "unavailable", str(e).split(": ", 1)[-1].split(" (")[0][:60]
-        if t.multi_agent and obs != "unavailable":
-            obs, act = f"{obs} each", f"{act} each"
+        obs, act = spaces[t.name]
         target = f"{t.target:g} " + ("win rate" if "win rate" in t.metric else "per agent" if t.multi_agent else "")
         table.add_row(t.name, t.family, str(t.agents), obs, act, target.strip(), str(t.budget_steps), t.description)
     Console(width=200).print(table)
     return 0
-
-
-def _space(space) -> str:
-    name = type(space).__name__
-    if hasattr(space, "n") and name == "Discrete":
-        return f"Discrete({space.n})"
-    return f"{name}{tuple(space.shape)}" if getattr(space, "shape", None) else name
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
