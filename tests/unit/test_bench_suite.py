@@ -90,7 +90,8 @@ def test_again_keeps_each_earlier_record_under_its_commit_and_refuses_a_runs_dir
 
 def test_the_family_table_names_the_commits_behind_each_cell():
     """Every figure of the issue-16 table says which commits measured it (a run continued over several
-    sittings lists each), and a contender without a record says "not run"."""
+    sittings lists each), a contender without a record says "not run" (and "—" where it has no runs for
+    the task), and a task without any record still has its row."""
     base = {"task": "smax_3m", "budget": 1000000, "env_steps": 1000, "wall": 1.0, "curve": []}
     records = [
         {**base, "contender": "agent2", "seed": 0, "score": 0.8, "commit": "bbb", "run_commits": ["aaa", "bbb"]},
@@ -100,10 +101,24 @@ def test_the_family_table_names_the_commits_behind_each_cell():
     rows = suite.summarise(records, {"smax_3m": 0.9})
     for row in rows:
         row["met"] = sum(suite.met_target(r, 0.9) for r in records if r["contender"] == row["contender"])
-    line = suite.family_table(rows, {"smax_3m": 1000000}).splitlines()[-1]
+    lines = suite.family_table(rows, {"smax_3m": 1000000, "smax_8m": 1000000}).splitlines()
+    line = lines[2]
     assert "0.90 ± 0.10 (met 1 of 2) at aaa, bbb, ccc" in line
     assert "0.70 (1 seed) at ddd" in line
-    assert line.count("not run") == 2  # manual and tuner
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert (cells[4], cells[6]) == ("—", "—")  # manual and tuner: no such contender for a multi-agent task
+    assert lines[3].startswith("| smax | smax_8m (0.94) | 1000k | not run | — | not run | — |")
+
+
+def test_the_family_table_says_how_far_a_missed_target_is():
+    base = {"task": "Ant-v5", "budget": 300000, "env_steps": 1000, "wall": 1.0, "curve": []}
+    records = [
+        {**base, "contender": "agent2", "seed": 0, "score": 940.2, "commit": "aaa", "status": "budget_exhausted"}
+    ]
+    rows = suite.summarise(records, {"Ant-v5": 2500.0})
+    rows[0]["met"] = 0
+    line = suite.family_table(rows, {"Ant-v5": 300000}).splitlines()[-1]
+    assert "940.2 (met 0 of 1; mean 1559.8 short of the target) at aaa" in line
 
 
 def test_an_agent2_run_meets_its_target_by_its_own_status_a_baseline_by_its_score():
