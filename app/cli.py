@@ -23,12 +23,12 @@ from tools.run_rules import (
     DEFAULT_EVAL_EPISODES,
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_PLAY_EPISODES,
-    DEFAULT_PLAY_SEED,
     MAX_BUDGET_STEPS,
     MAX_CANDIDATES,
     MAX_EVAL_EPISODES,
     MAX_ITERATIONS,
     MAX_SEED,
+    PLAY_SEED_OFFSET,
 )
 
 
@@ -197,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     play = sub.add_parser("play", help="run an exported agent")
     play.add_argument("agent_dir", type=_path)
     play.add_argument("--episodes", type=_int_in(1, MAX_EVAL_EPISODES), default=DEFAULT_PLAY_EPISODES)
-    play.add_argument("--seed", type=_seed, default=DEFAULT_PLAY_SEED)
+    play.add_argument(
+        "--seed",
+        type=_seed,
+        help=f"first env seed (default: the agent's training seed + {PLAY_SEED_OFFSET}, envs its run never used)",
+    )
     _device_flag(play)
 
     export = sub.add_parser("export", help="write an exported agent as a standalone policy (numpy + torch only)")

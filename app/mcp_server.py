@@ -36,7 +36,6 @@ from tools.run_rules import (
     DEFAULT_EVAL_EPISODES,
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_PLAY_EPISODES,
-    DEFAULT_PLAY_SEED,
     MAX_EVAL_EPISODES,
     MAX_SEED,
 )
@@ -162,7 +161,7 @@ def _validate(env: str, code: str, obs_dim: int) -> dict:
     return {"valid": error is None, "error": error}
 
 
-def _evaluate(agent_dir: str, episodes: int, seed: int) -> dict:
+def _evaluate(agent_dir: str, episodes: int, seed: int | None) -> dict:
     from tools.agent_io import play
 
     if not Path(agent_dir).is_dir():
@@ -298,12 +297,14 @@ def build_server(
     @server.tool()
     @_user_errors
     async def evaluate_agent(
-        agent_dir: str, episodes: int = DEFAULT_PLAY_EPISODES, seed: int = DEFAULT_PLAY_SEED, ctx: Context | None = None
+        agent_dir: str, episodes: int = DEFAULT_PLAY_EPISODES, seed: int | None = None, ctx: Context | None = None
     ) -> dict:
         """Replay an exported agent (a run's agent folder) deterministically on the original reward.
-        Sends progress while it works; a cancellation stops the replay."""
+        Sends progress while it works; a cancellation stops the replay. ``seed``: the first env's
+        (default: envs its run never trained, tested or evaluated on)."""
         _in_range("episodes", episodes, 1, MAX_EVAL_EPISODES)
-        _in_range("seed", seed, 0, MAX_SEED)
+        if seed is not None:
+            _in_range("seed", seed, 0, MAX_SEED)
         if confine_to_runs:
             agent_dir = str(confine(agent_dir, Path(runs_dir).resolve(), what="agent_dir"))
         return await _in_fresh_process(ctx, "evaluate_agent", _evaluate, agent_dir, episodes, seed)

@@ -13,7 +13,7 @@ from pathlib import Path
 from envs.errors import Agent2Error
 from tools import sandbox
 from tools.run_files import BEST_POLICY, JOB
-from tools.run_rules import DEFAULT_PLAY_SEED
+from tools.run_rules import PLAY_SEED_OFFSET
 from tools.schemas import EvalResult, TrainJob
 
 POLICY_FILE = "policy.pt"
@@ -51,11 +51,13 @@ PLAY_RESULT = "play_result.json"
 PLAY_TIMEOUT_S = 3600.0
 
 
-def play(agent_dir: Path, episodes: int, seed: int = DEFAULT_PLAY_SEED) -> EvalResult:
+def play(agent_dir: Path, episodes: int, seed: int | None = None) -> EvalResult:
     """Run the exported agent deterministically on the original reward, in the sandbox (its mdp.py
-    is generated code): a worker process confined to the agent's folder."""
+    is generated code): a worker process confined to the agent's folder. ``seed`` None: its training
+    seed + ``PLAY_SEED_OFFSET``, envs its run never used."""
     agent_dir = Path(agent_dir).resolve()  # the player runs in that folder: a relative path would miss it
-    load_job(agent_dir)  # a folder that is not an agent: one clear error before any process
+    job = load_job(agent_dir)  # a folder that is not an agent: one clear error before any process
+    seed = job.seed + PLAY_SEED_OFFSET if seed is None else seed
     result_file = agent_dir / PLAY_RESULT
     result_file.unlink(missing_ok=True)
     log = agent_dir / "play.log"

@@ -28,8 +28,6 @@ DEFAULT_EVAL_EPISODES = 20
 DEFAULT_CANDIDATES = 1
 DEFAULT_PLAY_EPISODES = 5
 """Episodes ``agent2 play`` and the MCP ``evaluate_agent`` tool run by default."""
-DEFAULT_PLAY_SEED = 12345
-"""Seed of those replays: apart from the training seeds (iteration seeds are below it)."""
 
 MAX_SEED = 1_000_000_000
 """Largest seed a user may give: derived seeds (iterations, envs, evaluation) stay below 2**31."""
@@ -56,6 +54,11 @@ CONFIRM_SEED_OFFSET = 500_000
 """The run's chosen policy is evaluated again on envs seeded its iteration's seed + this (+ i): seeds
 no iteration's or candidate's evaluation used (those lie within ``EVAL_SEED_OFFSET`` +
 ``SEED_STRIDE`` · ``MAX_ITERATIONS``)."""
+
+PLAY_SEED_OFFSET = 700_000
+"""``agent2 play`` and the MCP ``evaluate_agent`` tool replay an exported agent, by default, on envs seeded
+its iteration's seed + this (+ i): seeds its run never trained, tested, evaluated or confirmed on (a
+fixed default seed, 12345, was a training seed of iteration 1 for a run seeded 12345)."""
 
 RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
 

@@ -128,11 +128,13 @@ def test_budget_split():
 
 
 def test_training_test_and_evaluation_seeds_never_overlap():
-    """Every iteration's training, test, evaluation and confirmation envs (up to 999 each) get seeds no
-    other use of any iteration of the same run gets (iteration 11 once trained on iteration 1's test seeds)."""
+    """Every iteration's training, test, evaluation, confirmation and replay (``agent2 play``) envs (up to
+    999 each) get seeds no other use of any iteration of the same run gets (iteration 11 once trained on
+    iteration 1's test seeds); the largest stays below 2**31."""
     width = run_rules.SEED_STRIDE - 1
     offsets = {"train": 0, "test": run_rules.TEST_SEED_OFFSET, "eval": run_rules.EVAL_SEED_OFFSET}
     offsets["confirm"] = run_rules.CONFIRM_SEED_OFFSET
+    offsets["play"] = run_rules.PLAY_SEED_OFFSET
     spans = sorted(
         (iteration_seed(0, k) + off, use, k)
         for k in range(1, run_rules.MAX_ITERATIONS + 1)
@@ -140,6 +142,7 @@ def test_training_test_and_evaluation_seeds_never_overlap():
     )
     for (start, use, k), (nxt, use2, k2) in itertools.pairwise(spans):
         assert start + width < nxt, f"{use} seeds of iteration {k} run into {use2} seeds of iteration {k2}"
+    assert run_rules.MAX_SEED + spans[-1][0] + width < 2**31
 
 
 def test_defaults_come_from_one_place():
@@ -151,3 +154,28 @@ def test_defaults_come_from_one_place():
     assert RunContext().candidates == run_rules.DEFAULT_CANDIDATES
     spec = TaskSpec(text="t", env="e", budget_steps=1)
     assert (spec.max_iterations, spec.eval_episodes) == (req.max_iterations, req.eval_episodes)
+
+
+def test_play_replays_on_seeds_its_run_never_used_unless_told(tmp_path, monkeypatch):
+    import json
+
+    from nodes.design_mdp import original_mdp
+    from tools import agent_io, sandbox
+    from tools.schemas import TrainJob
+
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=AlgoConfig(algorithm="PPO"), seed=12345)
+    (tmp_path / agent_io.CONFIG_FILE).write_text(json.dumps({"job": job.model_dump()}))
+    (tmp_path / agent_io.POLICY_FILE).write_bytes(b"")
+    calls = []
+
+    def fake_worker(module, args, log, timeout):
+        calls.append(args)
+        (tmp_path / agent_io.PLAY_RESULT).write_text(
+            EvalResult(mean=1.0, std=0.0, episodes=1, returns=[1.0], mean_length=1.0).model_dump_json()
+        )
+        return 0
+
+    monkeypatch.setattr(sandbox, "run", fake_worker)
+    agent_io.play(tmp_path, 1)
+    agent_io.play(tmp_path, 1, seed=3)
+    assert [int(a[-1]) for a in calls] == [12345 + run_rules.PLAY_SEED_OFFSET, 3]
