@@ -105,13 +105,40 @@ class CheckedVectorReplayBuffer(NewEntriesNullCheck, ArrayBookkeeping, VectorRep
     the bookkeeping of ``add`` in arrays."""
 
 
+class EpisodeLengths:
+    """Mixin for a Tianshou buffer (before it in the bases): keeps the length of every episode that
+    ends in ``add``, in the order they end, for ``take_lengths``.
+
+    Tianshou 2.0.1's collector reports an episode's length as the size of the buffer slice from its
+    start to its end (``CollectStats.update_at_episode_done``), which on a ring shorter than the
+    episode is the length modulo the ring: 77- and 93-step CartPole episodes read 13 and 13 on
+    ``stats_buffer``'s 16-entry ring. ``add``'s own count (like its return) does not depend on the
+    buffer's size."""
+
+    def add(self, batch, buffer_ids=None):  # type: ignore[no-untyped-def]
+        out = super().add(batch, buffer_ids)  # type: ignore[misc]
+        ends = np.asarray(out[2]).reshape(-1)  # an episode's length where it ended, 0 elsewhere
+        self.__dict__.setdefault("_ended", []).extend(int(n) for n in ends[ends > 0])
+        return out
+
+    def take_lengths(self) -> list[int]:
+        """The lengths of the episodes that ended since the last call, oldest first."""
+        ended, self.__dict__["_ended"] = self.__dict__.get("_ended", []), []
+        return ended
+
+
+class EpisodeStatsBuffer(EpisodeLengths, VectorReplayBuffer):
+    """Tianshou's ``VectorReplayBuffer`` that also keeps the lengths of the episodes that end in it."""
+
+
 STATS_SLOT_SIZE = 16
 """Entries per env of ``stats_buffer``: a ring far shorter than an episode is enough (see there)."""
 
 
-def stats_buffer(n_envs: int) -> VectorReplayBuffer:
+def stats_buffer(n_envs: int) -> EpisodeStatsBuffer:
     """A small ring buffer for a collector whose transitions nobody reads (tests, plain evaluation).
-    Tianshou's collector counts episode returns and lengths in a buffer's bookkeeping, not from its
-    data, and without one allocates 10,000 entries per env: for SMAX 8m's 10 test games × 8 agents of
-    1,866 floats that is 800,000 × 2 observations, ~11 GiB."""
-    return VectorReplayBuffer(STATS_SLOT_SIZE * n_envs, n_envs)
+    Tianshou's collector counts episode returns in a buffer's bookkeeping, not from its data, and
+    without one allocates 10,000 entries per env: for SMAX 8m's 10 test games × 8 agents of 1,866
+    floats that is 800,000 × 2 observations, ~11 GiB. Read episode lengths with ``take_lengths``:
+    the collector's own ``lens`` are wrong on a ring shorter than the episode (``EpisodeLengths``)."""
+    return EpisodeStatsBuffer(STATS_SLOT_SIZE * n_envs, n_envs)

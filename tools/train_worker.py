@@ -45,7 +45,7 @@ from envs.loading import env_traits, episode_limit, make_env
 from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
-from tools.buffers import CheckedVectorReplayBuffer, stats_buffer
+from tools.buffers import CheckedVectorReplayBuffer, EpisodeStatsBuffer, stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
@@ -595,8 +595,9 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
     batch = episodes
     while True:  # a collector per batch: the metrics buffer holds one batch's episodes, not the cap's
         rounds = math.ceil(batch / games)
-        buffer = VectorReplayBuffer(2 * rounds * games * agents * (longest + 1), len(envs)) if keys else None
-        collector = Collector[CollectStats](algorithm, envs, buffer if buffer is not None else stats_buffer(len(envs)))
+        size = 2 * rounds * games * agents * (longest + 1)  # the whole batch, for its metric keys
+        buffer = EpisodeStatsBuffer(size, len(envs)) if keys else stats_buffer(len(envs))
+        collector = Collector[CollectStats](algorithm, envs, buffer)
         collector.reset()
         before = len(returns)
         for _ in range(rounds):
@@ -605,9 +606,9 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
             # differ for good (a map or scenario per env) its mean leans toward the quick ones
             stats = collector.collect(n_episode=len(envs))
             returns += [float(r) for r in stats.returns]
-            lens += [float(n) for n in stats.lens]
+            lens += [float(n) for n in buffer.take_lengths()]  # not stats.lens (see EpisodeLengths)
         new = (len(returns) - before) // agents
-        for key, value in (episode_metrics(buffer, keys) if buffer is not None else {}).items():
+        for key, value in (episode_metrics(buffer, keys) if keys else {}).items():
             weighted[key] = weighted.get(key, 0.0) + value * new
         done = len(returns) // agents
         if not needs_more_episodes(episode_means(returns, agents), job.target, cap):
