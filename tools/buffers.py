@@ -100,11 +100,6 @@ class ArrayBookkeeping:
         return out
 
 
-class CheckedVectorReplayBuffer(NewEntriesNullCheck, ArrayBookkeeping, VectorReplayBuffer):
-    """Tianshou's ``VectorReplayBuffer`` with the per-collection null check on new entries only and
-    the bookkeeping of ``add`` in arrays."""
-
-
 class EpisodeLengths:
     """Mixin for a Tianshou buffer (before it in the bases): keeps the length of every episode that
     ends in ``add``, in the order they end, for ``take_lengths``.
@@ -112,8 +107,9 @@ class EpisodeLengths:
     Tianshou 2.0.1's collector reports an episode's length as the size of the buffer slice from its
     start to its end (``CollectStats.update_at_episode_done``), which on a ring shorter than the
     episode is the length modulo the ring: 77- and 93-step CartPole episodes read 13 and 13 on
-    ``stats_buffer``'s 16-entry ring. ``add``'s own count (like its return) does not depend on the
-    buffer's size."""
+    ``stats_buffer``'s 16-entry ring (and an on-policy buffer of 128 steps per env misreads a
+    1000-step episode the same way). ``add``'s own count, like its return, does not depend on the
+    buffer's size; ``tools.collector.EpisodeLengthCollector`` reports it."""
 
     def add(self, batch, buffer_ids=None):  # type: ignore[no-untyped-def]
         out = super().add(batch, buffer_ids)  # type: ignore[misc]
@@ -125,6 +121,11 @@ class EpisodeLengths:
         """The lengths of the episodes that ended since the last call, oldest first."""
         ended, self.__dict__["_ended"] = self.__dict__.get("_ended", []), []
         return ended
+
+
+class CheckedVectorReplayBuffer(EpisodeLengths, NewEntriesNullCheck, ArrayBookkeeping, VectorReplayBuffer):
+    """Tianshou's ``VectorReplayBuffer`` with the per-collection null check on new entries only, the
+    bookkeeping of ``add`` in arrays, and the lengths of the episodes that end in it."""
 
 
 class EpisodeStatsBuffer(EpisodeLengths, VectorReplayBuffer):
@@ -139,6 +140,6 @@ def stats_buffer(n_envs: int) -> EpisodeStatsBuffer:
     """A small ring buffer for a collector whose transitions nobody reads (tests, plain evaluation).
     Tianshou's collector counts episode returns in a buffer's bookkeeping, not from its data, and
     without one allocates 10,000 entries per env: for SMAX 8m's 10 test games × 8 agents of 1,866
-    floats that is 800,000 × 2 observations, ~11 GiB. Read episode lengths with ``take_lengths``:
-    the collector's own ``lens`` are wrong on a ring shorter than the episode (``EpisodeLengths``)."""
+    floats that is 800,000 × 2 observations, ~11 GiB. Collect with ``EpisodeLengthCollector``: Tianshou's
+    own collector misreads episode lengths on a ring shorter than the episode (``EpisodeLengths``)."""
     return EpisodeStatsBuffer(STATS_SLOT_SIZE * n_envs, n_envs)

@@ -15,7 +15,7 @@ import numpy as np
 from tianshou.data import HERReplayBuffer, ReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
 
-from tools.buffers import NewEntriesNullCheck
+from tools.buffers import EpisodeLengths, NewEntriesNullCheck
 from tools.schemas import GoalSlices
 
 
@@ -81,7 +81,7 @@ class FlatHERReplayBuffer(HERReplayBuffer):
         self._meta.rew[episodes] = rew
 
 
-class FlatHERVectorReplayBuffer(NewEntriesNullCheck, HERReplayBufferManager):
+class FlatHERVectorReplayBuffer(EpisodeLengths, NewEntriesNullCheck, HERReplayBufferManager):
     """``buffer_num`` ``FlatHERReplayBuffer``s sharing one memory, as ``HERVectorReplayBuffer``."""
 
     def __init__(self, total_size: int, buffer_num: int, **kwargs):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tianshou.algorithm import Algorithm
 from tianshou.algorithm.modelfree.sac import AutoAlpha
-from tianshou.data import Batch, Collector, CollectStats, ReplayBufferManager, VectorReplayBuffer
+from tianshou.data import Batch, ReplayBufferManager, VectorReplayBuffer
 from tianshou.data.buffer.manager import HERReplayBufferManager
 from tianshou.utils.logger.logger_base import BaseLogger
 from tianshou.utils.torch_utils import policy_within_training_step
@@ -47,6 +47,7 @@ from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer, EpisodeStatsBuffer, stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
+from tools.collector import EpisodeLengthCollector
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.run_rules import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET, MAX_EVAL_EPISODES, TEST_SEED_OFFSET, target_met
@@ -457,10 +458,10 @@ class TrainWorker:
         cfg = self.cfg
         resumed_at = self.total_steps(self.restored["env_step"]) if self.restored else 0
         self.emit(kind="start", env_step=resumed_at)
-        self.training_collector = Collector[CollectStats](
+        self.training_collector = EpisodeLengthCollector(
             self.algorithm, self.train_envs, self.buffer, exploration_noise=True
         )
-        self.test_collector = Collector[CollectStats](self.algorithm, self.test_envs, stats_buffer(len(self.test_envs)))
+        self.test_collector = EpisodeLengthCollector(self.algorithm, self.test_envs, stats_buffer(len(self.test_envs)))
         if not cfg.on_policy and self.restored is None and cfg.start_steps > 0 and not cfg.warm_start_from:
             with policy_within_training_step(self.algorithm.policy):
                 self.training_collector.reset()
@@ -597,16 +598,13 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
         rounds = math.ceil(batch / games)
         size = 2 * rounds * games * agents * (longest + 1)  # the whole batch, for its metric keys
         buffer = EpisodeStatsBuffer(size, len(envs)) if keys else stats_buffer(len(envs))
-        collector = Collector[CollectStats](algorithm, envs, buffer)
+        collector = EpisodeLengthCollector(algorithm, envs, buffer)
         collector.reset()
         before = len(returns)
-        for _ in range(rounds):
-            # exactly one episode per env (game) and round: Tianshou's n_episode collection from fewer
-            # envs than episodes hands more of them to the envs whose episodes end sooner, so where envs
-            # differ for good (a map or scenario per env) its mean leans toward the quick ones
-            stats = collector.collect(n_episode=len(envs))
-            returns += [float(r) for r in stats.returns]
-            lens += [float(n) for n in buffer.take_lengths()]  # not stats.lens (see EpisodeLengths)
+        # one episode per env (game) and round: see EpisodeLengthCollector
+        stats = collector.collect(n_episode=rounds * len(envs))
+        returns += [float(r) for r in stats.returns]
+        lens += [float(n) for n in stats.lens]
         new = (len(returns) - before) // agents
         for key, value in (episode_metrics(buffer, keys) if keys else {}).items():
             weighted[key] = weighted.get(key, 0.0) + value * new

@@ -88,32 +88,3 @@ def test_a_stats_buffer_far_shorter_than_an_episode_counts_returns_as_a_full_one
         assert np.allclose(r1, r2) and np.array_equal(l1, l2)
         lengths.update(l2[l2 > 0].tolist())
     assert max(lengths) > 3 * STATS_SLOT_SIZE
-
-
-def test_episode_lengths_on_a_ring_shorter_than_the_episode_are_the_true_lengths():
-    """Tianshou 2.0.1's collector takes an episode's length from the buffer slice it spans, which on
-    the 16-entry ring is the length modulo 16 (``agent2 play`` printed "mean length 13" for CartPole
-    episodes of 77 and 93 steps). ``take_lengths`` has the true ones: in CartPole, the return."""
-    import gymnasium as gym
-    from tianshou.data import Collector, CollectStats
-    from tianshou.env import DummyVectorEnv
-
-    from tools.algorithms import build_algorithm
-    from tools.buffers import STATS_SLOT_SIZE, stats_buffer
-    from tools.schemas import AlgoConfig
-
-    envs = DummyVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(2)])
-    envs.seed(3)
-    algorithm = build_algorithm(AlgoConfig(algorithm="PPO", hidden_sizes=[8]), 4, envs.action_space[0])
-    buffer = stats_buffer(len(envs))
-    collector = Collector[CollectStats](algorithm, envs, buffer)
-    collector.reset()
-    returns, lengths = [], []
-    for _ in range(10):
-        stats = collector.collect(n_episode=2, random=True)
-        returns += stats.returns.tolist()
-        lengths += buffer.take_lengths()
-    assert max(lengths) > STATS_SLOT_SIZE  # random CartPole episodes: ~10-60 steps
-    assert sorted(lengths) == sorted(int(r) for r in returns)  # one reward of 1 per step
-    assert buffer.take_lengths() == []  # taken once
-    envs.close()

@@ -33,5 +33,11 @@ def test_an_iteration_writes_namespaced_scalars_under_a_readable_name(tmp_path):
     acc = scalars(board)
     tests = acc.Scalars("test/returns_stat/mean")
     assert [round(e.value, 6) for e in tests][-1] == round(result.curve[-1].mean, 6)  # the same tests
+    # CartPole pays 1 per step: lengths equal returns, on the test collector's 16-entry ring and in the
+    # on-policy buffer of 128 steps per env alike (Tianshou's own lengths wrap around both)
+    for space in ("test", "train"):
+        lengths = [e.value for e in acc.Scalars(f"{space}/lens_stat/mean")]
+        returns = [e.value for e in acc.Scalars(f"{space}/returns_stat/mean")]
+        assert lengths == returns and max(lengths) > 16, (space, lengths, returns)
     assert [e.step for e in acc.Scalars("eval/mean")] == [result.env_steps]
     assert board_dir(it, "/home/me/my_envs.py:make_env", "SAC").name == "my_envs.py_make_env_SAC"
