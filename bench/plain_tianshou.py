@@ -6,8 +6,10 @@ library's default arguments (``PPO``/``SAC`` constructors, ``AdamOptimizerFactor
 defaults for collection and batch sizes), [64, 64] networks, 10 training envs, and the same env-step
 budget as the Agent² run it is compared with, and ``save_best_fn`` keeping the best-test policy as
 Tianshou's examples do. Prints one JSON line: score (mean of N deterministic episodes of the best
-test policy, original reward), wall time, the time in env steps and updates, and the test curve
-(each test's mean return).
+test policy, original reward, played one episode per env and round like Agent²'s evaluation, so the
+two scores are measured alike: Tianshou's own collector would count more of the envs whose episodes
+end sooner, the falls in a MuJoCo walker; see ``tools/collector.py``), wall time, the time in env
+steps and updates, and the test curve (each test's mean return).
 
     python bench/plain_tianshou.py --env CartPole-v1 --budget-steps 100000 --seed 0 [--folder DIR]
 
@@ -17,6 +19,9 @@ the replay buffer, the test curve, the best-test policy and the random states ar
 ``DIR/checkpoint.pt`` (atomically, the previous one kept), and a run started again with the same
 folder continues from there instead of starting over (a MuJoCo baseline at 300k steps takes ~2 h
 here). A resumed run re-tests the policy it resumed with and keeps the best policy of every sitting.
+A finished run writes a last checkpoint after its last test; called again, it only evaluates (``suite.py
+--rescore``). An older finished run's checkpoint (no ``last_tested``) precedes the last test, which is
+then played again before the evaluation.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ from tianshou.utils.net.continuous import ContinuousActorProbabilistic, Continuo
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.buffers import stats_buffer
 from tools.checkpoint_io import load_checkpoint, save_atomic
+from tools.collector import EpisodeLengthCollector
 from tools.train_worker import algorithm_state, children_detached, load_algorithm_state, rng_state, set_rng_state
 
 CHECKPOINT = "checkpoint.pt"
@@ -70,6 +77,7 @@ class CheckpointLogger(LazyLogger):
 
     def save_data(self, epoch: int, env_step: int, update_step: int, save_checkpoint_fn=None) -> None:
         self.seen["env_step"] = env_step  # the trainer's count over every sitting (a collector's is this one's)
+        self.seen["update_step"] = update_step
         self.save(epoch, env_step, update_step)
 
     def restore_data(self) -> tuple[int, int, int]:
@@ -181,6 +189,7 @@ def main() -> None:
         state = {
             **algorithm_state(algorithm),
             **{k: seen[k] for k in KEPT},
+            "last_tested": seen.get("last_tested", False),
             "epoch": epoch,
             "env_step": env_step,
             "update_step": update_step,
@@ -200,12 +209,21 @@ def main() -> None:
     params.resume_from_log = restored is not None
     if restored is not None and restored["epoch"] >= epochs:
         env_steps, update_seconds = restored["env_step"], 0.0  # it had finished training when it stopped
+        if not restored.get("last_tested"):
+            # a checkpoint without "last_tested" (written before this key was) is the last epoch's end,
+            # which comes before its test: test the final policy now (a fresh draw of the test envs)
+            params.test_collector.reset()
+            last = params.test_collector.collect(n_episode=10)
+            params.logger.log_test_data({"returns_stat": {"mean": float(np.mean(last.returns))}}, env_steps)
+            save_best_fn(algorithm)
     else:
         info = algorithm.run_training(params)
         env_steps, update_seconds = seen["env_step"], float(info.timing.train_time_update)
+    seen["last_tested"] = True  # the checkpoint after the last test: called again, it only evaluates
+    save(epochs, env_steps, seen.get("update_step", restored["update_step"] if restored else 0))
     if seen["best"] is not None:
         algorithm.load_state_dict(seen["best"])
-    collector = Collector[CollectStats](algorithm, test_envs)
+    collector = EpisodeLengthCollector(algorithm, test_envs, stats_buffer(len(test_envs)))
     collector.reset()
     stats = collector.collect(n_episode=args.eval_episodes)
     wall = before["wall"] + time.perf_counter() - start
@@ -218,6 +236,7 @@ def main() -> None:
                 "env_steps": env_steps,
                 "score": float(np.mean(stats.returns)),
                 "score_std": float(np.std(stats.returns)),
+                "returns": [float(r) for r in stats.returns],
                 "wall_seconds": wall,
                 "update_seconds": before["update"] + update_seconds,
                 "curve": seen["curve"],

@@ -33,7 +33,8 @@ iteration folder; the manual run continues from the checkpoint plain_tianshou.py
 a tuner run (trials in one process, no checkpoints of their own) starts again.
 ``--again`` measures finished ones anew (after a change that alters them): each earlier record is kept
 beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the runs need a ``--runs-dir``
-that does not hold them.
+that does not hold them. ``--rescore`` evaluates finished manual runs again from the ``--runs-dir`` that
+holds them, without training (after a change to the evaluation), keeping the earlier records the same way.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str
         "env_steps": rec["env_steps"],
         "wall": wall,
         "curve": rec["curve"],
+        **({"returns": rec["returns"]} if "returns" in rec else {}),  # the scored episodes
         # a resumed manual run: the step it continued from, and its wall time over every sitting
         **({"resumed_at": rec["resumed_at"], "run_wall": rec["wall_seconds"]} if "resumed_at" in rec else {}),
     }
@@ -462,6 +464,12 @@ def main() -> None:
     )
     ap.add_argument("--table", action="store_true", help="--full: only print the table of the results on disk")
     ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="--full: evaluate this shard's finished manual runs again from their folders in --runs-dir, "
+        "without training (after a change to the evaluation; earlier records kept as …-at-COMMIT.json)",
+    )
+    ap.add_argument(
         "--again",
         action="store_true",
         help="--full: measure this shard's finished runs again (the earlier records are kept as …-at-COMMIT.json)",
@@ -561,8 +569,8 @@ def _report(r: dict, i: int, n: int, t0: float) -> None:
 
 def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict, shard: int, shards: int) -> None:
     """Run this shard's unfinished jobs, saving each result when it ends; then the table of all on disk."""
-    if args.again and not args.table:
-        keep_earlier_records([job for i, job in enumerate(jobs) if i % shards == shard], args.runs_dir)
+    if (args.again or args.rescore) and not args.table:
+        keep_earlier_records([job for i, job in enumerate(jobs) if i % shards == shard], args.runs_dir, args.rescore)
     todo = [job for i, job in enumerate(jobs) if i % shards == shard and not finished(record_path(*job))]
     if not args.table:
         print(
@@ -599,17 +607,23 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
     )
 
 
-def keep_earlier_records(jobs: list, runs_dir: Path) -> None:
+def keep_earlier_records(jobs: list, runs_dir: Path, rescore: bool = False) -> None:
     """``--again``: move each finished record of ``jobs`` aside (named for the commit it measured), so
-    the run is measured anew; refuse a runs folder that holds one of those runs already."""
+    the run is measured anew; refuse a runs folder that holds one of those runs already. ``--rescore``:
+    the same, for manual runs whose folder holds them (plain_tianshou.py, given a finished run's
+    folder, evaluates its best policy again without training); refuse any other."""
     for job in jobs:
         path = record_path(*job)
         if not finished(path):
             continue
-        if (runs_dir / run_key(*job)).exists():
+        folder = runs_dir / run_key(*job)
+        if rescore and (job[1] != "manual" or not (folder / "checkpoint.pt").exists()):
             raise SystemExit(
-                f"--again: {runs_dir / run_key(*job)} holds that run already; give a --runs-dir without it"
+                f"--rescore: {folder} holds no finished manual run to evaluate again "
+                "(only manual runs are rescored; see --contenders and --runs-dir)"
             )
+        if not rescore and folder.exists():
+            raise SystemExit(f"--again: {folder} holds that run already; give a --runs-dir without it")
         old = json.loads(path.read_text())
         path.rename(path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}.json"))
 

@@ -134,3 +134,22 @@ def test_a_killed_manual_baseline_continues_from_its_last_epoch(tmp_path):
     # the second re-tests the policy it resumed with, then tests after each of its epochs
     assert steps[0] == 0 and rec["resumed_at"] in steps and steps == sorted(set(steps)) and len(steps) == 3
     assert rec["env_steps"] == steps[-1] and rec["score"] is not None
+    assert len(rec["returns"]) == 2 and rec["score"] == sum(rec["returns"]) / 2
+    # called on the finished run (suite.py --rescore): it evaluates the kept best policy, no training
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    rescored = json.loads(again.stdout.strip().splitlines()[-1])
+    assert rescored["curve"] == rec["curve"] and rescored["env_steps"] == rec["env_steps"]
+    assert rescored["resumed_at"] == rec["env_steps"] and len(rescored["returns"]) == 2
+    # a finished run's checkpoint written before "last_tested" ends before the last test: it is played again
+    from tools.checkpoint_io import load_checkpoint, save_atomic
+
+    state = load_checkpoint(folder / "checkpoint.pt")
+    del state["last_tested"]
+    state["curve"] = state["curve"][:-1]
+    save_atomic(state, folder / "checkpoint.pt")
+    old = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert old.returncode == 0, old.stderr[-2000:]
+    retested = json.loads(old.stdout.strip().splitlines()[-1])
+    assert retested["curve"][:-1] == rec["curve"][:-1] and retested["curve"][-1][0] == rec["env_steps"]
+    assert load_checkpoint(folder / "checkpoint.pt")["last_tested"] is True

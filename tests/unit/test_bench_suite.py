@@ -88,6 +88,30 @@ def test_again_keeps_each_earlier_record_under_its_commit_and_refuses_a_runs_dir
     assert suite.record_path(*failed).exists()  # a failed record is run again anyway, not kept aside
 
 
+def test_rescore_keeps_a_manual_record_aside_only_where_its_finished_run_is_there_to_evaluate(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    monkeypatch.setattr(suite, "FULL", tmp_path / "suite")
+    manual, agent2 = ("Hopper-v5", "manual", 1000, 0), ("Hopper-v5", "agent2", 1000, 0)
+    for job in (manual, agent2):
+        suite.record_path(*job).parent.mkdir(parents=True, exist_ok=True)
+        suite.record_path(*job).write_text(json.dumps({"commit": "abc1234", "score": 1.0}))
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit, match="no finished manual run"):  # no folder: nothing to evaluate
+        suite.keep_earlier_records([manual], runs, rescore=True)
+    (runs / suite.run_key(*manual)).mkdir(parents=True)
+    (runs / suite.run_key(*manual) / "checkpoint.pt").touch()
+    (runs / suite.run_key(*agent2)).mkdir(parents=True)
+    with pytest.raises(SystemExit, match="only manual runs"):  # Agent²'s finished thread is not re-evaluated
+        suite.keep_earlier_records([agent2], runs, rescore=True)
+    assert suite.finished(suite.record_path(*agent2))
+    suite.keep_earlier_records([manual], runs, rescore=True)
+    assert not suite.record_path(*manual).exists()
+    assert suite.record_path(*manual).with_name("manual-b1000-seed0-at-abc1234.json").exists()
+
+
 def test_the_family_table_names_the_commits_behind_each_cell():
     """Every figure of the issue-16 table says which commits measured it (a run continued over several
     sittings lists each), a contender without a record says "not run" (and "—" where it has no runs for
