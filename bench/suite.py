@@ -29,8 +29,8 @@ written to bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json as s
 the next call skips the ones written (a failed run is recorded as failed and tried again). Runs keep
 their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
 stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
-iteration folder; the manual run continues from the checkpoint plain_tianshou.py writes each epoch);
-a tuner run (trials in one process, no checkpoints of their own) starts again.
+iteration folder; the manual run continues from the checkpoint plain_tianshou.py writes each epoch; a tuner run keeps
+its finished trials in its Optuna study and continues the trial that was cut from its checkpoint).
 ``--again`` measures finished ones anew (after a change that alters them): each earlier record is kept
 beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the runs need a ``--runs-dir``
 that does not hold them. ``--rescore`` evaluates finished manual runs again from the ``--runs-dir`` that
@@ -198,7 +198,7 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
     elif contender == "zoo":
         out = run_baseline("fixed_run.py", task, budget, seed, ["--folder", str(runs / key / "iter_1")])
     elif contender == "tuner":
-        out = run_baseline("tuner.py", task, budget, seed)
+        out = run_baseline("tuner.py", task, budget, seed, ["--folder", str(runs / key)])
     else:
         out = run_agent2(task, budget, seed, "llm" if contender == "agent2-llm" else "expert", runs, key)
     return finish({**base, **out, **({"failed": True} if "error" in out else {})})

@@ -16,6 +16,12 @@ trial and the trial's second test on). Steps a pruned trial did not use go to fu
 trials run until the total budget is spent. Every env step of every trial counts against the
 budget, pruned ones included. Score: the best trial's best test policy, evaluated like every
 contender (20 deterministic episodes, original reward). Prints one JSON line, as fixed_run.py does.
+
+``--folder DIR`` keeps the Optuna study (``DIR/study.db``, SQLite) and the trials' folders there, so a
+call stopped part-way continues when called again: finished trials stay as they ended, the trial that
+was cut continues from its worker's last checkpoint (its steps since then are spent again and
+counted), and the budget left goes to new trials. The TPE sampler's random state is not kept, so the
+trials after a stop are not those an unstopped call would have drawn.
 """
 
 from __future__ import annotations
@@ -101,64 +107,57 @@ def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
     return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
+STUDY = "study.db"
+"""The Optuna study in ``--folder``: every trial's parameters, state, tests and env steps."""
+
+
 def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work: Path) -> dict:
     base, normalize = base_config(env, budget)
     mdp = original_mdp(profile_env(env, episodes=1).obs_dim).model_copy(
         update={"normalize_obs": normalize, "summary": "original MDP"}
     )
     per_trial = max(1000, budget // trials)
+    work.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
+        study_name="tuner",
+        storage=f"sqlite:///{work / STUDY}",
+        load_if_exists=True,  # a stopped call continues: finished trials stay, a cut one resumes
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )
-    used, log, folders, curve = 0, [], {}, []
-    while budget - used >= min(per_trial, 1000):
-        trial = study.ask()
-        cfg = trial_config(base, sample(trial, base.algorithm), min(per_trial, budget - used))
-        folder = work / f"trial_{trial.number}"
-        folders[trial.number] = folder
-        tests, seen = [], [0]
-
-        def on_progress(
-            event: dict, trial: optuna.Trial = trial, tests: list = tests, seen: list = seen, used: int = used
-        ) -> None:
-            seen[0] = max(seen[0], int(event.get("env_step") or 0))
-            if event.get("kind") == "test" and event.get("mean") is not None and math.isfinite(event["mean"]):
-                tests.append(event["mean"])
-                curve.append([used + int(event.get("env_step", 0)), event["mean"]])
-                trial.report(max(tests), len(tests))
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-
-        try:
-            result = run_training(
-                TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None),
-                folder,
-                on_progress=on_progress,
-            )
-            state, value = optuna.trial.TrialState.COMPLETE, result.best_test_mean
-        except optuna.TrialPruned:
-            state, value = optuna.trial.TrialState.PRUNED, None
-        steps = max(steps_consumed(folder), seen[0])  # a pruned worker dies before its last checkpoint
-        used += steps
-        if state == optuna.trial.TrialState.COMPLETE and value is None:
-            state = optuna.trial.TrialState.FAIL
-        study.tell(trial, value, state=state)
-        log.append(
-            {
-                "trial": trial.number,
-                "state": state.name,
-                "best_test": value if value is not None else (max(tests) if tests else None),
-                "env_steps": steps,
-                "params": trial.params,
-            }
-        )
+    done = [t for t in study.trials if t.state.is_finished()]
+    used = sum(int(t.user_attrs.get("env_steps", 0)) for t in done)
+    resumed_at = used if study.trials else None
+    wall_before, start = float(study.user_attrs.get("wall", 0.0)), time.perf_counter()
+    while True:
+        cut = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if cut:  # the trial a stopped call was training: its worker continues from its checkpoint
+            trial = optuna.Trial(study, cut[0]._trial_id)
+        elif budget - used >= min(per_trial, 1000):
+            trial = study.ask()
+            trial.set_user_attr("offset", used)
+            trial.set_user_attr("budget", min(per_trial, budget - used))
+        else:
+            break
+        used += run_trial(trial, env, mdp, base, seed, work)
+        study.set_user_attr("wall", wall_before + time.perf_counter() - start)
+    log = [
+        {
+            "trial": t.number,
+            "state": t.state.name,
+            "best_test": t.value if t.value is not None else max(t.user_attrs.get("tests", {}).values(), default=None),
+            "env_steps": t.user_attrs.get("env_steps"),
+            "params": t.params,
+        }
+        for t in study.trials
+    ]
+    curve = sorted(point for t in study.trials for point in t.user_attrs.get("curve", []))
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
-        return {"error": "no trial finished", "trials": log, "env_steps": used}
+        return {"error": "no trial finished", "trials": log, "env_steps": used, "wall_seconds": wall_before}
     best = study.best_trial
-    ev = run_evaluation(folders[best.number], eval_episodes)
+    ev = run_evaluation(work / f"trial_{best.number}", eval_episodes)
     return {
         "score": ev.mean,
         "score_std": ev.std,
@@ -169,7 +168,47 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         "best_params": best.params,
         "algorithm": base.algorithm,
         "error": ev.error,
+        "wall_seconds": wall_before + time.perf_counter() - start,
+        **({"resumed_at": resumed_at} if resumed_at is not None else {}),
     }
+
+
+def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, work: Path) -> int:
+    """Train one trial (or continue it from its worker's checkpoint), reporting each test to the
+    pruner; tell the study how it ended. Returns the env steps the trial spent, over every call."""
+    offset, budget = int(trial.user_attrs["offset"]), int(trial.user_attrs["budget"])
+    cfg = trial_config(base, sample(trial, base.algorithm), budget)  # a resumed trial: its stored values
+    folder = work / f"trial_{trial.number}"
+    # tests by env step: a resumed worker tests again what came after its checkpoint
+    tests = {int(k): v for k, v in trial.user_attrs.get("tests", {}).items()}
+    seen = [0]
+
+    def on_progress(event: dict) -> None:
+        seen[0] = max(seen[0], int(event.get("env_step") or 0))
+        if event.get("kind") == "test" and event.get("mean") is not None and math.isfinite(event["mean"]):
+            step = int(event.get("env_step", 0))
+            new = step not in tests
+            tests[step] = event["mean"]
+            trial.set_user_attr("tests", {str(k): v for k, v in tests.items()})
+            trial.set_user_attr("curve", [[offset + k, v] for k, v in sorted(tests.items())])
+            if new:
+                trial.report(max(tests.values()), len(tests))
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+    try:
+        result = run_training(
+            TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None), folder, on_progress=on_progress
+        )
+        state, value = optuna.trial.TrialState.COMPLETE, result.best_test_mean
+    except optuna.TrialPruned:
+        state, value = optuna.trial.TrialState.PRUNED, None
+    steps = max(steps_consumed(folder), seen[0])  # a pruned worker dies before its last checkpoint
+    if state == optuna.trial.TrialState.COMPLETE and value is None:
+        state = optuna.trial.TrialState.FAIL
+    trial.set_user_attr("env_steps", steps)
+    trial.study.tell(trial, value, state=state)
+    return steps
 
 
 def main() -> None:
@@ -179,11 +218,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trials", type=int, default=6, help="the budget is split into this many trial budgets")
     ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--folder", type=Path, help="where the study and its trials are kept; called again, it continues")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-tuner-") as tmp:
-        out = tune(args.env, args.budget_steps, args.seed, args.trials, args.eval_episodes, Path(tmp))
+        out = tune(args.env, args.budget_steps, args.seed, args.trials, args.eval_episodes, args.folder or Path(tmp))
     print(
         json.dumps(
             {
@@ -191,7 +230,6 @@ def main() -> None:
                 "contender": "tuner",
                 "seed": args.seed,
                 "budget_steps": args.budget_steps,
-                "wall_seconds": time.perf_counter() - start,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                 **out,
             }

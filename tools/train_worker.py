@@ -109,14 +109,18 @@ class RunLogger(BaseLogger):
     """A Tianshou logger that writes progress lines and the run's checkpoints, and passes every
     statistic on to TensorBoard (``tools/tensorboard_log.py``, Tianshou's own TensorBoard logger).
 
-    Tianshou calls ``save_data`` at the end of every epoch and ``restore_data`` on
-    ``resume_from_log``; the counters come from our own checkpoint, written atomically,
-    so a kill between two writes never replays or skips an epoch.
+    Tianshou calls ``save_data`` at the end of every epoch, before the epoch's test, and
+    ``restore_data`` on ``resume_from_log``; the counters come from our own checkpoint, written
+    atomically, so a kill between two writes never replays or skips an epoch. The checkpoint is
+    written after the epoch's test: one written before it would leave a kill during the last test
+    with a finished run that never tested (nor kept as best) its final policy, and a resume would
+    not test it either.
     """
 
     def __init__(self, worker: TrainWorker, resumed_step: int | None = None):
         super().__init__(training_interval=1, test_interval=0, update_interval=1)
         self.worker = worker
+        self.epoch_end: tuple[int, int, int] | None = None  # the epoch whose test comes next
         self.last_collect_emit = 0.0
         # update steps: one per collection on-policy, one per gradient step off-policy
         self.board = open_board(
@@ -160,13 +164,16 @@ class RunLogger(BaseLogger):
         self.worker.test_time += float(log_data.get("collect_time", 0.0))
         self.worker.on_test(step, float(stat["mean"]), float(stat["std"]))
         self.board.log_test_data(log_data, self.worker.total_steps(step))
+        if self.epoch_end is not None:  # the checkpoint of the epoch this test closes
+            self.worker.maybe_save_checkpoint(*self.epoch_end)
+            self.epoch_end = None
+            self.board.writer.flush()  # what a kill after this checkpoint must not lose
 
     def log_info_data(self, log_data: dict, step: int) -> None:
         self.worker.timing = log_data.get("timing", {})
 
     def save_data(self, epoch: int, env_step: int, update_step: int, save_checkpoint_fn=None) -> None:
-        self.worker.maybe_save_checkpoint(epoch, env_step, update_step)
-        self.board.writer.flush()  # what a kill after this checkpoint must not lose
+        self.epoch_end = (epoch, env_step, update_step)  # written after its test: log_test_data
 
     def restore_data(self) -> tuple[int, int, int]:
         c = self.worker.restored or {}
