@@ -99,9 +99,12 @@ def base_config(env: str, budget: int) -> tuple[AlgoConfig, bool]:
 
 def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
     cfg = AlgoConfig.model_validate({**base.model_dump(), **params, "budget_steps": steps})
-    if cfg.on_policy:  # one collection fits the trial's budget, a minibatch fits one collection
+    if cfg.on_policy:  # whole collections within the trial's budget, a minibatch within one collection
         collect = max(min(cfg.collect_steps, steps), cfg.n_train_envs)
-        cfg = cfg.model_copy(update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect)})
+        budget = max(collect, steps // collect * collect)  # the worker trains whole collections: no overshoot
+        cfg = cfg.model_copy(
+            update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect), "budget_steps": budget}
+        )
     if not cfg.on_policy:  # random steps before learning count against the trial's budget too
         cfg = cfg.model_copy(update={"start_steps": min(cfg.start_steps, steps)})
     return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
