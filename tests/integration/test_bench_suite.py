@@ -26,7 +26,9 @@ def full_dir(tmp_path, monkeypatch):
 def _args(tmp_path: Path, **kw):
     import argparse
 
-    return argparse.Namespace(**{"table": False, "again": False, "jobs": 1, "runs_dir": tmp_path / "runs", **kw})
+    return argparse.Namespace(
+        **{"table": False, "again": False, "rescore": False, "jobs": 1, "runs_dir": tmp_path / "runs", **kw}
+    )
 
 
 def test_a_second_call_runs_only_what_is_missing_or_failed(full_dir, tmp_path, monkeypatch, capsys):
