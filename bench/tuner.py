@@ -155,7 +155,11 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         }
         for t in study.trials
     ]
-    curve = sorted(point for t in study.trials for point in t.user_attrs.get("curve", []))
+    curve = sorted(
+        [t.user_attrs["offset"] + int(step), mean]
+        for t in study.trials
+        for step, mean in t.user_attrs.get("tests", {}).items()
+    )
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         return {"error": "no trial finished", "trials": log, "env_steps": used, "wall_seconds": wall_before}
@@ -179,8 +183,9 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
 def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, work: Path) -> int:
     """Train one trial (or continue it from its worker's checkpoint), reporting each test to the
     pruner; tell the study how it ended. Returns the env steps the trial spent, over every call."""
-    offset, budget = int(trial.user_attrs["offset"]), int(trial.user_attrs["budget"])
-    cfg = trial_config(base, sample(trial, base.algorithm), budget)  # a resumed trial: its stored values
+    cfg = trial_config(
+        base, sample(trial, base.algorithm), int(trial.user_attrs["budget"])
+    )  # a resumed trial: its stored values
     folder = work / f"trial_{trial.number}"
     # tests by env step: a resumed worker tests again what came after its checkpoint
     tests = {int(k): v for k, v in trial.user_attrs.get("tests", {}).items()}
@@ -192,8 +197,7 @@ def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, w
             step = int(event.get("env_step", 0))
             new = step not in tests
             tests[step] = event["mean"]
-            trial.set_user_attr("tests", {str(k): v for k, v in tests.items()})
-            trial.set_user_attr("curve", [[offset + k, v] for k, v in sorted(tests.items())])
+            trial.set_user_attr("tests", {str(k): v for k, v in tests.items()})  # the curve: offset + step
             if new:
                 trial.report(max(tests.values()), len(tests))
                 if trial.should_prune():
