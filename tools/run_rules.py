@@ -133,13 +133,20 @@ def iteration_budget(steps_left: int, iterations_left: int) -> int:
     return int(max(MIN_ITERATION_STEPS, FIRST_ITERATION_SHARE * steps_left))
 
 
+def warmup_steps(cfg: AlgoConfig) -> int:
+    """Random-action steps an off-policy learner collects before its first update: the config's
+    ``start_steps``, at most half the budget (a budget under twice the warm-up still learns, within it)."""
+    return 0 if cfg.on_policy else min(cfg.start_steps, cfg.budget_steps // 2)
+
+
 def epoch_steps(cfg: AlgoConfig) -> int:
     """Env steps between two tests: about ``TESTS_PER_ITERATION`` tests, within [1k, 25k], a whole
-    number of collections for on-policy algorithms."""
+    number of collections for on-policy algorithms; for off-policy ones, never more than the budget
+    left after the warm-up (so the one epoch of a small budget does not overspend it)."""
     steps = int(min(max(cfg.budget_steps / TESTS_PER_ITERATION, 1000), 25_000))
     if cfg.on_policy:
-        steps = max(cfg.collect_steps, steps // cfg.collect_steps * cfg.collect_steps)
-    return steps
+        return max(cfg.collect_steps, steps // cfg.collect_steps * cfg.collect_steps)
+    return max(1, min(steps, cfg.budget_steps - warmup_steps(cfg)))
 
 
 def candidate_budget(steps_left: int, chosen: int, k: int) -> tuple[int, int]:

@@ -50,7 +50,14 @@ from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
 from tools.collector import EpisodeLengthCollector
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
-from tools.run_rules import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET, MAX_EVAL_EPISODES, TEST_SEED_OFFSET, target_met
+from tools.run_rules import (
+    CONFIRM_SEED_OFFSET,
+    EVAL_SEED_OFFSET,
+    MAX_EVAL_EPISODES,
+    TEST_SEED_OFFSET,
+    target_met,
+    warmup_steps,
+)
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes, rising
 from tools.tensorboard_log import open_board, write_evaluation
@@ -469,10 +476,11 @@ class TrainWorker:
             self.algorithm, self.train_envs, self.buffer, exploration_noise=True
         )
         self.test_collector = EpisodeLengthCollector(self.algorithm, self.test_envs, stats_buffer(len(self.test_envs)))
-        if not cfg.on_policy and self.restored is None and cfg.start_steps > 0 and not cfg.warm_start_from:
+        warmup = warmup_steps(cfg)
+        if self.restored is None and warmup > 0 and not cfg.warm_start_from:
             with policy_within_training_step(self.algorithm.policy):
                 self.training_collector.reset()
-                stats = self.training_collector.collect(n_step=cfg.start_steps, random=True)
+                stats = self.training_collector.collect(n_step=warmup, random=True)
             self.pre_steps = stats.n_collected_steps
             self.collect_time += stats.collect_time
         logger = RunLogger(self, resumed_step=resumed_at if self.restored else None)

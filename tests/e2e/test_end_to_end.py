@@ -25,14 +25,15 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("env", "budget", "slack"),
+    ("env", "budget", "slack", "played"),
     [
-        ("CartPole-v1", 24_000, 1.1),
-        # SMAX's games stepped together (StackedGames): 10 epochs of 3200 joint steps, a kill loses one at most
-        ("smax_3m", 32_000, 1.15),
+        ("CartPole-v1", 24_000, 1.1, None),
+        # SMAX's games stepped together (StackedGames): 10 epochs of 3200 joint steps, a kill loses one at
+        # most; the resumed run is also SMAX's whole-run test (MAPPO, a win rate, export and play)
+        ("smax_3m", 32_000, 1.15, "2 episodes × 3 agents"),
     ],
 )
-def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir, env, budget, slack):
+def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir, env, budget, slack, played):
     cmd = [
         sys.executable,
         "-m",
@@ -71,3 +72,8 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir,
     assert len(RunDB(runs_dir).iterations("kr")) == 1
     again = agent2("resume", "kr", "--runs-dir", str(runs_dir))  # a finished run: nothing to redo
     assert again.returncode == 0 and "budget_exhausted" in again.stdout
+    if played:
+        assert result["iterations"][0]["algorithm"] == "MAPPO"
+        assert 0.0 <= result["best"]["eval_mean"] <= 1.0  # a win rate
+        play = agent2("play", result["agent_dir"], "--episodes", "2")
+        assert play.returncode == 0 and played in play.stdout, play.stderr[-2000:]

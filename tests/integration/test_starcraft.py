@@ -1,8 +1,9 @@
-"""SMAX (jaxmarl, the ``[smax]`` extra) and the SMAC adapter: API, win-rate metric, a tiny run."""
+"""SMAX (jaxmarl, the ``[smax]`` extra) and the SMAC adapter: API, win-rate metric. A whole SMAX run (train,
+kill, resume, export, play) is tests/e2e/test_end_to_end.py's kill -9 test."""
 
 import numpy as np
 import pytest
-from conftest import IDENTITY_MDP, agent2, tiny_run
+from conftest import IDENTITY_MDP, agent2
 from pettingzoo.test import parallel_api_test
 
 from envs.errors import EnvLoadError
@@ -105,14 +106,6 @@ def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch,
     assert ends > 0
     if not shape:
         assert any(w.any() for *_, w in stacked)  # some battles won
-
-
-def test_tiny_smax_run_exports_and_plays(runs_dir):
-    result = tiny_run(runs_dir, "smax_3m", "smax", 3000)
-    assert result["iterations"][0]["algorithm"] == "MAPPO"
-    assert 0.0 <= result["best"]["eval_mean"] <= 1.0  # a win rate
-    play = agent2("play", result["agent_dir"], "--episodes", "2")
-    assert play.returncode == 0 and "2 episodes × 3 agents" in play.stdout, play.stderr[-2000:]
 
 
 def test_smac_without_the_game_is_a_clear_error():

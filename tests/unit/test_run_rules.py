@@ -10,7 +10,15 @@ from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from nodes.state import RunContext, RunRequest
 from tools import run_rules
-from tools.run_rules import best_record, epoch_steps, iteration_budget, iteration_seed, run_status, target_met
+from tools.run_rules import (
+    best_record,
+    epoch_steps,
+    iteration_budget,
+    iteration_seed,
+    run_status,
+    target_met,
+    warmup_steps,
+)
 from tools.schemas import AlgoConfig, Critique, EvalResult, IterationRecord, TaskSpec, TrainResult
 
 
@@ -124,6 +132,11 @@ def test_budget_split():
     sac = AlgoConfig(algorithm="SAC", budget_steps=10_000_000)
     assert epoch_steps(sac) == 25_000
     assert epoch_steps(sac.model_copy(update={"budget_steps": 3_000})) == 1_000
+    # a budget under twice the warm-up: half of it random, one epoch of the other half, nothing over
+    small = sac.model_copy(update={"budget_steps": 1_500, "start_steps": 1_000})
+    assert warmup_steps(small) == 750 and epoch_steps(small) == 750
+    assert warmup_steps(sac.model_copy(update={"budget_steps": 3_000})) == sac.start_steps
+    assert warmup_steps(ppo) == 0
     assert [iteration_seed(7, k) for k in (1, 2, 3)] == [7, 1007, 2007]
 
 
