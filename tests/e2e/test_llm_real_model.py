@@ -43,6 +43,13 @@ def smollm2_server():
             str(port),
             "--n_ctx",
             "8192",
+            # one thread: llama.cpp's threads wait on each other spinning, and the tests keep both cores
+            # busy (a 2,440-token prompt: 90 s with the default two batch threads, 59 s with one, here
+            # beside two training jobs)
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
