@@ -32,6 +32,7 @@ def _alive(pid: int) -> bool:
         # most; the resumed run is also SMAX's whole-run test (MAPPO, a win rate, export and play)
         ("smax_3m", 32_000, 1.15, "2 episodes × 3 agents"),
     ],
+    ids=["CartPole-v1", "smax_3m"],
 )
 def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir, env, budget, slack, played):
     cmd = [
