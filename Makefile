@@ -44,11 +44,9 @@ check: setup
 	$(VENV)/bin/lint-imports
 
 # every tier: tests/unit, tests/integration (training runs in worker processes), tests/e2e (services,
-# kill and resume, a real model); one test file per worker at once, one worker more than the cores (a
-# test spends part of its time waiting on the processes and servers it starts)
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# kill and resume, a real model); one test file per core at once
 test: check setup-llm
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=30
 
 # the fast loop while coding (no training runs, no services)
 test-unit: setup
