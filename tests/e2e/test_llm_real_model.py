@@ -92,8 +92,7 @@ def test_weak_model_run_survives_and_exports(runs_dir, smollm2_server):
             thread_id="smol",
             no_progress=True,
         ),
-        # one re-ask per invalid answer (default 3): the weak model's answers are often invalid, and each
-        # re-ask is a whole prompt and answer on CPU; one still goes through the re-ask, repair and fallback paths
+        # at most one re-ask per invalid answer (default 3): each is a whole prompt and answer on this CPU
         env={"AGENT2_MAX_TOKENS": "384", "AGENT2_RETRIES": "1"},
         timeout=600,
     )
