@@ -11,8 +11,10 @@ the original MDP (SAC/TD3 keep one update per env step: the zoo's ``train_freq``
 ratio). The test curve is over the budget spent so far (trials one after another), so "steps to
 target" counts every earlier trial's steps. Each trial trains ``budget // trials`` env steps through Agent²'s worker (the same
 tests and best-test policy as every contender) and reports each test to the median pruner, which
-stops a trial whose test is under the median of earlier trials at the same step (from the third
-trial and the trial's second test on). Steps a pruned trial did not use go to further trials:
+stops a trial whose best test is under the median of earlier trials at the same test (from the third
+trial on, and, as RL Zoo's ``n_warmup_steps = n_evaluations // 3``, never within a trial's first third
+of tests: pruning from the second test stopped every MuJoCo trial after the first two within 1k–12.5k
+steps). Steps a pruned trial did not use go to further trials:
 trials run until the total budget is spent. Every env step of every trial counts against the
 budget, pruned ones included. Score: the best trial's best test policy, evaluated like every
 contender (20 deterministic episodes, original reward). Prints one JSON line, as fixed_run.py does.
@@ -120,6 +122,9 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         update={"normalize_obs": normalize, "summary": "original MDP"}
     )
     per_trial = max(1000, budget // trials)
+    # RL Zoo's median pruner never prunes in a trial's first third of evaluations (n_warmup_steps =
+    # n_evaluations // 3); a trial here reports each test (the one at step 0 included)
+    tests = 1 + math.ceil(per_trial / epoch_steps(base.model_copy(update={"budget_steps": per_trial})))
     work.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name="tuner",
@@ -127,7 +132,7 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         load_if_exists=True,  # a stopped call continues: finished trials stay, a cut one resumes
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, tests // 3)),
     )
     done = [t for t in study.trials if t.state.is_finished()]
     used = sum(int(t.user_attrs.get("env_steps", 0)) for t in done)
