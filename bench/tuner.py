@@ -107,8 +107,6 @@ def trial_config(base: AlgoConfig, params: dict, steps: int) -> AlgoConfig:
         cfg = cfg.model_copy(
             update={"collect_steps": collect, "batch_size": min(cfg.batch_size, collect), "budget_steps": budget}
         )
-    if not cfg.on_policy:  # random steps before learning count against the trial's budget too
-        cfg = cfg.model_copy(update={"start_steps": min(cfg.start_steps, steps)})
     return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
@@ -188,9 +186,8 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
 def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, work: Path) -> int:
     """Train one trial (or continue it from its worker's checkpoint), reporting each test to the
     pruner; tell the study how it ended. Returns the env steps the trial spent, over every call."""
-    cfg = trial_config(
-        base, sample(trial, base.algorithm), int(trial.user_attrs["budget"])
-    )  # a resumed trial: its stored values
+    budget = int(trial.user_attrs["budget"])
+    cfg = trial_config(base, sample(trial, base.algorithm), budget)  # a resumed trial: its stored values
     folder = work / f"trial_{trial.number}"
     # tests by env step: a resumed worker tests again what came after its checkpoint
     tests = {int(k): v for k, v in trial.user_attrs.get("tests", {}).items()}
