@@ -27,7 +27,8 @@ def test_twenty_seeded_kills(runs_dir, seed):
 
 
 def test_concurrent_runs_share_one_runs_folder(runs_dir):
-    """Three runs at once write the same run database and checkpoint database."""
+    """Three runs at once write the same run database and checkpoint database (a third of the usual
+    budget: two short iterations each still write both databases several times while the others do)."""
     import subprocess
 
     from faults import ROOT, RUN, _cli, check_run
@@ -35,7 +36,9 @@ def test_concurrent_runs_share_one_runs_folder(runs_dir):
     threads = [f"concurrent-{i}" for i in range(3)]
     procs = [
         subprocess.Popen(
-            _cli("run", *RUN, "--seed", str(i), "--runs-dir", str(runs_dir), "--thread-id", t),
+            _cli(
+                "run", *RUN, "--budget-steps", "4096", "--seed", str(i), "--runs-dir", str(runs_dir), "--thread-id", t
+            ),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
