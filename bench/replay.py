@@ -11,6 +11,11 @@ mean and its 95 % interval over episodes are printed and written to bench/result
 A run's own evaluation picks its best test checkpoint on that same noise, so a replay is the fairer
 figure where the evaluation was short (20 SMAX battles swing by ±0.1).
 
+``--endings``: also how the episodes ended: each episode's return and length are kept in the raw file,
+and the share that ran to the env's step limit is printed beside the mean return of those that did and
+of those that ended before it (SMAX: a battle lost by annihilation or by the clock; MetaDrive: a drive
+cut short by a crash or by the horizon).
+
 ``--actions``: also how often each action is taken over 20 more episodes, by the deterministic policy
 and by the sampling one training uses (a policy that still samples near-uniformly has learnt little).
 """
@@ -29,7 +34,7 @@ from tianshou.data import Collector, VectorReplayBuffer
 
 from bench.common import provenance, save_raw
 from tools.schemas import TrainJob
-from tools.train_worker import evaluate_policy, load_policy, make_vector_env
+from tools.train_worker import episode_cap, evaluate_policy, load_policy, make_vector_env
 
 ACTION_EPISODES = 20
 
@@ -55,12 +60,31 @@ def action_shares(job: TrainJob, policy_file: Path, seed: int) -> dict[str, list
     return out
 
 
+def endings(returns: list[float], lengths: list[float], limit: int) -> dict:
+    """How episodes ended: the share that ran to the step limit ``limit`` and the mean return of
+    the episodes at it and before it (None where there are none)."""
+    ret, length = np.asarray(returns, dtype=float), np.asarray(lengths, dtype=float)
+    at = length >= limit
+
+    def mean(sel: np.ndarray) -> float | None:
+        return float(ret[sel].mean()) if sel.any() else None
+
+    return {
+        "step_limit": limit,
+        "share_at_limit": float(at.mean()) if len(at) else None,
+        "mean_return_at_limit": mean(at),
+        "mean_return_before_limit": mean(~at),
+        "length_quartiles": np.percentile(length, [25, 50, 75]).tolist() if len(length) else [],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("policies", nargs="+", metavar="NAME=ITER_DIR")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--actions", action="store_true", help="also the share of each action (discrete actions)")
+    ap.add_argument("--endings", action="store_true", help="also how episodes ended: at the step limit or before")
     args = ap.parse_args()
     torch.set_num_threads(1)
     prov, rows = provenance(), {}
@@ -82,6 +106,18 @@ def main() -> None:
             "ci95": [ev.ci_low, ev.ci_high],
         }
         print(f"{name}: {ev.mean:.3f} [{ev.ci_low:.3f}, {ev.ci_high:.3f}] over {ev.episodes} episodes", flush=True)
+        if args.endings:
+            rows[name]["returns"], rows[name]["lengths"] = ev.returns, ev.lengths
+            rows[name]["endings"] = e = endings(ev.returns, ev.lengths, episode_cap(job.env))
+            at, before = (
+                f"{x:.3f}" if x is not None else "none"
+                for x in (e["mean_return_at_limit"], e["mean_return_before_limit"])
+            )
+            print(
+                f"  {e['share_at_limit']:.3f} of episodes ran to the step limit ({e['step_limit']}): mean return {at} there,"
+                f" {before} for those that ended before; length quartiles {e['length_quartiles']}",
+                flush=True,
+            )
         if args.actions:
             rows[name]["action_shares"] = shares = action_shares(job, policy, args.seed)
             for mode, share in shares.items():

@@ -347,6 +347,8 @@ class EvalResult(_Model):
     """Means of the env's episode-end measures (MetaDrive: ``arrive_dest`` success rate,
     ``route_completion``)."""
     mean_length: float
+    lengths: list[float] = Field(default_factory=list)
+    """The length of each entry of ``returns`` (empty in records older than this field)."""
     ci_low: float | None = None
     ci_high: float | None = None
     """95% confidence interval of ``mean`` (Student t over the episodes' returns)."""

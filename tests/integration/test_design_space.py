@@ -152,6 +152,8 @@ def test_evaluation_does_not_lean_toward_the_episodes_that_end_sooner(tmp_path):
     winners = quick_win_winners(3)  # the vector env seeds env i with 3 + i
     assert ev.episodes == 100 and ev.mean == pytest.approx(winners / 10), (ev.mean, winners)
     assert 0 < winners < 10  # the seeds drew both kinds
+    # each return comes with its own episode's length: a win after 1 step, a loss after 20
+    assert sorted(set(zip(ev.returns, ev.lengths, strict=True))) == [(0.0, 20.0), (1.0, 1.0)]
 
 
 IMAGE_ENV = f"{ENV_FILE}:image_direction_mission_obs"
