@@ -22,8 +22,9 @@ contender (20 deterministic episodes, original reward). Prints one JSON line, as
 ``--folder DIR`` keeps the Optuna study (``DIR/study.db``, SQLite) and the trials' folders there, so a
 call stopped part-way continues when called again: finished trials stay as they ended, the trial that
 was cut continues from its worker's last checkpoint (its steps since then are spent again and
-counted), and the budget left goes to new trials. The TPE sampler's random state is not kept, so the
-trials after a stop are not those an unstopped call would have drawn.
+counted), and the budget left goes to new trials. The TPE sampler's random state is not kept: a
+resumed call seeds it from ``--seed`` and the trials so far, so the trials after a stop are new draws,
+not those an unstopped call would have drawn (nor, as before this was fixed, trial 0's again).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -114,6 +116,26 @@ STUDY = "study.db"
 """The Optuna study in ``--folder``: every trial's parameters, state, tests and env steps."""
 
 
+def open_study(work: Path, seed: int, warmup_tests: int) -> optuna.Study:
+    """The study in ``work``, new or as a stopped call left it. A resumed call's sampler is seeded from
+    ``seed`` and the number of trials so far: seeded with ``seed`` alone, it would draw the first
+    trials' parameters again (TPE starts with random draws from its seed), so every resumed call
+    repeated trial 0's."""
+    work.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        study_name="tuner",
+        storage=f"sqlite:///{work / STUDY}",
+        load_if_exists=True,  # a stopped call continues: finished trials stay, a cut one resumes
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup_tests),
+    )
+    if study.trials:
+        resumed = np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]
+        study.sampler = optuna.samplers.TPESampler(seed=int(resumed))
+    return study
+
+
 def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work: Path) -> dict:
     base, normalize = base_config(env, budget)
     mdp = original_mdp(profile_env(env, episodes=1).obs_dim).model_copy(
@@ -123,15 +145,7 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
     # RL Zoo's median pruner never prunes in a trial's first third of evaluations (n_warmup_steps =
     # n_evaluations // 3); a trial here reports each test (the one at step 0 included)
     tests = 1 + math.ceil(per_trial / epoch_steps(base.model_copy(update={"budget_steps": per_trial})))
-    work.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        study_name="tuner",
-        storage=f"sqlite:///{work / STUDY}",
-        load_if_exists=True,  # a stopped call continues: finished trials stay, a cut one resumes
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, tests // 3)),
-    )
+    study = open_study(work, seed, warmup_tests=max(1, tests // 3))
     done = [t for t in study.trials if t.state.is_finished()]
     used = sum(int(t.user_attrs.get("env_steps", 0)) for t in done)
     resumed_at = used if study.trials else None
