@@ -7,12 +7,14 @@ network and hyper-parameters, and read training reports to improve your design. 
 measured on the environment's ORIGINAL reward; a shaped reward only helps training. Answer only \
 with the requested structure."""
 
-ANALYZE = """Analyse this reinforcement-learning task.
-
-Task (the user's words): {task}
+CONTEXT = """Task (the user's words): {task}
 Target: {target} (mean evaluation return on the original reward)
 
-{env_facts}
+{env_facts}"""
+"""The start of every request's user message, the same in every call of a run: a server that caches
+prompt prefixes (llama.cpp, OpenAI-style endpoints) reads the long part (the env's source) once."""
+
+ANALYZE = """Analyse the reinforcement-learning task above.
 
 Give the objective in one sentence and the two or three key challenges (sparse or deceptive \
 reward, long horizon, observation scales, exploration, ...)."""
@@ -42,11 +44,7 @@ averaged over agents."""
 
 DESIGN_MDP = """Design the MDP for this task (iteration {iteration}).
 
-Task: {task}
-Target: {target}
 Analysis: {analysis}
-
-{env_facts}
 
 {contract}
 
@@ -74,8 +72,6 @@ Return the complete corrected module."""
 
 SELECT_ALGORITHM = """Choose the algorithm, network and hyper-parameters (iteration {iteration}).
 
-Task: {task}
-Target: {target}
 Action space: {action}; observation length after the MDP: {obs_dim}; episode horizon: {horizon}
 MDP design: {mdp}
 Env steps for this iteration: {budget}
@@ -99,7 +95,6 @@ CANDIDATE_VARIANT = """Propose candidate {number} of {k} for this iteration: ano
 configuration that will train side by side with the ones below, each on {budget} env steps; \
 the best on the task's original metric is kept.
 
-Task: {task}
 Action space: {action}; observation length after the MDP: {obs_dim}; episode horizon: {horizon}
 MDP design: {mdp}
 Candidate algorithms (Tianshou 2.x): {algorithms}.
@@ -114,8 +109,7 @@ about the same. Leave a field out to keep the first candidate's value."""
 
 CRITIQUE = """Judge this training iteration and decide what to change.
 
-Task: {task}
-Target: {target}; random-policy return {random_return}
+Random-policy return: {random_return}
 MDP: {mdp}
 Algorithm: {algo}
 Training stop reason: {stop_reason}{error}

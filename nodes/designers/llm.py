@@ -221,10 +221,17 @@ class LLMDesigner(Designer):
         return None
 
     # -- decisions ------------------------------------------------------------------------------
+    def _prompt(self, ctx: DesignContext, instruction: str) -> str:
+        """The run's shared context (task, target, env facts), then this call's instruction."""
+        context = prompts.CONTEXT.format(
+            task=ctx.task.text,
+            target=ctx.target if ctx.target is not None else "none given",
+            env_facts=self.env_facts(ctx.profile),
+        )
+        return f"{context}\n\n{instruction}"
+
     def _common(self, ctx: DesignContext) -> dict[str, Any]:
         return {
-            "task": ctx.task.text,
-            "target": ctx.target if ctx.target is not None else "none given",
             "iteration": ctx.iteration,
             "history": history_text(ctx.history),
             "critique": (
@@ -255,10 +262,7 @@ class LLMDesigner(Designer):
 
     def analyze(self, ctx: DesignContext) -> TaskAnalysis:
         measured = self.expert.analyze(ctx)
-        p = ctx.profile
-        ans = self.ask(
-            "analyze_task", prompts.ANALYZE.format(env_facts=self.env_facts(p), **self._common(ctx)), AnalysisAnswer
-        )
+        ans = self.ask("analyze_task", self._prompt(ctx, prompts.ANALYZE), AnalysisAnswer)
         if ans is None:
             return measured
         return measured.model_copy(update={"objective": ans.objective, "challenges": ans.challenges[:5]})
@@ -267,11 +271,13 @@ class LLMDesigner(Designer):
         p = ctx.profile
         ans = self.ask(
             "design_mdp",
-            prompts.DESIGN_MDP.format(
-                analysis=ctx.analysis.model_dump_json() if ctx.analysis else "",
-                env_facts=self.env_facts(p),
-                contract=self.contract(p),
-                **self._common(ctx),
+            self._prompt(
+                ctx,
+                prompts.DESIGN_MDP.format(
+                    analysis=ctx.analysis.model_dump_json() if ctx.analysis else "",
+                    contract=self.contract(p),
+                    **self._common(ctx),
+                ),
             ),
             MDPAnswer,
         )
@@ -283,7 +289,10 @@ class LLMDesigner(Designer):
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         ans = self.ask(
             "repair_mdp",
-            prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
+            self._prompt(
+                ctx,
+                prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
+            ),
             MDPAnswer,
         )
         return None if ans is None else _to_design(ans).model_copy(update={"history": design.history})
@@ -294,15 +303,18 @@ class LLMDesigner(Designer):
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
         ans = self.ask(
             "select_algorithm",
-            prompts.SELECT_ALGORITHM.format(
-                action=_action_text(p),
-                obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim,
-                horizon=horizon(p),
-                mdp=ctx.mdp.summary if ctx.mdp else "",
-                budget=base.budget_steps,
-                algorithms=", ".join(allowed),
-                defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
-                **self._common(ctx),
+            self._prompt(
+                ctx,
+                prompts.SELECT_ALGORITHM.format(
+                    action=_action_text(p),
+                    obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim,
+                    horizon=horizon(p),
+                    mdp=ctx.mdp.summary if ctx.mdp else "",
+                    budget=base.budget_steps,
+                    algorithms=", ".join(allowed),
+                    defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
+                    **self._common(ctx),
+                ),
             ),
             AlgoAnswer,
         )
@@ -345,17 +357,19 @@ class LLMDesigner(Designer):
             so_far = "\n".join(f"{c.index}. {c.label}: {c.algo.short()}" for c in out)
             ans = self.ask(
                 "propose_candidates",
-                prompts.CANDIDATE_VARIANT.format(
-                    number=i + 1,
-                    k=k,
-                    budget=base.budget_steps,
-                    task=ctx.task.text,
-                    action=_action_text(p),
-                    obs_dim=mdp.obs_dim,
-                    horizon=horizon(p),
-                    mdp=mdp.summary,
-                    so_far=so_far,
-                    algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent)),
+                self._prompt(
+                    ctx,
+                    prompts.CANDIDATE_VARIANT.format(
+                        number=i + 1,
+                        k=k,
+                        budget=base.budget_steps,
+                        action=_action_text(p),
+                        obs_dim=mdp.obs_dim,
+                        horizon=horizon(p),
+                        mdp=mdp.summary,
+                        so_far=so_far,
+                        algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent)),
+                    ),
                 ),
                 AlgoAnswer,
                 temperature=max(0.9, self.settings.temperature),
@@ -380,18 +394,21 @@ class LLMDesigner(Designer):
         )
         ans = self.ask(
             "critic",
-            prompts.CRITIQUE.format(
-                random_return=f"{p.random_return_mean:.1f}",
-                mdp=ctx.mdp.summary if ctx.mdp else "",
-                algo=ctx.algo.short() if ctx.algo else "",
-                stop_reason=tr.stop_reason,
-                error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "",
-                curve=curve_text(ctx),
-                evaluation=evaluation,
-                reward_terms=reward_terms_text(tr),
-                steps_left=ctx.steps_left,
-                iterations_left=ctx.iterations_left,
-                **self._common(ctx),
+            self._prompt(
+                ctx,
+                prompts.CRITIQUE.format(
+                    random_return=f"{p.random_return_mean:.1f}",
+                    mdp=ctx.mdp.summary if ctx.mdp else "",
+                    algo=ctx.algo.short() if ctx.algo else "",
+                    stop_reason=tr.stop_reason,
+                    error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "",
+                    curve=curve_text(ctx),
+                    evaluation=evaluation,
+                    reward_terms=reward_terms_text(tr),
+                    steps_left=ctx.steps_left,
+                    iterations_left=ctx.iterations_left,
+                    **self._common(ctx),
+                ),
             ),
             Critique,
         )
