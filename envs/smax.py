@@ -17,9 +17,9 @@ later damage and win bonus never reached a unit that died for them, which taught
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
+import importlib.util
+import sys
 
 import numpy as np
 from gymnasium import spaces
@@ -33,17 +33,40 @@ from envs.stacked_games import StackedStep
 SMAX_MAPS = ("3m", "8m", "2s3z", "3s5z", "25m", "5m_vs_6m", "10m_vs_11m", "3s_vs_5z", "6h_vs_8z")
 
 
+def _bare_package(name: str) -> None:
+    """Register package ``name`` without running its ``__init__`` yet: its submodules import on their
+    own, and the ``__init__`` runs the first time a name it defines is asked for (``from jaxmarl import
+    make`` still works)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"No module named {name!r}", name=name)
+    module = importlib.util.module_from_spec(spec)
+
+    def run_init(attr: str):
+        del module.__getattr__
+        spec.loader.exec_module(module)
+        return getattr(module, attr)
+
+    module.__getattr__ = run_init
+    sys.modules[name] = module
+
+
 def _jax():
+    """jax, jax.numpy, SMAX's heuristic-enemy env class and its map table. jaxmarl's package
+    ``__init__`` imports every env it ships (STORM, Overcooked, JaxNav, ...: 10-15 s a process here);
+    SMAX needs three of its modules, so the two packages above them are registered bare."""
     try:
         import jax
         import jax.numpy as jnp
 
-        with contextlib.redirect_stdout(io.StringIO()):  # jaxmarl prints about its git submodules
-            from jaxmarl import make
-            from jaxmarl.environments.smax import map_name_to_scenario
+        if "jaxmarl" not in sys.modules:
+            _bare_package("jaxmarl")
+            _bare_package("jaxmarl.environments")
+        from jaxmarl.environments.smax.heuristic_enemy_smax_env import HeuristicEnemySMAX
+        from jaxmarl.environments.smax.smax_env import map_name_to_scenario
     except ImportError as e:
         raise EnvLoadError(f"SMAX needs the optional extra: pip install -e '.[smax]' ({e})") from e
-    return jax, jnp, make, map_name_to_scenario
+    return jax, jnp, HeuristicEnemySMAX, map_name_to_scenario
 
 
 @functools.lru_cache(maxsize=16)
@@ -53,7 +76,7 @@ def _compiled(map_name: str, max_steps: int):
     across runs). Both work on every game of a batch at once (``jax.vmap``) and change only the
     games their ``sel`` mask selects: ``reset(keys, states, new_keys, sel)`` starts those games from
     their new keys, ``step(keys, states, actions, sel)`` advances them one step."""
-    jax, jnp, make, map_name_to_scenario = _jax()
+    jax, jnp, smax_class, map_name_to_scenario = _jax()
     cache = cache_dir() / "jax"
     cache.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(cache))
@@ -61,7 +84,7 @@ def _compiled(map_name: str, max_steps: int):
         scenario = map_name_to_scenario(map_name)
     except KeyError:
         raise EnvLoadError(f"unknown SMAX map {map_name!r}; maps: {', '.join(SMAX_MAPS)}") from None
-    env = make("HeuristicEnemySMAX", scenario=scenario, max_steps=max_steps)
+    env = smax_class(scenario=scenario, max_steps=max_steps)
     agents, allies = list(env.agents), int(env.num_allies)
 
     def masks(state):

@@ -1,9 +1,12 @@
 """SMAX (jaxmarl, the ``[smax]`` extra) and the SMAC adapter: API, win-rate metric. A whole SMAX run (train,
 kill, resume, export, play) is tests/e2e/test_end_to_end.py's kill -9 test."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from conftest import IDENTITY_MDP, agent2
+from conftest import IDENTITY_MDP, ROOT, agent2
 from pettingzoo.test import parallel_api_test
 
 from envs.errors import EnvLoadError
@@ -168,3 +171,21 @@ def test_a_dead_unit_stays_in_the_battle_and_is_paid_its_teams_reward():
         over |= step.infos["battle_over"]
         masks = step.masks
     assert checked > 0
+
+
+def test_smax_loads_only_its_own_jaxmarl_modules_and_jaxmarl_still_imports_whole():
+    """jaxmarl's package __init__ imports every env it ships (10-15 s a process); SMAX skips it."""
+    code = (
+        "import sys\n"
+        "from envs.loading import make_parallel_env\n"
+        "make_parallel_env('smax_3m').reset(seed=0)\n"
+        "print('loaded', sorted(m for m in sys.modules if m.startswith('jaxmarl.environments.') and m.count('.') == 2))\n"
+        "from jaxmarl import make\n"
+        "print('whole', type(make('HeuristicEnemySMAX')).__name__, 'jaxmarl.environments.storm' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    said = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("loaded ", "whole ")))
+    smax_only = ["jaxmarl.environments.multi_agent_env", "jaxmarl.environments.smax", "jaxmarl.environments.spaces"]
+    assert said["loaded"] == str(smax_only)
+    assert said["whole"] == "HeuristicEnemySMAX True"  # asked for, the whole package still loads
