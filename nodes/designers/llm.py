@@ -163,8 +163,11 @@ class LLMDesigner(Designer):
         if self.recorder is not None:
             self.recorder(row)
 
-    def ask(self, node: str, prompt: str, schema: type[T], temperature: float | None = None) -> T | None:
-        """A validated answer, or None after ``retries`` invalid answers or with the token budget spent."""
+    def ask(
+        self, node: str, ctx: DesignContext, instruction: str, schema: type[T], temperature: float | None = None
+    ) -> T | None:
+        """A validated answer to ``instruction``, asked after the run's shared context (``_prompt``), or None
+        after ``retries`` invalid answers or with the token budget spent."""
         s = self.settings
         if self.tokens_used >= s.token_budget:
             self._record(
@@ -178,7 +181,7 @@ class LLMDesigner(Designer):
             )
             return None
         runnable = self.chat_model(temperature).with_structured_output(schema, method=s.method, include_raw=True)
-        messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM), HumanMessage(prompt)]
+        messages: list[BaseMessage] = [SystemMessage(prompts.SYSTEM), HumanMessage(self._prompt(ctx, instruction))]
         for attempt in range(1, s.retries + 2):
             t0 = time.perf_counter()
             try:
@@ -262,7 +265,7 @@ class LLMDesigner(Designer):
 
     def analyze(self, ctx: DesignContext) -> TaskAnalysis:
         measured = self.expert.analyze(ctx)
-        ans = self.ask("analyze_task", self._prompt(ctx, prompts.ANALYZE), AnalysisAnswer)
+        ans = self.ask("analyze_task", ctx, prompts.ANALYZE, AnalysisAnswer)
         if ans is None:
             return measured
         return measured.model_copy(update={"objective": ans.objective, "challenges": ans.challenges[:5]})
@@ -271,13 +274,11 @@ class LLMDesigner(Designer):
         p = ctx.profile
         ans = self.ask(
             "design_mdp",
-            self._prompt(
-                ctx,
-                prompts.DESIGN_MDP.format(
-                    analysis=ctx.analysis.model_dump_json() if ctx.analysis else "",
-                    contract=self.contract(p),
-                    **self._common(ctx),
-                ),
+            ctx,
+            prompts.DESIGN_MDP.format(
+                analysis=ctx.analysis.model_dump_json() if ctx.analysis else "",
+                contract=self.contract(p),
+                **self._common(ctx),
             ),
             MDPAnswer,
         )
@@ -289,10 +290,8 @@ class LLMDesigner(Designer):
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         ans = self.ask(
             "repair_mdp",
-            self._prompt(
-                ctx,
-                prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
-            ),
+            ctx,
+            prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
             MDPAnswer,
         )
         return None if ans is None else _to_design(ans).model_copy(update={"history": design.history})
@@ -303,18 +302,16 @@ class LLMDesigner(Designer):
         allowed = allowed_algorithms(p.action.kind, p.multi_agent)
         ans = self.ask(
             "select_algorithm",
-            self._prompt(
-                ctx,
-                prompts.SELECT_ALGORITHM.format(
-                    action=_action_text(p),
-                    obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim,
-                    horizon=horizon(p),
-                    mdp=ctx.mdp.summary if ctx.mdp else "",
-                    budget=base.budget_steps,
-                    algorithms=", ".join(allowed),
-                    defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
-                    **self._common(ctx),
-                ),
+            ctx,
+            prompts.SELECT_ALGORITHM.format(
+                action=_action_text(p),
+                obs_dim=ctx.mdp.obs_dim if ctx.mdp else p.obs_dim,
+                horizon=horizon(p),
+                mdp=ctx.mdp.summary if ctx.mdp else "",
+                budget=base.budget_steps,
+                algorithms=", ".join(allowed),
+                defaults=base.model_dump_json(include={"algorithm", "hidden_sizes", "lr", "gamma", "batch_size"}),
+                **self._common(ctx),
             ),
             AlgoAnswer,
         )
@@ -357,19 +354,17 @@ class LLMDesigner(Designer):
             so_far = "\n".join(f"{c.index}. {c.label}: {c.algo.short()}" for c in out)
             ans = self.ask(
                 "propose_candidates",
-                self._prompt(
-                    ctx,
-                    prompts.CANDIDATE_VARIANT.format(
-                        number=i + 1,
-                        k=k,
-                        budget=base.budget_steps,
-                        action=_action_text(p),
-                        obs_dim=mdp.obs_dim,
-                        horizon=horizon(p),
-                        mdp=mdp.summary,
-                        so_far=so_far,
-                        algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent)),
-                    ),
+                ctx,
+                prompts.CANDIDATE_VARIANT.format(
+                    number=i + 1,
+                    k=k,
+                    budget=base.budget_steps,
+                    action=_action_text(p),
+                    obs_dim=mdp.obs_dim,
+                    horizon=horizon(p),
+                    mdp=mdp.summary,
+                    so_far=so_far,
+                    algorithms=", ".join(allowed_algorithms(p.action.kind, p.multi_agent)),
                 ),
                 AlgoAnswer,
                 temperature=max(0.9, self.settings.temperature),
@@ -394,21 +389,19 @@ class LLMDesigner(Designer):
         )
         ans = self.ask(
             "critic",
-            self._prompt(
-                ctx,
-                prompts.CRITIQUE.format(
-                    random_return=f"{p.random_return_mean:.1f}",
-                    mdp=ctx.mdp.summary if ctx.mdp else "",
-                    algo=ctx.algo.short() if ctx.algo else "",
-                    stop_reason=tr.stop_reason,
-                    error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "",
-                    curve=curve_text(ctx),
-                    evaluation=evaluation,
-                    reward_terms=reward_terms_text(tr),
-                    steps_left=ctx.steps_left,
-                    iterations_left=ctx.iterations_left,
-                    **self._common(ctx),
-                ),
+            ctx,
+            prompts.CRITIQUE.format(
+                random_return=f"{p.random_return_mean:.1f}",
+                mdp=ctx.mdp.summary if ctx.mdp else "",
+                algo=ctx.algo.short() if ctx.algo else "",
+                stop_reason=tr.stop_reason,
+                error=f" ({tr.error.strip().splitlines()[-1]})" if tr.error else "",
+                curve=curve_text(ctx),
+                evaluation=evaluation,
+                reward_terms=reward_terms_text(tr),
+                steps_left=ctx.steps_left,
+                iterations_left=ctx.iterations_left,
+                **self._common(ctx),
             ),
             Critique,
         )
