@@ -182,7 +182,7 @@ algo_answers = st.builds(
 @given(algo_answers)
 def test_model_answers_for_the_algorithm(pendulum_ctx, answer):
     designer = LLMDesigner(LLMSettings())
-    designer.ask = lambda node, prompt, schema: answer  # what the model said, already parsed
+    designer.ask = lambda node, ctx, instruction, schema: answer  # what the model said, already parsed
     cfg = designer.select_algorithm(pendulum_ctx)
     assert cfg.algorithm in allowed_algorithms("continuous", False)
     assert AlgoConfig.model_validate(cfg.model_dump()) == cfg
