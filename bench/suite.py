@@ -35,6 +35,8 @@ its finished trials in its Optuna study and continues the trial that was cut fro
 beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the runs need a ``--runs-dir``
 that does not hold them. ``--rescore`` evaluates finished manual runs again from the ``--runs-dir`` that
 holds them, without training (after a change to the evaluation), keeping the earlier records the same way.
+A suite stopped with ``kill`` (SIGTERM) or Ctrl-C ends the runs it was running and records none of them;
+the next call resumes them.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -68,13 +72,55 @@ QUICK_CONTENDERS = ("manual", "zoo", "agent2")
 ``--contenders tuner`` adds it."""
 
 
+_live: set[subprocess.Popen] = set()
+"""The runs going now (their CLI or baseline processes), for :func:`_stop`."""
+_live_lock = threading.RLock()
+_stopping = threading.Event()
+
+
+class Stopped(Exception):
+    """The suite was told to stop (SIGTERM) before this run started."""
+
+
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``cmd`` (one torch thread); its output and wall seconds."""
+    """Run ``cmd`` (one torch thread); its output and wall seconds. Refused once the suite is stopping."""
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "AGENT2_TORCH_THREADS": "1", **(env or {})}
-    )
-    return proc, time.perf_counter() - t0
+    with _live_lock:
+        if _stopping.is_set():
+            raise Stopped(" ".join(cmd[:4]))
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "AGENT2_TORCH_THREADS": "1", **(env or {})},
+        )
+        _live.add(proc)
+    try:
+        out, err = proc.communicate()
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.perf_counter() - t0
+
+
+def _stop(signum: int, _frame) -> None:
+    """SIGTERM: stop every run going (each ends its own worker: the sandbox gives workers a
+    parent-death signal), start no other, record none of them, and exit. A later call resumes them
+    from their checkpoints. (Ctrl-C reaches the whole process group by itself.)"""
+    with _live_lock:
+        _stopping.set()
+        children = list(_live)
+    for proc in children:
+        proc.terminate()
+    for proc in children:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(f"suite: stopped by signal {signum}; {len(children)} run(s) cut, none recorded", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
 
 
 def steps_to_target(curve: list[list[float]], target: float | None) -> int | None:
@@ -190,6 +236,8 @@ def run_key(task: str, contender: str, budget: int, seed: int) -> str:
 
 def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> dict:
     """One run of one contender; ``runs`` is where it keeps its folder (kept between calls in --full)."""
+    if _stopping.is_set():
+        raise Stopped(f"{task} {contender} seed {seed}")
     base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
     key = run_key(task, contender, budget, seed)
     base["run_commits"] = sitting(runs, key, base["commit"])
@@ -481,6 +529,7 @@ def main() -> None:
         help="add the LLM designer as a contender (default: when a model endpoint is configured)",
     )
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, _stop)
     try:
         shard, shards = (int(x) for x in args.shard.split("/"))
         assert 0 <= shard < shards

@@ -155,3 +155,59 @@ def test_a_killed_manual_baseline_continues_from_its_last_epoch(tmp_path):
     retested = json.loads(old.stdout.strip().splitlines()[-1])
     assert retested["curve"][:-1] == rec["curve"][:-1] and retested["curve"][-1][0] == rec["env_steps"]
     assert load_checkpoint(folder / "checkpoint.pt")["last_tested"] is True
+
+
+STOPPABLE_SUITE = """
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from bench import suite
+
+suite.FULL = Path({full!r})
+
+def measure(task, contender, budget, seed, runs):
+    child = "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(600)" % ({marks!r} + f"/seed{{seed}}")
+    proc, wall = suite._run([sys.executable, "-c", child])
+    return {{"task": task, "contender": contender, "seed": seed, "budget": budget, "commit": "c",
+            "error": proc.stderr[-200:], "wall": wall, "failed": True}}
+
+suite.measure = measure
+sys.argv = ["suite.py", "--full", "--tasks", "CartPole-v1", "--seeds", "0", "1", "--contenders", "manual",
+            "--jobs", "1", "--no-llm", "--runs-dir", {runs!r}]
+suite.main()
+"""
+
+
+def test_a_terminated_suite_stops_its_runs_starts_no_other_and_records_none(tmp_path):
+    """``kill`` of the suite (SIGTERM) used to leave its runs training on as orphans; now it ends them
+    (each run's own worker dies with it), starts none of the queued ones and writes no record, so the
+    next call resumes them all."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = STOPPABLE_SUITE.format(
+        root=str(ROOT), full=str(tmp_path / "suite"), marks=str(marks), runs=str(tmp_path / "runs")
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (marks / "seed0").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)
+    run_pid = int((marks / "seed0").read_text())
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert "stopped by signal" in err
+        time.sleep(0.2)
+        with pytest.raises(ProcessLookupError):  # the run is gone, not orphaned
+            os.kill(run_pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run_pid, signal.SIGKILL)
+    assert not (marks / "seed1").exists()  # the queued run never started
+    assert not list((tmp_path / "suite").rglob("*.json"))  # nothing recorded, so nothing is skipped later
