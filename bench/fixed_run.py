@@ -4,6 +4,8 @@ evaluation), without the generator: the tuned-reference contender of the suite.
     python bench/fixed_run.py --env CartPole-v1 --preset zoo --budget-steps 30000 --seed 0
     python bench/fixed_run.py --env Taxi-v4 --preset expert --algorithm DQN --budget-steps 150000 \
         --set eps_decay_fraction=0.5 --set eps_final=0.1 [--set novelty_bonus=1.0]
+    python bench/fixed_run.py --env smax_3m --preset expert --algorithm MAPPO --budget-steps 600000 \
+        --history 4 [--set 'encoder="gru"']
 
 ``--preset expert``: the expert designer's default config for ``--algorithm`` on this env (what the
 loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changing single fields.
@@ -67,6 +69,9 @@ def main() -> None:
     ap.add_argument("--preset", choices=["zoo", "expert"], default="zoo")
     ap.add_argument("--algorithm", default="PPO", help="--preset expert: the algorithm")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="--preset expert: a field")
+    ap.add_argument(
+        "--history", type=int, default=1, help="the MDP's observation history: the last H observations (memory)"
+    )
     ap.add_argument("--budget-steps", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=20)
@@ -84,7 +89,11 @@ def main() -> None:
     else:
         cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), False
     mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
-        update={"normalize_obs": normalize, "summary": "original MDP"}
+        update={
+            "normalize_obs": normalize,
+            "history": args.history,
+            "summary": "original MDP" + (f", last {args.history} observations" if args.history > 1 else ""),
+        }
     )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
@@ -100,6 +109,7 @@ def main() -> None:
         "env": args.env,
         "contender": args.preset,
         "algo": cfg.model_dump(exclude={"rationale"}),
+        "history": args.history,
         "seed": args.seed,
         "budget_steps": args.budget_steps,
         "env_steps": train.env_steps,

@@ -9,10 +9,12 @@ Tianshou's collectors, buffers, GAE and trainers then run unchanged, and the ret
 report are per-agent returns.
 
 The generated MDP applies per agent as a PettingZoo parallel wrapper (``MDPParallelEnv``).
-A slot's observation is one flat vector ``[own observation | agent one-hot | state | mask]`` where
-the state is every agent's (MDP-transformed) observation side by side and the mask the agent's
-available actions (only for envs with ``action_masks = True``): a parameter-shared actor reads
-the first two parts, a centralised (MAPPO) critic the state (``AgentLayout``).
+A slot's observation is one flat vector ``[own observations | agent one-hot | state | mask]`` where
+the own part is the agent's last ``history`` (MDP-transformed) observations, oldest first (the
+MDP's ``history``; 1: the current one), the state every agent's current observation side by side
+and the mask the agent's available actions (only for envs with ``action_masks = True``): a
+parameter-shared actor reads the first two parts, a centralised (MAPPO) critic the state
+(``AgentLayout``).
 
 All of a game's slots start and end their episodes together: an agent that is done early
 (e.g. a dead unit) stays in its slot with zero observation and reward until the game ends, and
@@ -116,13 +118,14 @@ def agent_observation(mdp: Any, raw: np.ndarray, obs_dim: int, agent: Any) -> np
     return o
 
 
-def slot_observations(own: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
+def slot_observations(own: np.ndarray, masks: np.ndarray | None, remembered: np.ndarray | None = None) -> np.ndarray:
     """Every slot's flat observation ``[own | one-hot | state | mask]`` (``AgentLayout``) from the
     agents' observations ``own`` ``[games, agents, obs_dim]`` and masks ``[games, agents, actions]``
-    (None for an env without masks): ``[games, agents, flat_dim]``."""
+    (None for an env without masks): ``[games, agents, flat_dim]``. ``remembered`` (``AgentFrames``,
+    ``[games, agents, history × obs_dim]``) takes the own part's place when the MDP keeps a history."""
     games, n, _ = own.shape
     parts = [
-        own,
+        own if remembered is None else remembered,
         np.broadcast_to(np.eye(n, dtype=np.float32), (games, n, n)),
         np.broadcast_to(own.reshape(games, 1, -1), (games, n, own.shape[1] * own.shape[2])),
     ]
@@ -131,16 +134,46 @@ def slot_observations(own: np.ndarray, masks: np.ndarray | None) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
+class AgentFrames:
+    """Every agent's last ``history`` observations in each of ``games`` games, oldest first: a game
+    starts with its first observation repeated (Gymnasium's ``FrameStackObservation`` with
+    ``padding_type="reset"``, as the single-agent MDP does); an agent out of the game adds zeros."""
+
+    def __init__(self, games: int, agents: int, obs_dim: int, history: int):
+        self.history = history
+        self.frames = np.zeros((games, agents, history, obs_dim), dtype=np.float32)
+
+    def start(self, games: Any, own: np.ndarray) -> None:
+        """Games ``games`` (indices) begin with observations ``own`` ``[len(games), agents, obs_dim]``."""
+        self.frames[games] = np.asarray(own, dtype=np.float32)[:, :, None, :]
+
+    def push(self, games: Any, own: np.ndarray) -> None:
+        """Games ``games`` stepped to observations ``own``."""
+        kept = self.frames[games]
+        self.frames[games] = np.concatenate([kept[:, :, 1:], np.asarray(own, dtype=np.float32)[:, :, None]], axis=2)
+
+    def remembered(self, games: Any) -> np.ndarray:
+        f = self.frames[games]
+        return f.reshape(*f.shape[:2], -1)
+
+
 @dataclass(frozen=True)
 class AgentLayout:
-    """How a slot's flat observation splits: ``[own (obs_dim) | one-hot (n_agents) | state | mask]``.
+    """How a slot's flat observation splits: ``[own (obs_dim × history) | one-hot (n_agents) | state
+    (obs_dim × n_agents) | mask]``.
 
+    ``history``: the agent's observations remembered in its own part (the MDP's ``history``);
     ``mask_dim`` is the number of discrete actions when the env gives action masks (PettingZoo's
     ``info['action_mask']``, 1 = allowed), else 0."""
 
     obs_dim: int
     n_agents: int
     mask_dim: int = 0
+    history: int = 1
+
+    @property
+    def own_dim(self) -> int:
+        return self.obs_dim * self.history
 
     @property
     def state_dim(self) -> int:
@@ -148,7 +181,7 @@ class AgentLayout:
 
     @property
     def flat_dim(self) -> int:
-        return self.obs_dim + self.n_agents + self.state_dim + self.mask_dim
+        return self.own_dim + self.n_agents + self.state_dim + self.mask_dim
 
 
 def mask_dim(env: ParallelEnv) -> int:
@@ -307,10 +340,11 @@ class JointGame:
     The env's observations must already be flat vectors of one size (``MDPParallelEnv``).
     """
 
-    def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int):
+    def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int, history: int = 1):
         self.env = parallel
         self.agents, _, self.action_space = _agent_spaces(parallel, ref)
-        self.layout = AgentLayout(obs_dim=obs_dim, n_agents=len(self.agents), mask_dim=mask_dim(parallel))
+        self.layout = AgentLayout(obs_dim, len(self.agents), mask_dim(parallel), history)
+        self.frames = AgentFrames(1, len(self.agents), obs_dim, history) if history > 1 else None
         self.limit = game_limit(parallel) or DEFAULT_MAX_CYCLES
         self._seed: int | None = None
         self._pending: dict[int, Any] = {}
@@ -341,22 +375,26 @@ class JointGame:
         return self._results[index]
 
     # -- the game -----------------------------------------------------------------------------
-    def _slot_obs(self, obs: dict, infos: dict) -> np.ndarray:
+    def _slot_obs(self, obs: dict, infos: dict, start: bool = False) -> np.ndarray:
         zero = np.zeros(self.layout.obs_dim, dtype=np.float32)
         own = np.stack([np.asarray(obs.get(a, zero), dtype=np.float32) for a in self.agents])[None]
+        remembered = None
+        if self.frames is not None:
+            (self.frames.start if start else self.frames.push)([0], own)
+            remembered = self.frames.remembered([0])
         masks = None
         if self.layout.mask_dim:
             allow_all = np.ones(
                 self.layout.mask_dim, dtype=np.float32
             )  # an agent out of the game: its action is ignored
             masks = np.stack([np.asarray(infos.get(a, {}).get("action_mask", allow_all)) for a in self.agents])[None]
-        return slot_observations(own, masks)[0]
+        return slot_observations(own, masks, remembered)[0]
 
     def _reset(self) -> list[tuple[np.ndarray, dict]]:
         seed, self._seed = self._seed, None
         obs, infos = self.env.reset(seed=seed)
         self._t = 0
-        slot_obs = self._slot_obs(obs, infos)
+        slot_obs = self._slot_obs(obs, infos, start=True)
         return [(slot_obs[k], dict(infos.get(a, {}))) for k, a in enumerate(self.agents)]
 
     def joint_actions(self, slot_actions: dict[int, Any]) -> dict[Any, Any]:
@@ -474,18 +512,19 @@ def make_slot_vector_env(
     n_games: int,
     seed: int,
     shape_reward: bool,
+    history: int = 1,
 ):
     """``n_games`` games with the MDP applied, each agent a slot: a Tianshou ``BaseVectorEnv`` of
-    ``n_games × agents`` slots."""
+    ``n_games × agents`` slots; each slot remembers its agent's last ``history`` observations."""
     from tianshou.env import BaseVectorEnv
 
     first = make_parallel()
     if n_games > 1 and hasattr(first.unwrapped, "stacked_games"):  # many games in one call (SMAX)
         from envs.stacked_games import StackedGames
 
-        return StackedGames(first, ref, mdp, obs_dim, n_games, seed, shape_reward)
+        return StackedGames(first, ref, mdp, obs_dim, n_games, seed, shape_reward, history)
     games = [
-        JointGame(MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward), ref, obs_dim)
+        JointGame(MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward), ref, obs_dim, history)
         for env in [first, *(make_parallel() for _ in range(n_games - 1))]
     ]
     fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]

@@ -30,6 +30,7 @@ from tianshou.env import BaseVectorEnv
 
 from envs.multiagent import (
     DEFAULT_MAX_CYCLES,
+    AgentFrames,
     AgentLayout,
     MDPParallelEnv,
     agent_observation,
@@ -63,13 +64,24 @@ class StackedStep:
 class StackedGames(BaseVectorEnv):
     """``n_games`` games of one stacked-games batch as ``n_games × agents`` Tianshou slots."""
 
-    def __init__(self, env: ParallelEnv, ref: str, mdp: Any, obs_dim: int, n_games: int, seed: int, shape_reward: bool):
+    def __init__(
+        self,
+        env: ParallelEnv,
+        ref: str,
+        mdp: Any,
+        obs_dim: int,
+        n_games: int,
+        seed: int,
+        shape_reward: bool,
+        history: int = 1,
+    ):
         # BaseVectorEnv's bookkeeping without its workers: every slot is served from the arrays here
         self.rules = MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward)
         self.batch = env.unwrapped.stacked_games(n_games)
         self.agents = list(self.rules.order)
         n_agents = len(self.agents)
-        self.layout = AgentLayout(obs_dim=obs_dim, n_agents=n_agents, mask_dim=mask_dim(env))
+        self.layout = AgentLayout(obs_dim, n_agents, mask_dim(env), history)
+        self.frames = AgentFrames(n_games, n_agents, obs_dim, history) if history > 1 else None
         self.limit = game_limit(env) or DEFAULT_MAX_CYCLES
         self.n_games, self.env_num = n_games, n_games * n_agents
         self.wait_num, self.timeout, self.is_async = self.env_num, None, False
@@ -130,6 +142,8 @@ class StackedGames(BaseVectorEnv):
             self._own[g] = [agent_observation(self.rules.mdp, r, self.layout.obs_dim, a) for r, a in rows]
             if self.layout.mask_dim:
                 self._masks[g] = masks[row]
+        if self.frames is not None:
+            self.frames.start(games, self._own[games])
         self._alive[games], self._t[games] = True, 0
         return self._slots(ids), info_array([{}] * len(ids))
 
@@ -199,6 +213,8 @@ class StackedGames(BaseVectorEnv):
         if out.masks is not None and self.layout.mask_dim:
             masks[live] = out.masks[live]
         raw[live] = raw_next[live]
+        if self.frames is not None:
+            self.frames.push(np.nonzero(stepped)[0], own[stepped])
         self._alive[stepped] = out.alive[stepped]
         term = game_over[:, None] & np.where(out.live, out.term & ~out.trunc, True)
         return rew, term, game_over[:, None] & ~term
@@ -216,7 +232,8 @@ class StackedGames(BaseVectorEnv):
         n_agents = len(self.agents)
         games = np.unique(ids // n_agents)
         masks = self._masks[games] if self.layout.mask_dim else None
-        flat = slot_observations(self._own[games], masks).reshape(len(games) * n_agents, -1)
+        remembered = None if self.frames is None else self.frames.remembered(games)
+        flat = slot_observations(self._own[games], masks, remembered).reshape(len(games) * n_agents, -1)
         return flat[np.searchsorted(games, ids // n_agents) * n_agents + ids % n_agents]
 
 

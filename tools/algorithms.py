@@ -44,11 +44,13 @@ class NoisySACPolicy(SACPolicy):
 class AgentView(ModuleWithVectorOutput):
     """The body of a multi-agent actor or critic: reads its part of a slot observation.
 
-    A slot observation is ``[own | agent one-hot | state]`` (``envs/multiagent.py``). ``part``:
-    ``"local"`` reads own + one-hot (one network for all agents, told apart by the one-hot),
-    ``"central"`` reads the state + one-hot (MAPPO's centralised critic). With ``independent``
-    every agent has its own network on its own observation and each sample trains only its
-    agent's network (independent PPO).
+    A slot observation is ``[own | agent one-hot | state | mask]`` (``envs/multiagent.py``; the own
+    part holds the agent's last ``history`` observations). ``part``: ``"local"`` reads own + one-hot
+    (one network for all agents, told apart by the one-hot), ``"central"`` reads the state + one-hot
+    (MAPPO's centralised critic). With ``independent`` every agent has its own network on its own
+    observation and each sample trains only its agent's network (independent PPO). ``encoder``
+    ``"gru"``/``"lstm"``: a local part holding several observations is read by a recurrent layer in
+    order (``HistoryRecurrentEncoder``, the one-hot beside its output) instead of the MLP alone.
     """
 
     def __init__(
@@ -59,29 +61,42 @@ class AgentView(ModuleWithVectorOutput):
         activation: type[nn.Module],
         independent: bool = False,
         norm_layer: type[nn.Module] | None = None,
+        encoder: str = "mlp",
     ):
         if part not in ("local", "central"):
             raise ValueError(f"part must be 'local' or 'central', got {part!r}")
         self.layout, self.part, self.independent = layout, part, independent
-        if independent:
-            in_dim = layout.obs_dim if part == "local" else layout.state_dim
+        tag = 0 if independent else layout.n_agents
+        nets: list[ModuleWithVectorOutput]
+        if part == "local" and encoder in RECURRENT_CELLS and layout.history > 1:
+            nets = [
+                HistoryRecurrentEncoder(
+                    layout.obs_dim, layout.history, encoder, hidden_sizes, activation, norm_layer, extra_dim=tag
+                )
+                for _ in range(layout.n_agents if independent else 1)
+            ]
         else:
-            in_dim = (layout.obs_dim if part == "local" else layout.state_dim) + layout.n_agents
-        nets = [
-            MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
-            for _ in range(layout.n_agents if independent else 1)
-        ]
+            in_dim = (layout.own_dim if part == "local" else layout.state_dim) + tag
+            nets = [
+                MLP(input_dim=in_dim, hidden_sizes=hidden_sizes, activation=activation, norm_layer=norm_layer)
+                for _ in range(layout.n_agents if independent else 1)
+            ]
         super().__init__(nets[0].output_dim)
         self.nets = nn.ModuleList(nets)
 
     def forward(self, obs, state=None, info=None):
         x = torch.as_tensor(obs, dtype=torch.float32, device=next(self.parameters()).device)
-        d, n = self.layout.obs_dim, self.layout.n_agents
+        d, n = self.layout.own_dim, self.layout.n_agents
         own, onehot, world = x[:, :d], x[:, d : d + n], x[:, d + n : d + n + self.layout.state_dim]
         body = own if self.part == "local" else world
+
+        def run(net: nn.Module, inp: torch.Tensor) -> torch.Tensor:
+            out = net(inp)
+            return out[0] if isinstance(out, tuple) else out  # an encoder returns (features, state)
+
         if not self.independent:
-            return self.nets[0](torch.cat([body, onehot], dim=1)), state
-        outs = torch.stack([net(body) for net in self.nets], dim=1)
+            return run(self.nets[0], torch.cat([body, onehot], dim=1)), state
+        outs = torch.stack([run(net, body) for net in self.nets], dim=1)
         return outs[torch.arange(x.shape[0]), onehot.argmax(dim=1)], state
 
 
@@ -229,7 +244,7 @@ def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: Ag
     else:
         independent = cfg.algorithm == "IPPO"
         norm = nn.LayerNorm if cfg.layer_norm else None
-        actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent, norm)
+        actor_body = AgentView(layout, "local", cfg.hidden_sizes, act, independent, norm, cfg.encoder)
         critic_body = AgentView(
             layout, "central" if cfg.algorithm == "MAPPO" else "local", cfg.hidden_sizes, act, independent, norm
         )

@@ -577,7 +577,7 @@ def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
         job.algo,
         job.mdp.input_dim,
         probe.action_space,
-        agent_layout(job.env, job.mdp.obs_dim),
+        agent_layout(job.env, job.mdp.obs_dim, job.mdp.history),
         job.mdp.images,
         job.mdp.history,
     ).to(devices.resolve())

@@ -30,10 +30,15 @@ def make_vector_env(
     """
     venv: BaseVectorEnv
     if is_multi_agent(env_ref):
-        if mdp.history > 1:
-            raise ValueError(f"observation history {mdp.history} is for single-agent envs; {env_ref!r} has agents")
         venv = make_slot_vector_env(
-            lambda: make_parallel_env(env_ref), env_ref, load_mdp_module(mdp.code), mdp.obs_dim, n, seed, shape_reward
+            lambda: make_parallel_env(env_ref),
+            env_ref,
+            load_mdp_module(mdp.code),
+            mdp.obs_dim,
+            n,
+            seed,
+            shape_reward,
+            mdp.history,
         )
     else:
         one_per_process, _ = env_traits(env_ref)
@@ -53,12 +58,12 @@ def make_vector_env(
     return venv
 
 
-def agent_layout(env_ref: str, obs_dim: int) -> AgentLayout | None:
+def agent_layout(env_ref: str, obs_dim: int, history: int = 1) -> AgentLayout | None:
     """How a multi-agent env's slot observations split (None for a single-agent env)."""
     if not is_multi_agent(env_ref):
         return None
     game = make_parallel_env(env_ref)
     try:
-        return AgentLayout(obs_dim=obs_dim, n_agents=len(game.possible_agents), mask_dim=mask_dim(game))
+        return AgentLayout(obs_dim, len(game.possible_agents), mask_dim(game), history)
     finally:
         game.close()

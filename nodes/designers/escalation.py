@@ -192,7 +192,7 @@ def _representation(ctx: DesignContext, algo: AlgoConfig) -> Critique | None:
     mdp = ctx.mdp
     if mdp is None:
         return None
-    if mdp.history == 1 and not ctx.profile.multi_agent:
+    if mdp.history == 1:
         return Critique(
             verdict="revise_mdp",
             diagnosis="plateau",

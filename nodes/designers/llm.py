@@ -284,8 +284,7 @@ class LLMDesigner(Designer):
         )
         if ans is None:
             return None
-        history = observation_history(ctx) if not p.multi_agent else 1
-        return _to_design(ans).model_copy(update={"history": history})
+        return _to_design(ans).model_copy(update={"history": observation_history(ctx)})
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         ans = self.ask(

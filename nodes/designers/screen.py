@@ -57,7 +57,7 @@ def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: 
         options.append(
             (explore.changes[0], mdp, AlgoConfig.model_validate({**base.model_dump(), **explore.algo_changes}))
         )
-    memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) if mdp.history == 1 and not p.multi_agent else None
+    memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) if mdp.history == 1 else None
     shaping = (
         (
             "potential-based reward shaping",

@@ -84,3 +84,48 @@ class MaskedAgents(LabelledAgents):
 
 def make_masked() -> MaskedAgents:
     return MaskedAgents()
+
+
+class BlinkingAgents(ParallelEnv):
+    """Each of two agents is shown its own cue (+1 or -1) at the first step only, then zeros; on the
+    third step its action must match its cue (+1 reward, else -1). A memoryless policy earns 0 on
+    average; one that remembers its last 3 observations sees the cue (the multi-agent ``blink``)."""
+
+    metadata = {"name": "blinking_agents_v0", "render_modes": []}
+
+    def __init__(self):
+        self.possible_agents = ["agent_0", "agent_1"]
+        self.agents: list[str] = []
+        self.max_cycles = 3
+        self._obs_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self._act_space = spaces.Discrete(2)
+        self._rng = np.random.default_rng()
+        self.cues: dict[str, float] = {}
+        self.t = 0
+
+    def observation_space(self, agent):
+        return self._obs_space
+
+    def action_space(self, agent):
+        return self._act_space
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self.agents, self.t = list(self.possible_agents), 0
+        self.cues = {a: float(self._rng.choice([-1.0, 1.0])) for a in self.agents}
+        return {a: np.array([c, 0.0], dtype=np.float32) for a, c in self.cues.items()}, {a: {} for a in self.agents}
+
+    def step(self, actions):
+        self.t += 1
+        over = self.t >= 3
+        obs = {a: np.array([0.0, self.t / 3], dtype=np.float32) for a in self.agents}
+        rew = {a: (1.0 if (int(actions[a]) == 1) == (self.cues[a] > 0) else -1.0) if over else 0.0 for a in self.agents}
+        ends = {a: over for a in self.agents}
+        infos = {a: {} for a in self.agents}
+        self.agents = [] if over else self.agents
+        return obs, rew, ends, {a: False for a in ends}, infos
+
+
+def make_blinking() -> BlinkingAgents:
+    return BlinkingAgents()

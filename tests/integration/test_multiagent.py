@@ -11,6 +11,7 @@ from tools.schemas import AlgoConfig, MDPDesign
 from tools.vector_envs import make_vector_env
 
 DYING = f"{MA_FILE}:make_dying"
+BLINKING = f"{MA_FILE}:make_blinking"
 
 
 MASKED = f"{MA_FILE}:make_masked"
@@ -45,6 +46,61 @@ def test_each_slot_gets_its_own_agents_reward_and_next_observation():
     # all agents of a game end together, after LENGTH steps
     assert set(np.unique(stats.lens)) == {8}
     venv.close()
+
+
+def test_each_slot_remembers_its_agents_last_observations_and_the_state_stays_current():
+    """With an MDP ``history`` of 3 a slot's own part is its agent's last 3 observations, oldest
+    first (a game starts with its first one repeated, as Gymnasium's frame stack pads); the one-hot
+    and the state (every agent's current observation) follow, as without a history."""
+    venv = make_vector_env(TOY, _mdp(3).model_copy(update={"history": 3}), n=2, seed=0, shape_reward=True)
+    assert venv.layout == AgentLayout(obs_dim=3, n_agents=3, history=3) and venv.layout.flat_dim == 9 + 3 + 9
+    obs, _ = venv.reset()
+    frames = obs[:, :9].reshape(6, 3, 3)  # slot, frame, [agent index, t, last action]
+    assert np.all(frames[:, :, 1] == 0) and np.array_equal(frames[:, :, 0], np.repeat([0, 1, 2] * 2, 3).reshape(6, 3))
+    acts = []
+    for t in range(1, 9):
+        acts.append(np.arange(6) % 3 if t % 2 else np.full(6, 2))
+        obs, _, term, trunc, _ = venv.step(acts[-1])
+        frames = obs[:, :9].reshape(6, 3, 3)
+        np.testing.assert_array_equal(frames[:, :, 1], np.tile([max(t - 2, 0), max(t - 1, 0), t], (6, 1)))
+        np.testing.assert_array_equal(frames[:, -1, 2], acts[-1])  # the newest frame: the action just taken
+        if t >= 2:
+            np.testing.assert_array_equal(frames[:, -2, 2], acts[-2])
+        np.testing.assert_array_equal(obs[:, 9:12].argmax(1), np.arange(6) % 3)  # the one-hot
+        np.testing.assert_array_equal(obs[:, 13::3], np.full((6, 3), t))  # the state: current times only
+    assert np.all(term | trunc)  # the games end after 8 steps; a new one starts with its first frame
+    obs, _ = venv.reset()
+    assert np.all(obs[:, :9].reshape(6, 3, 3)[:, :, 1] == 0)
+    venv.close()
+
+
+def test_agents_with_memory_solve_what_one_observation_hides_and_the_agent_exports_and_plays(tmp_path):
+    """A multi-agent blink: each agent sees its cue at the first step only and must match it two
+    steps later. MAPPO reading each agent's last 3 observations solves it (a memoryless policy
+    averages 0); the exported agent plays."""
+    from tools.agent_io import export_agent
+    from tools.schemas import TrainJob
+    from tools.training import run_evaluation, run_training
+
+    algo = AlgoConfig(
+        algorithm="MAPPO",
+        hidden_sizes=[32, 32],
+        lr=3e-3,
+        gamma=0.9,
+        n_train_envs=4,
+        collect_steps=128,
+        batch_size=64,
+        repeat=4,
+        budget_steps=3000,
+        epoch_steps=512,
+        test_episodes=10,
+    )
+    job = TrainJob(env=BLINKING, mdp=_mdp(2).model_copy(update={"history": 3}), algo=algo, seed=0, target=0.9)
+    train = run_training(job, tmp_path / "iter", eval_episodes=40)
+    ev = run_evaluation(tmp_path / "iter", 40)
+    assert ev.mean is not None and ev.mean >= 0.9, (train.curve, ev)
+    play = agent2("play", str(export_agent(tmp_path / "iter", tmp_path / "agent", {})), "--episodes", "3")
+    assert play.returncode == 0 and "3 episodes × 2 agents" in play.stdout, play.stderr[-2000:]
 
 
 def test_an_agent_that_leaves_early_keeps_its_slot_with_zero_reward_until_the_game_ends():

@@ -77,22 +77,25 @@ def _play_rounds(venv, rounds: int, seed: int) -> list:
     return seen
 
 
-@pytest.mark.parametrize(("code", "dim", "shape"), [(IDENTITY_MDP, None, False), (SHAPING_MDP, 20, True)])
-def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch, code, dim, shape):
+@pytest.mark.parametrize(
+    ("code", "dim", "shape", "history"), [(IDENTITY_MDP, None, False, 1), (SHAPING_MDP, 20, True, 3)]
+)
+def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch, code, dim, shape, history):
     """The vector env steps its SMAX games in one vmapped call (``StackedGames``); with the same
-    seeds and actions every observation (masks included), reward (the MDP's in training, the win
-    metric in evaluation), end and win equals that of games stepped one by one, MDP wrapper and all."""
+    seeds and actions every observation (masks and remembered observations included), reward (the
+    MDP's in training, the win metric in evaluation), end and win equals that of games stepped one by
+    one, MDP wrapper and all."""
     from envs.smax import SMAXBatch, SMAXParallelEnv
     from envs.stacked_games import StackedGames
 
     p = profile_env("smax_3m", episodes=1)
-    mdp = MDPDesign(code=code, obs_dim=dim or p.obs_dim, summary="identity")
+    mdp = MDPDesign(code=code, obs_dim=dim or p.obs_dim, summary="identity", history=history)
     calls: list[int] = []  # games per jitted step
     monkeypatch.setattr(
         SMAXBatch, "step", lambda self, a, s, f=SMAXBatch.step: calls.append(int(s.sum())) or f(self, a, s)
     )
     venv = make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=shape)
-    assert isinstance(venv, StackedGames)
+    assert isinstance(venv, StackedGames) and venv.layout.history == history
     stacked = _play_rounds(venv, 250, seed=0)
     assert sum(1 for c in calls if c > 1) >= 200  # most rounds stepped several games in one call
     calls.clear()
@@ -109,6 +112,13 @@ def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch,
     assert ends > 0
     if not shape:
         assert any(w.any() for *_, w in stacked)  # some battles won
+    if history > 1:  # the own part remembers: its oldest frame differs from the newest (the state's)
+        d = mdp.obs_dim
+        newest = [o[:, (history - 1) * d : history * d] for o, *_ in stacked]
+        for n, (o, *_) in zip(newest, stacked, strict=True):  # the newest is the agent's own in the state
+            state = o[:, history * d + 3 : history * d + 3 + 3 * d].reshape(len(o), 3, d)
+            np.testing.assert_array_equal(n, state[np.arange(len(o)), np.arange(len(o)) % 3])
+        assert any(not np.array_equal(o[:, :d], n) for n, (o, *_) in zip(newest, stacked, strict=True))
 
 
 def test_smac_without_the_game_is_a_clear_error():

@@ -5,7 +5,7 @@ import pytest
 from conftest import profile_once
 
 from nodes.designers.base import DesignContext
-from nodes.designers.escalation import FLAT_DIAGNOSES, escalate, fix_kind
+from nodes.designers.escalation import FLAT_DIAGNOSES, MEMORY_HISTORY, escalate, fix_kind
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.screen import SCREEN_K, screen_candidates
 from tools.schemas import (
@@ -306,3 +306,25 @@ def test_the_novelty_bonus_trains_only_and_is_reported_as_a_reward_term():
         if term or trunc:
             break
     assert set(train.reward_log.totals) == {"reward", "novelty"}
+
+
+def test_a_multi_agent_plateau_gets_memory_then_a_recurrent_layer_and_screens_memory_too():
+    """Each agent sees only its own observation (SMAX: the units in sight), so memory is a
+    representation step for agents as for one; then a GRU over what each remembers."""
+    from conftest import TOY
+
+    from nodes.designers.escalation import next_structural_step
+
+    ctx = _ctx(env=TOY, target=None)
+    _iterate(ctx, FLAT)
+    assert ctx.profile.multi_agent and ctx.mdp.history == 1
+    kind, fix = next_structural_step(ctx, {"exploration", "algorithm"})
+    assert kind == "representation" and fix.mdp_changes.history == MEMORY_HISTORY
+    ctx.critique = fix
+    assert EXPERT.design_mdp(ctx).history == MEMORY_HISTORY
+    ctx.mdp = ctx.mdp.model_copy(update={"history": MEMORY_HISTORY})
+    kind, fix = next_structural_step(ctx, {"exploration", "algorithm"})
+    assert kind == "representation" and fix.algo_changes == {"encoder": "gru"}
+    ctx.mdp = ctx.mdp.model_copy(update={"history": 1})
+    cands = screen_candidates(EXPERT, ctx, 5, seed=7)
+    assert any(c.mdp.history == MEMORY_HISTORY for c in cands)

@@ -93,3 +93,24 @@ def test_expert_picks_mappo_then_shared_then_independent_ppo():
     assert cfg.algorithm == "MAPPO" and cfg.gamma == 0.99 and cfg.on_policy
     assert expert.analyze(ctx).agents == "multi"
     assert expert.alternative("MAPPO", p) == "PPO" and expert.alternative("PPO", p) == "IPPO"
+
+
+def test_a_remembering_mappo_actor_reads_each_agents_frames_in_order_through_a_gru():
+    """With a history, the shared actor's own part is the agent's last frames: an MLP reads them
+    all, a GRU (``encoder="gru"``) reads them in order; the centralised critic reads the current
+    state only."""
+    layout = AgentLayout(obs_dim=3, n_agents=3, history=4)
+    space = make_env(TOY).action_space
+    mlp = build_algorithm(AlgoConfig(algorithm="MAPPO", hidden_sizes=[16]), layout.flat_dim, space, layout)
+    assert mlp.policy.actor.preprocess.nets[0].model[0].in_features == 4 * 3 + 3
+    cfg = AlgoConfig(algorithm="MAPPO", hidden_sizes=[16], encoder="gru")
+    algo = build_algorithm(cfg, layout.flat_dim, space, layout)
+    assert any(isinstance(m, torch.nn.GRU) for m in algo.policy.actor.modules())
+    assert not any(isinstance(m, torch.nn.GRU) for m in algo.critic.modules())
+    torch.manual_seed(0)
+    x = torch.randn(2, layout.flat_dim)
+    x[:, 12:15] = torch.eye(3)[:2]  # agents 0 and 1
+    swapped = x.clone()
+    swapped[:, 0:3], swapped[:, 9:12] = x[:, 9:12], x[:, 0:3]  # the oldest and the newest frame
+    assert not torch.allclose(algo.policy.actor(x)[0], algo.policy.actor(swapped)[0])
+    assert torch.allclose(algo.critic(x), algo.critic(swapped))  # the critic does not read the frames
