@@ -74,11 +74,11 @@ def test_each_slot_remembers_its_agents_last_observations_and_the_state_stays_cu
     venv.close()
 
 
-def test_agents_with_memory_solve_what_one_observation_hides_and_the_agent_exports_and_plays(tmp_path):
+def test_agents_with_memory_solve_what_one_observation_hides(tmp_path):
     """A multi-agent blink: each agent sees its cue at the first step only and must match it two
     steps later. MAPPO reading each agent's last 3 observations solves it (a memoryless policy
-    averages 0); the exported agent plays."""
-    from tools.agent_io import export_agent
+    averages 0: 0.05 with this budget); the evaluation rebuilds the policy from its saved weights
+    (``load_policy``, as ``agent2 play`` does)."""
     from tools.schemas import TrainJob
     from tools.training import run_evaluation, run_training
 
@@ -99,8 +99,6 @@ def test_agents_with_memory_solve_what_one_observation_hides_and_the_agent_expor
     train = run_training(job, tmp_path / "iter", eval_episodes=40)
     ev = run_evaluation(tmp_path / "iter", 40)
     assert ev.mean is not None and ev.mean >= 0.9, (train.curve, ev)
-    play = agent2("play", str(export_agent(tmp_path / "iter", tmp_path / "agent", {})), "--episodes", "3")
-    assert play.returncode == 0 and "3 episodes × 2 agents" in play.stdout, play.stderr[-2000:]
 
 
 def test_an_agent_that_leaves_early_keeps_its_slot_with_zero_reward_until_the_game_ends():
