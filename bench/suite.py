@@ -1,6 +1,7 @@
 """The performance suite: Agent² against a hand-written baseline and a tuned reference.
 
     python bench/suite.py --quick            # classic control, small budgets: under 20 min on 2 cores
+    python bench/suite.py --quick --tasks CartPole-v1 --seeds 1   # part of it, at the same budgets
     python bench/suite.py --full             # every built-in task that is installed, default budgets
     python bench/suite.py --full --tasks Walker2d-v5 --seeds 0 --contenders agent2 manual --shard 0/2
     python bench/suite.py --full --table     # only the table of what is measured so far
@@ -543,12 +544,7 @@ def main() -> None:
 
         args.llm = endpoint_configured()
     mode_name = "full" if args.full else "quick" if args.quick or not args.tasks else "custom"
-    if args.tasks:
-        budgets = {t: args.budget or BUILTIN_TASKS[t].budget_steps for t in args.tasks}
-    elif args.full:
-        budgets = {name: args.budget or t.budget_steps for name, t in BUILTIN_TASKS.items() if _installed(name)}
-    else:
-        budgets = {t: args.budget or b for t, b in QUICK.items()}
+    budgets = task_budgets(args.tasks, args.budget, args.full, args.quick)
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
     contenders = args.contenders or [
         *(CONTENDERS if args.full or args.tasks else QUICK_CONTENDERS),
@@ -675,6 +671,15 @@ def keep_earlier_records(jobs: list, runs_dir: Path, rescore: bool = False) -> N
             raise SystemExit(f"--again: {folder} holds that run already; give a --runs-dir without it")
         old = json.loads(path.read_text())
         path.rename(path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}.json"))
+
+
+def task_budgets(tasks: list[str] | None, budget: int | None, full: bool, quick: bool) -> dict[str, int]:
+    """Each task's env-step budget: ``budget`` when given; else ``--quick``'s small one for its tasks
+    (also when named with ``--tasks``), else the task's own (``--full``, custom sets)."""
+    if not tasks:
+        names = [n for n in BUILTIN_TASKS if _installed(n)] if full else list(QUICK)
+        return task_budgets(names, budget, full, not full)
+    return {t: budget or (QUICK[t] if quick and t in QUICK else BUILTIN_TASKS[t].budget_steps) for t in tasks}
 
 
 def _installed(task: str) -> bool:

@@ -153,3 +153,13 @@ def test_an_agent2_run_meets_its_target_by_its_own_status_a_baseline_by_its_scor
     assert suite.met_target({"score": 0.91, "status": "target_met"}, 0.9)
     assert not suite.met_target({"score": None, "status": "failed"}, 0.9)
     assert not suite.met_target({"score": 5.0}, None)
+
+
+def test_quick_keeps_its_small_budgets_for_the_tasks_it_is_given():
+    """``--quick --tasks CartPole-v1`` used to train CartPole on its full 100k budget (session 15 compared
+    that run with the quick suite's 30k one); the quick budget holds for the tasks it names."""
+    assert suite.task_budgets(["CartPole-v1"], None, full=False, quick=True) == {"CartPole-v1": 30_000}
+    assert suite.task_budgets(["CartPole-v1"], None, full=False, quick=False) == {"CartPole-v1": 100_000}
+    assert suite.task_budgets(["CartPole-v1"], 5_000, full=False, quick=True) == {"CartPole-v1": 5_000}
+    assert suite.task_budgets(None, None, full=False, quick=True) == suite.QUICK
+    assert suite.task_budgets(["Hopper-v5"], None, full=False, quick=True) == {"Hopper-v5": 300_000}
