@@ -33,7 +33,7 @@ from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
 from tools.profiling import profile_env
 from tools.run_rules import epoch_steps
-from tools.schemas import AlgoConfig, TrainJob
+from tools.schemas import MAX_HISTORY, AlgoConfig, TrainJob
 from tools.training import run_evaluation, run_training
 
 TESTS_PER_RUN = 10
@@ -83,6 +83,8 @@ def main() -> None:
     )
     ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
+    if not 1 <= args.history <= MAX_HISTORY:
+        ap.error(f"--history must be 1 to {MAX_HISTORY}, got {args.history}")
     prov = provenance()
     if args.preset == "zoo":
         cfg, normalize = zoo_config(args.env, args.budget_steps)

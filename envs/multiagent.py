@@ -17,8 +17,9 @@ parameter-shared actor reads the first two parts, a centralised (MAPPO) critic t
 (``AgentLayout``).
 
 All of a game's slots start and end their episodes together: an agent that is done early
-(e.g. a dead unit) stays in its slot with zero observation and reward until the game ends, and
-its action is ignored; in evaluation the game's end pays it the env's game-level metric (a won
+(e.g. a dead unit) stays in its slot with zero observation and reward until the game ends (with a
+history its older frames leave the window one step at a time, zeros taking their place), and its
+action is ignored; in evaluation the game's end pays it the env's game-level metric (a won
 battle is won for every ally). A slot the collector does not step in a round acts with a no-op (0).
 Several games of an env that steps many games in one call (SMAX) are ``envs/stacked_games.py``.
 """

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.loading import is_multi_agent
 from envs.mdp_wrapper import make_mdp_env
 from tools import sandbox
 from tools.schemas import ImageSlice, MDPDesign
@@ -100,10 +101,23 @@ def _check_obs(obs: np.ndarray, dim: int, where: str) -> None:
         raise ValueError(f"observation() after {where} has non-finite values {obs.tolist()}")
 
 
+def unsupported_design(env_ref: str, mdp: MDPDesign) -> str | None:
+    """Why ``mdp`` cannot run on ``env_ref`` as built here, or None. Running observation
+    normalisation (``normalize_obs``) scales the whole flat vector, and a multi-agent slot's vector
+    holds the agent's one-hot, the centralised state and the action mask beside its observation."""
+    if mdp.normalize_obs and is_multi_agent(env_ref):
+        return (
+            f"normalize_obs=True is for single-agent envs: {env_ref} is multi-agent, and running "
+            "normalisation would rescale each slot's agent one-hot and action mask; standardise inside "
+            "observation() instead"
+        )
+    return None
+
+
 def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[ImageSlice] | None = None) -> str | None:
     """None when the design runs; otherwise the error (with traceback tail) to send back. With
     ``images``, ``images_kept(work_dir)`` then says which of them the design hands on unchanged."""
-    error = static_check(mdp.code)
+    error = unsupported_design(env_ref, mdp) or static_check(mdp.code)
     if error:
         return error
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from tianshou.utils import RunningMeanStd
 from envs.loading import env_traits, is_multi_agent, make_parallel_env
 from envs.mdp_wrapper import VisitCounts, load_mdp_module, make_mdp_env
 from envs.multiagent import AgentLayout, make_slot_vector_env, mask_dim
+from tools.mdp_check import unsupported_design
 from tools.schemas import MDPDesign
 
 
@@ -28,6 +29,8 @@ def make_vector_env(
     updating it only when ``update_obs_rms``. ``novelty_bonus`` > 0 (training envs): a count-based
     bonus, the visit counts shared by the ``n`` envs (single-agent envs in this process).
     """
+    if (why := unsupported_design(env_ref, mdp)) is not None:
+        raise ValueError(why)
     venv: BaseVectorEnv
     if is_multi_agent(env_ref):
         venv = make_slot_vector_env(

@@ -116,7 +116,7 @@ class Designer(ABC):
         from nodes.designers.variations import expert_candidates  # it imports this module (a cycle at import)
 
         assert ctx.mdp is not None and ctx.algo is not None
-        return expert_candidates(ctx.mdp, ctx.algo, k, seed)
+        return expert_candidates(ctx.mdp, ctx.algo, k, seed, multi_agent=ctx.profile.multi_agent)
 
     def propose_screen(self, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
         """``k`` structurally different designs to screen after a repeated failure, the current

@@ -81,12 +81,18 @@ def _same(a: tuple[MDPDesign, AlgoConfig], b: tuple[MDPDesign, AlgoConfig]) -> b
     )
 
 
-def expert_candidates(mdp: MDPDesign, algo: AlgoConfig, k: int, seed: int) -> list[Candidate]:
-    """``k`` candidates: the design itself, then one principled change each, then other seeds."""
+def expert_candidates(
+    mdp: MDPDesign, algo: AlgoConfig, k: int, seed: int, multi_agent: bool = False
+) -> list[Candidate]:
+    """``k`` candidates: the design itself, then one principled change each, then other seeds. A
+    multi-agent env keeps its observation pipeline (running normalisation is single-agent only,
+    ``tools.mdp_check.unsupported_design``)."""
     out = [Candidate(index=0, label="as designed", mdp=mdp, algo=algo, seed=seed)]
     for label, change in changes_for(algo):
         if len(out) == k:
             break
+        if multi_agent and change is _running_obs_norm:
+            continue
         try:
             variant = change(mdp, algo)
         except ValueError:  # the change is out of this config's bounds

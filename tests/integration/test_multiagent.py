@@ -1,12 +1,14 @@
 """Multi-agent envs: the per-agent MDP wrapper, one slot per agent, shared and independent networks."""
 
 import numpy as np
+import pytest
 import torch
 from conftest import IDENTITY_MDP, MA_FILE, TOY, agent2, tiny_run
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 
 from envs.multiagent import AgentLayout
 from tools.algorithms import build_algorithm
+from tools.mdp_check import validate_mdp
 from tools.schemas import AlgoConfig, MDPDesign
 from tools.vector_envs import make_vector_env
 
@@ -22,6 +24,16 @@ SHARED_REWARD = IDENTITY_MDP.replace("    return reward\n", "    return info['te
 
 def _mdp(obs_dim: int, code: str = IDENTITY_MDP) -> MDPDesign:
     return MDPDesign(code=code, obs_dim=obs_dim, summary="identity")
+
+
+def test_running_normalisation_is_refused_for_a_multi_agent_env_by_its_check_and_its_envs(tmp_path):
+    """A slot's vector holds the agent one-hot and the action mask: normalising it would break both.
+    The design check says so (a review edit or a designer gets the message back), and the envs refuse."""
+    mdp = _mdp(3).model_copy(update={"normalize_obs": True})
+    why = validate_mdp(TOY, mdp, tmp_path)
+    assert why is not None and "normalize_obs=True is for single-agent envs" in why and TOY in why
+    with pytest.raises(ValueError, match="normalize_obs=True is for single-agent envs"):
+        make_vector_env(TOY, mdp, n=1, seed=0, shape_reward=True)
 
 
 def test_each_slot_gets_its_own_agents_reward_and_next_observation():

@@ -33,6 +33,16 @@ def test_expert_candidates_differ_and_keep_the_chosen_design_first(algorithm):
     assert any(c.mdp.normalize_obs for c in out)  # one changes the observation pipeline, not the algorithm
 
 
+def test_a_multi_agent_design_keeps_its_observation_pipeline_in_every_candidate():
+    """Running normalisation would rescale a slot's one-hot and action mask: the toggle is not
+    offered to a multi-agent env; the next change takes its place."""
+    algo = AlgoConfig(algorithm="MAPPO", lr=1e-3)
+    out = expert_candidates(MDP, algo, 4, seed=0, multi_agent=True)
+    assert not any(c.mdp.normalize_obs for c in out)
+    assert [c.label for c in out][1:] == ["lr ×3", "lr ×0.3", "wider network"]
+    assert any(c.mdp.normalize_obs for c in expert_candidates(MDP, algo, 4, seed=0))
+
+
 def test_past_the_principled_changes_candidates_differ_by_seed():
     out = expert_candidates(MDP, AlgoConfig(algorithm="PPO"), 12, seed=0)
     assert len(out) == 12 and out[-1].label.startswith("as designed, seed +")

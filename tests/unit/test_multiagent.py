@@ -110,7 +110,18 @@ def test_a_remembering_mappo_actor_reads_each_agents_frames_in_order_through_a_g
     torch.manual_seed(0)
     x = torch.randn(2, layout.flat_dim)
     x[:, 12:15] = torch.eye(3)[:2]  # agents 0 and 1
+    view = algo.policy.actor.preprocess
+    enc = view.nets[0]
+
+    def unrolled(frames: torch.Tensor) -> torch.Tensor:  # the GRU run by hand over frames in this order
+        out, _ = enc.rnn(enc.embed(frames))
+        return enc.mlp(torch.cat([out[:, -1], x[:, 12:15]], dim=1))
+
+    frames = x[:, :12].reshape(2, 4, 3)  # slot layout: frame 0 (oldest) … frame 3 (newest)
+    with torch.no_grad():
+        got = view(x)[0]
+        assert torch.allclose(got, unrolled(frames), atol=1e-6)
+        assert not torch.allclose(got, unrolled(frames.flip(1)), atol=1e-3)  # newest first would differ
     swapped = x.clone()
     swapped[:, 0:3], swapped[:, 9:12] = x[:, 9:12], x[:, 0:3]  # the oldest and the newest frame
-    assert not torch.allclose(algo.policy.actor(x)[0], algo.policy.actor(swapped)[0])
     assert torch.allclose(algo.critic(x), algo.critic(swapped))  # the critic does not read the frames
