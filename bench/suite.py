@@ -27,7 +27,11 @@ setup.
 
 ``--full`` builds its table over several sittings: each (task, contender, budget, seed) result is
 written to bench/results/suite/<task>/<contender>-b<budget>-seed<seed>.json as soon as it ends, and
-the next call skips the ones written (a failed run is recorded as failed and tried again). Runs keep
+the next call skips the ones written (a failed run is recorded as failed and tried again: an Agent²
+run that ended without an evaluated policy as a new thread beside it, ``<run>-retry1``, …; an error
+in measuring one run is that run's failed record, and the others go on; records are written whole).
+A run that had ended in an earlier sitting, its record not yet written, is recorded under the commits
+that ran it (``recorded_at``: the one that read it). Runs keep
 their folders under ``--runs-dir`` (default bench/runs/, not committed): an Agent² or zoo run that was
 stopped continues from its last checkpoint (``agent2 resume``; the zoo run's worker continues its
 iteration folder; the manual run continues from the checkpoint plain_tianshou.py writes each epoch; a tuner run keeps
@@ -160,6 +164,21 @@ def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str
     }
 
 
+def agent2_thread(runs: Path, key: str) -> str:
+    """The thread that measures job ``key`` in ``runs``: ``key`` itself, unless it ended without an
+    evaluated policy (a failed run, recorded as failed); then the next try, ``key-retry1``, … A thread
+    that is unfinished (to resume) or finished with a policy (to record) is the one returned."""
+    for n in range(1000):
+        thread = key if n == 0 else f"{key}-retry{n}"
+        result_file = runs / thread / "result.json"
+        if (
+            not result_file.exists()
+            or (json.loads(result_file.read_text()).get("best") or {}).get("eval_mean") is not None
+        ):
+            return thread
+    raise RuntimeError(f"{key}: 1000 failed tries in {runs}")
+
+
 def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thread: str) -> dict:
     """``agent2 run``, or ``agent2 resume`` when ``runs`` holds this thread unfinished (a stopped run)."""
     from graph.runner import thread_recorded
@@ -228,6 +247,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         "algorithms": [it["algorithm"] for it in result["iterations"]],
         "run_wall": result.get("wall_seconds"),  # the whole run's, over every sitting ("wall": this one's)
         **({"resumed": True} if cmd[:1] == ["resume"] else {}),
+        **({"adopted": True} if not cmd else {}),  # finished in an earlier sitting: read, not run
     }
 
 
@@ -241,6 +261,7 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
         raise Stopped(f"{task} {contender} seed {seed}")
     base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
     key = run_key(task, contender, budget, seed)
+    before = sitting(runs, key)
     base["run_commits"] = sitting(runs, key, base["commit"])
     if contender == "manual":
         out = run_baseline("plain_tianshou.py", task, budget, seed, ["--folder", str(runs / key)])
@@ -249,16 +270,35 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
     elif contender == "tuner":
         out = run_baseline("tuner.py", task, budget, seed, ["--folder", str(runs / key)])
     else:
-        out = run_agent2(task, budget, seed, "llm" if contender == "agent2-llm" else "expert", runs, key)
-    return finish({**base, **out, **({"failed": True} if "error" in out else {})})
+        designer = "llm" if contender == "agent2-llm" else "expert"
+        out = run_agent2(task, budget, seed, designer, runs, agent2_thread(runs, key))
+    rec = finish({**base, **out, **({"failed": True} if "error" in out else {})})
+    if out.get("adopted") and before:  # the run ended in an earlier sitting: its commits, not this one
+        rec.update(commit=before[-1], run_commits=before, recorded_at=base["commit"])
+        rec.pop("spans_commits", None)
+    return rec
 
 
-def sitting(runs: Path, key: str, sha: str) -> list[str]:
-    """Every commit that has worked on run ``key``, this one last: a run stopped and continued in a later
-    session may span several (kept in ``runs/KEY.commits`` beside the run's folder)."""
+def failed_record(job: tuple, error: str) -> dict:
+    task, contender, budget, seed = job
+    base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
+    return finish({**base, "error": error[-800:], "wall": 0.0, "failed": True})
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write ``record`` whole or not at all (a stop mid-write leaves the earlier file, never half a one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def sitting(runs: Path, key: str, sha: str | None = None) -> list[str]:
+    """Every commit that has worked on run ``key``, ``sha`` added last: a run stopped and continued in a
+    later session may span several (kept in ``runs/KEY.commits`` beside the run's folder)."""
     log = runs / f"{key}.commits"
     seen = log.read_text().split() if log.exists() else []
-    if sha not in seen:
+    if sha is not None and sha not in seen:
         runs.mkdir(parents=True, exist_ok=True)
         log.write_text("\n".join([*seen, sha]) + "\n")
         seen.append(sha)
@@ -329,11 +369,15 @@ def table(rows: list[dict], targets: dict[str, float | None]) -> str:
         gain = "" if r["contender"].startswith("agent2") else _gain(ours, r["mean"])
         iqm = "—" if not r.get("iqm_ci") else "{} [{}, {}]".format(*map(_val, r["iqm_ci"]))
         lines.append(
-            f"| {r['task']} ({targets[r['task']]:g}) | {r['contender']} | {score} | {iqm} | "
+            f"| {r['task']} ({_target(targets[r['task']])}) | {r['contender']} | {score} | {iqm} | "
             f"{r['reached']}/{r['runs']} | "
             f"{r['steps_to_target'] or '—'} | {_num(r['env_steps'])} | {_num(r['wall'])} | {gain} |"
         )
     return "\n".join(lines)
+
+
+def _target(target: float | None) -> str:
+    return "no target" if target is None else f"{target:g}"
 
 
 def plot(rows: list[dict], targets: dict[str, float | None], path: Path) -> None:
@@ -450,9 +494,14 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
             if met and target is not None and r["mean"] < target
             else ""
         )
+        failed = f"; {r['failed']} failed" if r["failed"] else ""
         return (
             f"{_val(r['mean'])}{spread} "
-            + (f"(met {r['met']} of {seeds_ok}{short})" if met else f"({seeds_ok} seed{'s' * (seeds_ok != 1)})")
+            + (
+                f"(met {r['met']} of {seeds_ok}{short}{failed})"
+                if met
+                else f"({seeds_ok} seed{'s' * (seeds_ok != 1)}{failed})"
+            )
             + f" at {', '.join(r['commits'])}"
         )
 
@@ -628,10 +677,14 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = {pool.submit(measure, *job, args.runs_dir): job for job in todo}
             for i, fut in enumerate(as_completed(futures)):
-                r = fut.result()
-                path = record_path(*futures[fut])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(r, indent=1))
+                job = futures[fut]
+                try:
+                    r = fut.result()
+                except Stopped:
+                    raise
+                except Exception as e:  # a bug in measuring one run: record it failed, go on with the rest
+                    r = failed_record(job, f"{type(e).__name__}: {e}")
+                write_record(record_path(*job), r)
                 _report(r, i, len(todo), t0)
     records = full_records(jobs)
     rows = summarise(records, targets)
@@ -670,7 +723,12 @@ def keep_earlier_records(jobs: list, runs_dir: Path, rescore: bool = False) -> N
         if not rescore and folder.exists():
             raise SystemExit(f"--again: {folder} holds that run already; give a --runs-dir without it")
         old = json.loads(path.read_text())
-        path.rename(path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}.json"))
+        kept = path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}.json")
+        n = 1
+        while kept.exists():  # the same commit measured again: keep both
+            n += 1
+            kept = path.with_name(f"{path.stem}-at-{old.get('commit', 'unknown')}-{n}.json")
+        path.rename(kept)
 
 
 def task_budgets(tasks: list[str] | None, budget: int | None, full: bool, quick: bool) -> dict[str, int]:

@@ -163,3 +163,77 @@ def test_quick_keeps_its_small_budgets_for_the_tasks_it_is_given():
     assert suite.task_budgets(["CartPole-v1"], 5_000, full=False, quick=True) == {"CartPole-v1": 5_000}
     assert suite.task_budgets(None, None, full=False, quick=True) == suite.QUICK
     assert suite.task_budgets(["Hopper-v5"], None, full=False, quick=True) == {"Hopper-v5": 300_000}
+
+
+def test_a_failed_agent2_run_is_tried_again_under_a_new_thread_a_finished_or_stopped_one_is_kept(tmp_path):
+    """A run that ended without an evaluated policy leaves a result.json; reading it again on every call
+    recorded the same failure for ever. The next try is a new thread beside it."""
+    import json
+
+    runs = tmp_path / "runs"
+    assert suite.agent2_thread(runs, "k") == "k"  # nothing yet: the job's own thread
+    (runs / "k").mkdir(parents=True)
+    assert suite.agent2_thread(runs, "k") == "k"  # started, not finished: resumed
+    (runs / "k" / "result.json").write_text(json.dumps({"status": "failed", "best": None}))
+    assert suite.agent2_thread(runs, "k") == "k-retry1"
+    (runs / "k-retry1").mkdir()
+    (runs / "k-retry1" / "result.json").write_text(json.dumps({"best": {"eval_mean": 3.0}}))
+    assert suite.agent2_thread(runs, "k") == "k-retry1"  # finished with a policy: read, not run again
+
+
+def test_a_bug_in_measuring_one_run_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch, capsys):
+    """An exception in one run's measurement ended the suite's recording while its other runs trained
+    on; it is now that run's failed record, and the others are recorded."""
+    import argparse
+    import json
+
+    monkeypatch.setattr(suite, "FULL", tmp_path / "suite")
+
+    def fake_measure(task, contender, budget, seed, runs):
+        if seed == 0:
+            raise KeyError("best")
+        return {"task": task, "contender": contender, "budget": budget, "seed": seed, "score": 1.0, "commit": "x",
+                "env_steps": 10, "wall": 1.0, "curve": []}  # fmt: skip
+
+    monkeypatch.setattr(suite, "measure", fake_measure)
+    jobs = [("CartPole-v1", "manual", 1000, 0), ("CartPole-v1", "manual", 1000, 1)]
+    args = argparse.Namespace(again=False, rescore=False, table=False, jobs=1, runs_dir=tmp_path / "runs")
+    suite.run_full(args, jobs, {"CartPole-v1": 1000}, {"CartPole-v1": 475.0}, 0, 1)
+    bad = json.loads(suite.record_path(*jobs[0]).read_text())
+    assert bad["failed"] and "KeyError" in bad["error"]
+    assert json.loads(suite.record_path(*jobs[1]).read_text())["score"] == 1.0
+    assert not list((tmp_path / "suite").rglob(".*.tmp"))  # written whole, no temporary left
+    assert "(1 seed; 1 failed)" in capsys.readouterr().out
+
+
+def test_a_run_finished_in_an_earlier_sitting_is_recorded_under_the_commits_that_ran_it(tmp_path, monkeypatch):
+    import json
+
+    runs = tmp_path / "runs"
+    key = suite.run_key("CartPole-v1", "agent2", 1000, 0)
+    suite.sitting(runs, key, "old1234")
+    (runs / key).mkdir(parents=True)
+    (runs / key / "result.json").write_text(
+        json.dumps({"status": "target_met", "best": {"eval_mean": 500.0}, "env_steps_total": 10, "iterations": []})
+    )
+    with __import__("sqlite3").connect(runs / "agent2.db") as db:
+        db.execute("create table iterations (thread_id, iteration, env_steps)")
+        db.execute("create table metrics (thread_id, iteration, env_step, test_mean)")
+    monkeypatch.setattr(suite, "provenance", lambda: {"commit": "new5678", "command": "c", "machine": {}})
+    rec = suite.measure("CartPole-v1", "agent2", 1000, 0, runs)
+    assert rec["adopted"] and rec["commit"] == "old1234" and rec["run_commits"] == ["old1234"]
+    assert rec["recorded_at"] == "new5678" and rec["score"] == 500.0
+
+
+def test_again_twice_at_one_commit_keeps_both_earlier_records(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(suite, "FULL", tmp_path / "suite")
+    job = ("Hopper-v5", "agent2", 1000, 0)
+    path = suite.record_path(*job)
+    path.parent.mkdir(parents=True)
+    for score in (1.0, 2.0):
+        path.write_text(json.dumps({"commit": "abc1234", "score": score}))
+        suite.keep_earlier_records([job], tmp_path / f"fresh-{score}")
+    kept = sorted(p.name for p in path.parent.iterdir())
+    assert kept == ["agent2-b1000-seed0-at-abc1234-2.json", "agent2-b1000-seed0-at-abc1234.json"]
