@@ -41,7 +41,8 @@ beside, as ``<contender>-b<budget>-seed<seed>-at-<its commit>.json``, and the ru
 that does not hold them. ``--rescore`` evaluates finished manual runs again from the ``--runs-dir`` that
 holds them, without training (after a change to the evaluation), keeping the earlier records the same way.
 A suite stopped with ``kill`` (SIGTERM) or Ctrl-C ends the runs it was running and records none of them;
-the next call resumes them.
+the next call resumes them. Two suites whose runs overlap in one ``--runs-dir`` never train the same run
+at once: the second leaves it to the first (a lock file per run).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ _stopping = threading.Event()
 
 class Stopped(Exception):
     """The suite was told to stop (SIGTERM) before this run started."""
+
+
+class Busy(Exception):
+    """Another suite process is running this job in the same runs folder."""
 
 
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -256,9 +261,22 @@ def run_key(task: str, contender: str, budget: int, seed: int) -> str:
 
 
 def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> dict:
-    """One run of one contender; ``runs`` is where it keeps its folder (kept between calls in --full)."""
+    """One run of one contender; ``runs`` is where it keeps its folder (kept between calls in --full).
+    Two suites never train one job in one folder: the second is told ``Busy`` (a lock file per job)."""
+    import fcntl
+
     if _stopping.is_set():
         raise Stopped(f"{task} {contender} seed {seed}")
+    runs.mkdir(parents=True, exist_ok=True)
+    with open(runs / f"{run_key(task, contender, budget, seed)}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"{task} {contender} seed {seed}: another suite is running it in {runs}") from None
+        return _measure(task, contender, budget, seed, runs)  # the lock goes with the file's closing
+
+
+def _measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> dict:
     base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
     key = run_key(task, contender, budget, seed)
     before = sitting(runs, key)
@@ -682,6 +700,9 @@ def run_full(args: argparse.Namespace, jobs: list, budgets: dict, targets: dict,
                     r = fut.result()
                 except Stopped:
                     raise
+                except Busy as e:  # the other suite records it
+                    print(f"skipped: {e}", file=sys.stderr, flush=True)
+                    continue
                 except Exception as e:  # a bug in measuring one run: record it failed, go on with the rest
                     r = failed_record(job, f"{type(e).__name__}: {e}")
                 write_record(record_path(*job), r)

@@ -237,3 +237,22 @@ def test_again_twice_at_one_commit_keeps_both_earlier_records(tmp_path, monkeypa
         suite.keep_earlier_records([job], tmp_path / f"fresh-{score}")
     kept = sorted(p.name for p in path.parent.iterdir())
     assert kept == ["agent2-b1000-seed0-at-abc1234-2.json", "agent2-b1000-seed0-at-abc1234.json"]
+
+
+def test_a_job_another_suite_is_running_in_the_same_folder_is_left_to_it(tmp_path, monkeypatch):
+    """Two suites whose job lists overlap (a whole --full beside a --tasks call) trained one job in one
+    folder at once; the second now leaves it to the first and records nothing for it."""
+    import fcntl
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(suite, "_measure", lambda *a: {"score": 1.0})
+    job = ("CartPole-v1", "manual", 1000, 0)
+    with open(runs / f"{suite.run_key(*job)}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            suite.measure(*job, runs)
+            raise AssertionError("measured a job another suite holds")
+        except suite.Busy as e:
+            assert "another suite is running it" in str(e)
+    assert suite.measure(*job, runs) == {"score": 1.0}  # released: measured
