@@ -156,10 +156,11 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
             trial = optuna.Trial(study, cut[0]._trial_id)
         elif budget - used >= min(per_trial, 1000):
             trial = study.ask()
-            trial.set_user_attr("offset", used)
-            trial.set_user_attr("budget", min(per_trial, budget - used))
         else:
             break
+        if "budget" not in trial.user_attrs:  # a new trial, or one whose call stopped right after ask()
+            trial.set_user_attr("offset", used)
+            trial.set_user_attr("budget", min(per_trial, budget - used))
         used += run_trial(trial, env, mdp, base, seed, work)
         study.set_user_attr("wall", wall_before + time.perf_counter() - start)
     log = [

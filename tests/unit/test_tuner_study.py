@@ -35,3 +35,27 @@ def test_resumed_draws_still_follow_the_seed(tmp_path):
         _draw(open_study(folder, seed=3, warmup_tests=1))
         draws.append(_draw(open_study(folder, seed=3, warmup_tests=1)))
     assert draws[0] == draws[1]
+
+
+def test_a_call_stopped_right_after_asking_for_a_trial_resumes_that_trial(tmp_path, monkeypatch):
+    """Stopped between ``study.ask()`` and giving the trial its share, the resumed call read a budget
+    the trial did not have (KeyError on every resume); the cut trial now gets its share then."""
+    from types import SimpleNamespace
+
+    from bench import tuner
+
+    open_study(tmp_path, seed=0, warmup_tests=1).ask()  # the stopped call's trial: RUNNING, no share
+    shares = []
+
+    def fake_trial(trial, env, mdp, base, seed, work):
+        shares.append((trial.number, int(trial.user_attrs["budget"]), int(trial.user_attrs["offset"])))
+        trial.set_user_attr("env_steps", int(trial.user_attrs["budget"]))
+        trial.study.tell(trial, 1.0)
+        return int(trial.user_attrs["budget"])
+
+    monkeypatch.setattr(tuner, "run_trial", fake_trial)
+    monkeypatch.setattr(
+        tuner, "run_evaluation", lambda folder, episodes: SimpleNamespace(mean=1.0, std=0.0, error=None)
+    )
+    out = tuner.tune("CartPole-v1", 4000, 0, 2, 1, tmp_path)
+    assert shares == [(0, 2000, 0), (1, 2000, 2000)] and out["env_steps"] == 4000
