@@ -505,6 +505,19 @@ def _worker_class():
     return AgentSlotWorker
 
 
+ACTION_SEED_STRIDE = 1_000_003
+"""Slot ``k`` > 0 of game ``i`` seeds its action space with ``seed + i + k · this``: apart from every
+game seed a run uses (those stay below ``tools.run_rules.PLAY_SEED_OFFSET`` + games)."""
+
+
+def slot_seeds(seed: int, n_games: int, n_agents: int) -> list[int]:
+    """Each slot's seed, games × agents. Game ``i`` is seeded ``seed + i`` by its first slot, as the
+    ``i``-th of ``n`` single-agent envs is, so the run's seed offsets keep training, test and evaluation
+    games apart (games 1000 apart, as before, made test game 50 + j replay evaluation game j). Every
+    slot's action space is seeded too, so random actions (an off-policy warm-up) repeat with the seed."""
+    return [seed + i + ACTION_SEED_STRIDE * k for i in range(n_games) for k in range(n_agents)]
+
+
 def make_slot_vector_env(
     make_parallel: Callable[[], ParallelEnv],
     ref: str,
@@ -531,6 +544,6 @@ def make_slot_vector_env(
     fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]
     venv = BaseVectorEnv(fns, _worker_class())
     n_agents = len(games[0].agents)
-    venv.seed([seed + 1000 * i if k == 0 else None for i in range(n_games) for k in range(n_agents)])
+    venv.seed(slot_seeds(seed, n_games, n_agents))
     venv.layout = games[0].layout  # type: ignore[attr-defined]
     return venv

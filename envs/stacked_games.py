@@ -37,6 +37,7 @@ from envs.multiagent import (
     game_limit,
     mask_dim,
     slot_observations,
+    slot_seeds,
 )
 
 
@@ -100,7 +101,7 @@ class StackedGames(BaseVectorEnv):
         self._alive = np.zeros((n_games, n_agents), dtype=bool)
         self._t = np.zeros(n_games, dtype=np.int64)
         self._seeds: list[int | None] = [None] * n_games
-        self.seed([seed + 1000 * i if k == 0 else None for i in range(n_games) for k in range(n_agents)])
+        self.seed(slot_seeds(seed, n_games, n_agents))
 
     # -- BaseVectorEnv ----------------------------------------------------------------------------
     def get_env_attr(self, key: str, id: Any = None) -> list[Any]:

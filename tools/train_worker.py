@@ -595,7 +595,8 @@ def evaluate_policy(job: TrainJob, policy_file: Path, episodes: int, seed: int, 
 
     With ``adaptive`` and a target, episodes are added (doubling, up to ``EVAL_GROWTH_CAP`` times
     ``episodes`` and ``MAX_EVAL_EPISODES``) while the 95% interval of the mean still holds the
-    target, so "target met" is decided on the interval; at the cap the mean decides."""
+    target, so the decision (``tools.run_rules.target_met``: mean − std/√episodes ≥ target, one
+    standard error) rests on as many episodes as the policy's noise needs, up to the cap."""
     start = time.perf_counter()
     algorithm, rms = load_policy(job, policy_file)
     games = min(episodes, 10)

@@ -36,6 +36,18 @@ def test_running_normalisation_is_refused_for_a_multi_agent_env_by_its_check_and
         make_vector_env(TOY, mdp, n=1, seed=0, shape_reward=True)
 
 
+def test_random_actions_of_every_slot_repeat_with_the_seed():
+    """An off-policy warm-up samples each slot's action space: only a game's first slot was seeded, so
+    the other agents' random actions differed from run to run with the same seed."""
+
+    def draws(seed: int) -> list:
+        venv = make_vector_env(TOY, _mdp(3), n=2, seed=seed, shape_reward=True)
+        return [np.asarray(space.sample()).tolist() for _ in range(5) for space in venv.action_space]
+
+    assert draws(0) == draws(0)
+    assert draws(0) != draws(1)
+
+
 def test_each_slot_gets_its_own_agents_reward_and_next_observation():
     venv = make_vector_env(TOY, _mdp(3), n=2, seed=0, shape_reward=True)
     assert len(venv) == 6 and venv.layout == AgentLayout(obs_dim=3, n_agents=3)

@@ -125,3 +125,17 @@ def test_a_remembering_mappo_actor_reads_each_agents_frames_in_order_through_a_g
     swapped = x.clone()
     swapped[:, 0:3], swapped[:, 9:12] = x[:, 9:12], x[:, 0:3]  # the oldest and the newest frame
     assert torch.allclose(algo.critic(x), algo.critic(swapped))  # the critic does not read the frames
+
+
+def test_games_take_consecutive_seeds_so_test_and_evaluation_games_never_meet():
+    """Games were seeded 1000 apart while the run's offsets (tests +50,000, evaluation +100,000) assume
+    seed + i: test game 50 + j replayed evaluation game j, and a policy was chosen on its own
+    evaluation's battles."""
+    from envs.multiagent import slot_seeds
+    from tools.run_rules import EVAL_SEED_OFFSET, TEST_SEED_OFFSET
+
+    seeds = slot_seeds(7, 4, 3)
+    assert seeds[::3] == [7, 8, 9, 10]  # each game's first slot seeds the game
+    assert len(set(seeds)) == 12
+    games = lambda offset, n: set(slot_seeds(7 + offset, n, 3)[::3])  # noqa: E731
+    assert not games(TEST_SEED_OFFSET, 200) & games(EVAL_SEED_OFFSET, 200)
