@@ -304,6 +304,14 @@ def _summary(values: dict, thread_id: str) -> int:
 def _drive(step: Callable, thread_id: str, runs_dir: str, progress: bool) -> int:
     """Run ``step(on_event=…)`` (start or continue a thread) with its progress bars unless ``progress``
     is off, answer its reviews, print the summary; Ctrl-C keeps the run."""
+    from tools import sandbox
+
+    try:
+        isolated = sandbox.bwrap_path() is not None
+    except sandbox.SandboxUnavailableError:
+        isolated = True  # AGENT2_SANDBOX=bwrap without bubblewrap: the run says so when it starts code
+    if not isolated:  # said before any generated code runs, not buried in a log
+        print(f"warning: generated code is not isolated here ({sandbox.guards()})", file=sys.stderr)
     try:
         return _settle(_streamed(step, progress), thread_id, runs_dir, progress)
     except KeyboardInterrupt:

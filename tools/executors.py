@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.errors import Agent2Error
+from tools import sandbox
 from tools.run_files import PROGRESS
 from tools.schemas import EvalResult, TrainJob, TrainResult
 from tools.training import ProgressFn, evaluate_trained, follow_progress, run_training
@@ -74,7 +75,7 @@ def pack(folder: Path) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.name != TOKEN_FILE:
+            if path.is_file() and not path.is_symlink() and path.name != TOKEN_FILE:  # links: never followed
                 tar.add(path, arcname=str(path.relative_to(folder)))
     return buf.getvalue()
 
@@ -167,7 +168,7 @@ class RayExecutor(Executor):
     ) -> tuple[TrainResult, EvalResult]:
         folder.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
-        (folder / TOKEN_FILE).write_text("shipped" if self.ship else token)
+        sandbox.write_text(folder / TOKEN_FILE, "shipped" if self.ship else token)
         archive = self.ray.put(pack(folder))  # fetched by the task only off the driver's file system
         ref = self.remote.options(num_cpus=self.cpus_per_trial, max_retries=0).remote(
             job.model_dump_json(), str(folder.resolve()), token, [archive], eval_episodes

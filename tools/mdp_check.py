@@ -121,12 +121,13 @@ def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[Imag
     if error:
         return error
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "mdp_check_input.json").write_text(
-        json.dumps({"env": env_ref, "mdp": mdp.model_dump(), "images": [im.model_dump() for im in images or []]})
+    sandbox.write_text(  # the folder is the generated code's: never write through a link it left
+        work_dir / "mdp_check_input.json",
+        json.dumps({"env": env_ref, "mdp": mdp.model_dump(), "images": [im.model_dump() for im in images or []]}),
     )
     (work_dir / RESULT).unlink(missing_ok=True)
     log = work_dir / "mdp_check.log"
-    log.write_text("")
+    sandbox.write_text(log, "")
     code = sandbox.run("tools.mdp_check", [str(work_dir)], log, timeout=SMOKE_TIMEOUT_S)
     if code == -9:
         return f"smoke rollout did not finish within {SMOKE_TIMEOUT_S:.0f} s (endless loop?)"
@@ -138,7 +139,7 @@ def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[Imag
 
 def images_kept(work_dir: Path) -> list[ImageSlice]:
     """The images the last successful check found handed on unchanged (see ``smoke_rollout``)."""
-    result = json.loads((work_dir / RESULT).read_text())
+    result = json.loads(sandbox.read_text(work_dir / RESULT))
     return [ImageSlice.model_validate(d) for d in result.get("images_kept", [])]
 
 

@@ -6,10 +6,17 @@ password, and every ``OPENAI_*``/``LANGSMITH_*``/``LANGCHAIN_*`` variable is dro
 with the parent (``PR_SET_PDEATHSIG``).
 
 Where bubblewrap (``bwrap``) is installed, the process also runs in its namespaces: the whole
-file system read-only except its own folder (the iteration or check folder) and Agent²'s cache
-folder (numba and JAX compilation caches), a private ``/tmp``-like folder inside its own, a network
-namespace with nothing in it (no route anywhere, not even to the host's loopback services), and
-its own IPC namespace. ``AGENT2_SANDBOX=bwrap`` makes bubblewrap required (an error if missing),
+file system read-only except its own folder (the iteration or check folder) and the sandbox's own
+cache folder (numba and JAX compilation caches that only sandboxed processes read: the parent never
+loads what generated code could have written), a private ``/tmp``-like folder inside its own, a
+size-capped ``/dev/shm``, a network namespace with nothing in it (no route anywhere, not even to the
+host's loopback services), its own IPC namespace, and its own PID namespace (``/proc`` shows only
+the sandbox's processes, so no other process's environment can be read, and every process it
+starts dies with it).
+
+The parent writes and reads files in that folder, where the code can leave links or FIFOs in their
+place: ``write_text``, ``open_append`` and ``read_text`` here never follow a link nor block on a
+non-regular file. ``AGENT2_SANDBOX=bwrap`` makes bubblewrap required (an error if missing),
 ``none`` turns it off, ``auto`` (default) uses it when present. Without it, file-system writes and
 the network are not guarded.
 """
@@ -17,13 +24,16 @@ the network are not guarded.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -43,6 +53,8 @@ SECRET_PREFIXES = (
 )
 """Names dropped whole (the checkpointer URL may hold a database password)."""
 DEFAULT_MEMORY_BYTES = 12 * 1024**3
+SHM_BYTES = 2 * 1024**3
+"""The size of the sandbox's ``/dev/shm`` (RAM the address-space limit does not count)."""
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,7 +81,7 @@ def guards() -> str:
     """What the sandbox guards on this machine, in one line."""
     base = "own process, time and memory limits, no secrets in its environment"
     if bwrap_path():
-        return base + "; bubblewrap: read-only file system but its folder, no network"
+        return base + "; bubblewrap: read-only file system but its folder, no network, its own processes only"
     return base + "; NOT guarded: file-system writes, network (install bubblewrap)"
 
 
@@ -78,7 +90,7 @@ def namespace_prefix(folder: Path) -> list[str]:
     bwrap = bwrap_path()
     if bwrap is None:
         return []
-    cache = cache_dir()
+    cache = sandbox_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
     gpu = [arg for node in _gpu_nodes() for arg in ("--dev-bind", node, node)]
@@ -90,8 +102,11 @@ def namespace_prefix(folder: Path) -> list[str]:
         "--dev",
         "/dev",
         *gpu,
+        "--size",
+        str(SHM_BYTES),
         "--tmpfs",
         "/dev/shm",
+        "--unshare-pid",
         "--proc",
         "/proc",
         "--bind",
@@ -102,6 +117,7 @@ def namespace_prefix(folder: Path) -> list[str]:
         str(cache),
         "--unshare-net",
         "--unshare-ipc",
+        "--new-session",
         "--die-with-parent",
         "--chdir",
         str(folder),
@@ -114,6 +130,11 @@ def _gpu_nodes() -> list[str]:
     return devices.gpu_device_nodes() if devices.requested() != "cpu" else []
 
 
+def sandbox_cache_dir() -> Path:
+    """Compilation caches for sandboxed processes only (they write them; the parent never reads them)."""
+    return cache_dir() / "sandbox"
+
+
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment without anything that looks like a credential."""
     env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k) and not k.startswith(SECRET_PREFIXES)}
@@ -121,8 +142,10 @@ def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    env["AGENT2_CACHE_DIR"] = str(sandbox_cache_dir())  # envs.caches.cache_dir() in the sandbox
+    env["NUMBA_CACHE_DIR"] = str(sandbox_cache_dir() / "numba")  # the parent's own is set in its environ
     # matplotlib (Tianshou imports it) keeps its font cache there: the sandbox's home is read-only
-    env.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
+    env.setdefault("MPLCONFIGDIR", str(sandbox_cache_dir() / "matplotlib"))
     env.update(extra or {})
     return env
 
@@ -155,7 +178,7 @@ def start(
         memory_bytes = resource.RLIM_INFINITY
     tmp = folder / ".tmp"
     tmp.mkdir(exist_ok=True)
-    log = open(log_path, "ab")
+    log = open_append(log_path)
     try:
         return subprocess.Popen(
             [*namespace_prefix(folder), sys.executable, "-m", module, *args],
@@ -208,7 +231,56 @@ def kill(proc: subprocess.Popen) -> None:
 
 def log_tail(log_path: Path, lines: int = 12) -> str:
     try:
-        text = log_path.read_text(errors="replace").strip().splitlines()
+        text = read_text(log_path).strip().splitlines()
     except OSError:
         return ""
     return "\n".join(text[-lines:])
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``path`` in a folder sandboxed code can write to: a new file renamed over it, so a link
+    the code left at ``path`` is replaced, never followed (nor is the file written half)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL: never a link
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_append(path: Path):
+    """``path`` opened to append in binary, never through a link nor into a FIFO or device (one left
+    at ``path`` is removed first)."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.ENXIO):  # a link; a FIFO nobody reads
+                raise
+            path.unlink(missing_ok=True)
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "ab")
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    raise OSError(errno.ELOOP, f"{str(path)!r} keeps being replaced by a link or a special file")
+
+
+def open_read(path: Path):
+    """``path`` opened to read as text, refused (``OSError``) when it is a link or not a regular file:
+    a FIFO left by sandboxed code would block the reader."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{str(path)!r} is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "r", errors="replace")
+
+
+def read_text(path: Path) -> str:
+    """``path``'s text, never through a link nor from a FIFO or device (``OSError`` then)."""
+    with open_read(path) as f:
+        return f.read()

@@ -70,6 +70,10 @@ can sit at its floor (no battle won yet) while the reward the policy learns from
 TRAIN_RETURNS_KEPT = 4000
 """Training-return points a worker keeps (and checkpoints) for the plateau rule."""
 
+SESSION = os.urandom(6).hex()
+"""This worker process's id in its progress events (each start or restart of a worker is a session;
+the pid is the sandbox's own, the same in every session)."""
+
 
 class DivergenceError(RuntimeError):
     pass
@@ -259,7 +263,8 @@ class TrainWorker:
 
     def emit(self, **fields: Any) -> None:
         fields["wall"] = round(self._wall(), 3)
-        fields["pid"] = os.getpid()
+        fields["pid"] = os.getpid()  # in the sandbox's PID namespace: not a host pid, nor unique
+        fields["session"] = SESSION
         with open(self.dir / PROGRESS, "a") as f:
             f.write(json.dumps(fields) + "\n")
 

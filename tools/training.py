@@ -37,8 +37,8 @@ EVAL_TIMEOUT_S = 900.0
 
 def write_job(job: TrainJob, iter_dir: Path) -> None:
     iter_dir.mkdir(parents=True, exist_ok=True)
-    (iter_dir / JOB).write_text(job.model_dump_json(indent=1))
-    (iter_dir / "mdp.py").write_text(job.mdp.code)
+    sandbox.write_text(iter_dir / JOB, job.model_dump_json(indent=1))  # whole, and never through a link
+    sandbox.write_text(iter_dir / "mdp.py", job.mdp.code)
 
 
 class StaleCheckpointError(Agent2Error):
@@ -48,7 +48,7 @@ class StaleCheckpointError(Agent2Error):
 def _job_difference(job: TrainJob, iter_dir: Path) -> str | None:
     """How the job stored in ``iter_dir`` differs from ``job`` (None when it is the same job)."""
     try:
-        stored = TrainJob.model_validate_json((iter_dir / JOB).read_text())
+        stored = TrainJob.model_validate_json(sandbox.read_text(iter_dir / JOB))
     except OSError:
         return None
     except ValueError as e:
@@ -74,7 +74,7 @@ def _finished(job: TrainJob, iter_dir: Path) -> TrainResult | None:
     if not (iter_dir / JOB).exists() or _job_difference(job, iter_dir) is not None:
         return None
     try:
-        result = TrainResult.model_validate_json((iter_dir / TRAIN_RESULT).read_text())
+        result = TrainResult.model_validate_json(sandbox.read_text(iter_dir / TRAIN_RESULT))
     except (OSError, ValueError):
         return None
     return result if result.stop_reason != "crash" else None
@@ -105,7 +105,11 @@ def _refuse_other_job(job: TrainJob, iter_dir: Path) -> None:
 def follow_progress(path: Path, offset: int, on_progress: ProgressFn | None) -> int:
     if not path.exists():
         return offset
-    with open(path) as f:
+    try:
+        f = sandbox.open_read(path)
+    except OSError:  # not a regular file (the worker's folder is writable by generated code)
+        return offset
+    with f:
         f.seek(offset)
         for line in f:
             if not line.endswith("\n"):
@@ -137,7 +141,7 @@ def run_training(
     ``flock``'s, so the kernel releases it when its holder dies (kill -9 included).
     """
     iter_dir.mkdir(parents=True, exist_ok=True)
-    with open(iter_dir / TRAIN_LOCK, "a") as lock:
+    with sandbox.open_append(iter_dir / TRAIN_LOCK) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _train(job, iter_dir, on_progress, timeout, eval_episodes)
 
@@ -175,16 +179,16 @@ def _train(
         if timed_out or signal_no is None:
             break
         # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
-        with open(log, "a") as f:
+        with sandbox.open_append(log) as f:
             f.write(
                 f"\nagent2: training worker killed by signal {signal_no}; restart "
-                f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n"
+                f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n".encode()
             )
     result_file = iter_dir / TRAIN_RESULT
     if proc.returncode == 0 and result_file.exists():
         try:
-            return TrainResult.model_validate_json(result_file.read_text())
-        except ValueError as e:
+            return TrainResult.model_validate_json(sandbox.read_text(result_file))
+        except (OSError, ValueError) as e:
             return TrainResult.crashed(
                 str(iter_dir),
                 f"unreadable {TRAIN_RESULT}: {str(e).splitlines()[0]}",
@@ -208,8 +212,12 @@ def _train(
 
 def _events(progress: Path) -> list[dict]:
     events = []
-    if progress.exists():
-        for line in progress.read_text().splitlines():
+    try:
+        text = sandbox.read_text(progress) if progress.exists() else ""
+    except OSError:
+        text = ""
+    if text:
+        for line in text.splitlines():
             try:
                 events.append(json.loads(line))
             except json.JSONDecodeError:
@@ -227,13 +235,13 @@ def steps_consumed(iter_dir: Path) -> int:
     A session that was killed collected steps past its last checkpoint that the next session
     collects again; those count here, not in the trainer's own counter.
     """
-    sessions: dict[int, tuple[int, int]] = {}
+    sessions: dict[object, tuple[int, int]] = {}
     for e in _events(iter_dir / PROGRESS):
-        pid, step = e.get("pid"), int(e.get("env_step", 0))
-        if pid is None:
+        sid, step = e.get("session", e.get("pid")), int(e.get("env_step", 0))  # older files: by pid
+        if sid is None:
             continue
-        lo, hi = sessions.get(pid, (step, step))
-        sessions[pid] = (min(lo, step), max(hi, step))
+        lo, hi = sessions.get(sid, (step, step))
+        sessions[sid] = (min(lo, step), max(hi, step))
     return sum(hi - lo for lo, hi in sessions.values())
 
 
@@ -246,7 +254,10 @@ def run_evaluation(iter_dir: Path, episodes: int, confirm: bool = False) -> Eval
     mode, name = ("confirm", CONFIRM_RESULT) if confirm else ("evaluate", EVAL_RESULT)
     done, best = iter_dir / name, iter_dir / BEST_POLICY
     if done.exists() and best.exists() and done.stat().st_mtime >= best.stat().st_mtime:
-        result = EvalResult.model_validate_json(done.read_text())
+        try:
+            result = EvalResult.model_validate_json(sandbox.read_text(done))
+        except (OSError, ValueError):
+            result = EvalResult.failed("unreadable")
         if result.episodes >= episodes and result.error is None:
             return finite_or_failed(result)
     log = iter_dir / ("confirm.log" if confirm else "eval.log")
@@ -256,7 +267,10 @@ def run_evaluation(iter_dir: Path, episodes: int, confirm: bool = False) -> Eval
         if code == -9 or sandbox.killing_signal(code) is None:  # done, failed, or timed out (-9)
             break
     if code == 0 and done.exists():
-        return finite_or_failed(EvalResult.model_validate_json(done.read_text()))
+        try:
+            return finite_or_failed(EvalResult.model_validate_json(sandbox.read_text(done)))
+        except (OSError, ValueError) as e:
+            return EvalResult.failed(f"unreadable {name}: {str(e).splitlines()[0]}")
     return EvalResult.failed(f"evaluation failed (exit code {code}):\n{sandbox.log_tail(log)}")
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from conftest import ROOT, agent2, cli_args
 
 
-def _sessions(folder: Path) -> set[int]:
-    """Pids of the worker sessions that trained in ``folder`` (one per start or restart)."""
+def _sessions(folder: Path) -> set[str]:
+    """The worker sessions that trained in ``folder`` (one per start or restart)."""
     lines = (folder / "progress.jsonl").read_text().splitlines() if (folder / "progress.jsonl").exists() else []
-    return {json.loads(x)["pid"] for x in lines if '"start"' in x}
+    return {json.loads(x)["session"] for x in lines if '"start"' in x}
 
 
 def test_a_kill_during_the_fan_out_resumes_without_rerunning_finished_candidates(runs_dir):

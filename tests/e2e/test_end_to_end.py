@@ -58,8 +58,9 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir,
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(1.0)  # the worker follows its parent (PR_SET_PDEATHSIG)
-    pids = {json.loads(x)["pid"] for x in progress.read_text().splitlines()}
-    assert not any(_alive(p) for p in pids), "training worker outlived its parent"
+    from faults import _workers  # by their command line: a worker's own pid is its sandbox's
+
+    assert not any(_alive(p) for p in _workers(runs_dir)), "training worker outlived its parent"
     assert not (runs_dir / "kr" / "result.json").exists()
 
     resumed = agent2("resume", "kr", "--runs-dir", str(runs_dir), timeout=400)

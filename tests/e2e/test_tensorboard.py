@@ -31,7 +31,11 @@ def test_a_worker_killed_and_restarted_writes_each_step_once(tmp_path):
     def kill_once(event: dict) -> None:  # kill -9 the worker after its second checkpoint
         if event.get("kind") == "checkpoint" and event["env_step"] >= 2048 and not killed:
             killed.append(event["env_step"])
-            os.kill(event["pid"], signal.SIGKILL)
+            from faults import _workers  # the worker's host pid (its own is its sandbox's)
+
+            for pid, folder in _workers(tmp_path).items():
+                if folder == it:
+                    os.kill(pid, signal.SIGKILL)
 
     result = run_training(
         TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, target=None), it, on_progress=kill_once

@@ -28,6 +28,19 @@ def main() -> None:
             outcome = "written"
         except OSError as e:
             outcome = f"refused: {e}"
+    elif attempt == "environ":  # another process's environment, through /proc
+        seen = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    seen.append(arg.encode() in f.read())
+            except OSError:
+                continue
+        outcome = f"seen in {sum(seen)} of {len(seen)}"
+    elif attempt == "link-log":  # leave a link where the parent writes this process's log next time
+        os.remove("worker.log")
+        os.symlink(arg, "worker.log")
+        outcome = "linked"
     elif attempt == "memory":
         try:
             block = bytearray(int(arg))

@@ -45,6 +45,42 @@ def test_the_key_is_not_in_the_environment(tmp_path, monkeypatch):
 
 
 @needs_bwrap
+def test_no_other_process_environment_through_proc(tmp_path):
+    """The sandbox's own environment is scrubbed, but without its own PID namespace /proc showed the
+    parent's, key included. (/proc shows the environment a process started with: the parent here is a
+    process started with the key.)"""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    parent = (
+        "import sys; from pathlib import Path; from tools import sandbox; "
+        "f = Path(sys.argv[1]); f.mkdir(); "
+        "sys.exit(sandbox.run('tests.envfiles.escape', ['environ', str(f / 'out'), 'sk-proc-do-not-leak'], "
+        "f / 'worker.log', timeout=60))"
+    )
+    env = {**os.environ, "OPENAI_API_KEY": "sk-proc-do-not-leak"}
+    done = subprocess.run([sys.executable, "-c", parent, str(tmp_path / "run")], cwd=ROOT, env=env, timeout=120)
+    seen = (tmp_path / "run" / "out").read_text()
+    assert done.returncode == 0 and seen.startswith("seen in 0 of "), seen
+
+
+@needs_bwrap
+def test_a_link_left_in_its_folder_is_never_written_through(tmp_path):
+    """Generated code replaced its log with a link to a file outside its folder; the parent, opening
+    the log for the next process, appended to that file (to ~/.bashrc: code run outside the sandbox)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    code, seen = attempt(tmp_path, "link-log", str(victim))
+    assert code == 0 and seen == "linked" and (tmp_path / "run" / "worker.log").is_symlink()
+    code, _ = attempt(tmp_path, "secret")  # the next process: the parent opens its log again
+    assert code == 0 and victim.read_text() == "untouched\n"
+    assert not (tmp_path / "run" / "worker.log").is_symlink()
+
+
+@needs_bwrap
 def test_no_network_not_even_the_hosts_loopback(tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
