@@ -274,7 +274,9 @@ class TrainWorker:
             raise DivergenceError(
                 f"non-finite test return {mean} at env step {steps}: the env's own reward is not finite there"
             )
-        if self.curve and self.curve[-1].env_step == steps:
+        # a test at the step of the last one repeats it: a resumed trainer tests its checkpoint again
+        repeat = bool(self.curve) and self.curve[-1].env_step == steps
+        if repeat:
             self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
         else:
             self.curve.append(CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall()))
@@ -283,7 +285,7 @@ class TrainWorker:
             self.since_best = 0
             self.save_best(steps)
         else:
-            self.since_best += 1
+            self.since_best += 0 if repeat else 1  # each resume counted one more test toward a plateau
             if mean == self.best_score:  # a tie (win rates often tie, at 0 too): keep the more trained policy
                 self.save_best(steps)
         half_spent = steps >= 0.5 * self.cfg.budget_steps
@@ -446,6 +448,12 @@ class TrainWorker:
             self.algorithm.policy.set_eps_training(c["eps"])
         self.pre_steps = c.get("pre_steps", 0)
         self.best_score = c.get("best_score", -math.inf)
+        # the best policy is saved at its test, its checkpoint only later (or skipped for cost): a kill
+        # in between left a better best_policy.pt than the checkpoint's score, which a weaker test
+        # would then overwrite
+        best = load_checkpoint(self.dir / BEST_POLICY) if (self.dir / BEST_POLICY).exists() else None
+        if best is not None and best.get("score") is not None and best["score"] > self.best_score:
+            self.best_score = float(best["score"])
         self.since_best = c.get("since_best", 0)
         self.train_returns.extend((int(step), float(m)) for step, m in c.get("train_returns", []))
         self.curve = [CurvePoint(**p) for p in c.get("curve", [])]

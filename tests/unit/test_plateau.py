@@ -61,3 +61,29 @@ def test_a_test_that_ties_the_best_keeps_the_later_policy(tmp_path):
     worker.on_test(31_000, worker.best_score - 0.1, 0.0)  # below it
     assert saved == [30_000]
     assert worker.since_best == PLATEAU_TESTS + 2  # a tie is no progress for the plateau rule
+
+
+def test_a_resumed_trainers_repeat_of_its_last_test_is_not_one_more_test_toward_a_plateau(tmp_path):
+    """Tianshou tests once when a trainer starts: a resumed one repeats its checkpoint's last test.
+    Each resume counted it as one more test without progress, so a resumed run reached its plateau
+    stop sooner."""
+    worker = stalled_worker(tmp_path, [0.2] * 8)
+    since, points = worker.since_best, len(worker.curve)
+    worker.on_test(10_000 + 1000 * (PLATEAU_TESTS - 1), 0.0, 0.0)  # the same step as the last test
+    assert worker.since_best == since and len(worker.curve) == points
+
+
+def test_a_resume_keeps_the_score_of_a_best_policy_saved_after_its_checkpoint(tmp_path):
+    """The best policy is saved at its test, the checkpoint later (or skipped for its cost): restored
+    from the checkpoint alone, a weaker test then overwrote the better policy."""
+    from tools.checkpoint_io import save_atomic
+    from tools.run_files import BEST_POLICY
+
+    worker = stalled_worker(tmp_path, [0.2] * 8)
+    worker.build()
+    worker.save_checkpoint(1, 22_000, 10)  # best score 1.0 in the checkpoint
+    save_atomic({**worker.policy_state(), "score": 5.0, "env_step": 23_000}, tmp_path / BEST_POLICY)
+    resumed = TrainWorker(tmp_path)
+    resumed.build()
+    resumed.restore()
+    assert resumed.best_score == 5.0
