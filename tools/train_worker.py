@@ -100,11 +100,17 @@ def _extra_optimizers(algorithm: Algorithm) -> list[torch.optim.Optimizer]:
     return [m._optim for m in algorithm.modules() if isinstance(m, AutoAlpha)]
 
 
+UPDATE_COUNTERS = ("_iter", "_cnt")
+"""Update counters Tianshou's algorithms keep outside their ``state_dict``: DQN's (its target network
+syncs every ``target_update_freq`` updates) and TD3's (its actor updates every ``update_actor_freq``)."""
+
+
 def algorithm_state(algorithm: Algorithm) -> dict[str, Any]:
     return {
         "algorithm": algorithm.state_dict(),
         "lr_schedulers": [s.state_dict() for s in algorithm.lr_schedulers],
         "extra_optimizers": [o.state_dict() for o in _extra_optimizers(algorithm)],
+        "counters": {k: getattr(algorithm, k) for k in UPDATE_COUNTERS if isinstance(getattr(algorithm, k, None), int)},
     }
 
 
@@ -114,6 +120,8 @@ def load_algorithm_state(algorithm: Algorithm, state: dict[str, Any]) -> None:
         sched.load_state_dict(s)
     for opt, s in zip(_extra_optimizers(algorithm), state.get("extra_optimizers", []), strict=False):
         opt.load_state_dict(s)
+    for key, value in state.get("counters", {}).items():  # a resumed DQN synced its target at once
+        setattr(algorithm, key, value)
 
 
 class RunLogger(BaseLogger):
