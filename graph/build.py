@@ -12,7 +12,9 @@ training and evaluating on the run's executor, and ``pick_candidate`` ranks them
 metric and hands the winner to the critic (see ``nodes/candidates.py``).
 
 The review nodes pass straight through unless the run asked for human review. ``confirm`` evaluates
-the chosen policy again on fresh seeds when it was chosen among several (``nodes/confirm.py``).
+the chosen policy again on fresh seeds when it was chosen among several (``nodes/confirm.py``); when
+that misses the target while budget and iterations remain, the loop goes on instead of exporting
+(``route_after_confirm``), and that policy's first figure no longer counts as meeting the target.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from nodes.review import after_algorithm_review, after_mdp_review, review_algori
 from nodes.select_algorithm import select_algorithm
 from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.train import train
-from tools.run_rules import best_record, budget_left_for_iteration, record_met
+from tools.run_rules import best_record, budget_left_for_iteration, record_met, target_met
 
 DESCRIPTION = (
     "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
@@ -45,23 +47,52 @@ DESCRIPTION = (
 )
 
 Route = Literal["design_mdp", "select_algorithm", "confirm"]
+AfterConfirm = Literal["design_mdp", "select_algorithm", "export"]
+
+
+def _confirmed_short(state: GeneratorState) -> bool:
+    """Whether the current best policy was evaluated again on fresh seeds and missed the target there:
+    its first evaluation, the best of several, was the winner's-curse figure."""
+    best, conf = best_record(state.get("history", [])), state.get("confirmation")
+    return (
+        best is not None
+        and conf is not None
+        and conf.mean is not None
+        and state.get("confirmed_iteration") == best.iteration
+        and not target_met(conf.mean, conf.std, conf.episodes, state["spec"].target)
+    )
+
+
+def _room_left(state: GeneratorState) -> bool:
+    task = state["spec"]
+    return budget_left_for_iteration(task.budget_steps - state.get("steps_used", 0)) and (
+        state.get("iteration", 1) <= task.max_iterations
+    )
 
 
 def route_after_critic(state: GeneratorState) -> Route:
-    """Loop back while the target is unmet and budget and iterations remain; else confirm and export."""
+    """Loop back while the target is unmet and budget and iterations remain; else confirm and export.
+    A best policy whose confirmation missed the target does not count as meeting it."""
     task = state["spec"]
-    if record_met(best_record(state.get("history", [])), task.target):
+    short = _confirmed_short(state)
+    if record_met(best_record(state.get("history", [])), task.target) and not short:
         return "confirm"
-    if not budget_left_for_iteration(task.budget_steps - state.get("steps_used", 0)):
-        return "confirm"
-    if state.get("iteration", 1) > task.max_iterations:
+    if not _room_left(state):
         return "confirm"
     verdict = state["critique"].verdict
     if verdict == "revise_mdp":
         return "design_mdp"
-    if verdict == "revise_algo":
+    if verdict == "revise_algo" or (verdict == "done" and short):  # "done" read the biased figure
         return "select_algorithm"
     return "confirm"
+
+
+def route_after_confirm(state: GeneratorState) -> AfterConfirm:
+    """Export, unless the chosen policy missed the target on fresh seeds while budget and iterations
+    remain: then the loop goes on (the critic's verdict said "done" on the biased figure)."""
+    if not _confirmed_short(state) or not _room_left(state) or state["critique"].verdict == "give_up":
+        return "export"
+    return "design_mdp" if state["critique"].verdict == "revise_mdp" else "select_algorithm"
 
 
 def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
@@ -99,7 +130,7 @@ def build_graph(checkpointer: Checkpointer = None, on_server: bool = False):
     builder.add_edge("train", "evaluate")
     builder.add_edge("evaluate", "critic")
     builder.add_conditional_edges("critic", io(route_after_critic))
-    builder.add_edge("confirm", "export")
+    builder.add_conditional_edges("confirm", io(route_after_confirm))
     builder.add_edge("export", END)
     graph = builder.compile(checkpointer=checkpointer, name="agent2-generator")
     graph.description = DESCRIPTION

@@ -26,7 +26,9 @@ def confirm(state: GeneratorState, config: RunnableConfig) -> dict:
     history = state.get("history", [])
     best = best_record(history)
     if best is None or not needs_confirmation(history):
-        return {"confirmation": None}
+        return {"confirmation": None, "confirmed_iteration": None}
+    if state.get("confirmed_iteration") == best.iteration and state.get("confirmation") is not None:
+        return {}  # this policy was confirmed already (the loop went on after it missed): same seeds, same figure
     episodes = confirmation_episodes(best, state["spec"].eval_episodes)
     result = run_evaluation(Path(best.iter_dir), episodes, confirm=True)
     announce(
@@ -38,4 +40,4 @@ def confirm(state: GeneratorState, config: RunnableConfig) -> dict:
         f"{best.eval_mean:.2f}, on fresh seeds: {result.mean:.2f} ± {result.std or 0:.2f} over {result.episodes} episodes",
         mean=result.mean,
     )
-    return {"confirmation": result, "wall_seconds": time.perf_counter() - t0}
+    return {"confirmation": result, "confirmed_iteration": best.iteration, "wall_seconds": time.perf_counter() - t0}

@@ -157,6 +157,9 @@ class GeneratorState(TypedDict, total=False):
     confirmation: EvalResult | None
     """The chosen policy's second evaluation, on fresh seeds (``nodes/confirm.py``); None when it was
     chosen from one evaluation."""
+    confirmed_iteration: int | None
+    """The iteration whose policy ``confirmation`` evaluated (a confirmation that missed the target with
+    budget left sends the loop on; a later, better iteration is confirmed in its turn)."""
     iteration: int
     steps_used: int
     history: Annotated[list[IterationRecord], operator.add]

@@ -3,10 +3,10 @@
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graph.build import build_graph, route_after_critic
+from graph.build import build_graph, route_after_confirm, route_after_critic
 from graph.runner import serializer
 from nodes.state import RunSettings
-from tools.schemas import AlgoConfig, Critique, IterationRecord, MDPChanges, TaskSpec
+from tools.schemas import AlgoConfig, Critique, EvalResult, IterationRecord, MDPChanges, TaskSpec
 
 
 def record(i: int, score: float | None) -> IterationRecord:
@@ -145,3 +145,38 @@ def test_the_bars_open_on_a_branch_first_event_and_close_on_its_done():
         assert bars.display.tasks[0].completed == 200 and bar.score == "test 3.5 (best 3.5)"
         bars({**head, "kind": "done"})
         assert not bars.bars and bars.display.tasks[0].stop_time is not None  # its line stays, stopped
+
+
+def _confirmed(mean: float, episodes: int = 40, **kwargs) -> dict:
+    """A run whose best iteration (1: 480, chosen among several) was evaluated again on fresh seeds."""
+    st = state(scores=(480.0, 100.0), **kwargs)
+    st["confirmation"] = EvalResult(mean=mean, std=1.0, episodes=episodes, returns=[mean] * episodes, mean_length=1.0)
+    st["confirmed_iteration"] = 1
+    return st
+
+
+@pytest.mark.parametrize(
+    "kwargs,after_confirm,after_critic",
+    [
+        ({"mean": 480.0}, "export", "confirm"),  # confirmed: done
+        ({"mean": 400.0}, "select_algorithm", "select_algorithm"),  # missed on fresh seeds, budget left
+        ({"mean": 400.0, "verdict": "done"}, "select_algorithm", "select_algorithm"),  # "done" read the biased figure
+        ({"mean": 400.0, "verdict": "revise_mdp"}, "design_mdp", "design_mdp"),
+        ({"mean": 400.0, "used": 98_000}, "export", "confirm"),  # missed, but no budget left
+        ({"mean": 400.0, "verdict": "give_up"}, "export", "confirm"),
+    ],
+)
+def test_a_confirmation_that_misses_the_target_sends_the_loop_on_while_budget_remains(
+    kwargs, after_confirm, after_critic
+):
+    """The router used to stop on the best of several evaluations (the winner's-curse figure) and export
+    even when that policy then missed the target on fresh seeds with budget and iterations left."""
+    st = _confirmed(**kwargs)
+    assert route_after_confirm(st) == after_confirm
+    assert route_after_critic(st) == after_critic
+
+
+def test_a_confirmation_of_an_earlier_best_does_not_hold_back_a_new_one():
+    st = _confirmed(400.0)
+    st["confirmed_iteration"] = 2  # the confirmation was of another iteration: the new best gets its own
+    assert route_after_critic(st) == "confirm"
