@@ -52,11 +52,15 @@ def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:
     """Load ``path``, or (``fallback``) its ``.prev`` copy when ``path`` is missing or unreadable; None if
     none loads. A check of the file itself passes ``fallback=False``: a torn file is then reported torn."""
     path = Path(path)
+    other_code: list[str] = []
     for candidate in (path, path.with_name(path.name + ".prev")) if fallback else (path,):
         if not candidate.exists():
             continue
         try:
             state = torch.load(candidate, map_location="cpu", weights_only=False)
+        except (AttributeError, ImportError) as e:  # whole, but its pickled classes are not this code's
+            other_code.append(f"{candidate.name}: {type(e).__name__}: {e}")
+            continue
         except Exception as e:
             print(
                 f"agent2: checkpoint {candidate} is unreadable ({type(e).__name__})"
@@ -67,4 +71,13 @@ def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:
         if candidate != path:
             print(f"agent2: resuming from the previous checkpoint {candidate}", file=sys.stderr)
         return state
+    if other_code:  # never silently train from zero over hours of training another code wrote
+        raise CheckpointOfOtherCodeError(
+            f"{str(path)!r} was written by other code ({'; '.join(other_code)}); "
+            "resume with --restart-iteration to train this iteration again from the start"
+        )
     return None
+
+
+class CheckpointOfOtherCodeError(RuntimeError):
+    """A checkpoint that is whole but whose pickled classes this code no longer has."""

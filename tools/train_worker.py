@@ -46,7 +46,7 @@ from envs.mdp_wrapper import REWARD_LOGS, make_mdp_env, merged_reward_totals
 from tools import devices
 from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer, EpisodeStatsBuffer, stats_buffer
-from tools.checkpoint_io import load_checkpoint, save_atomic, write_text_atomic
+from tools.checkpoint_io import CheckpointOfOtherCodeError, load_checkpoint, save_atomic, write_text_atomic
 from tools.collector import EpisodeLengthCollector
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
@@ -440,7 +440,10 @@ class TrainWorker:
         """Continue from this folder's checkpoint, or warm-start from another iteration's."""
         c = self.restored
         if c is None and self.cfg.warm_start_from:
-            warm = load_checkpoint(Path(self.cfg.warm_start_from) / CHECKPOINT)
+            try:
+                warm = load_checkpoint(Path(self.cfg.warm_start_from) / CHECKPOINT)
+            except CheckpointOfOtherCodeError:
+                warm = None  # a warm start is a head start only: train from scratch
             if warm is not None:
                 try:
                     self.algorithm.load_state_dict(warm["algorithm"])
@@ -459,7 +462,10 @@ class TrainWorker:
         # the best policy is saved at its test, its checkpoint only later (or skipped for cost): a kill
         # in between left a better best_policy.pt than the checkpoint's score, which a weaker test
         # would then overwrite
-        best = load_checkpoint(self.dir / BEST_POLICY) if (self.dir / BEST_POLICY).exists() else None
+        try:
+            best = load_checkpoint(self.dir / BEST_POLICY) if (self.dir / BEST_POLICY).exists() else None
+        except CheckpointOfOtherCodeError:
+            best = None
         if best is not None and best.get("score") is not None and best["score"] > self.best_score:
             self.best_score = float(best["score"])
         self.since_best = c.get("since_best", 0)

@@ -42,3 +42,25 @@ def test_slow_checkpoints_are_spaced_out_and_the_last_one_is_always_written(monk
     assert written[-1] == 7 and worker.pending_save == (8, 800, 8)
     worker.flush_checkpoint()
     assert written[-1] == 8 and worker.pending_save is None
+
+
+class Renamed:  # a class a checkpoint pickled, which later code no longer has
+    pass
+
+
+def test_a_checkpoint_of_other_code_asks_for_a_restart_instead_of_training_from_zero(tmp_path, monkeypatch):
+    """A whole checkpoint whose pickled classes no longer load was taken for a torn one: with its
+    ``.prev`` alike, the worker silently trained from zero over hours of training."""
+    import sys
+
+    import pytest
+
+    from tools.checkpoint_io import CheckpointOfOtherCodeError
+
+    path = tmp_path / "checkpoint.pt"
+    save_atomic({"thing": Renamed()}, path)
+    save_atomic({"thing": Renamed()}, path)  # the second write keeps the first as .prev
+    assert (tmp_path / "checkpoint.pt.prev").exists()
+    monkeypatch.delattr(sys.modules[__name__], "Renamed")
+    with pytest.raises(CheckpointOfOtherCodeError, match="--restart-iteration"):
+        load_checkpoint(path)
