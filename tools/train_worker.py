@@ -356,6 +356,7 @@ class TrainWorker:
             "timing": self._timing_total(),
             "eps": getattr(self.algorithm.policy, "eps_training", None),
             "reward_terms": self.reward_totals(),
+            "visit_counts": dict(counts.n) if (counts := getattr(self.train_envs, "visit_counts", None)) else None,
         }
         if not self.cfg.on_policy:
             state["buffer"] = self.buffer
@@ -425,7 +426,11 @@ class TrainWorker:
             self.buffer = CheckedVectorReplayBuffer(cfg.buffer_size, slots)
 
     def _load_env_state(self, state: dict[str, Any]) -> None:
-        """Observation statistics and (off-policy) the replay buffer from a checkpoint."""
+        """Observation statistics, the novelty bonus's visit counts and (off-policy) the replay buffer
+        from a checkpoint."""
+        counts = getattr(self.train_envs, "visit_counts", None)
+        if counts is not None and state.get("visit_counts"):  # else every state earned the full bonus again
+            counts.n.update(state["visit_counts"])
         if self.job.mdp.normalize_obs and state.get("obs_rms") is not None:
             self.train_envs.set_obs_rms(state["obs_rms"])
             self.test_envs.set_obs_rms(state["obs_rms"])

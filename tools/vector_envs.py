@@ -32,6 +32,7 @@ def make_vector_env(
     if (why := unsupported_design(env_ref, mdp)) is not None:
         raise ValueError(why)
     venv: BaseVectorEnv
+    counts: VisitCounts | None = None
     if is_multi_agent(env_ref):
         venv = make_slot_vector_env(
             lambda: make_parallel_env(env_ref),
@@ -58,6 +59,8 @@ def make_vector_env(
         venv = VectorEnvNormObs(venv, update_obs_rms=update_obs_rms)
         if obs_rms is not None:
             venv.set_obs_rms(obs_rms)
+    if counts is not None:
+        venv.visit_counts = counts  # type: ignore[attr-defined]  # checkpointed with the worker's state
     return venv
 
 

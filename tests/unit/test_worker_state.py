@@ -23,3 +23,24 @@ def test_update_counters_survive_a_checkpoint(algorithm, space, counter):
     resumed = build_algorithm(cfg, 3, space)
     load_algorithm_state(resumed, algorithm_state(trained))
     assert getattr(resumed, counter) == 123
+
+
+def test_the_novelty_bonus_visit_counts_survive_a_checkpoint(tmp_path):
+    """The count-based bonus decays with each visit; restored without its counts, every state earned
+    the full bonus again after a resume while the buffer held the decayed ones."""
+    from nodes.design_mdp import original_mdp
+    from tools.run_files import JOB
+    from tools.schemas import TrainJob
+    from tools.train_worker import TrainWorker
+
+    algo = AlgoConfig(algorithm="PPO", hidden_sizes=[8], budget_steps=2000, novelty_bonus=0.1)
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, seed=0, target=None)
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    worker.build()
+    worker.train_envs.visit_counts.n.update({b"state": 7})
+    worker.save_checkpoint(1, 100, 10)
+    resumed = TrainWorker(tmp_path)
+    resumed.build()
+    resumed.restore()
+    assert resumed.train_envs.visit_counts.n == {b"state": 7}
