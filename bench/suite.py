@@ -360,7 +360,9 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
 
 
 def _gain(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b == 0:
+    """(a − b) / |b| in percent; "—" where |b| is too close to 0 for a ratio to mean anything (a
+    baseline that scored −0.00 on MountainCar gave +26 trillion %)."""
+    if a is None or b is None or abs(b) < 1e-3 * max(1.0, abs(a)):
         return "—"
     return f"{100 * (a - b) / abs(b):+.0f} %"
 

@@ -256,3 +256,8 @@ def test_a_job_another_suite_is_running_in_the_same_folder_is_left_to_it(tmp_pat
         except suite.Busy as e:
             assert "another suite is running it" in str(e)
     assert suite.measure(*job, runs) == {"score": 1.0}  # released: measured
+
+
+def test_a_gain_over_a_score_of_zero_is_not_a_number_of_trillions():
+    assert suite._gain(95.0, -1e-11) == "—" and suite._gain(95.0, 0.0) == "—"
+    assert suite._gain(230.7, 195.6) == "+18 %" and suite._gain(-148.1, -138.0) == "-7 %"
