@@ -15,6 +15,7 @@ It executes generated MDP code, so the parent starts it with a scrubbed environm
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -450,10 +451,14 @@ class TrainWorker:
             except CheckpointOfOtherCodeError:
                 warm = None  # a warm start is a head start only: train from scratch
             if warm is not None:
+                fresh = copy.deepcopy(self.algorithm.state_dict())
                 try:
                     self.algorithm.load_state_dict(warm["algorithm"])
                 except (RuntimeError, ValueError, KeyError):
-                    return  # another network shape: train from scratch rather than crash
+                    # another network shape: train from scratch rather than crash. Tianshou loads the
+                    # optimisers before the weights, so theirs (the other shape's) are undone too
+                    self.algorithm.load_state_dict(fresh)
+                    return
                 self._load_env_state(warm)
             return
         if c is None:

@@ -44,3 +44,32 @@ def test_the_novelty_bonus_visit_counts_survive_a_checkpoint(tmp_path):
     resumed.build()
     resumed.restore()
     assert resumed.train_envs.visit_counts.n == {b"state": 7}
+
+
+def test_a_warm_start_of_another_shape_trains_from_scratch_with_fresh_optimisers(tmp_path):
+    """Tianshou loads the optimisers before the weights: a warm start whose weights did not fit kept
+    the other network's Adam state, and the first update failed on its shapes."""
+    import torch
+
+    from nodes.design_mdp import original_mdp
+    from tools.run_files import JOB
+    from tools.schemas import TrainJob
+    from tools.train_worker import TrainWorker
+
+    def worker(folder, **fields) -> TrainWorker:
+        folder.mkdir()
+        algo = AlgoConfig(algorithm="PPO", budget_steps=2000, **fields)
+        (folder / JOB).write_text(TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo).model_dump_json())
+        w = TrainWorker(folder)
+        w.build()
+        return w
+
+    old = worker(tmp_path / "old", hidden_sizes=[8])
+    for p in old.algorithm.parameters():
+        p.grad = torch.zeros_like(p)
+    for opt in old.algorithm._optimizers:
+        opt._optim.step()  # Adam now holds state shaped like [8]
+    old.save_checkpoint(1, 100, 1)
+    new = worker(tmp_path / "new", hidden_sizes=[16], warm_start_from=str(tmp_path / "old"))
+    new.restore()
+    assert all(not opt._optim.state_dict()["state"] for opt in new.algorithm._optimizers)
