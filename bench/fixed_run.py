@@ -72,6 +72,11 @@ def main() -> None:
     ap.add_argument(
         "--history", type=int, default=1, help="the MDP's observation history: the last H observations (memory)"
     )
+    ap.add_argument(
+        "--normalize-obs",
+        action="store_true",
+        help="--preset expert: running mean/std observation normalisation (the zoo preset sets its own)",
+    )
     ap.add_argument("--budget-steps", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-episodes", type=int, default=20)
@@ -89,7 +94,7 @@ def main() -> None:
     if args.preset == "zoo":
         cfg, normalize = zoo_config(args.env, args.budget_steps)
     else:
-        cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), False
+        cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), args.normalize_obs
     mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
         update={
             "normalize_obs": normalize,
@@ -112,6 +117,7 @@ def main() -> None:
         "contender": args.preset,
         "algo": cfg.model_dump(exclude={"rationale"}),
         "history": args.history,
+        "normalize_obs": normalize,
         "seed": args.seed,
         "budget_steps": args.budget_steps,
         "env_steps": train.env_steps,
