@@ -127,7 +127,10 @@ verdict: done (target met or nothing left to try), revise_mdp (the reward or obs
 the problem), revise_algo (the algorithm or its hyper-parameters are), give_up. For revise_algo, \
 put hyper-parameter changes in algo_changes (field name -> new value), a new algorithm in \
 next_algorithm, and set warm_start to continue from this iteration's weights. diagnosis: \
-no_progress or plateau when the test score is flat below the target. A flat result after a \
+no_progress or plateau when the test score is flat below the target; dead_units when training \
+stopped because the acting network's ReLU units died (its action no longer depends on the \
+observation; it cannot recover): change the representation (mdp_changes.normalize_obs, or \
+algo_changes layer_norm / activation "tanh") and start over, never warm_start. A flat result after a \
 hyper-parameter-only fix needs a structural change: exploration (ent_coef, eps_*, \
 exploration_noise, or novelty_bonus: a count bonus for states that repeat exactly), another \
 algorithm, the representation (mdp_changes.history: remember the last N observations; \

@@ -287,7 +287,8 @@ class CurvePoint(_Model):
     wall: float
 
 
-StopReason = Literal["target", "budget", "plateau", "divergence", "crash"]
+StopReason = Literal["target", "budget", "plateau", "divergence", "crash", "dead_units"]
+"""Why training ended; ``dead_units``: the acting network's ReLU units died (``tools.dead_units``)."""
 
 
 class RewardTermStats(_Model):
@@ -317,6 +318,8 @@ class TrainResult(_Model):
     """Peak resident memory of the (last) training worker process."""
     reward_terms: dict[str, RewardTermStats] = Field(default_factory=dict)
     """Statistics of each named reward term (when reward() returns a dict), for the critic."""
+    alive_share: float | None = None
+    """The acting network's smallest share of live ReLU units at the last test (None: not measured)."""
     device: str = "cpu"
     """Where the networks trained (``tools.devices``): cpu or cuda."""
     iter_dir: str
@@ -374,6 +377,7 @@ Diagnosis = Literal[
     "unstable",
     "diverged",
     "crashed",
+    "dead_units",
     "budget_spent",
     "screened",
     "other",

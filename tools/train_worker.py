@@ -49,6 +49,7 @@ from tools.algorithms import build_algorithm, trainer_params
 from tools.buffers import CheckedVectorReplayBuffer, EpisodeStatsBuffer, stats_buffer
 from tools.checkpoint_io import CheckpointOfOtherCodeError, load_checkpoint, save_atomic, write_text_atomic
 from tools.collector import EpisodeLengthCollector
+from tools.dead_units import is_dead, policy_alive_share
 from tools.her import FlatHERReplayBuffer, FlatHERVectorReplayBuffer, env_reward_fn
 from tools.run_files import BEST_POLICY, CHECKPOINT, CONFIRM_RESULT, EVAL_RESULT, JOB, PROGRESS, TRAIN_RESULT
 from tools.run_rules import (
@@ -245,6 +246,9 @@ class TrainWorker:
         self.job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
         self.cfg = self.job.algo
         self.restored: dict[str, Any] | None = load_checkpoint(iter_dir / CHECKPOINT)
+        self.algorithm: Algorithm | None = None
+        self.buffer: Any = None
+        """Both set by ``build``."""
         self.curve: list[CurvePoint] = []
         self.best_score = -math.inf
         self.prev_wall = 0.0
@@ -264,6 +268,8 @@ class TrainWorker:
         self.train_returns: deque[tuple[int, float]] = deque(maxlen=TRAIN_RETURNS_KEPT)
         """(joint env step, mean training return of the episodes a collect finished), for the plateau rule."""
         self.target_reached = False
+        self.alive_share: float | None = None
+        """The acting network's smallest share of live ReLU units at the last test (``tools.dead_units``)."""
         self.start = time.perf_counter()
 
     # -- progress -------------------------------------------------------------------------------
@@ -299,7 +305,10 @@ class TrainWorker:
                 self.save_best(steps)
         half_spent = steps >= 0.5 * self.cfg.budget_steps
         self.plateau = self.since_best >= PLATEAU_TESTS and half_spent and not self.training_still_rising()
-        self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score)
+        # single-agent only: a multi-agent actor reads its slot layout and masks from more than the obs
+        self.alive_share = policy_alive_share(self.algorithm, self.buffer) if self.agents == 1 else None
+        alive = {} if self.alive_share is None else {"alive": round(self.alive_share, 4)}
+        self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score, **alive)
 
     def on_train(self, steps: int, mean: float) -> None:
         self.train_returns.append((steps, mean))
@@ -501,7 +510,19 @@ class TrainWorker:
             if target_met(last.mean, last.std, self.cfg.test_episodes, target):
                 self.target_reached = True
                 return True
-        return self.plateau
+        return self.plateau or is_dead(self.alive_share)
+
+    def ending(self) -> str:
+        """Why training that raised nothing ended."""
+        if self.target_reached:
+            return "target"
+        if is_dead(self.alive_share):
+            return "dead_units"
+        if self.plateau:
+            return "plateau"
+        if self.curve and not math.isfinite(self.curve[-1].mean):
+            return "divergence"
+        return "budget"
 
     def run(self) -> TrainResult:
         self.build()
@@ -548,12 +569,7 @@ class TrainWorker:
         finally:
             logger.finalize()
         if error is None:
-            if self.target_reached:
-                stop_reason = "target"
-            elif self.plateau:
-                stop_reason = "plateau"
-            elif self.curve and not math.isfinite(self.curve[-1].mean):
-                stop_reason = "divergence"
+            stop_reason = self.ending()
         timing = self._timing_total()
         return TrainResult(
             env_steps=self.total_steps(info_env_step),
@@ -567,6 +583,7 @@ class TrainWorker:
             resumed_at_step=resumed_at,
             peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             reward_terms=reward_term_stats(self.reward_totals()),
+            alive_share=self.alive_share,
             error=error,
             device=self.device,
             iter_dir=str(self.dir),

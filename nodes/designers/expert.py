@@ -52,6 +52,21 @@ def _obs_scales(p: EnvProfile) -> np.ndarray:
     return np.where(std > 1e-6, std, fallback)
 
 
+def running_normalisation(mdp: MDPDesign) -> MDPDesign:
+    """``mdp`` with observations standardised by running statistics, clipped at ±10 (Tianshou's
+    ``VectorEnvNormObs``): after the policy's ReLU units died on inputs nearly the same in every state.
+    Not random play's fixed statistics: MetaDrive has lidar inputs random play barely moves (std 2e-4),
+    which those would blow up 5000-fold once the car drives."""
+    return mdp.model_copy(
+        update={
+            "normalize_obs": True,
+            "summary": f"{mdp.summary}, running obs normalisation",
+            "rationale": f"{mdp.rationale}; the policy's ReLU units died on the raw inputs: they are "
+            "standardised with running statistics",
+        }
+    )
+
+
 def needs_normalization(p: EnvProfile) -> bool:
     """Scales that differ by over 10x, or values far from unit size; never for observations the
     env already bounds to ranges of unit order (random play may just not move some of them)."""
@@ -132,6 +147,8 @@ class ExpertDesigner(Designer):
             shaping, normalize = ("none", standardised) if prev.shaping else ("none", not standardised)
             return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
+        if prev is not None and changes.normalize_obs and ctx.critique and ctx.critique.diagnosis == "dead_units":
+            return running_normalisation(prev)
         shaping = changes.shaping or (
             (prev.shaping or "none") if prev else ("potential" if p.sparse_reward and not hindsight(p) else "none")
         )
@@ -418,6 +435,8 @@ class ExpertDesigner(Designer):
                 changes=["learning rate x0.5", "gradient norm clipped at 0.5"],
                 algo_changes={"lr": algo.lr * 0.5, "max_grad_norm": 0.5},
             )
+        if train.stop_reason == "dead_units":
+            return self.revive(ctx)
         if train.stop_reason == "crash" or ev.mean is None:
             failure = ((train.error or ev.error or "unknown error").strip().splitlines() or [""])[-1]
             if ctx.history and ctx.history[-1].stop_reason == "crash":
@@ -525,6 +544,40 @@ class ExpertDesigner(Designer):
                 algo_changes={"lr": algo.lr * 0.7, "gamma": float(min(0.999, 1 - (1 - algo.gamma) * 0.7))},
             ),
         )
+
+    def revive(self, ctx: DesignContext) -> Critique:
+        """The acting network's ReLU units died (``tools.dead_units``): its weights are lost, so start
+        over with inputs it can learn from: standardised observations first (the measured cause:
+        every input positive and about the same in every state), then layer norm, then another
+        algorithm."""
+        p, algo, mdp, train = ctx.profile, ctx.algo, ctx.mdp, ctx.train
+        assert algo is not None and mdp is not None and train is not None
+        share = "?" if train.alive_share is None else f"{train.alive_share:.0%}"
+        reason = f"the policy network's ReLU units died ({share} of a layer alive): its action no longer depends on the state"
+        if not mdp.normalize_obs and not p.multi_agent and not hindsight(p):
+            return Critique(
+                verdict="revise_mdp",
+                diagnosis="dead_units",
+                reason=reason,
+                changes=["standardise the observations (running mean and std)"],
+                mdp_changes=MDPChanges(normalize_obs=True),
+            )
+        if not algo.layer_norm:
+            return Critique(
+                verdict="revise_algo",
+                diagnosis="dead_units",
+                reason=reason,
+                changes=["layer norm in every hidden layer"],
+                algo_changes={"layer_norm": True},
+            )
+        switch = self.alternative(algo.algorithm, p)
+        return Critique(
+            verdict="revise_algo",
+            diagnosis="dead_units",
+            reason=reason,
+            changes=[f"switch {algo.algorithm} -> {switch}"],
+            next_algorithm=switch,
+        )  # type: ignore[arg-type]
 
     @staticmethod
     def _stuck(curve: list[CurvePoint]) -> bool:

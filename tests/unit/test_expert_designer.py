@@ -133,3 +133,24 @@ def test_changes_from_a_critic_are_validated_one_by_one(cartpole):
     )
     nxt = EXPERT.select_algorithm(cartpole)  # SAC cannot take discrete actions: kept PPO
     assert nxt.algorithm == "PPO" and nxt.lr == 5e-4 and nxt.batch_size == 128 and nxt.gamma == first.gamma
+
+
+def test_critic_starts_over_with_standardised_observations_when_the_policy_died(mcc):
+    """MetaDrive's SAC actor lost every ReLU unit of its first layer on raw observations; standardised
+    ones kept them (tools.dead_units). Its weights are lost: no warm start."""
+    raw = EXPERT.build_mdp(mcc.profile, 90, "none", 1.0, False, 1)
+    sac = EXPERT.select_algorithm(mcc).model_copy(update={"algorithm": "SAC", "activation": "relu"})
+    c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=raw, algo=sac)
+    assert (c.verdict, c.diagnosis, c.mdp_changes.normalize_obs, c.warm_start) == (
+        "revise_mdp",
+        "dead_units",
+        True,
+        False,
+    )
+    mcc.critique = c
+    revived = EXPERT.design_mdp(mcc)  # running statistics: random play's would blow up inputs it never moved
+    assert revived.normalize_obs and revived.code == raw.code and "running obs normalisation" in revived.summary
+    c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=revived, algo=sac)
+    assert (c.verdict, c.algo_changes, c.warm_start) == ("revise_algo", {"layer_norm": True}, False)
+    c = _judge(mcc, [-30], -30, stop="dead_units", mdp=revived, algo=sac.model_copy(update={"layer_norm": True}))
+    assert (c.verdict, c.next_algorithm) == ("revise_algo", "TD3")
