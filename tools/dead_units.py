@@ -29,7 +29,8 @@ def acting_net(algorithm: Algorithm) -> torch.nn.Module | None:
 
 
 def alive_shares(net: torch.nn.Module, obs: np.ndarray | torch.Tensor) -> list[float]:
-    """For each ``nn.ReLU`` in ``net``: the share of its units above zero for at least one of ``obs``."""
+    """For each ``nn.ReLU`` in ``net``: the share of its units above zero for at least one of ``obs``
+    (the first dimension of every layer output is the state)."""
     outputs: list[torch.Tensor] = []
     hooks = [
         m.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach()))
@@ -42,7 +43,8 @@ def alive_shares(net: torch.nn.Module, obs: np.ndarray | torch.Tensor) -> list[f
     finally:
         for h in hooks:
             h.remove()
-    return [float((out.reshape(-1, out.shape[-1]) > 0).any(0).float().mean()) for out in outputs]
+    # a unit is one output element for a state: a neuron of a dense layer, a channel at one position of a conv
+    return [float((out.reshape(out.shape[0], -1) > 0).any(0).float().mean()) for out in outputs]
 
 
 def policy_alive_share(algorithm: Algorithm | None, buffer) -> float | None:

@@ -7,6 +7,7 @@ import json
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from tianshou.data import Batch
 
@@ -75,6 +76,13 @@ def test_alive_shares_counts_each_relu_layer_and_nothing_else():
         net[0].bias.copy_(torch.tensor([1.0, -1.0, 1.0, -1.0]))  # two units on for every state, two off
     assert alive_shares(net, torch.ones(5, 3)) == [0.5]
     assert policy_alive_share(None, None) is None  # nothing built yet
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.ReLU())
+    with torch.no_grad():
+        conv[0].weight.fill_(1.0)
+        conv[0].bias.copy_(torch.tensor([0.0, -10.0]))  # channel 1 off at every position
+    image = torch.zeros(3, 1, 2, 5)
+    image[0, 0, 0, 0] = 1.0  # one state lights channel 0 at one of its 10 positions
+    assert alive_shares(conv, image) == [pytest.approx(1 / 20)]  # a unit is a channel at a position, not a column
 
 
 def test_nothing_to_measure_without_relu_or_states():
