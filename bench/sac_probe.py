@@ -191,6 +191,7 @@ def main() -> None:
     )
     ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
+    torch.set_num_threads(1)  # beside training jobs: threads on a busy core make updates ~10x slower
     prov = provenance()
     job = TrainJob.model_validate_json((args.iter_dir / JOB).read_text())
     if job.algo.algorithm != "SAC" or job.mdp.history > 1 or job.mdp.images:
