@@ -129,8 +129,8 @@ put hyper-parameter changes in algo_changes (field name -> new value), a new alg
 next_algorithm, and set warm_start to continue from this iteration's weights. diagnosis: \
 no_progress or plateau when the test score is flat below the target; dead_units when training \
 stopped because the acting network's ReLU units died (its action no longer depends on the \
-observation; it cannot recover): change the representation (mdp_changes.normalize_obs, or \
-algo_changes layer_norm / activation "tanh") and start over, never warm_start. A flat result after a \
+observation; it cannot recover): standardise the observations (mdp_changes.normalize_obs) or \
+change the algorithm or its activation ("tanh") and start over, never warm_start. A flat result after a \
 hyper-parameter-only fix needs a structural change: exploration (ent_coef, eps_*, \
 exploration_noise, or novelty_bonus: a count bonus for states that repeat exactly), another \
 algorithm, the representation (mdp_changes.history: remember the last N observations; \

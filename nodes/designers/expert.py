@@ -548,8 +548,9 @@ class ExpertDesigner(Designer):
     def revive(self, ctx: DesignContext) -> Critique:
         """The acting network's ReLU units died (``tools.dead_units``): its weights are lost, so start
         over with inputs it can learn from: standardised observations first (the measured cause:
-        every input positive and about the same in every state), then layer norm, then another
-        algorithm."""
+        every input positive and about the same in every state), then another algorithm. Not layer
+        norm: on MetaDrive's stored states it kept the units alive but not the action's dependence
+        on the state (``bench/results/sac-probe-metadrive-136k-*.json``)."""
         p, algo, mdp, train = ctx.profile, ctx.algo, ctx.mdp, ctx.train
         assert algo is not None and mdp is not None and train is not None
         share = "?" if train.alive_share is None else f"{train.alive_share:.0%}"
@@ -561,14 +562,6 @@ class ExpertDesigner(Designer):
                 reason=reason,
                 changes=["standardise the observations (running mean and std)"],
                 mdp_changes=MDPChanges(normalize_obs=True),
-            )
-        if not algo.layer_norm:
-            return Critique(
-                verdict="revise_algo",
-                diagnosis="dead_units",
-                reason=reason,
-                changes=["layer norm in every hidden layer"],
-                algo_changes={"layer_norm": True},
             )
         switch = self.alternative(algo.algorithm, p)
         return Critique(

@@ -151,6 +151,4 @@ def test_critic_starts_over_with_standardised_observations_when_the_policy_died(
     revived = EXPERT.design_mdp(mcc)  # running statistics: random play's would blow up inputs it never moved
     assert revived.normalize_obs and revived.code == raw.code and "running obs normalisation" in revived.summary
     c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=revived, algo=sac)
-    assert (c.verdict, c.algo_changes, c.warm_start) == ("revise_algo", {"layer_norm": True}, False)
-    c = _judge(mcc, [-30], -30, stop="dead_units", mdp=revived, algo=sac.model_copy(update={"layer_norm": True}))
-    assert (c.verdict, c.next_algorithm) == ("revise_algo", "TD3")
+    assert (c.verdict, c.next_algorithm, c.warm_start) == ("revise_algo", "TD3", False)
