@@ -206,7 +206,8 @@ def main() -> None:
     result = {
         "iter_dir": str(args.iter_dir),
         "env": job.env,
-        "env_step": state.get("env_step"),
+        "env_step": state.get("env_step", 0) + state.get("pre_steps", 0),  # the trainer's steps + warm-up
+        "trainer_env_step": state.get("env_step"),
         "alpha": float(torch.as_tensor(log_alpha).exp()) if log_alpha is not None else job.algo.alpha,
         "buffer": buffer_stats(state["buffer"]) if state.get("buffer") is not None else None,
         "actor_alive_shares": alive_shares(algorithm.policy.actor, stored_obs(state["buffer"]))
