@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from tools.sandbox import write_text
+
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """Write to a temp file in the same folder, fsync, then ``os.replace`` over ``path``.
@@ -37,15 +39,8 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         raise
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a small text file so that readers see the old or the new content, never a torn one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+write_text_atomic = write_text
+"""Small text files (job.json, results): one atomic writer, ``tools.sandbox.write_text``."""
 
 
 def load_checkpoint(path: str | Path, fallback: bool = True) -> dict | None:

@@ -237,13 +237,17 @@ def log_tail(log_path: Path, lines: int = 12) -> str:
     return "\n".join(text[-lines:])
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``path`` in a folder sandboxed code can write to: a new file renamed over it, so a link
-    the code left at ``path`` is replaced, never followed (nor is the file written half)."""
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``path`` atomically: a new file, synced to disk, renamed over it. Readers see the old or
+    the new content, never a torn one; in a folder sandboxed code can write to, a link the code left
+    at ``path`` (or at a fixed temp name) is replaced, never followed."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL: never a link
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

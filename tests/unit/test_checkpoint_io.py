@@ -64,3 +64,14 @@ def test_a_checkpoint_of_other_code_asks_for_a_restart_instead_of_training_from_
     monkeypatch.delattr(sys.modules[__name__], "Renamed")
     with pytest.raises(CheckpointOfOtherCodeError, match="--restart-iteration"):
         load_checkpoint(path)
+
+
+def test_text_written_atomically_never_goes_through_a_link_left_at_a_temp_name(tmp_path):
+    """It wrote to the fixed name ``<file>.tmp`` first: a link planted there redirected the write."""
+    from tools.checkpoint_io import write_text_atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / "job.json.tmp").symlink_to(victim)
+    write_text_atomic(tmp_path / "job.json", '{"a": 1}')
+    assert victim.read_text() == "keep" and (tmp_path / "job.json").read_text() == '{"a": 1}'
