@@ -123,7 +123,38 @@ class EpisodeLengths:
         return ended
 
 
-class CheckedVectorReplayBuffer(EpisodeLengths, NewEntriesNullCheck, ArrayBookkeeping, VectorReplayBuffer):
+STATE_SAMPLE = 1024
+"""Observations a buffer hands to ``tools.dead_units`` (and keeps across a reset)."""
+
+
+def state_sample(buffer, n: int = STATE_SAMPLE) -> np.ndarray | None:
+    """Up to ``n`` stored observations, drawn by a generator of their own (training's random streams
+    stay as they were); None when the buffer is empty or its observations are not one array."""
+    if len(buffer) == 0:
+        return None
+    stored = buffer.sample_indices(0)  # every stored entry, in order; draws nothing
+    picked = np.random.default_rng(len(buffer)).choice(stored, min(n, len(stored)), replace=False)
+    obs = buffer[picked].obs
+    return obs if isinstance(obs, np.ndarray) else None
+
+
+class KeepsStates:
+    """Keeps a sample of the observations a reset discards: an on-policy buffer is emptied after
+    every update, before the test at which the worker measures its policy's live units."""
+
+    kept_states: np.ndarray | None = None
+
+    def reset(self, keep_statistics: bool = False) -> None:  # type: ignore[no-untyped-def]
+        if len(self) > 0:  # type: ignore[arg-type]
+            self.kept_states = state_sample(self)
+        super().reset(keep_statistics=keep_statistics)  # type: ignore[misc]
+
+    def states(self) -> np.ndarray | None:
+        """Stored observations, else those kept at the last reset."""
+        return state_sample(self) if len(self) > 0 else self.kept_states  # type: ignore[arg-type]
+
+
+class CheckedVectorReplayBuffer(KeepsStates, EpisodeLengths, NewEntriesNullCheck, ArrayBookkeeping, VectorReplayBuffer):
     """Tianshou's ``VectorReplayBuffer`` with the per-collection null check on new entries only, the
     bookkeeping of ``add`` in arrays, and the lengths of the episodes that end in it."""
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from tianshou.algorithm import Algorithm
 
+from tools.buffers import KeepsStates, state_sample
+
 DEAD_SHARE = 0.05
 """A ReLU layer with at most this share of its units alive on the sampled states is dead."""
-SAMPLE_STATES = 1024
-"""States sampled from the replay buffer for one measurement."""
 
 
 def acting_net(algorithm: Algorithm) -> torch.nn.Module | None:
@@ -48,18 +48,14 @@ def alive_shares(net: torch.nn.Module, obs: np.ndarray | torch.Tensor) -> list[f
 
 
 def policy_alive_share(algorithm: Algorithm | None, buffer) -> float | None:
-    """The smallest alive share over the acting network's ReLU layers, on states drawn from
-    ``buffer`` by a generator of its own (training's random streams stay as they were); None where
-    there is nothing to measure (no ReLU, an empty buffer, observations that are not one array)."""
+    """The smallest alive share over the acting network's ReLU layers, on states from ``buffer``
+    (for an on-policy buffer emptied by its update: those it kept at that reset); None where there is
+    nothing to measure (no ReLU, no states, observations that are not one array)."""
     net = acting_net(algorithm) if algorithm is not None else None
-    if net is None or buffer is None or len(buffer) == 0:
+    if net is None or buffer is None or not any(isinstance(m, torch.nn.ReLU) for m in net.modules()):
         return None
-    if not any(isinstance(m, torch.nn.ReLU) for m in net.modules()):
-        return None
-    stored = buffer.sample_indices(0)  # every stored entry, in order; draws nothing
-    picked = np.random.default_rng(len(buffer)).choice(stored, min(SAMPLE_STATES, len(stored)), replace=False)
-    obs = buffer[picked].obs
-    if not isinstance(obs, np.ndarray):
+    obs = buffer.states() if isinstance(buffer, KeepsStates) else state_sample(buffer)
+    if obs is None:
         return None
     shares = alive_shares(net, obs)  # the nets convert (and move) their input themselves
     return min(shares) if shares else None

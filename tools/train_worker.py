@@ -367,6 +367,8 @@ class TrainWorker:
             "eps": getattr(self.algorithm.policy, "eps_training", None),
             "reward_terms": self.reward_totals(),
             "visit_counts": dict(counts.n) if (counts := getattr(self.train_envs, "visit_counts", None)) else None,
+            # the stop a test decided: a resume must end where the run did, not train on (a dead net)
+            "stopped": {"target": self.target_reached, "plateau": self.plateau, "alive_share": self.alive_share},
         }
         if not self.cfg.on_policy:
             state["buffer"] = self.buffer
@@ -488,6 +490,9 @@ class TrainWorker:
         if best is not None and best.get("score") is not None and best["score"] > self.best_score:
             self.best_score = float(best["score"])
         self.since_best = c.get("since_best", 0)
+        stopped = c.get("stopped", {})
+        self.target_reached, self.plateau = stopped.get("target", False), stopped.get("plateau", False)
+        self.alive_share = stopped.get("alive_share")
         self.train_returns.extend((int(step), float(m)) for step, m in c.get("train_returns", []))
         self.curve = [CurvePoint(**p) for p in c.get("curve", [])]
         self.prev_wall = c.get("wall", 0.0)
@@ -558,8 +563,10 @@ class TrainWorker:
         trainer = self.algorithm.create_trainer(params)
         error, stop_reason = None, "budget"
         try:
-            if self.restored is not None and self.restored.get("epoch", 0) >= params.max_epochs:
-                info_env_step = self.restored["env_step"]  # finished before the kill: nothing to redo
+            if self.restored is not None and (
+                self.restored.get("epoch", 0) >= params.max_epochs or self.ending() != "budget"
+            ):
+                info_env_step = self.restored["env_step"]  # finished or stopped before the kill: nothing to redo
             else:
                 trainer.run(reset_collectors=True, reset_collector_buffers=False)
                 info_env_step = trainer._env_step

@@ -394,7 +394,8 @@ class ExpertDesigner(Designer):
             cfg = apply_changes(prev, crit.algo_changes).model_copy(
                 update={"budget_steps": budget, "warm_start_from": None}
             )
-            if crit.warm_start and crit.verdict == "revise_algo" and ctx.history:
+            # never from weights whose units died (tools.dead_units), whatever a critic says
+            if crit.warm_start and crit.verdict == "revise_algo" and ctx.history and ctx.history[-1].stop_reason != "dead_units":
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
         if p.one_per_process:  # each env is a process of its own: a few, not a dozen
             cfg = cfg.model_copy(

@@ -118,3 +118,41 @@ def test_a_worker_stops_at_the_test_that_finds_its_policy_dead_and_says_why(tmp_
     tests = [json.loads(line) for line in (tmp_path / PROGRESS).read_text().splitlines()]
     alive = [t.get("alive") for t in tests if t["kind"] == "test"]
     assert alive[0] is None and alive[1] > 0.3 and alive[2] == 0.0
+
+
+def test_an_on_policy_buffer_emptied_by_its_update_still_gives_the_states_it_held():
+    """PPO's buffer is reset after every update, before the test: without the states it kept there,
+    no on-policy network (a CNN's ReLU convolutions) was ever measured."""
+    algorithm, buffer = sac_and_buffer()
+    kill_first_layer(algorithm)
+    buffer.reset(keep_statistics=True)
+    assert len(buffer) == 0 and buffer.kept_states is not None and len(buffer.kept_states) == 64
+    assert policy_alive_share(algorithm, buffer) == 0.0
+    assert policy_alive_share(algorithm, CheckedVectorReplayBuffer(16, 1)) is None  # never held any
+
+
+def test_a_resume_after_the_test_that_found_the_policy_dead_trains_no_further(tmp_path):
+    """The stop was not checkpointed: a resumed run trained another epoch on the dead network, or, after
+    its last epoch, reported the stop as the budget's, and a critic warm-started from the dead weights."""
+    job = TrainJob(
+        env="Pendulum-v1",
+        mdp=original_mdp(3),
+        algo=AlgoConfig(algorithm="SAC", hidden_sizes=[8], budget_steps=2000, epoch_steps=500, activation="relu"),
+        seed=0,
+        target=None,
+    )
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    worker.build()
+    for i in range(10):  # a checkpoint of an off-policy run holds its buffer
+        obs = np.full((1, 3), 0.1 * i, np.float32)
+        step = Batch(obs=obs, act=np.zeros((1, 1), np.float32), rew=np.zeros(1), terminated=np.array([False]))
+        worker.buffer.add(Batch(step, truncated=np.array([False]), obs_next=obs, info=Batch()), buffer_ids=[0])
+    worker.alive_share = 0.0
+    worker.save_checkpoint(1, 500, 500)
+    resumed = TrainWorker(tmp_path)
+    resumed.build()
+    resumed.restore()
+    assert resumed.ending() == "dead_units"
+    result = TrainWorker(tmp_path).run()  # builds and restores itself
+    assert result.stop_reason == "dead_units" and result.env_steps == 500

@@ -94,7 +94,7 @@ def test_critic_still_improving_continues_warm(cartpole):
     c = _judge(cartpole, [20, 60, 100, 150, 200, 260, 320, 380], 380)
     assert (c.diagnosis, c.warm_start) == ("still_improving", True)
     cartpole.critique = c
-    cartpole.history = [type("R", (), {"iter_dir": "/tmp/iter_1"})()]
+    cartpole.history = [type("R", (), {"iter_dir": "/tmp/iter_1", "stop_reason": "budget"})()]
     nxt = EXPERT.select_algorithm(cartpole)
     assert nxt.warm_start_from == "/tmp/iter_1" and nxt.algorithm == "PPO"
 
@@ -152,3 +152,16 @@ def test_critic_starts_over_with_standardised_observations_when_the_policy_died(
     assert revived.normalize_obs and revived.code == raw.code and "running obs normalisation" in revived.summary
     c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=revived, algo=sac)
     assert (c.verdict, c.next_algorithm, c.warm_start) == ("revise_algo", "TD3", False)
+
+
+def test_no_critic_warm_starts_from_weights_whose_units_died(cartpole):
+    """The LLM critic may still ask for a warm start after a dead_units stop; the weights are lost."""
+    from tools.schemas import Critique
+
+    cartpole.algo = EXPERT.select_algorithm(cartpole)
+    cartpole.critique = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", warm_start=True)
+    record = {"iter_dir": "/tmp/iter_1", "stop_reason": "plateau"}
+    cartpole.history = [type("R", (), record)()]
+    assert EXPERT.select_algorithm(cartpole).warm_start_from == "/tmp/iter_1"
+    cartpole.history = [type("R", (), {**record, "stop_reason": "dead_units"})()]
+    assert EXPERT.select_algorithm(cartpole).warm_start_from is None
