@@ -395,7 +395,12 @@ class ExpertDesigner(Designer):
                 update={"budget_steps": budget, "warm_start_from": None}
             )
             # never from weights whose units died (tools.dead_units), whatever a critic says
-            if crit.warm_start and crit.verdict == "revise_algo" and ctx.history and ctx.history[-1].stop_reason != "dead_units":
+            if (
+                crit.warm_start
+                and crit.verdict == "revise_algo"
+                and ctx.history
+                and ctx.history[-1].stop_reason != "dead_units"
+            ):
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
         if p.one_per_process:  # each env is a process of its own: a few, not a dozen
             cfg = cfg.model_copy(
