@@ -4,10 +4,10 @@ on the observation and training cannot repair it.
 
 Measured on MetaDrive (issue 16, ``bench/sac_probe.py``): SAC's actor on the raw lidar observations
 (259 inputs in [0, 1], nearly the same for every state) lost its first layer within the first few
-thousand updates, 3 of 256 units alive at 4.8k steps, 0 of 256 at 132k, and drove one fixed
+thousand updates (3 of 256 units alive at 5.8k steps, 0 of 256 at 136.8k) and drove one fixed
 steering and throttle in every state. Every input being positive and about the same, each Adam step
 moves all of a unit's input weights the same way; standardised observations keep all 256 alive
-(``bench/results/sac-dying-*.json``).
+(``bench/results/sac-probe-metadrive-136k-24bb7ed.json``, ``…/sac-probe-metadrive-alpha0.2-5k8-0151dda.json``).
 """
 
 from __future__ import annotations
