@@ -333,3 +333,19 @@ def test_the_same_iteration_started_twice_at_once_trains_once(tmp_path):
     ]
     assert len(starts) == 1, starts  # one worker trained
     assert first.stop_reason == "budget" and first.model_dump() == second.model_dump()
+
+
+@pytest.mark.parametrize("algorithm", ["PPO", "DQN"])
+def test_each_test_line_says_how_much_of_the_acting_network_is_alive(tmp_path, algorithm):
+    """Through the real trainer: PPO's buffer is emptied by each update before the test (the states it
+    kept there are measured), DQN's Q network is the acting one (tools.dead_units)."""
+    algo = AlgoConfig(
+        algorithm=algorithm, hidden_sizes=[16], activation="relu", collect_steps=64, batch_size=32, repeat=1,
+        n_train_envs=2, budget_steps=384, epoch_steps=128, test_episodes=2, start_steps=64,
+    )  # fmt: skip
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=algo, seed=0)
+    train = run_training(job, tmp_path / "alive")
+    tests = [json.loads(line) for line in (tmp_path / "alive" / "progress.jsonl").read_text().splitlines()]
+    alive = [t.get("alive") for t in tests if t["kind"] == "test"]
+    assert len(alive) >= 3 and all(a is not None and 0 < a <= 1 for a in alive[1:]), alive
+    assert train.alive_share == alive[-1] and train.stop_reason != "dead_units"
