@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import provenance, save_raw
 from envs.mdp_wrapper import make_mdp_env
+from tools.buffers import state_sample
 from tools.checkpoint_io import load_checkpoint
 from tools.dead_units import alive_shares
 from tools.run_files import CHECKPOINT, JOB
@@ -69,11 +70,10 @@ def buffer_stats(buffer) -> dict:
 
 
 def stored_obs(buffer, n: int = 5000) -> torch.Tensor:
-    valid = np.concatenate(
-        [np.arange(int(s), int(s) + int(k)) for s, k in zip(buffer.subbuffer_edges[:-1], buffer._lengths, strict=True)]
-    )
-    idx = np.random.default_rng(0).choice(valid, min(n, len(valid)), replace=False)
-    return torch.as_tensor(np.asarray(buffer._meta.obs[idx], dtype=np.float32))
+    obs = state_sample(buffer, n)
+    if obs is None:
+        raise SystemExit("the checkpoint's buffer holds no observations to probe")
+    return torch.as_tensor(np.asarray(obs, dtype=np.float32))
 
 
 def probe_actions(act: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, np.ndarray]:
@@ -203,6 +203,7 @@ def main() -> None:
     log_alpha = state["algorithm"].get("alpha._log_alpha")
     algorithm, rms = load_policy(job, path)
     env = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
+    states = stored_obs(state["buffer"]) if state.get("buffer") is not None else None
     result = {
         "iter_dir": str(args.iter_dir),
         "env": job.env,
@@ -210,12 +211,8 @@ def main() -> None:
         "trainer_env_step": state.get("env_step"),
         "alpha": float(torch.as_tensor(log_alpha).exp()) if log_alpha is not None else job.algo.alpha,
         "buffer": buffer_stats(state["buffer"]) if state.get("buffer") is not None else None,
-        "actor_alive_shares": alive_shares(algorithm.policy.actor, stored_obs(state["buffer"]))
-        if state.get("buffer") is not None
-        else None,
-        "observation_spread": float(stored_obs(state["buffer"]).std(0).mean())
-        if state.get("buffer") is not None
-        else None,
+        "actor_alive_shares": alive_shares(algorithm.policy.actor, states) if state.get("buffer") is not None else None,
+        "observation_spread": float(states.std(0).mean()) if state.get("buffer") is not None else None,
         "episodes": [episode(algorithm, env, args.seed + i, rms) for i in range(args.episodes)],
     }
     if args.fresh_updates and state.get("buffer") is not None:
