@@ -402,7 +402,10 @@ class ExpertDesigner(Designer):
                 and ctx.history[-1].stop_reason != "dead_units"
             ):
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
-        if p.one_per_process:  # each env is a process of its own: a few, not a dozen
+        # each env is a process of its own (~100 MB apart from what they share, on MetaDrive): an
+        # off-policy learner, whose env count changes no update, steps a few; an on-policy one keeps
+        # its batch's layout (16 envs x 256 steps, not 2 x 2048), measured so in bench/fixed_run.py
+        if p.one_per_process and not cfg.on_policy:
             cfg = cfg.model_copy(
                 update={"n_train_envs": min(cfg.n_train_envs, 2), "n_test_envs": min(cfg.n_test_envs, 2)}
             )
@@ -553,22 +556,31 @@ class ExpertDesigner(Designer):
 
     def revive(self, ctx: DesignContext) -> Critique:
         """The acting network's ReLU units died (``tools.dead_units``): its weights are lost, so start
-        over with inputs it can learn from: standardised observations first (the measured cause:
-        every input positive and about the same in every state), then another algorithm. Not layer
-        norm: on MetaDrive's stored states it kept the units alive but not the action's dependence
-        on the state (``bench/results/sac-probe-metadrive-136k-*.json``)."""
+        over with inputs it can learn from: standardised observations (the measured cause: every input
+        positive and about the same in every state) and, for SAC or TD3, PPO, whose default tanh units cannot die and whose update costs a tenth as much per env step;
+        if units die again, another algorithm. On MetaDrive, SAC on standardised inputs peaked at 153.1
+        in 177k steps (2.2 h) where PPO on them scored 289.3 at 400k in 33 min (bench/RESULTS.md,
+        session 18-19). Not layer norm: on MetaDrive's stored states it kept the units alive but not
+        the action's dependence on the state (``bench/results/sac-probe-metadrive-136k-*.json``)."""
         p, algo, mdp, train = ctx.profile, ctx.algo, ctx.mdp, ctx.train
         assert algo is not None and mdp is not None and train is not None
         share = "?" if train.alive_share is None else f"{train.alive_share:.0%}"
         reason = f"the policy network's ReLU units died ({share} of a layer alive): its action no longer depends on the state"
         if not mdp.normalize_obs and not p.multi_agent and not hindsight(p):
+            switch = "PPO" if algo.algorithm in ("SAC", "TD3") else None
             return Critique(
                 verdict="revise_mdp",
                 diagnosis="dead_units",
                 reason=reason,
-                changes=["standardise the observations (running mean and std)"],
+                changes=["standardise the observations (running mean and std)"]
+                + (
+                    [f"switch {algo.algorithm} -> {switch} (tanh units, which cannot die; less compute per env step)"]
+                    if switch
+                    else []
+                ),
                 mdp_changes=MDPChanges(normalize_obs=True),
-            )
+                next_algorithm=switch,
+            )  # type: ignore[arg-type]
         switch = self.alternative(algo.algorithm, p)
         return Critique(
             verdict="revise_algo",

@@ -135,23 +135,52 @@ def test_changes_from_a_critic_are_validated_one_by_one(cartpole):
     assert nxt.algorithm == "PPO" and nxt.lr == 5e-4 and nxt.batch_size == 128 and nxt.gamma == first.gamma
 
 
-def test_critic_starts_over_with_standardised_observations_when_the_policy_died(mcc):
+def test_critic_starts_over_with_standardised_observations_and_ppo_when_the_sac_policy_died(mcc):
     """MetaDrive's SAC actor lost every ReLU unit of its first layer on raw observations; standardised
-    ones kept them (tools.dead_units). Its weights are lost: no warm start."""
+    ones kept them (tools.dead_units), and PPO (tanh units) on them beat SAC on them at a tenth of the
+    compute. Its weights are lost: no warm start."""
     raw = EXPERT.build_mdp(mcc.profile, 90, "none", 1.0, False, 1)
     sac = EXPERT.select_algorithm(mcc).model_copy(update={"algorithm": "SAC", "activation": "relu"})
     c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=raw, algo=sac)
-    assert (c.verdict, c.diagnosis, c.mdp_changes.normalize_obs, c.warm_start) == (
+    assert (c.verdict, c.diagnosis, c.mdp_changes.normalize_obs, c.next_algorithm, c.warm_start) == (
         "revise_mdp",
         "dead_units",
         True,
+        "PPO",
         False,
     )
     mcc.critique = c
     revived = EXPERT.design_mdp(mcc)  # running statistics: random play's would blow up inputs it never moved
     assert revived.normalize_obs and revived.code == raw.code and "running obs normalisation" in revived.summary
+    mcc.mdp = revived
+    nxt = EXPERT.select_algorithm(mcc)
+    assert (nxt.algorithm, nxt.activation, nxt.warm_start_from) == ("PPO", "tanh", None)
     c = _judge(mcc, [-30, -31], -30, stop="dead_units", mdp=revived, algo=sac)
     assert (c.verdict, c.next_algorithm, c.warm_start) == ("revise_algo", "TD3", False)
+
+
+def test_an_on_policy_learner_whose_units_died_keeps_its_algorithm_on_standardised_inputs(cartpole):
+    relu = EXPERT.select_algorithm(cartpole).model_copy(update={"activation": "relu"})
+    c = _judge(cartpole, [20, 21], 20, stop="dead_units", algo=relu)
+    assert (c.verdict, c.mdp_changes.normalize_obs, c.next_algorithm) == ("revise_mdp", True, None)
+
+
+def test_envs_of_a_process_each_keep_the_on_policy_batch_layout_and_few_off_policy_envs(mcc):
+    """One env per process (MetaDrive): SAC steps two; PPO keeps its envs x steps layout."""
+    mcc.profile = mcc.profile.model_copy(update={"one_per_process": True})
+    sac = EXPERT.select_algorithm(mcc)
+    assert sac.algorithm == "SAC" and (sac.n_train_envs, sac.n_test_envs) == (2, 2)
+    mcc.algo, mcc.mdp = sac, EXPERT.design_mdp(mcc)
+    from tools.schemas import Critique
+
+    mcc.critique = Critique(verdict="revise_algo", diagnosis="plateau", reason="r", next_algorithm="PPO")
+    ppo = EXPERT.select_algorithm(mcc)
+    default = EXPERT.default_config("PPO", mcc.profile, ppo.budget_steps, bool(mcc.profile.sparse_reward))
+    assert ppo.algorithm == "PPO" and (ppo.n_train_envs, ppo.collect_steps) == (
+        default.n_train_envs,
+        default.collect_steps,
+    )
+    assert ppo.n_train_envs > 2
 
 
 def test_no_critic_warm_starts_from_weights_whose_units_died(cartpole):
