@@ -52,7 +52,10 @@ def _obs_scales(p: EnvProfile) -> np.ndarray:
     return np.where(std > 1e-6, std, fallback)
 
 
-def running_normalisation(mdp: MDPDesign) -> MDPDesign:
+DIED = "the policy's ReLU units died on the raw inputs"
+
+
+def running_normalisation(mdp: MDPDesign, why: str = DIED) -> MDPDesign:
     """``mdp`` with observations standardised by running statistics, clipped at ±10 (Tianshou's
     ``VectorEnvNormObs``): after the policy's ReLU units died on inputs nearly the same in every state.
     Not random play's fixed statistics: MetaDrive has lidar inputs random play barely moves (std 2e-4),
@@ -61,8 +64,7 @@ def running_normalisation(mdp: MDPDesign) -> MDPDesign:
         update={
             "normalize_obs": True,
             "summary": f"{mdp.summary}, running obs normalisation",
-            "rationale": f"{mdp.rationale}; the policy's ReLU units died on the raw inputs: they are "
-            "standardised with running statistics",
+            "rationale": f"{mdp.rationale}; {why}: they are standardised with running statistics",
         }
     )
 
@@ -143,9 +145,12 @@ class ExpertDesigner(Designer):
         p = ctx.profile
         prev = ctx.mdp
         if ctx.rejected("mdp") and prev is not None:  # a reviewer said no: flip one decision of that design
-            standardised = "standardised obs" in prev.summary
-            shaping, normalize = ("none", standardised) if prev.shaping else ("none", not standardised)
-            return self.build_mdp(p, ctx.target, shaping, SHAPING_SCALE, normalize, ctx.iteration, history=prev.history)
+            fixed, running = "standardised obs" in prev.summary, prev.normalize_obs
+            if prev.shaping:  # drop the shaping, keep the observation pipeline
+                kept = self.build_mdp(p, ctx.target, "none", SHAPING_SCALE, fixed, ctx.iteration, history=prev.history)
+                return running_normalisation(kept, "kept from the rejected design") if running else kept
+            flipped = not (fixed or running)  # either standardisation goes; none becomes random play's
+            return self.build_mdp(p, ctx.target, "none", SHAPING_SCALE, flipped, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         if prev is not None and changes.normalize_obs and ctx.critique and ctx.critique.diagnosis == "dead_units":
             return running_normalisation(prev)

@@ -75,3 +75,11 @@ def test_text_written_atomically_never_goes_through_a_link_left_at_a_temp_name(t
     (tmp_path / "job.json.tmp").symlink_to(victim)
     write_text_atomic(tmp_path / "job.json", '{"a": 1}')
     assert victim.read_text() == "keep" and (tmp_path / "job.json").read_text() == '{"a": 1}'
+
+
+def test_text_written_atomically_is_readable_by_others_as_a_plain_write_is(tmp_path):
+    """The temp file behind the atomic write is created 0600; reports and records were left so."""
+    from tools.checkpoint_io import write_text_atomic
+
+    write_text_atomic(tmp_path / "report.md", "# r")
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644

@@ -73,3 +73,20 @@ def test_expert_answers_a_rejection_with_another_proposal(cartpole_ctx):
         DesignContext(**{**cartpole_ctx.__dict__, "algo": first_algo, "review": note})
     )
     assert (first_algo.algorithm, second_algo.algorithm) == ("PPO", "DQN")
+
+
+def test_a_rejected_design_with_running_normalisation_drops_it_instead_of_adding_a_second(cartpole_ctx):
+    """The flip read only the fixed standardisation: a rejected design with running normalisation got
+    random play's statistics on top of it."""
+    from nodes.designers.expert import running_normalisation
+
+    expert = ExpertDesigner()
+    raw = expert.build_mdp(cartpole_ctx.profile, 475, "none", 1.0, False, 1)
+    running = running_normalisation(raw)
+    note = ReviewNote(stage="mdp", rejected=running.summary, feedback="no")
+    second = expert.design_mdp(DesignContext(**{**cartpole_ctx.__dict__, "mdp": running, "review": note}))
+    assert not second.normalize_obs and "standardised obs" not in second.summary
+    shaped = running_normalisation(expert.build_mdp(cartpole_ctx.profile, 475, "potential", 1.0, False, 1))
+    note = ReviewNote(stage="mdp", rejected=shaped.summary, feedback="no")
+    third = expert.design_mdp(DesignContext(**{**cartpole_ctx.__dict__, "mdp": shaped, "review": note}))
+    assert third.shaping is None and third.normalize_obs and "standardised obs" not in third.summary
