@@ -243,6 +243,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
     return {
         "score": best["eval_mean"],  # on fresh seeds where the policy was chosen among several (nodes/confirm.py)
+        **({"metrics": best["eval_metrics"]} if best.get("eval_metrics") else {}),  # MetaDrive: success, route
         **({"selection_score": best["selection_mean"]} if best.get("selection_mean") is not None else {}),
         "env_steps": result["env_steps_total"],
         "wall": wall,
@@ -354,9 +355,17 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
                     if scores
                     else None,
                     "commits": list(dict.fromkeys(c for r in rs for c in r.get("run_commits") or [r["commit"]])),
+                    "metrics": episode_metrics(rs),
                 }
             )
     return rows
+
+
+def episode_metrics(records: list[dict]) -> dict[str, float]:
+    """The evaluations' episode metrics (MetaDrive: success rate, route completion), each the mean over
+    the records that carry it."""
+    keys = dict.fromkeys(k for r in records for k in r.get("metrics") or {})
+    return {k: statistics.mean(r["metrics"][k] for r in records if k in (r.get("metrics") or {})) for k in keys}
 
 
 def _gain(a: float | None, b: float | None) -> str:
@@ -522,6 +531,7 @@ def family_table(rows: list[dict], budgets: dict[str, int]) -> str:
                 if met
                 else f"({seeds_ok} seed{'s' * (seeds_ok != 1)}{failed})"
             )
+            + "".join(f"; {k} {v:.2f}" for k, v in (r.get("metrics") or {}).items())
             + f" at {', '.join(r['commits'])}"
         )
 

@@ -261,3 +261,29 @@ def test_a_job_another_suite_is_running_in_the_same_folder_is_left_to_it(tmp_pat
 def test_a_gain_over_a_score_of_zero_is_not_a_number_of_trillions():
     assert suite._gain(95.0, -1e-11) == "—" and suite._gain(95.0, 0.0) == "—"
     assert suite._gain(230.7, 195.6) == "+18 %" and suite._gain(-148.1, -138.0) == "-7 %"
+
+
+def test_an_agent2_record_keeps_the_evaluations_episode_metrics(tmp_path):
+    """MetaDrive's success rate and route completion (the issue asks for both beside the return)."""
+    import json
+    import sqlite3
+
+    runs = tmp_path / "runs"
+    (runs / "t").mkdir(parents=True)
+    best = {"eval_mean": 280.0, "eval_metrics": {"arrive_dest": 0.6, "route_completion": 0.77}}
+    result = {"best": best, "env_steps_total": 400, "iterations": [{"algorithm": "PPO"}], "status": "done"}
+    (runs / "t" / "result.json").write_text(json.dumps(result))
+    with sqlite3.connect(runs / "agent2.db") as db:
+        db.execute("create table iterations (thread_id, iteration, env_steps)")
+        db.execute("create table metrics (thread_id, iteration, env_step, test_mean)")
+    out = suite.run_agent2("MetaDriveEnv", 400, 0, "expert", runs, "t")
+    assert out["score"] == 280.0 and out["metrics"] == {"arrive_dest": 0.6, "route_completion": 0.77}
+    base = {"task": "MetaDriveEnv", "budget": 400, "env_steps": 400, "wall": 1.0, "curve": [], "commit": "aaa"}
+    records = [
+        {**base, "contender": "agent2", "seed": 0, **out},
+        {**base, "contender": "agent2", "seed": 1, "score": 240.0, "metrics": {"arrive_dest": 0.4}},
+    ]
+    rows = suite.summarise(records, {"MetaDriveEnv": 260.0})
+    rows[0]["met"] = 1
+    line = suite.family_table(rows, {"MetaDriveEnv": 400}).splitlines()[-1]
+    assert "260.0 ± 20.0 (met 1 of 2); arrive_dest 0.50; route_completion 0.77 at aaa" in line
