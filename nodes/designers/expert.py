@@ -562,11 +562,12 @@ class ExpertDesigner(Designer):
     def revive(self, ctx: DesignContext) -> Critique:
         """The acting network's ReLU units died (``tools.dead_units``): its weights are lost, so start
         over with inputs it can learn from: standardised observations (the measured cause: every input
-        positive and about the same in every state) and, for SAC or TD3, PPO, whose default tanh units cannot die and whose update costs a tenth as much per env step;
-        if units die again, another algorithm. On MetaDrive, SAC on standardised inputs peaked at 153.1
-        in 177k steps (2.2 h) where PPO on them scored 289.3 at 400k in 33 min (bench/RESULTS.md,
-        session 18-19). Not layer norm: on MetaDrive's stored states it kept the units alive but not
-        the action's dependence on the state (``bench/results/sac-probe-metadrive-136k-*.json``)."""
+        positive and about the same in every state) and, for SAC or TD3, PPO, whose default tanh units
+        cannot die; if units die again, another algorithm. On MetaDrive's standardised inputs SAC peaked
+        at a test of 153.1 in 177k steps (2.2 h, ~22 env steps/s) where PPO scored 240.9 ± 43.0 over three
+        seeds at 400k (~200 env steps/s), and the loop met 260 this way (bench/RESULTS.md, sessions
+        18-19). Not layer norm: on MetaDrive's stored states it kept the units alive but not the
+        action's dependence on the state (``bench/results/sac-probe-metadrive-136k-*.json``)."""
         p, algo, mdp, train = ctx.profile, ctx.algo, ctx.mdp, ctx.train
         assert algo is not None and mdp is not None and train is not None
         share = "?" if train.alive_share is None else f"{train.alive_share:.0%}"
