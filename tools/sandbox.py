@@ -237,6 +237,17 @@ def log_tail(log_path: Path, lines: int = 12) -> str:
     return "\n".join(text[-lines:])
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write ``path`` atomically: a new file, synced to disk, renamed over it. Readers see the old or
     the new content, never a torn one; in a folder sandboxed code can write to, a link the code left
@@ -245,7 +256,7 @@ def write_text(path: str | Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL: never a link
     try:
         with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide reports and records from other readers
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # as a plain write: mkstemp's 0600 hid reports and records
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

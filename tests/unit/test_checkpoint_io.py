@@ -79,7 +79,16 @@ def test_text_written_atomically_never_goes_through_a_link_left_at_a_temp_name(t
 
 def test_text_written_atomically_is_readable_by_others_as_a_plain_write_is(tmp_path):
     """The temp file behind the atomic write is created 0600; reports and records were left so."""
+    import os
+
     from tools.checkpoint_io import write_text_atomic
 
-    write_text_atomic(tmp_path / "report.md", "# r")
-    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
+    for mask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        old = os.umask(mask)
+        try:
+            write_text_atomic(tmp_path / "report.md", "# r")
+            (tmp_path / "plain.md").unlink(missing_ok=True)
+            (tmp_path / "plain.md").write_text("# r")
+        finally:
+            os.umask(old)
+        assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode == (tmp_path / "plain.md").stat().st_mode & 0o777

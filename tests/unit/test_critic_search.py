@@ -328,3 +328,15 @@ def test_a_multi_agent_plateau_gets_memory_then_a_recurrent_layer_and_screens_me
     ctx.mdp = ctx.mdp.model_copy(update={"history": 1})
     cands = screen_candidates(EXPERT, ctx, 5, seed=7)
     assert any(c.mdp.history == MEMORY_HISTORY for c in cands)
+
+
+def test_a_screens_shaping_candidate_keeps_running_normalisation_instead_of_random_plays_statistics():
+    """It built the shaped design with the fixed standardisation whenever the design normalised at all,
+    swapping MetaDrive's running statistics for ones that blow up inputs random play never moved."""
+    from nodes.designers.expert import running_normalisation
+
+    ctx = _ctx(env="CartPole-v1", target=None)
+    ctx.mdp = running_normalisation(EXPERT.build_mdp(ctx.profile, None, "none", 1.0, False, 1))
+    ctx.algo = EXPERT.select_algorithm(ctx)
+    shaped = [c.mdp for c in screen_candidates(EXPERT, ctx, 6, seed=0) if c.mdp.shaping == "potential"]
+    assert shaped and all(m.normalize_obs and "standardised obs" not in m.summary for m in shaped)
