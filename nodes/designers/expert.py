@@ -145,11 +145,9 @@ class ExpertDesigner(Designer):
         p = ctx.profile
         prev = ctx.mdp
         if ctx.rejected("mdp") and prev is not None:  # a reviewer said no: flip one decision of that design
-            fixed, running = "standardised obs" in prev.summary, prev.normalize_obs
             if prev.shaping:  # drop the shaping, keep the observation pipeline
-                kept = self.build_mdp(p, ctx.target, "none", SHAPING_SCALE, fixed, ctx.iteration, history=prev.history)
-                return running_normalisation(kept, "kept from the rejected design") if running else kept
-            flipped = not (fixed or running)  # either standardisation goes; none becomes random play's
+                return self.reshaped(prev, p, ctx.target, "none", ctx.iteration, "kept from the rejected design")
+            flipped = not ("standardised obs" in prev.summary or prev.normalize_obs)  # either goes; none: random play's
             return self.build_mdp(p, ctx.target, "none", SHAPING_SCALE, flipped, ctx.iteration, history=prev.history)
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         if prev is not None and changes.normalize_obs and ctx.critique and ctx.critique.diagnosis == "dead_units":
@@ -165,6 +163,16 @@ class ExpertDesigner(Designer):
         return self.build_mdp(
             p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, observation_history(ctx)
         )
+
+    def reshaped(
+        self, prev: MDPDesign, p: EnvProfile, target: float | None, shaping: str, iteration: int, why: str
+    ) -> MDPDesign:
+        """``prev``'s observation pipeline (random play's fixed standardisation or running
+        normalisation, never one for the other; its history) with the reward shaping ``shaping``."""
+        mdp = self.build_mdp(
+            p, target, shaping, SHAPING_SCALE, "standardised obs" in prev.summary, iteration, history=prev.history
+        )
+        return running_normalisation(mdp, why) if prev.normalize_obs else mdp
 
     def build_mdp(
         self,

@@ -34,17 +34,6 @@ def _with_history(mdp: MDPDesign, history: int) -> MDPDesign:
     return mdp.model_copy(update={"history": history, "summary": f"{mdp.summary}, last {history} observations"})
 
 
-def _shaped(expert: ExpertDesigner, ctx: DesignContext, mdp: MDPDesign) -> MDPDesign:
-    """``mdp`` with potential-based shaping and the same observation pipeline: random play's fixed
-    standardisation if it had that, running normalisation if it had that (never one for the other)."""
-    from nodes.designers.expert import running_normalisation  # it imports base, which imports this (a cycle)
-
-    shaped = expert.build_mdp(
-        ctx.profile, ctx.target, "potential", 1.0, "standardised obs" in mdp.summary, ctx.iteration
-    ).model_copy(update={"history": mdp.history})
-    return running_normalisation(shaped, "kept from the screened design") if mdp.normalize_obs else shaped
-
-
 def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: int) -> list[Candidate]:
     """``k`` structurally different designs, the current one (continued) first."""
     mdp, algo, p = ctx.mdp, ctx.algo, ctx.profile
@@ -69,7 +58,15 @@ def screen_candidates(expert: ExpertDesigner, ctx: DesignContext, k: int, seed: 
             (explore.changes[0], mdp, AlgoConfig.model_validate({**base.model_dump(), **explore.algo_changes}))
         )
     memory = ("memory", _with_history(mdp, MEMORY_HISTORY), fresh) if mdp.history == 1 else None
-    shaping = ("potential-based reward shaping", _shaped(expert, ctx, mdp), fresh) if mdp.shaping is None else None
+    shaping = (
+        (
+            "potential-based reward shaping",
+            expert.reshaped(mdp, p, ctx.target, "potential", ctx.iteration, "kept from the screened design"),
+            fresh,
+        )
+        if mdp.shaping is None
+        else None
+    )
     structural = [shaping, memory] if p.sparse_reward else [memory, shaping]
     options += [o for o in structural if o is not None]
     options += [
