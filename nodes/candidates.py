@@ -22,7 +22,7 @@ from nodes.context import announce, design_context, iter_dir, progress_reporter,
 from nodes.designers.screen import SCREEN_SHARE, screen_size
 from nodes.state import CandidateBranch, GeneratorState, RunSettings
 from tools.executors import get_executor
-from tools.run_rules import candidate_budget, epoch_steps, iteration_seed
+from tools.run_rules import candidate_budget, finalised, iteration_seed
 from tools.schemas import Candidate, CandidateRank, CandidateResult, TaskSpec, TrainJob
 
 CANDIDATE_FOLDER = "candidate_{index}"
@@ -43,7 +43,7 @@ def propose_candidates(state: GeneratorState, config: RunnableConfig) -> dict:
     out = []
     for c in proposals:
         algo = c.algo.model_copy(update={"budget_steps": each})
-        out.append(c.model_copy(update={"algo": algo.model_copy(update={"epoch_steps": epoch_steps(algo)})}))
+        out.append(c.model_copy(update={"algo": finalised(algo, ctx.profile.one_per_process)}))
     announce(
         "propose_candidates",
         it,

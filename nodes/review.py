@@ -19,7 +19,7 @@ from nodes.context import store
 from nodes.designers.expert import ExpertDesigner
 from nodes.state import GeneratorState
 from tools.mdp_check import validate_mdp
-from tools.run_rules import epoch_steps
+from tools.run_rules import finalised
 from tools.schemas import AlgoConfig, MDPDesign, ReviewAnswer, ReviewNote, ReviewRecord, ReviewStage, allowed_algorithms
 
 HOW_TO_ANSWER = (
@@ -131,7 +131,7 @@ def review_algorithm(state: GeneratorState, config: RunnableConfig) -> dict:
             base = ExpertDesigner().default_config(
                 changes["algorithm"], profile, algo.budget_steps, profile.sparse_reward
             )
-            base = base.model_copy(update={"epoch_steps": epoch_steps(base)})
+            base = finalised(base, profile.one_per_process)
         try:
             return {"algo": AlgoConfig.model_validate({**base.model_dump(), **changes})}, None
         except ValidationError as e:

@@ -149,6 +149,26 @@ def epoch_steps(cfg: AlgoConfig) -> int:
     return max(1, min(steps, cfg.budget_steps - warmup_steps(cfg)))
 
 
+OWN_PROCESS_ENVS = 2
+"""Train and test envs of an off-policy learner on an env that needs a process of its own."""
+
+
+def finalised(cfg: AlgoConfig, one_per_process: bool) -> AlgoConfig:
+    """``cfg`` as the worker runs it, whichever designer chose it: its epoch length
+    (``epoch_steps``) and, where each env is a process of its own (~100 MB apart from what they
+    share, on MetaDrive), at most ``OWN_PROCESS_ENVS`` train and test envs for an off-policy
+    learner, whose env count changes no update. An on-policy learner keeps its batch's layout
+    (16 envs x 256 steps, not 2 x 2048: measured so in bench/fixed_run.py)."""
+    if one_per_process and not cfg.on_policy:
+        cfg = cfg.model_copy(
+            update={
+                "n_train_envs": min(cfg.n_train_envs, OWN_PROCESS_ENVS),
+                "n_test_envs": min(cfg.n_test_envs, OWN_PROCESS_ENVS),
+            }
+        )
+    return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
+
+
 def candidate_budget(steps_left: int, chosen: int, k: int) -> tuple[int, int]:
     """(candidates, env steps each): K candidates of the chosen iteration budget, fewer or smaller
     when the run's budget left can't pay for K of them (never under ``MIN_ITERATION_STEPS`` each

@@ -14,7 +14,7 @@ import numpy as np
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
 from nodes.designers.escalation import escalate, exploration_change, keep_training
-from tools.run_rules import budget_left_for_iteration, epoch_steps, iteration_budget, target_met
+from tools.run_rules import budget_left_for_iteration, finalised, iteration_budget, target_met
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -415,14 +415,7 @@ class ExpertDesigner(Designer):
                 and ctx.history[-1].stop_reason != "dead_units"
             ):
                 cfg = cfg.model_copy(update={"warm_start_from": ctx.history[-1].iter_dir})
-        # each env is a process of its own (~100 MB apart from what they share, on MetaDrive): an
-        # off-policy learner, whose env count changes no update, steps a few; an on-policy one keeps
-        # its batch's layout (16 envs x 256 steps, not 2 x 2048), measured so in bench/fixed_run.py
-        if p.one_per_process and not cfg.on_policy:
-            cfg = cfg.model_copy(
-                update={"n_train_envs": min(cfg.n_train_envs, 2), "n_test_envs": min(cfg.n_test_envs, 2)}
-            )
-        return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
+        return finalised(cfg, p.one_per_process)
 
     # -- critic ---------------------------------------------------------------------------------
     def critique(self, ctx: DesignContext) -> Critique:

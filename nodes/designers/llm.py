@@ -27,7 +27,7 @@ from nodes.designers.base import DesignContext, Designer, observation_history, r
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
-from tools.run_rules import epoch_steps, target_met
+from tools.run_rules import finalised, target_met
 from tools.schemas import (
     AlgoConfig,
     AlgorithmName,
@@ -338,7 +338,7 @@ class LLMDesigner(Designer):
                     "warm_start_from": base.warm_start_from if ans.algorithm == base.algorithm else None,
                 }
             )
-            return cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
+            return finalised(cfg, p.one_per_process)
         except ValueError:
             return None
 

@@ -90,3 +90,12 @@ def test_llm_candidates_are_sampled_and_an_unusable_answer_takes_the_expert_vari
     assert out[2].label == "lr ×0.3"  # SAC can't act here: the expert's second variation instead
     assert out[3].label.startswith("model: value-based") and out[3].algo.algorithm == "DQN"
     assert [c.seed for c in out] == [10, 11, 12, 13]
+
+
+def test_the_models_off_policy_choice_steps_few_envs_where_each_is_a_process():
+    """MetaDrive-like: one env per process; the model's DQN with 16 envs runs 2 (the expert's rule)."""
+    ctx = _designed_cartpole()
+    ctx.profile = ctx.profile.model_copy(update={"one_per_process": True})
+    with StubLLM({"AlgoAnswer": [{"algorithm": "DQN", "n_train_envs": 16}]}) as stub:
+        cfg = _designer(stub).select_algorithm(ctx)
+    assert cfg.algorithm == "DQN" and (cfg.n_train_envs, cfg.n_test_envs) == (2, 2)

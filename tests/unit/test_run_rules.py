@@ -192,3 +192,13 @@ def test_play_replays_on_seeds_its_run_never_used_unless_told(tmp_path, monkeypa
     agent_io.play(tmp_path, 1)
     agent_io.play(tmp_path, 1, seed=3)
     assert [int(a[-1]) for a in calls] == [12345 + run_rules.PLAY_SEED_OFFSET, 3]
+
+
+def test_a_config_is_finalised_in_one_place_with_few_envs_of_a_process_each_for_off_policy_learners():
+    """``finalised`` is what every designer, the screen and a reviewer's edit end with."""
+    sac = AlgoConfig(algorithm="SAC", n_train_envs=16, n_test_envs=10, budget_steps=100_000)
+    ppo = AlgoConfig(algorithm="PPO", n_train_envs=16, n_test_envs=10, collect_steps=4096, budget_steps=100_000)
+    assert (run_rules.finalised(sac, True).n_train_envs, run_rules.finalised(sac, True).n_test_envs) == (2, 2)
+    assert run_rules.finalised(sac, False).n_train_envs == 16
+    assert (run_rules.finalised(ppo, True).n_train_envs, run_rules.finalised(ppo, True).n_test_envs) == (16, 10)
+    assert run_rules.finalised(ppo, True).epoch_steps == run_rules.epoch_steps(ppo)
