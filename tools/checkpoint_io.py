@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tools.sandbox import write_text
+from tools.sandbox import temp_beside, write_text
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """Write to a temp file in the same folder, fsync, then ``os.replace`` over ``path``.
+    """Write to a temp file in the same folder (``temp_beside``), fsync, then ``os.replace`` over ``path``.
 
     The previous version is kept as ``path.prev`` so a file damaged later can fall back to it.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)

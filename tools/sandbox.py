@@ -248,12 +248,51 @@ def _umask() -> int:
     return 0o022
 
 
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A new file (``mkstemp``: O_EXCL, never a link) beside ``path`` to be renamed over it, named
+    ``.NAME.PID.XXXXXXXX`` so that ``remove_stale_temps`` knows whose it is."""
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**22  # another user's process (an overflowing number is no pid)
+    return True
+
+
+def remove_stale_temps(folder: Path) -> list[str]:
+    """Delete the temp files (``temp_beside``) of writers that died before renaming them (a
+    ``kill -9`` mid-write: a checkpoint's can weigh as much as its replay buffer); a live writer's
+    stay. Returns the names removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TEMP_NAME.match(e.name)
+        if m and not e.is_dir(follow_symlinks=False) and not _alive(int(m.group(1))):
+            try:
+                os.unlink(e.path)  # a link is removed, never followed
+                removed.append(e.name)
+            except OSError:
+                pass
+    return removed
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write ``path`` atomically: a new file, synced to disk, renamed over it. Readers see the old or
     the new content, never a torn one; in a folder sandboxed code can write to, a link the code left
     at ``path`` (or at a fixed temp name) is replaced, never followed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL: never a link
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # as a plain write: mkstemp's 0600 hid reports and records

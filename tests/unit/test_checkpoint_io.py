@@ -92,3 +92,26 @@ def test_text_written_atomically_is_readable_by_others_as_a_plain_write_is(tmp_p
         finally:
             os.umask(old)
         assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode == (tmp_path / "plain.md").stat().st_mode & 0o777
+
+
+def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_worker_removes(tmp_path):
+    """kill -9 inside ``save_atomic``: its temp file (as big as a replay buffer) is removed by
+    ``remove_stale_temps``, which a resumed worker runs first; a live writer's temp file stays."""
+    import os
+    import subprocess
+    import sys
+
+    from tools.sandbox import remove_stale_temps, temp_beside
+
+    code = (
+        "import os, signal, tools.checkpoint_io as c\n"
+        "c.torch.save = lambda obj, f: (f.write(b'x' * 4096), f.flush(), os.kill(os.getpid(), signal.SIGKILL))\n"
+        f"c.save_atomic({{}}, {str(tmp_path / 'checkpoint.pt')!r})\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".checkpoint.pt.")
+    fd, mine = temp_beside(tmp_path / "result.json")  # this process is alive: its temp file stays
+    os.close(fd)
+    assert remove_stale_temps(tmp_path) == left
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(mine)]
