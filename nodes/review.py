@@ -19,8 +19,17 @@ from nodes.context import store
 from nodes.designers.expert import ExpertDesigner
 from nodes.state import GeneratorState
 from tools.mdp_check import validate_mdp
-from tools.run_rules import finalised
-from tools.schemas import AlgoConfig, MDPDesign, ReviewAnswer, ReviewNote, ReviewRecord, ReviewStage, allowed_algorithms
+from tools.run_rules import FINALISED_FIELDS, finalised
+from tools.schemas import (
+    AlgoConfig,
+    EnvProfile,
+    MDPDesign,
+    ReviewAnswer,
+    ReviewNote,
+    ReviewRecord,
+    ReviewStage,
+    allowed_algorithms,
+)
 
 HOW_TO_ANSWER = (
     '{"action": "approve"} | {"action": "edit", "changes": {FIELD: VALUE, ...}} | '
@@ -112,32 +121,34 @@ def review_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
     return _review("mdp", state, mdp, mdp.summary, apply_edit)
 
 
+def edited_algorithm(algo: AlgoConfig, profile: EnvProfile, changes: dict) -> tuple[dict, str | None]:
+    """A reviewer's edit of ``algo``: ({"algo": the edited config}, None), or ({}, why it is refused).
+    The run's rules (``finalised``: epoch length, envs of a process each) apply to the edited config,
+    but a field the reviewer set stays as set."""
+    allowed = allowed_algorithms(profile.action.kind, profile.multi_agent)
+    if changes.get("algorithm", algo.algorithm) not in allowed:
+        return (
+            {},
+            f"edit refused: algorithm={changes['algorithm']!r} cannot train this env; choose one of {', '.join(allowed)}",
+        )
+    base = algo
+    if changes.get("algorithm", algo.algorithm) != algo.algorithm:  # another algorithm: its own defaults
+        base = ExpertDesigner().default_config(changes["algorithm"], profile, algo.budget_steps, profile.sparse_reward)
+    try:
+        edited = AlgoConfig.model_validate({**base.model_dump(), **changes})
+    except ValidationError as e:
+        return {}, f"edit refused: {_error_text(e)}"
+    ruled = finalised(edited, profile.one_per_process)
+    return {"algo": ruled.model_copy(update={k: getattr(edited, k) for k in changes if k in FINALISED_FIELDS})}, None
+
+
 def review_algorithm(state: GeneratorState, config: RunnableConfig) -> dict:
     if not state["settings"].review:
         return {}
     algo: AlgoConfig = state["algo"]
-    profile = state["profile"]
-
-    def apply_edit(changes: dict) -> tuple[dict, str | None]:
-        allowed = allowed_algorithms(profile.action.kind, profile.multi_agent)
-        if changes.get("algorithm", algo.algorithm) not in allowed:
-            return (
-                {},
-                f"edit refused: algorithm={changes['algorithm']!r} cannot train this env; "
-                f"choose one of {', '.join(allowed)}",
-            )
-        base = algo
-        if changes.get("algorithm", algo.algorithm) != algo.algorithm:  # another algorithm: its own defaults
-            base = ExpertDesigner().default_config(
-                changes["algorithm"], profile, algo.budget_steps, profile.sparse_reward
-            )
-            base = finalised(base, profile.one_per_process)
-        try:
-            return {"algo": AlgoConfig.model_validate({**base.model_dump(), **changes})}, None
-        except ValidationError as e:
-            return {}, f"edit refused: {_error_text(e)}"
-
-    return _review("algorithm", state, algo, algo.short(), apply_edit)
+    return _review(
+        "algorithm", state, algo, algo.short(), lambda changes: edited_algorithm(algo, state["profile"], changes)
+    )
 
 
 def after_mdp_review(state: GeneratorState) -> Literal["design_mdp", "select_algorithm"]:

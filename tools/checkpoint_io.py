@@ -9,33 +9,22 @@ from typing import Any
 
 import torch
 
-from tools.sandbox import temp_beside, write_text
+from tools.sandbox import replacing, write_text
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """Write to a temp file in the same folder (``temp_beside``), fsync, then ``os.replace`` over ``path``.
+    """Write ``obj`` atomically over ``path`` (``tools.sandbox.replacing``), then sync the folder.
 
     The previous version is kept as ``path.prev`` so a file damaged later can fall back to it.
     """
     path = Path(path)
-    fd, tmp = temp_beside(path)
+    with replacing(path, "wb", keep_previous=True) as f:
+        torch.save(obj, f)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.replace(path, path.with_name(path.name + ".prev"))
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 write_text_atomic = write_text

@@ -149,6 +149,8 @@ def epoch_steps(cfg: AlgoConfig) -> int:
     return max(1, min(steps, cfg.budget_steps - warmup_steps(cfg)))
 
 
+FINALISED_FIELDS = ("epoch_steps", "n_train_envs", "n_test_envs")
+"""The fields ``finalised`` may set."""
 OWN_PROCESS_ENVS = 2
 """Train and test envs of an off-policy learner on an env that needs a process of its own."""
 

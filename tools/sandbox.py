@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import re
 import resource
@@ -34,8 +35,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from envs.caches import cache_dir
 from tools import devices
@@ -248,61 +252,71 @@ def _umask() -> int:
     return 0o022
 
 
-def temp_beside(path: Path) -> tuple[int, str]:
-    """A new file (``mkstemp``: O_EXCL, never a link) beside ``path`` to be renamed over it, named
-    ``.NAME.PID.XXXXXXXX`` so that ``remove_stale_temps`` knows whose it is."""
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.")
+TEMP_NAME = re.compile(r"^\..+\.\d+\.[a-z0-9_]{8}$")
+"""A ``replacing`` writer's temp file: ``.NAME.PID.XXXXXXXX`` (the pid as the writer saw it; in the
+sandbox's PID namespace, not a host pid) beside the file it replaces."""
+STALE_TEMP_AGE_S = 60.0
+"""A temp file younger than this is never removed: its writer may not have locked it yet."""
 
 
-_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}$")
-
-
-def _alive(pid: int) -> bool:
+@contextmanager
+def replacing(path: Path, mode: str = "w", keep_previous: bool = False) -> Iterator[IO]:
+    """A file to write that replaces ``path`` atomically once the block ends: a new file beside it
+    (``mkstemp``: O_EXCL, never through a link), synced to disk, renamed over ``path`` (the old one
+    kept as ``path.prev`` with ``keep_previous``). Readers see the old or the new content, never a
+    torn one. The writer holds an ``flock`` on it until it is renamed, which tells
+    ``remove_stale_temps`` a live writer's file from a dead one's across PID namespaces."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return pid < 2**22  # another user's process (an overflowing number is no pid)
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.fchmod(fd, 0o666 & ~_umask())  # as a plain write: mkstemp's 0600 hid reports and records
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+            if keep_previous and path.exists():
+                os.replace(path, path.with_name(path.name + ".prev"))
+            os.replace(tmp, path)  # before the lock goes with the file's close
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def remove_stale_temps(folder: Path) -> list[str]:
-    """Delete the temp files (``temp_beside``) of writers that died before renaming them (a
-    ``kill -9`` mid-write: a checkpoint's can weigh as much as its replay buffer); a live writer's
-    stay. Returns the names removed."""
+def remove_stale_temps(folder: Path, min_age: float = STALE_TEMP_AGE_S) -> list[str]:
+    """Delete the temp files (``replacing``) of writers that died before renaming them (a ``kill
+    -9`` mid-write: a checkpoint's can weigh as much as its replay buffer): those no process holds
+    locked, at least ``min_age`` seconds old. Links and other non-files are left. Returns the names
+    removed."""
     removed = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for e in entries:
-        m = _TEMP_NAME.match(e.name)
-        if m and not e.is_dir(follow_symlinks=False) and not _alive(int(m.group(1))):
-            try:
-                os.unlink(e.path)  # a link is removed, never followed
+        if not TEMP_NAME.match(e.name):
+            continue
+        try:
+            fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # gone, or a link (ELOOP)
+            continue
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime >= min_age:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a live writer holds it
+                os.unlink(e.path)
                 removed.append(e.name)
-            except OSError:
-                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     return removed
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``path`` atomically: a new file, synced to disk, renamed over it. Readers see the old or
-    the new content, never a torn one; in a folder sandboxed code can write to, a link the code left
-    at ``path`` (or at a fixed temp name) is replaced, never followed."""
-    path = Path(path)
-    fd, tmp = temp_beside(path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())  # as a plain write: mkstemp's 0600 hid reports and records
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``path`` atomically (``replacing``); in a folder sandboxed code can write to, a link
+    the code left at ``path`` (or at a temp name) is replaced, never followed."""
+    with replacing(Path(path)) as f:
+        f.write(text)
 
 
 def open_append(path: Path):

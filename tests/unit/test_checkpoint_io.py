@@ -94,14 +94,16 @@ def test_text_written_atomically_is_readable_by_others_as_a_plain_write_is(tmp_p
         assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode == (tmp_path / "plain.md").stat().st_mode & 0o777
 
 
-def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_worker_removes(tmp_path):
+def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_sandboxed_worker_removes(tmp_path):
     """kill -9 inside ``save_atomic``: its temp file (as big as a replay buffer) is removed by
-    ``remove_stale_temps``, which a resumed worker runs first; a live writer's temp file stays."""
+    ``remove_stale_temps``, which a resumed worker runs first, in the sandbox's PID namespace where
+    pids tell nothing; a live writer's temp file (its lock held) stays, however old."""
     import os
     import subprocess
     import sys
+    import time
 
-    from tools.sandbox import remove_stale_temps, temp_beside
+    from tools import sandbox
 
     code = (
         "import os, signal, tools.checkpoint_io as c\n"
@@ -109,9 +111,19 @@ def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_worker_removes(tm
         f"c.save_atomic({{}}, {str(tmp_path / 'checkpoint.pt')!r})\n"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == -9
-    left = [p.name for p in tmp_path.iterdir()]
-    assert len(left) == 1 and left[0].startswith(".checkpoint.pt.")
-    fd, mine = temp_beside(tmp_path / "result.json")  # this process is alive: its temp file stays
-    os.close(fd)
-    assert remove_stale_temps(tmp_path) == left
-    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(mine)]
+    dead = [p.name for p in tmp_path.iterdir()]
+    assert len(dead) == 1 and dead[0].startswith(".checkpoint.pt.")
+    assert sandbox.remove_stale_temps(tmp_path) == []  # too young: its writer may not hold its lock yet
+    (tmp_path / "sweep_probe.py").write_text(
+        "from pathlib import Path\nfrom tools.sandbox import remove_stale_temps\nprint(remove_stale_temps(Path('.')))\n"
+    )
+    old = time.time() - 2 * sandbox.STALE_TEMP_AGE_S
+    with sandbox.replacing(tmp_path / "result.json") as f:
+        f.write("done")
+        live = next(p for p in tmp_path.iterdir() if p.name.startswith(".result.json."))
+        for p in (tmp_path / dead[0], live):
+            os.utime(p, (old, old))
+        assert sandbox.run("sweep_probe", [], tmp_path / "probe.log", timeout=120) == 0
+        assert (tmp_path / "probe.log").read_text().strip().splitlines()[-1] == str(dead)
+        assert live.exists() and not (tmp_path / dead[0]).exists()
+    assert (tmp_path / "result.json").read_text() == "done" and not live.exists()

@@ -90,3 +90,20 @@ def test_a_rejected_design_with_running_normalisation_drops_it_instead_of_adding
     note = ReviewNote(stage="mdp", rejected=shaped.summary, feedback="no")
     third = expert.design_mdp(DesignContext(**{**cartpole_ctx.__dict__, "mdp": shaped, "review": note}))
     assert third.shaping is None and third.normalize_obs and "standardised obs" not in third.summary
+
+
+def test_a_reviewers_edit_gets_the_runs_rules_but_keeps_what_the_reviewer_set(cartpole_ctx):
+    """An edited budget gets its own epoch length; DQN on an env of a process each steps two envs,
+    unless the reviewer asked for more."""
+    from nodes.review import edited_algorithm
+    from tools.run_rules import epoch_steps
+
+    algo = ExpertDesigner().select_algorithm(cartpole_ctx)
+    out, error = edited_algorithm(algo, cartpole_ctx.profile, {"budget_steps": 2_000_000})
+    assert error is None and out["algo"].epoch_steps == epoch_steps(out["algo"]) != algo.epoch_steps
+    own = cartpole_ctx.profile.model_copy(update={"one_per_process": True})
+    out, _ = edited_algorithm(algo, own, {"algorithm": "DQN"})
+    assert (out["algo"].n_train_envs, out["algo"].n_test_envs) == (2, 2)
+    out, _ = edited_algorithm(algo, own, {"algorithm": "DQN", "n_train_envs": 8, "epoch_steps": 3000})
+    assert (out["algo"].n_train_envs, out["algo"].n_test_envs, out["algo"].epoch_steps) == (8, 2, 3000)
+    assert edited_algorithm(algo, own, {"algorithm": "SAC"})[1].startswith("edit refused: algorithm='SAC'")
