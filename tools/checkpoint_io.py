@@ -18,7 +18,7 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     The previous version is kept as ``path.prev`` so a file damaged later can fall back to it.
     """
     path = Path(path)
-    with replacing(path, "wb", keep_previous=True) as f:
+    with replacing(path, "wb", keep_previous=True, private=True) as f:  # weights, buffers: the owner's
         torch.save(obj, f)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

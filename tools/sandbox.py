@@ -35,7 +35,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -255,22 +254,33 @@ def _umask() -> int:
 TEMP_NAME = re.compile(r"^\..+\.\d+\.[a-z0-9_]{8}$")
 """A ``replacing`` writer's temp file: ``.NAME.PID.XXXXXXXX`` (the pid as the writer saw it; in the
 sandbox's PID namespace, not a host pid) beside the file it replaces."""
-STALE_TEMP_AGE_S = 60.0
-"""A temp file younger than this is never removed: its writer may not have locked it yet."""
+_NO_FLOCK = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
+"""What ``flock`` raises on a file system without it (some FUSE, 9p, Lustre mounts)."""
 
 
 @contextmanager
-def replacing(path: Path, mode: str = "w", keep_previous: bool = False) -> Iterator[IO]:
+def replacing(path: Path, mode: str = "w", keep_previous: bool = False, private: bool = False) -> Iterator[IO]:
     """A file to write that replaces ``path`` atomically once the block ends: a new file beside it
     (``mkstemp``: O_EXCL, never through a link), synced to disk, renamed over ``path`` (the old one
     kept as ``path.prev`` with ``keep_previous``). Readers see the old or the new content, never a
-    torn one. The writer holds an ``flock`` on it until it is renamed, which tells
-    ``remove_stale_temps`` a live writer's file from a dead one's across PID namespaces."""
+    torn one. Its mode is a plain write's under the umask, or 0600 when ``private``. The writer holds
+    an ``flock`` on it until it is renamed (where the file system has ``flock``), which tells
+    ``remove_stale_temps`` a live writer's file from a dead one's, across PID namespaces."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.fchmod(fd, 0o666 & ~_umask())  # as a plain write: mkstemp's 0600 hid reports and records
-        with os.fdopen(fd, mode) as f:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            if e.errno not in _NO_FLOCK:
+                raise
+        os.fchmod(fd, 0o600 if private else 0o666 & ~_umask())  # mkstemp's 0600 hid reports and records
+        f = os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -282,11 +292,12 @@ def replacing(path: Path, mode: str = "w", keep_previous: bool = False) -> Itera
         raise
 
 
-def remove_stale_temps(folder: Path, min_age: float = STALE_TEMP_AGE_S) -> list[str]:
+def remove_stale_temps(folder: Path) -> list[str]:
     """Delete the temp files (``replacing``) of writers that died before renaming them (a ``kill
     -9`` mid-write: a checkpoint's can weigh as much as its replay buffer): those no process holds
-    locked, at least ``min_age`` seconds old. Links and other non-files are left. Returns the names
-    removed."""
+    locked. Called where no writer can be between creating its file and locking it (the folder's
+    training lock held, its worker gone). Links, other non-files and files on a file system without
+    ``flock`` are left. Returns the names removed."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -295,13 +306,12 @@ def remove_stale_temps(folder: Path, min_age: float = STALE_TEMP_AGE_S) -> list[
     for e in entries:
         if not TEMP_NAME.match(e.name):
             continue
-        try:
-            fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:  # gone, or a link (ELOOP)
+        try:  # for writing: NFS emulates flock with POSIX locks, whose exclusive lock needs it
+            fd = os.open(e.path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # gone, a link (ELOOP), not ours to write
             continue
         try:
-            st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime >= min_age:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a live writer holds it
                 os.unlink(e.path)
                 removed.append(e.name)

@@ -60,7 +60,6 @@ from tools.run_rules import (
     target_met,
     warmup_steps,
 )
-from tools.sandbox import remove_stale_temps
 from tools.schemas import CurvePoint, EvalResult, RewardTermStats, TrainJob, TrainResult
 from tools.statistics import EVAL_GROWTH_CAP, episode_means, mean_ci, needs_more_episodes, rising
 from tools.tensorboard_log import open_board, write_evaluation
@@ -246,8 +245,6 @@ class TrainWorker:
         self.dir = iter_dir
         self.job = TrainJob.model_validate_json((iter_dir / JOB).read_text())
         self.cfg = self.job.algo
-        for name in remove_stale_temps(iter_dir):  # a worker killed mid-write (kill -9) left these
-            print(f"removed {name}: a temp file of a writer that died before renaming it", file=sys.stderr)
         self.restored: dict[str, Any] | None = load_checkpoint(iter_dir / CHECKPOINT)
         self.algorithm: Algorithm | None = None
         self.buffer: Any = None

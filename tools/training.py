@@ -161,6 +161,10 @@ def _train(
     log = iter_dir / "worker.log"
     start = time.perf_counter()
     for attempt in range(MAX_WORKER_RESTARTS + 1):
+        stale = sandbox.remove_stale_temps(iter_dir)  # a worker killed mid-write left them (kill -9, OOM)
+        if stale:
+            with sandbox.open_append(log) as f:
+                f.write(f"\nagent2: removed the temp files of a killed writer: {', '.join(stale)}\n".encode())
         proc = sandbox.start("tools.train_worker", ["train", str(iter_dir), str(eval_episodes)], log)
         timed_out = False
         try:

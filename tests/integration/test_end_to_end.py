@@ -110,7 +110,12 @@ def test_a_finished_iteration_is_not_trained_again(tmp_path):
     with pytest.raises(StaleCheckpointError, match="the job changed: seed"):  # never resumed, never dropped
         run_training(changed, tmp_path, eval_episodes=2)
     forget_training(tmp_path)  # what 'agent2 resume --restart-iteration' does
+    (tmp_path / ".checkpoint.pt.12.abcdefgh").write_bytes(b"x" * 4096)  # a writer killed mid-write (no lock)
     third = run_training(changed, tmp_path, eval_episodes=2)
+    assert (
+        not (tmp_path / ".checkpoint.pt.12.abcdefgh").exists()
+        and "removed the temp files" in (tmp_path / "worker.log").read_text()
+    )
     assert third.resumed_at_step == 0  # another job starts afresh, not from the old checkpoint
     assert (tmp_path / PROGRESS).read_text().count('"start"') == 1
 

@@ -94,14 +94,12 @@ def test_text_written_atomically_is_readable_by_others_as_a_plain_write_is(tmp_p
         assert (tmp_path / "report.md").stat().st_mode & 0o777 == mode == (tmp_path / "plain.md").stat().st_mode & 0o777
 
 
-def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_sandboxed_worker_removes(tmp_path):
+def test_a_writer_killed_mid_write_leaves_a_temp_file_that_is_removed_before_the_next_worker(tmp_path):
     """kill -9 inside ``save_atomic``: its temp file (as big as a replay buffer) is removed by
-    ``remove_stale_temps``, which a resumed worker runs first, in the sandbox's PID namespace where
-    pids tell nothing; a live writer's temp file (its lock held) stays, however old."""
-    import os
+    ``remove_stale_temps`` (run by ``tools.training`` before each worker starts); a live writer's
+    temp file in another process (its lock held) stays, and so does a link. A checkpoint stays private."""
     import subprocess
     import sys
-    import time
 
     from tools import sandbox
 
@@ -113,17 +111,18 @@ def test_a_writer_killed_mid_write_leaves_a_temp_file_the_next_sandboxed_worker_
     assert subprocess.run([sys.executable, "-c", code]).returncode == -9
     dead = [p.name for p in tmp_path.iterdir()]
     assert len(dead) == 1 and dead[0].startswith(".checkpoint.pt.")
-    assert sandbox.remove_stale_temps(tmp_path) == []  # too young: its writer may not hold its lock yet
-    (tmp_path / "sweep_probe.py").write_text(
-        "from pathlib import Path\nfrom tools.sandbox import remove_stale_temps\nprint(remove_stale_temps(Path('.')))\n"
+    writer = (  # another live writer, blocked mid-write until its stdin closes
+        "import sys; from pathlib import Path; from tools.sandbox import replacing\n"
+        f"with replacing(Path({str(tmp_path / 'result.json')!r})) as f:\n"
+        "    f.write('done'); print('writing', flush=True); sys.stdin.read()\n"
     )
-    old = time.time() - 2 * sandbox.STALE_TEMP_AGE_S
-    with sandbox.replacing(tmp_path / "result.json") as f:
-        f.write("done")
-        live = next(p for p in tmp_path.iterdir() if p.name.startswith(".result.json."))
-        for p in (tmp_path / dead[0], live):
-            os.utime(p, (old, old))
-        assert sandbox.run("sweep_probe", [], tmp_path / "probe.log", timeout=120) == 0
-        assert (tmp_path / "probe.log").read_text().strip().splitlines()[-1] == str(dead)
-        assert live.exists() and not (tmp_path / dead[0]).exists()
-    assert (tmp_path / "result.json").read_text() == "done" and not live.exists()
+    live = subprocess.Popen([sys.executable, "-c", writer], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert live.stdout.readline().strip() == "writing"
+    (tmp_path / ".victim.1.abcdefgh").symlink_to(tmp_path / "victim")
+    assert sandbox.remove_stale_temps(tmp_path) == dead
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".result.json.")) != []
+    live.communicate("")
+    assert (tmp_path / "result.json").read_text() == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".victim.1.abcdefgh", "result.json"]
+    save_atomic({"w": 1}, tmp_path / "checkpoint.pt")
+    assert (tmp_path / "checkpoint.pt").stat().st_mode & 0o777 == 0o600
