@@ -1,5 +1,7 @@
 """Multi-agent envs: the per-agent MDP wrapper, one slot per agent, shared and independent networks."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -123,6 +125,13 @@ def test_agents_with_memory_solve_what_one_observation_hides(tmp_path):
     train = run_training(job, tmp_path / "iter", eval_episodes=40)
     ev = run_evaluation(tmp_path / "iter", 40)
     assert ev.mean is not None and ev.mean >= 0.9, (train.curve, ev)
+    # the test that stopped it at the target was confirmed on 20 new games (tools.train_worker.CONFIRM_TEST_FACTOR)
+    tests = [
+        e
+        for e in map(json.loads, (tmp_path / "iter" / "progress.jsonl").read_text().splitlines())
+        if e["kind"] == "test"
+    ]
+    assert train.stop_reason == "target" and (tests[-1]["confirmed"], tests[-1]["episodes"]) == (True, 30), tests
 
 
 def test_an_agent_that_leaves_early_keeps_its_slot_with_zero_reward_until_the_game_ends():

@@ -87,3 +87,40 @@ def test_a_resume_keeps_the_score_of_a_best_policy_saved_after_its_checkpoint(tm
     resumed.build()
     resumed.restore()
     assert resumed.best_score == 5.0
+
+
+def test_a_test_that_clears_the_target_stops_training_only_if_new_episodes_confirm_it(tmp_path):
+    """smax_3m stopped twice on 30 battles of 30 won, then won 0.84 of 160 in evaluation: a lone test
+    that clears the target now plays twice its episodes again; they decide the stop, and the curve,
+    the best score and the event read all of them."""
+    import json
+    from types import SimpleNamespace
+
+    from tools.run_files import PROGRESS
+    from tools.train_worker import CONFIRM_TEST_FACTOR
+
+    algo = AlgoConfig(algorithm="PPO", budget_steps=20_000, epoch_steps=1000, test_episodes=10)
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, seed=0, target=0.9)
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    worker.save_best = lambda steps: None
+    asked = []
+
+    def collector(wins: list[float]):
+        def collect(n_episode, reset_before_collect):
+            asked.append(n_episode)
+            return SimpleNamespace(returns=np.array(wins[:n_episode]), collect_time=0.0)
+
+        return SimpleNamespace(collect=collect)
+
+    worker.test_collector = collector([1.0] * 14 + [0.0] * 6)  # 0.7 on new battles: a lucky test
+    worker.on_test(1000, 1.0, 0.0, np.ones(10))
+    assert asked == [10 * CONFIRM_TEST_FACTOR] and not worker.target_reached and not worker.stop_fn(1.0)
+    assert worker.curve[-1].mean == worker.best_score == 0.8  # 24 of 30
+    worker.test_collector = collector([1.0] * 20)
+    worker.on_test(2000, 1.0, 0.0, np.ones(10))
+    assert worker.target_reached and worker.stop_fn(1.0) and worker.curve[-1].mean == 1.0
+    worker.on_test(3000, 0.5, 0.5, np.array([0.0, 1.0] * 5))  # below the target: no confirmation
+    assert len(asked) == 2 and not worker.target_reached
+    events = [json.loads(line) for line in (tmp_path / PROGRESS).read_text().splitlines()]
+    assert [e.get("confirmed") for e in events if e["kind"] == "test"] == [False, True, None]
