@@ -188,7 +188,9 @@ class RunLogger(BaseLogger):
     def log_test_data(self, log_data: dict, step: int) -> None:
         stat = log_data["returns_stat"]
         self.worker.test_time += float(log_data.get("collect_time", 0.0))
-        self.worker.on_test(step, float(stat["mean"]), float(stat["std"]), np.asarray(log_data["returns"]))
+        # an epoch's test, not the one Tianshou runs as a trainer starts (whose stop it ignores)
+        returns = np.asarray(log_data["returns"]) if self.epoch_end is not None else None
+        stat["mean"], stat["std"] = self.worker.on_test(step, float(stat["mean"]), float(stat["std"]), returns)
         self.board.log_test_data(log_data, self.worker.total_steps(step))
         if self.epoch_end is not None:  # the checkpoint of the epoch this test closes
             self.worker.maybe_save_checkpoint(*self.epoch_end)
@@ -288,10 +290,12 @@ class TrainWorker:
         with open(self.dir / PROGRESS, "a") as f:
             f.write(json.dumps(fields) + "\n")
 
-    def on_test(self, env_step: int, mean: float, std: float, returns: np.ndarray | None = None) -> None:
-        """A test's score (its episodes' ``returns``, per agent slot), confirmed on more episodes
-        when it clears the target (``CONFIRM_TEST_FACTOR``): the curve, the best policy, the plateau
-        and the stop at the target then read all of them."""
+    def on_test(self, env_step: int, mean: float, std: float, returns: np.ndarray | None = None) -> tuple[float, float]:
+        """A test's score: its mean and std, confirmed on more episodes when it clears the target
+        and its episodes' ``returns`` (per agent slot) are given (``CONFIRM_TEST_FACTOR``). The curve,
+        the best policy, the plateau and the stop at the target then read all of them, and a
+        confirmed test's policy, the one training stops with, is kept as the best. Returns the
+        test's (mean, std) as recorded."""
         steps = self.total_steps(env_step)
         target, n = self.job.target, self.cfg.test_episodes
         self.target_reached = target_met(mean, std, n, target)
@@ -318,7 +322,7 @@ class TrainWorker:
             self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
         else:
             self.curve.append(CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall()))
-        if mean > self.best_score:
+        if mean > self.best_score or confirmation.get("confirmed"):
             self.best_score = mean
             self.since_best = 0
             self.save_best(steps)
@@ -332,6 +336,7 @@ class TrainWorker:
         self.alive_share = policy_alive_share(self.algorithm, self.buffer) if self.agents == 1 else None
         alive = {} if self.alive_share is None else {"alive": round(self.alive_share, 4)}
         self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score, **alive, **confirmation)
+        return mean, std
 
     def on_train(self, steps: int, mean: float) -> None:
         self.train_returns.append((steps, mean))

@@ -124,3 +124,29 @@ def test_a_test_that_clears_the_target_stops_training_only_if_new_episodes_confi
     assert len(asked) == 2 and not worker.target_reached
     events = [json.loads(line) for line in (tmp_path / PROGRESS).read_text().splitlines()]
     assert [e.get("confirmed") for e in events if e["kind"] == "test"] == [False, True, None]
+
+
+def test_the_confirmed_policy_is_the_one_kept_even_below_an_earlier_unconfirmed_score(tmp_path):
+    """Training stops with the confirmed policy: it must be the best one the evaluation plays, even
+    when an earlier test that failed its confirmation still scores higher."""
+    from types import SimpleNamespace
+
+    algo = AlgoConfig(algorithm="PPO", budget_steps=20_000, epoch_steps=1000, test_episodes=10)
+    job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, seed=0, target=150)
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    saved = []
+    worker.save_best = saved.append
+    spread = np.array([-1.0, 1.0] * 10)
+
+    def collector(returns):
+        return SimpleNamespace(
+            collect=lambda n_episode, reset_before_collect: SimpleNamespace(returns=returns, collect_time=0.0)
+        )
+
+    worker.test_collector = collector(160 + 60 * spread)  # 160 ± 60 over 20: 146.6 < 150, not confirmed
+    worker.on_test(1000, 200.0, 10.0, 200 + 10 * spread[:10])
+    assert not worker.target_reached and saved == [1000] and round(worker.best_score, 1) == 173.3
+    worker.test_collector = collector(158 + 5 * spread)
+    worker.on_test(2000, 160.0, 5.0, 160 + 5 * spread[:10])
+    assert worker.target_reached and saved == [1000, 2000] and round(worker.best_score, 1) == 158.7
