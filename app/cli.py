@@ -19,6 +19,7 @@ from typing import NoReturn
 from envs.errors import Agent2Error
 from tools.run_folders import check_thread_id
 from tools.run_rules import (
+    AGENT_KEPT,
     DEFAULT_CANDIDATES,
     DEFAULT_EVAL_EPISODES,
     DEFAULT_MAX_ITERATIONS,
@@ -298,7 +299,7 @@ def _summary(values: dict, thread_id: str) -> int:
     from app.service import summary_lines
 
     print("\n".join(summary_lines(values, thread_id)))
-    return 0 if values.get("status") in ("target_met", "budget_exhausted") else 1
+    return 0 if values.get("status") in AGENT_KEPT else 1
 
 
 def _drive(step: Callable, thread_id: str, runs_dir: str, progress: bool) -> int:

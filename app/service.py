@@ -30,7 +30,7 @@ from nodes.state import RunContext, RunRequest
 from tools.executors import get_executor
 from tools.profiling import profile_env
 from tools.run_folders import check_runs_dir, check_thread_free, check_thread_id, run_folder, writable_runs_dir
-from tools.run_rules import best_record
+from tools.run_rules import AGENT_KEPT, best_record
 from tools.run_store import RunStore
 from tools.schemas import ReviewAnswer, TaskSpec
 
@@ -220,7 +220,7 @@ def _run_launch(path: Path) -> int:
         )
         return 0
     print("\n".join(summary_lines(values, launch.thread_id)))
-    return 0 if values.get("status") in ("target_met", "budget_exhausted") else 1
+    return 0 if values.get("status") in AGENT_KEPT else 1
 
 
 if __name__ == "__main__":

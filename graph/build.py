@@ -37,7 +37,7 @@ from nodes.review import after_algorithm_review, after_mdp_review, review_algori
 from nodes.select_algorithm import select_algorithm
 from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
 from nodes.train import train
-from tools.run_rules import best_record, budget_left_for_iteration, record_met, target_met
+from tools.run_rules import best_record, record_met, room_left, target_met
 
 DESCRIPTION = (
     "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
@@ -65,9 +65,7 @@ def _confirmed_short(state: GeneratorState) -> bool:
 
 def _room_left(state: GeneratorState) -> bool:
     task = state["spec"]
-    return budget_left_for_iteration(task.budget_steps - state.get("steps_used", 0)) and (
-        state.get("iteration", 1) <= task.max_iterations
-    )
+    return room_left(task.budget_steps - state.get("steps_used", 0), state.get("iteration", 1), task.max_iterations)
 
 
 def route_after_critic(state: GeneratorState) -> Route:

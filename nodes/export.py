@@ -19,7 +19,14 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
     runs = store(state, config)
     best = best_record(history)
     confirmation = state.get("confirmation")
-    status = run_status(history, task.target, confirmation)
+    status = run_status(
+        history,
+        task.target,
+        confirmation,
+        steps_left=task.budget_steps - state.get("steps_used", 0),
+        next_iteration=state.get("iteration", 1),
+        max_iterations=task.max_iterations,
+    )
     agent_dir = runs.agent_folder
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from conftest import seal_environment
 
+from tools.run_rules import AGENT_KEPT
+
 ROOT = Path(__file__).resolve().parent.parent
 seal_environment()  # the CLI runs below see none of the caller's OPENAI_*/AGENT2_*/RAY_ADDRESS settings
 BUDGET = 12_000
@@ -210,7 +212,7 @@ def check_run(runs_dir: Path, thread: str) -> list[str]:
         result = json.loads(result_file.read_text())
     except (OSError, ValueError) as e:
         return [f"result.json unreadable: {e}"]
-    if result["status"] not in ("target_met", "budget_exhausted") or result["best"] is None:
+    if result["status"] not in AGENT_KEPT or result["best"] is None:
         problems.append(f"status {result['status']}, best {result['best']}")
     numbers = [it["iteration"] for it in result["iterations"]]
     if numbers != list(range(1, len(numbers) + 1)):

@@ -60,7 +60,13 @@ PLAY_SEED_OFFSET = 700_000
 its iteration's seed + this (+ i): seeds its run never trained, tested, evaluated or confirmed on (a
 fixed default seed, 12345, was a training seed of iteration 1 for a run seeded 12345)."""
 
-RunStatus = Literal["running", "target_met", "budget_exhausted", "failed"]
+RunStatus = Literal["running", "target_met", "budget_exhausted", "iterations_exhausted", "stopped_by_critic", "failed"]
+"""``budget_exhausted``, ``iterations_exhausted`` and ``stopped_by_critic`` all missed the target and kept
+the best agent; they say why the run ended: too few env steps left for another iteration, the
+``max_iterations`` passes done with steps left, or the critic ended it (``done`` or ``give_up``) with
+both left."""
+AGENT_KEPT: tuple[RunStatus, ...] = ("target_met", "budget_exhausted", "iterations_exhausted", "stopped_by_critic")
+"""Statuses of a run that ended with an exported agent (the CLI exits 0)."""
 
 
 def target_met(mean: float | None, std: float | None, episodes: int, target: float | None) -> bool:
@@ -86,10 +92,16 @@ def best_record(history: Sequence[R], score: Callable[[R], Any] = attrgetter("ev
 
 
 def run_status(
-    history: Sequence[IterationRecord], target: float | None, confirmation: EvalResult | None = None
+    history: Sequence[IterationRecord],
+    target: float | None,
+    confirmation: EvalResult | None = None,
+    steps_left: int = 0,
+    next_iteration: int = 1,
+    max_iterations: int = 0,
 ) -> RunStatus:
     """A finished run's status: its best iteration met the target (judged on the ``confirmation``,
-    when its policy was evaluated again), or the budget ran out, or no iteration produced an agent."""
+    when its policy was evaluated again), or why it ended short of it (``steps_left`` env steps unspent,
+    ``next_iteration`` the pass that would have come next), or no iteration produced an agent."""
     best = best_record(history)
     if best is None:
         return "failed"
@@ -97,7 +109,16 @@ def run_status(
         met = target_met(confirmation.mean, confirmation.std, confirmation.episodes, target)
     else:
         met = record_met(best, target)
-    return "target_met" if met else "budget_exhausted"
+    if met:
+        return "target_met"
+    if not budget_left_for_iteration(steps_left):
+        return "budget_exhausted"
+    return "iterations_exhausted" if next_iteration > max_iterations else "stopped_by_critic"
+
+
+def room_left(steps_left: int, next_iteration: int, max_iterations: int) -> bool:
+    """Whether the run may start another pass: steps for an iteration and an iteration left."""
+    return budget_left_for_iteration(steps_left) and next_iteration <= max_iterations
 
 
 def policies_compared(history: Sequence[IterationRecord]) -> int:

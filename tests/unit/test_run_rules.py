@@ -96,6 +96,25 @@ def test_a_policy_chosen_among_several_is_confirmed_and_the_confirmation_decides
     assert run_rules.confirmation_episodes(record(3, 0.85), 50) == 50  # never below the run's setting
 
 
+def test_a_run_that_misses_says_why_it_ended():
+    """Unspent steps are not an exhausted budget: smax_3m at 5M once ended at its five-iteration cap
+    with 2.26M of 5M steps used, and was reported as budget_exhausted."""
+    short = record(1, 400.0)
+    assert run_status([short], 475.0, steps_left=4_999, next_iteration=6, max_iterations=5) == "budget_exhausted"
+    assert run_status([short], 475.0, steps_left=2_740_000, next_iteration=6, max_iterations=5) == (
+        "iterations_exhausted"
+    )
+    assert run_status([short], 475.0, steps_left=50_000, next_iteration=3, max_iterations=5) == "stopped_by_critic"
+    assert run_status([record(1, 480.0)], 475.0, steps_left=50_000, next_iteration=2, max_iterations=5) == (
+        "target_met"
+    )
+    assert run_status([record(1, None)], 475.0, steps_left=50_000) == "failed"
+    assert {"budget_exhausted", "iterations_exhausted", "stopped_by_critic"} <= set(run_rules.AGENT_KEPT)
+    # the router's rule for another pass: steps for an iteration and an iteration left
+    assert run_rules.room_left(50_000, 3, 5) and not run_rules.room_left(50_000, 6, 5)
+    assert not run_rules.room_left(4_999, 2, 5)
+
+
 def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise():
     """An evaluation whose mean clears the target but not beyond its noise is not 'met' anywhere."""
     within, beyond = record(1, 480.0, std=40.0), record(1, 480.0, std=5.0)
