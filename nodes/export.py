@@ -9,8 +9,21 @@ from langchain_core.runnables import RunnableConfig
 from envs.loading import metric_name
 from nodes.context import announce, store, thread_id
 from nodes.state import GeneratorState
-from tools.run_rules import best_record, policies_compared, run_status
+from tools.run_rules import RunStatus, best_record, policies_compared, run_status
 from tools.schemas import BestIteration, EvalResult, IterationRecord, RunSummary
+
+
+def final_status(state: GeneratorState) -> RunStatus:
+    """The finished run's status (``run_rules.run_status``) from its state."""
+    task = state["spec"]
+    return run_status(
+        state.get("history", []),
+        task.target,
+        state.get("confirmation"),
+        steps_left=task.budget_steps - state.get("steps_used", 0),
+        next_iteration=state.get("iteration", 1),
+        max_iterations=task.max_iterations,
+    )
 
 
 def export(state: GeneratorState, config: RunnableConfig) -> dict:
@@ -19,14 +32,7 @@ def export(state: GeneratorState, config: RunnableConfig) -> dict:
     runs = store(state, config)
     best = best_record(history)
     confirmation = state.get("confirmation")
-    status = run_status(
-        history,
-        task.target,
-        confirmation,
-        steps_left=task.budget_steps - state.get("steps_used", 0),
-        next_iteration=state.get("iteration", 1),
-        max_iterations=task.max_iterations,
-    )
+    status = final_status(state)
     agent_dir = runs.agent_folder
     wall = state.get("wall_seconds", 0.0) + (time.perf_counter() - t0)
     summary = RunSummary(

@@ -5,6 +5,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.build import build_graph, route_after_confirm, route_after_critic
 from graph.runner import serializer
+from nodes.export import final_status
 from nodes.state import RunSettings
 from tools.schemas import AlgoConfig, Critique, EvalResult, IterationRecord, MDPChanges, TaskSpec
 
@@ -54,20 +55,23 @@ def test_graph_has_the_loop_nodes():
 
 
 @pytest.mark.parametrize(
-    "kwargs,route",
+    "kwargs,route,status",
     [
-        ({"verdict": "revise_algo"}, "select_algorithm"),
-        ({"verdict": "revise_mdp"}, "design_mdp"),
-        ({"verdict": "give_up"}, "confirm"),
-        ({"verdict": "done"}, "confirm"),
-        ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "confirm"),  # target met by an earlier iteration
-        ({"verdict": "revise_mdp", "used": 98_000}, "confirm"),  # budget spent
-        ({"verdict": "revise_mdp", "iteration": 6}, "confirm"),  # iterations spent
-        ({"verdict": "revise_algo", "scores": (None,)}, "select_algorithm"),  # a crash: try again
+        ({"verdict": "revise_algo"}, "select_algorithm", None),
+        ({"verdict": "revise_mdp"}, "design_mdp", None),
+        ({"verdict": "give_up"}, "confirm", "stopped_by_critic"),
+        ({"verdict": "done"}, "confirm", "stopped_by_critic"),
+        ({"verdict": "revise_algo", "scores": (10.0, 480.0)}, "confirm", "target_met"),  # met by an earlier one
+        ({"verdict": "revise_mdp", "used": 98_000}, "confirm", "budget_exhausted"),  # budget spent
+        ({"verdict": "revise_mdp", "iteration": 6}, "confirm", "iterations_exhausted"),  # iterations spent
+        ({"verdict": "revise_algo", "scores": (None,)}, "select_algorithm", None),  # a crash: try again
     ],
 )
-def test_router(kwargs, route):
+def test_router(kwargs, route, status):
+    """Where the router ends the run, the exported status says why."""
     assert route_after_critic(state(**kwargs)) == route
+    if status is not None:
+        assert final_status(state(**kwargs)) == status
 
 
 def test_state_round_trips_through_the_checkpointer(tmp_path):
