@@ -213,20 +213,12 @@ def _normal(loc_scale: tuple[torch.Tensor, torch.Tensor]) -> Distribution:
     return Independent(Normal(loc, scale), 1)
 
 
-def _orthogonal_init(actor: nn.Module, critic: nn.Module, policy_head: nn.Module) -> None:
-    """Orthogonal weights (gain √2) and zero biases, as the PPO references (CleanRL, the MAPPO
-    paper's on-policy code, JaxMARL) do; their output layers too: the policy's (``policy_head``:
-    logits, or the Gaussian's mean) with gain 0.01, so the first policy is near uniform (or near 0),
-    the value head with gain 1."""
-    for module in (actor, critic):
+def _orthogonal_init(*modules: nn.Module) -> None:
+    for module in modules:
         for m in module.modules():
             if isinstance(m, nn.Linear):
                 nn.init.orthogonal_(m.weight, gain=math.sqrt(2))
                 nn.init.zeros_(m.bias)
-    for head, gain in ((policy_head, 0.01), (critic.last, 1.0)):
-        for m in head.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.orthogonal_(m.weight, gain=gain)
 
 
 def _optim(cfg: AlgoConfig, with_decay: bool = False) -> AdamOptimizerFactory:
@@ -267,13 +259,16 @@ def _on_policy(cfg: AlgoConfig, inp: Inputs, action_space: gym.Space, layout: Ag
         else:
             actor = DiscreteActor(preprocess_net=actor_body, action_shape=int(action_space.n), softmax_output=False)
         critic = DiscreteCritic(preprocess_net=critic_body)
-        _orthogonal_init(actor, critic, actor.last)
+        _orthogonal_init(actor, critic)
         policy = DiscreteActorPolicy(actor=actor, action_space=action_space, deterministic_eval=True)
     else:
         actor = ContinuousActorProbabilistic(preprocess_net=actor_body, action_shape=action_space.shape, unbounded=True)
         critic = ContinuousCritic(preprocess_net=critic_body)
-        _orthogonal_init(actor, critic, actor.mu)  # initial actions near 0 (Andrychowicz et al. 2020)
+        _orthogonal_init(actor, critic)
         nn.init.constant_(actor.sigma_param, -0.5)
+        for m in actor.mu.modules():  # small last layer: initial actions near 0 (Andrychowicz et al. 2020)
+            if isinstance(m, nn.Linear):
+                m.weight.data.mul_(0.01)
         policy = ProbabilisticActorPolicy(
             actor=actor,
             dist_fn=_normal,

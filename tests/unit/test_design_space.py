@@ -208,29 +208,3 @@ def test_a_multidiscrete_policy_is_a_product_of_one_choice_per_part():
     assert not isinstance(
         build_algorithm(AlgoConfig(algorithm="PPO"), 4, gym.spaces.Discrete(24)).policy.actor, FactoredDiscreteActor
     )  # a plain Discrete keeps one logit per action
-
-
-@pytest.mark.parametrize("space", ["discrete", "masked"])
-def test_an_on_policy_learner_starts_from_a_near_uniform_policy(space):
-    """Output layers as the PPO references initialise them (CleanRL, the MAPPO paper's code, JaxMARL):
-    logits with gain 0.01, so every available action starts about equally likely; the value head with 1."""
-    import gymnasium as gym
-    import torch
-
-    from envs.multiagent import AgentLayout
-    from tools.algorithms import build_algorithm
-
-    n = 9
-    layout = AgentLayout(obs_dim=30, n_agents=3, mask_dim=n, history=1) if space == "masked" else None
-    dim = layout.flat_dim if layout else 30
-    cfg = AlgoConfig(algorithm="MAPPO" if layout else "PPO", hidden_sizes=[64, 64])
-    algo = build_algorithm(cfg, dim, gym.spaces.Discrete(n), layout=layout)
-    obs = np.random.default_rng(0).normal(size=(256, dim)).astype(np.float32)
-    if layout:
-        obs[:, -n:] = 1.0  # every action available
-    with torch.no_grad():
-        logits, _ = algo.policy.actor(obs)
-        values = algo.critic(obs)
-    entropy = torch.distributions.Categorical(logits=logits).entropy()
-    assert entropy.min() > 0.999 * np.log(n), entropy.min()
-    assert 0.05 < values.std() < 3.0  # gain 1: values of order one, neither flat nor blown up
