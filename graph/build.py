@@ -41,8 +41,8 @@ from tools.run_rules import best_record, record_met, room_left, target_met
 
 DESCRIPTION = (
     "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
-    "evaluates on the task's original metric and revises until the target is met or the budget "
-    "is spent; exports the best agent with a report. Human review of each design is opt-in "
+    "evaluates on the task's original metric and revises until the target is met, the budget or "
+    "iterations are spent or the critic stops; exports the best agent with a report. Human review of each design is opt-in "
     "(context: review)."
 )
 
@@ -52,10 +52,12 @@ AfterConfirm = Literal["design_mdp", "select_algorithm", "export"]
 
 def _confirmed_short(state: GeneratorState) -> bool:
     """Whether the current best policy was evaluated again on fresh seeds and missed the target there:
-    its first evaluation, the best of several, was the winner's-curse figure."""
+    its first evaluation, the best of several, was the winner's-curse figure. A run with no target
+    has nothing to miss: its critic's ``done`` ends it."""
     best, conf = best_record(state.get("history", [])), state.get("confirmation")
     return (
-        best is not None
+        state["spec"].target is not None
+        and best is not None
         and conf is not None
         and conf.mean is not None
         and state.get("confirmed_iteration") == best.iteration

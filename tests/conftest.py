@@ -110,6 +110,15 @@ def tiny_run(
     return json.loads((runs_dir / thread / "result.json").read_text())
 
 
+def missed_status(result: dict) -> str:
+    """The status of a finished run (its ``result.json``) that missed its target after the router found
+    no room: the budget's reason when too few steps were left for another iteration, else the passes'."""
+    from tools.run_rules import budget_left_for_iteration
+
+    left = result["budget_steps"] - result["env_steps_total"]
+    return "iterations_exhausted" if budget_left_for_iteration(left) else "budget_exhausted"
+
+
 def free_port() -> int:
     """A TCP port nothing listens on, on the loopback (for servers the tests start)."""
     with socket.socket() as s:

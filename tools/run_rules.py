@@ -95,9 +95,10 @@ def run_status(
     history: Sequence[IterationRecord],
     target: float | None,
     confirmation: EvalResult | None = None,
-    steps_left: int = 0,
-    next_iteration: int = 1,
-    max_iterations: int = 0,
+    *,
+    steps_left: int,
+    next_iteration: int,
+    max_iterations: int,
 ) -> RunStatus:
     """A finished run's status: its best iteration met the target (judged on the ``confirmation``,
     when its policy was evaluated again), or why it ended short of it (``steps_left`` env steps unspent,
@@ -111,9 +112,9 @@ def run_status(
         met = record_met(best, target)
     if met:
         return "target_met"
-    if not budget_left_for_iteration(steps_left):
-        return "budget_exhausted"
-    return "iterations_exhausted" if next_iteration > max_iterations else "stopped_by_critic"
+    if room_left(steps_left, next_iteration, max_iterations):
+        return "stopped_by_critic"
+    return "budget_exhausted" if not budget_left_for_iteration(steps_left) else "iterations_exhausted"
 
 
 def room_left(steps_left: int, next_iteration: int, max_iterations: int) -> bool:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, agent2, cli_args, wait_for_checkpoint
+from conftest import ROOT, agent2, cli_args, missed_status, wait_for_checkpoint
 
 from tools.rundb import RunDB
 from tools.train_worker import PROGRESS
@@ -66,14 +66,14 @@ def test_kill_9_mid_training_then_resume_continues_from_the_checkpoint(runs_dir,
     resumed = agent2("resume", "kr", "--runs-dir", str(runs_dir), timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads((runs_dir / "kr" / "result.json").read_text())
-    assert result["status"] == "budget_exhausted" and len(result["iterations"]) == 1
+    assert result["status"] == missed_status(result) and len(result["iterations"]) == 1
     train = json.loads((runs_dir / "kr" / "iter_1" / "train_result.json").read_text())
     assert train["resumed_at_step"] >= killed_after  # continued, not restarted
     consumed = steps_consumed(runs_dir / "kr" / "iter_1")
     assert consumed <= slack * train["env_steps"], (consumed, train["env_steps"])
     assert len(RunDB(runs_dir).iterations("kr")) == 1
     again = agent2("resume", "kr", "--runs-dir", str(runs_dir))  # a finished run: nothing to redo
-    assert again.returncode == 0 and "budget_exhausted" in again.stdout
+    assert again.returncode == 0 and result["status"] in again.stdout
     if played:
         assert result["iterations"][0]["algorithm"] == "MAPPO"
         assert 0.0 <= result["best"]["eval_mean"] <= 1.0  # a win rate

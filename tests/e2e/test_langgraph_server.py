@@ -12,6 +12,8 @@ import httpx
 import pytest
 from conftest import ROOT, free_port
 
+from tools.run_rules import AGENT_KEPT
+
 pytest.importorskip("langgraph_api", reason="langgraph-cli[inmem] is part of 'make setup'")
 from langgraph_sdk import get_client
 
@@ -125,7 +127,7 @@ def test_tiny_run_streams_to_the_end(server):
     assert set(steps) == {"analyze_task", "design_mdp", "select_algorithm", "evaluate", "critic", "export"}
     assert steps["select_algorithm"].startswith("PPO") and "episodes" in steps["evaluate"]
     values = state["values"]
-    assert values["status"] in ("budget_exhausted", "target_met")
+    assert values["status"] in AGENT_KEPT
     assert values["summary"]["best"]["eval_episodes"] == 2 and values["summary"]["env"] == "CartPole-v1"
     assert Path(values["summary"]["report"]).is_file() and Path(values["agent_dir"], "policy.pt").exists()
     assert not state["next"]
@@ -159,7 +161,7 @@ def test_review_interrupts_and_an_edit_takes_effect(any_server):
     assert mdp_review["stage"] == "mdp" and "def reward" in mdp_review["proposal"]["code"]
     assert algo_review["stage"] == "algorithm" and algo_review["proposal"]["algorithm"] == "PPO"
     values = final["values"]
-    assert values["status"] in ("budget_exhausted", "target_met") and not final["next"]
+    assert values["status"] in AGENT_KEPT and not final["next"]
     algo = values["history"][0]["algo"]
     assert algo["lr"] == 0.0025 and algo["n_train_envs"] == 2
     assert [(r["stage"], r["action"]) for r in values["reviews"]] == [("mdp", "approve"), ("algorithm", "edit")]
@@ -204,6 +206,6 @@ def test_candidates_fan_out_and_in_on_a_strict_server(strict_server):
     nodes = [name for p in parts if p.event == "updates" for name in p.data]
     assert nodes.count("train_candidate") == 2 and "pick_candidate" in nodes
     values = state["values"]
-    assert values["status"] in ("budget_exhausted", "target_met") and len(values["history"][0]["candidates"]) == 2
+    assert values["status"] in AGENT_KEPT and len(values["history"][0]["candidates"]) == 2
     log = strict_server["log"].read_text()
     assert "unregistered type" not in log and "Blocked deserialization" not in log, log[-3000:]

@@ -180,6 +180,35 @@ def test_a_confirmation_that_misses_the_target_sends_the_loop_on_while_budget_re
     assert route_after_critic(st) == after_critic
 
 
+@pytest.mark.parametrize(
+    "kwargs,route,status",
+    [
+        ({"mean": 400.0, "verdict": "give_up"}, "export", "stopped_by_critic"),  # missed, room left, gave up
+        ({"mean": 400.0, "used": 98_000}, "export", "budget_exhausted"),
+        ({"mean": 400.0, "iteration": 6}, "export", "iterations_exhausted"),
+        ({"mean": 480.0}, "export", "target_met"),
+    ],
+)
+def test_where_the_run_ends_after_a_confirmation_its_status_says_why(kwargs, route, status):
+    st = _confirmed(**kwargs)
+    assert route_after_confirm(st) == route and final_status(st) == status
+
+
+def test_a_failed_confirmation_keeps_the_first_evaluations_verdict():
+    st = _confirmed(480.0)
+    st["confirmation"] = EvalResult.failed("worker died")
+    assert route_after_confirm(st) == "export" and final_status(st) == "target_met"
+
+
+def test_a_run_with_no_target_ends_when_its_critic_says_done():
+    """With no target nothing can be missed: a confirmed best is not 'short', so "done" exports
+    (it used to loop on until the steps or passes ran out, and then said so)."""
+    st = _confirmed(400.0, verdict="done")
+    st["spec"] = st["spec"].model_copy(update={"target": None})
+    assert route_after_critic(st) == "confirm"
+    assert route_after_confirm(st) == "export" and final_status(st) == "stopped_by_critic"
+
+
 def test_a_confirmation_of_an_earlier_best_does_not_hold_back_a_new_one():
     st = _confirmed(400.0)
     st["confirmed_iteration"] = 2  # the confirmation was of another iteration: the new best gets its own

@@ -83,9 +83,10 @@ def test_a_policy_chosen_among_several_is_confirmed_and_the_confirmation_decides
     three = one.model_copy(update={"candidates": [rank(0, 480.0), rank(1, 470.0), rank(2, None)]})
     assert run_rules.policies_compared([three]) == 2  # two candidates evaluated, one failed
     lower = EvalResult(mean=460.0, std=0.0, episodes=20, returns=[], mean_length=1, ci_low=455.0, ci_high=465.0)
-    assert run_status([three], 475.0) == "target_met"
-    assert run_status([three], 475.0, lower) == "budget_exhausted"  # the choosing evaluation's luck is gone
-    assert run_status([three], 475.0, EvalResult.failed("x")) == "target_met"  # no second figure: the first
+    spent = {"steps_left": 0, "next_iteration": 2, "max_iterations": 5}
+    assert run_status([three], 475.0, **spent) == "target_met"
+    assert run_status([three], 475.0, lower, **spent) == "budget_exhausted"  # the choosing evaluation's luck is gone
+    assert run_status([three], 475.0, EvalResult.failed("x"), **spent) == "target_met"  # no second figure: the first
     chosen = best_iteration(three, [three], lower)
     assert (chosen.eval_mean, chosen.selection_mean, chosen.compared, chosen.eval_ci95) == (460.0, 480.0, 2, [455, 465])
     kept = best_iteration(three, [three], EvalResult.failed("worker died"))
@@ -108,7 +109,7 @@ def test_a_run_that_misses_says_why_it_ended():
     assert run_status([record(1, 480.0)], 475.0, steps_left=50_000, next_iteration=2, max_iterations=5) == (
         "target_met"
     )
-    assert run_status([record(1, None)], 475.0, steps_left=50_000) == "failed"
+    assert run_status([record(1, None)], 475.0, steps_left=50_000, next_iteration=2, max_iterations=5) == "failed"
     assert {"budget_exhausted", "iterations_exhausted", "stopped_by_critic"} <= set(run_rules.AGENT_KEPT)
     # the router's rule for another pass: steps for an iteration and an iteration left
     assert run_rules.room_left(50_000, 3, 5) and not run_rules.room_left(50_000, 6, 5)
@@ -128,7 +129,8 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
             "critique": Critique(verdict="revise_algo", diagnosis="plateau", reason="r"),
         }
         assert (route_after_critic(state) == "confirm") is met
-        assert run_status([rec], spec.target) == ("target_met" if met else "budget_exhausted")
+        ended = {"steps_left": 0, "next_iteration": 2, "max_iterations": 5}
+        assert run_status([rec], spec.target, **ended) == ("target_met" if met else "budget_exhausted")
         ctx = DesignContext(task=spec, profile=profile_once("CartPole-v1"))
         expert = ExpertDesigner()
         ctx.mdp, ctx.algo = expert.design_mdp(ctx), expert.select_algorithm(ctx)
@@ -138,7 +140,7 @@ def test_the_router_the_status_and_the_critic_agree_on_a_score_within_the_noise(
         )
         ctx.steps_used = 10_000
         assert (expert.critique(ctx).verdict == "done") is met
-    assert run_status([record(1, None)], 475.0) == "failed"
+    assert run_status([record(1, None)], 475.0, steps_left=0, next_iteration=2, max_iterations=5) == "failed"
 
 
 def test_budget_split():
