@@ -35,15 +35,15 @@ from nodes.export import export
 from nodes.intake import intake, intake_on_server
 from nodes.review import after_algorithm_review, after_mdp_review, review_algorithm, review_mdp
 from nodes.select_algorithm import select_algorithm
-from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest
+from nodes.state import CandidateBranch, GeneratorOutput, GeneratorState, RunContext, RunRequest, run_position
 from nodes.train import train
 from tools.run_rules import best_record, record_met, room_left, target_met
 
 DESCRIPTION = (
     "Agent² Generator Agent: designs the MDP and the Tianshou algorithm for an RL task, trains, "
     "evaluates on the task's original metric and revises until the target is met, the budget or "
-    "iterations are spent or the critic stops; exports the best agent with a report. Human review of each design is opt-in "
-    "(context: review)."
+    "iterations are spent or the critic stops; exports the best agent with a report. Human review "
+    "of each design is opt-in (context: review)."
 )
 
 Route = Literal["design_mdp", "select_algorithm", "confirm"]
@@ -66,8 +66,7 @@ def _confirmed_short(state: GeneratorState) -> bool:
 
 
 def _room_left(state: GeneratorState) -> bool:
-    task = state["spec"]
-    return room_left(task.budget_steps - state.get("steps_used", 0), state.get("iteration", 1), task.max_iterations)
+    return room_left(**run_position(state))
 
 
 def route_after_critic(state: GeneratorState) -> Route:

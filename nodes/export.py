@@ -8,22 +8,14 @@ from langchain_core.runnables import RunnableConfig
 
 from envs.loading import metric_name
 from nodes.context import announce, store, thread_id
-from nodes.state import GeneratorState
+from nodes.state import GeneratorState, run_position
 from tools.run_rules import RunStatus, best_record, policies_compared, run_status
 from tools.schemas import BestIteration, EvalResult, IterationRecord, RunSummary
 
 
 def final_status(state: GeneratorState) -> RunStatus:
     """The finished run's status (``run_rules.run_status``) from its state."""
-    task = state["spec"]
-    return run_status(
-        state.get("history", []),
-        task.target,
-        state.get("confirmation"),
-        steps_left=task.budget_steps - state.get("steps_used", 0),
-        next_iteration=state.get("iteration", 1),
-        max_iterations=task.max_iterations,
-    )
+    return run_status(state.get("history", []), state["spec"].target, state.get("confirmation"), **run_position(state))
 
 
 def export(state: GeneratorState, config: RunnableConfig) -> dict:

@@ -179,6 +179,17 @@ class GeneratorState(TypedDict, total=False):
     """Seconds spent inside nodes, summed over every pass (time between a kill and a resume excluded)."""
 
 
+def run_position(state: GeneratorState) -> dict[str, int]:
+    """Where a run stands against its limits, as ``run_rules.room_left`` and ``run_status`` take it:
+    env steps left, the pass that would come next, and the most passes."""
+    task = state["spec"]
+    return {
+        "steps_left": task.budget_steps - state.get("steps_used", 0),
+        "next_iteration": state.get("iteration", 1),
+        "max_iterations": task.max_iterations,
+    }
+
+
 class CandidateBranch(TypedDict):
     """What one ``train_candidate`` branch gets from the fan-out (``Send``)."""
 

@@ -114,7 +114,7 @@ def run_status(
         return "target_met"
     if room_left(steps_left, next_iteration, max_iterations):
         return "stopped_by_critic"
-    return "budget_exhausted" if not budget_left_for_iteration(steps_left) else "iterations_exhausted"
+    return "iterations_exhausted" if budget_left_for_iteration(steps_left) else "budget_exhausted"
 
 
 def room_left(steps_left: int, next_iteration: int, max_iterations: int) -> bool:
