@@ -5,7 +5,7 @@ evaluation), without the generator: the tuned-reference contender of the suite.
     python bench/fixed_run.py --env Taxi-v4 --preset expert --algorithm DQN --budget-steps 150000 \
         --set eps_decay_fraction=0.5 --set eps_final=0.1 [--set novelty_bonus=1.0]
     python bench/fixed_run.py --env smax_3m --preset expert --algorithm MAPPO --budget-steps 600000 \
-        --history 4 [--set 'encoder="gru"']
+        --history 4 [--set 'encoder="gru"'] [--env-state]
 
 ``--preset expert``: the expert designer's default config for ``--algorithm`` on this env (what the
 loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changing single fields.
@@ -73,6 +73,11 @@ def main() -> None:
         "--history", type=int, default=1, help="the MDP's observation history: the last H observations (memory)"
     )
     ap.add_argument(
+        "--env-state",
+        action="store_true",
+        help="multi-agent: the centralised critic reads the env's own global state (the MDP's env_state)",
+    )
+    ap.add_argument(
         "--normalize-obs",
         action="store_true",
         help="--preset expert: running mean/std observation normalisation (the zoo preset sets its own)",
@@ -99,6 +104,7 @@ def main() -> None:
         update={
             "normalize_obs": normalize,
             "history": args.history,
+            "env_state": args.env_state,
             "summary": "original MDP" + (f", last {args.history} observations" if args.history > 1 else ""),
         }
     )
@@ -117,6 +123,7 @@ def main() -> None:
         "contender": args.preset,
         "algo": cfg.model_dump(exclude={"rationale"}),
         "history": args.history,
+        "env_state": args.env_state,
         "normalize_obs": normalize,
         "seed": args.seed,
         "budget_steps": args.budget_steps,

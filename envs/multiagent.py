@@ -119,16 +119,20 @@ def agent_observation(mdp: Any, raw: np.ndarray, obs_dim: int, agent: Any) -> np
     return o
 
 
-def slot_observations(own: np.ndarray, masks: np.ndarray | None, remembered: np.ndarray | None = None) -> np.ndarray:
+def slot_observations(
+    own: np.ndarray, masks: np.ndarray | None, remembered: np.ndarray | None = None, state: np.ndarray | None = None
+) -> np.ndarray:
     """Every slot's flat observation ``[own | one-hot | state | mask]`` (``AgentLayout``) from the
     agents' observations ``own`` ``[games, agents, obs_dim]`` and masks ``[games, agents, actions]``
     (None for an env without masks): ``[games, agents, flat_dim]``. ``remembered`` (``AgentFrames``,
-    ``[games, agents, history × obs_dim]``) takes the own part's place when the MDP keeps a history."""
+    ``[games, agents, history × obs_dim]``) takes the own part's place when the MDP keeps a history;
+    ``state`` (``[games, env_state_dim]``, each game's own global state) the state part's."""
     games, n, _ = own.shape
+    world = own.reshape(games, -1) if state is None else np.asarray(state, dtype=np.float32).reshape(games, -1)
     parts = [
         own if remembered is None else remembered,
         np.broadcast_to(np.eye(n, dtype=np.float32), (games, n, n)),
-        np.broadcast_to(own.reshape(games, 1, -1), (games, n, own.shape[1] * own.shape[2])),
+        np.broadcast_to(world[:, None, :], (games, n, world.shape[1])),
     ]
     if masks is not None:
         parts.append(np.asarray(masks, dtype=np.float32))
@@ -165,12 +169,15 @@ class AgentLayout:
 
     ``history``: the agent's observations remembered in its own part (the MDP's ``history``);
     ``mask_dim`` is the number of discrete actions when the env gives action masks (PettingZoo's
-    ``info['action_mask']``, 1 = allowed), else 0."""
+    ``info['action_mask']``, 1 = allowed), else 0. ``env_state_dim``: the size of the env's own global
+    state (PettingZoo's ``state()``) when the state part holds it instead (the MDP's ``env_state``), else
+    0 (every agent's current observation side by side)."""
 
     obs_dim: int
     n_agents: int
     mask_dim: int = 0
     history: int = 1
+    env_state_dim: int = 0
 
     @property
     def own_dim(self) -> int:
@@ -178,11 +185,27 @@ class AgentLayout:
 
     @property
     def state_dim(self) -> int:
-        return self.obs_dim * self.n_agents
+        return self.env_state_dim or self.obs_dim * self.n_agents
 
     @property
     def flat_dim(self) -> int:
         return self.own_dim + self.n_agents + self.state_dim + self.mask_dim
+
+
+def env_state_dim(env: ParallelEnv) -> int:
+    """The size of the env's own global state (PettingZoo's ``state_space``, read by ``state()``), 0
+    when the env declares none."""
+    space = getattr(env, "state_space", None)
+    return int(np.prod(space.shape)) if isinstance(space, spaces.Box) else 0
+
+
+def slot_layout(env: ParallelEnv, obs_dim: int, history: int = 1, env_state: bool = False) -> AgentLayout:
+    """The layout of ``env``'s slots for an MDP of ``obs_dim`` per observation, ``history``
+    observations remembered, and the env's own global state as the state part when ``env_state``."""
+    state_dim = env_state_dim(env) if env_state else 0
+    if env_state and not state_dim:
+        raise UnsupportedSpaceError(f"env_state=True, but {type(env.unwrapped).__name__} declares no state_space")
+    return AgentLayout(obs_dim, len(env.possible_agents), mask_dim(env), history, state_dim)
 
 
 def mask_dim(env: ParallelEnv) -> int:
@@ -341,10 +364,10 @@ class JointGame:
     The env's observations must already be flat vectors of one size (``MDPParallelEnv``).
     """
 
-    def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int, history: int = 1):
+    def __init__(self, parallel: ParallelEnv, ref: str, obs_dim: int, history: int = 1, env_state: bool = False):
         self.env = parallel
         self.agents, _, self.action_space = _agent_spaces(parallel, ref)
-        self.layout = AgentLayout(obs_dim, len(self.agents), mask_dim(parallel), history)
+        self.layout = slot_layout(parallel, obs_dim, history, env_state)
         self.frames = AgentFrames(1, len(self.agents), obs_dim, history) if history > 1 else None
         self.limit = game_limit(parallel) or DEFAULT_MAX_CYCLES
         self._seed: int | None = None
@@ -389,7 +412,8 @@ class JointGame:
                 self.layout.mask_dim, dtype=np.float32
             )  # an agent out of the game: its action is ignored
             masks = np.stack([np.asarray(infos.get(a, {}).get("action_mask", allow_all)) for a in self.agents])[None]
-        return slot_observations(own, masks, remembered)[0]
+        state = np.asarray(self.env.state())[None] if self.layout.env_state_dim else None
+        return slot_observations(own, masks, remembered, state)[0]
 
     def _reset(self) -> list[tuple[np.ndarray, dict]]:
         seed, self._seed = self._seed, None
@@ -527,18 +551,20 @@ def make_slot_vector_env(
     seed: int,
     shape_reward: bool,
     history: int = 1,
+    env_state: bool = False,
 ):
     """``n_games`` games with the MDP applied, each agent a slot: a Tianshou ``BaseVectorEnv`` of
-    ``n_games × agents`` slots; each slot remembers its agent's last ``history`` observations."""
+    ``n_games × agents`` slots; each slot remembers its agent's last ``history`` observations, and
+    its state part is the env's own global state when ``env_state`` (``AgentLayout``)."""
     from tianshou.env import BaseVectorEnv
 
     first = make_parallel()
     if n_games > 1 and hasattr(first.unwrapped, "stacked_games"):  # many games in one call (SMAX)
         from envs.stacked_games import StackedGames
 
-        return StackedGames(first, ref, mdp, obs_dim, n_games, seed, shape_reward, history)
+        return StackedGames(first, ref, mdp, obs_dim, n_games, seed, shape_reward, history, env_state)
     games = [
-        JointGame(MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward), ref, obs_dim, history)
+        JointGame(MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward), ref, obs_dim, history, env_state)
         for env in [first, *(make_parallel() for _ in range(n_games - 1))]
     ]
     fns = [(lambda g=g, k=k: AgentSlot(g, k)) for g in games for k in range(len(g.agents))]

@@ -13,6 +13,9 @@ unit's only available action is "stop" and it is still paid its team's reward ("
 sacrifice", SMAX's own words; JaxMARL's MAPPO trains it so). An ally's episode is the battle. Ending a
 unit's episode at its death (as this adapter did until session 7) cut its return there: the team's
 later damage and win bonus never reached a unit that died for them, which taught allies to hang back.
+
+The global state (PettingZoo's ``state()``, for a centralised critic that reads it: the MDP's
+``env_state``) is SMAX's world state, every unit's features and team, positions in map widths.
 """
 
 from __future__ import annotations
@@ -91,10 +94,21 @@ def _compiled(map_name: str, max_steps: int):
         avail = env.get_avail_actions(state)
         return jnp.stack([avail[a] for a in agents])
 
+    smax, units = env._env, allies + int(env.num_enemies)  # SMAX itself, under the heuristic enemy
+
+    def world(state):
+        """SMAX's world state (``get_world_state``: every unit's features, then every unit's team and
+        type), each unit's features as a unit sees its own (health share, position in map widths,
+        weapon cooldown as a share of its full one, type bits): values of unit order, where
+        ``get_world_state``'s raw cooldown runs down below -20 in a battle."""
+        s = state.state
+        feats = jax.vmap(lambda i: smax._get_own_features(s, i))(jnp.arange(units))
+        return jnp.concatenate([feats.reshape(-1), s.unit_teams.astype(jnp.float32), s.unit_types.astype(jnp.float32)])
+
     def reset_one(key):
         key, sub = jax.random.split(key)
         obs, state = env.reset(sub)
-        return key, state, jnp.stack([obs[a] for a in agents]), masks(state)
+        return key, state, jnp.stack([obs[a] for a in agents]), masks(state), world(state)
 
     def step_one(key, state, actions):
         key, sub = jax.random.split(key)
@@ -111,6 +125,7 @@ def _compiled(map_name: str, max_steps: int):
             won,
             state.state.step,
             masks(state),
+            world(state),
         )
 
     def selected(keys, states, out, sel):
@@ -157,8 +172,11 @@ class SMAXBatch:
         key = jax.random.PRNGKey(0)  # a game never seeded starts from key 0, alone or in a batch
         self.keys = jnp.stack([key] * size)
         # a template state for every game; each game's own reset replaces it
-        _, self.states, _, _ = start(self.keys)
+        _, self.states, _, _, _ = start(self.keys)
         self.alive = np.zeros((size, self.n_agents), dtype=bool)
+        self.state_dim = int(self.env.state_size)  # get_world_state's size, as ``world`` keeps it
+        self.world = np.zeros((size, self.state_dim), dtype=np.float32)
+        """Every game's world state (``_compiled``'s ``world``) as it stands: the batch protocol's."""
         self._jax, self._jnp = jax, jnp
 
     def reset(self, games: dict[int, int | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +193,9 @@ class SMAXBatch:
             else:
                 seed_keys[i] = np.asarray(self._jax.random.PRNGKey(seed))
         self.keys, self.states, out = self._reset(self.keys, self.states, seed_keys, own, sel)
-        obs, masks = self._split(np.asarray(out)[rows], (self.obs_dim,), (self.n_actions,))
+        out = np.asarray(out)[rows]
+        obs, masks = self._split(out, (self.obs_dim,), (self.n_actions,))
+        self.world[rows] = out[:, -self.state_dim :]
         self.alive[rows] = True
         return obs, masks.astype(np.int8)
 
@@ -203,7 +223,8 @@ class SMAXBatch:
         obs, rew = self._split(out, (self.obs_dim,), ())
         base = self.n_agents * (self.obs_dim + 1)
         over, won, t = out[:, base] > 0, out[:, base + 1] > 0, out[:, base + 2]
-        (masks,) = self._split(out[:, base + 3 :], (self.n_actions,))
+        (masks,) = self._split(out[:, base + 3 : -self.state_dim], (self.n_actions,))
+        self.world[stepped] = out[stepped, -self.state_dim :]
         cut = (over & (t >= self.max_steps) & ~won)[:, None]
         live = self.alive.copy()
         self.alive[stepped] = (live & ~over[:, None])[stepped]
@@ -237,6 +258,8 @@ class SMAXParallelEnv(ParallelEnv):
         obs_dim = int(env.observation_space(self.possible_agents[0]).shape[0])
         self._act_space = spaces.Discrete(n_act)
         self._obs_space = spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        self.state_space = spaces.Box(-np.inf, np.inf, (self._batch.state_dim,), np.float32)
+        """PettingZoo's global state: SMAX's world state (``_compiled``'s ``world``)."""
 
     def stacked_games(self, n: int) -> SMAXBatch:
         """``n`` games of this map in one batch that steps them together (``envs/stacked_games.py``)."""
@@ -270,6 +293,9 @@ class SMAXParallelEnv(ParallelEnv):
             {a: bool(out.trunc[0, i]) for i, a in live},
             {a: {**infos, "action_mask": out.masks[0, i]} for i, a in live},
         )
+
+    def state(self) -> np.ndarray:
+        return self._batch.world[0].copy()
 
     metric_reward = staticmethod(win_metric)
 

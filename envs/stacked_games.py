@@ -14,7 +14,9 @@ than the games' step). Evaluation slots carry the game-level infos (SMAX: ``won`
 
 The batch protocol: ``batch.reset({index: seed or None}) -> (obs [n, agents, dim], masks [n, agents,
 actions])`` (no seed: the game goes on from its own random state) and ``batch.step(actions [games,
-agents], stepped [games]) -> StackedStep``.
+agents], stepped [games]) -> StackedStep``. A batch whose env declares a global state
+(``state_space``) keeps every game's current one in ``batch.world`` ``[games, state_dim]``, for an MDP
+whose critic reads it (``env_state``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,10 @@ from tianshou.env import BaseVectorEnv
 from envs.multiagent import (
     DEFAULT_MAX_CYCLES,
     AgentFrames,
-    AgentLayout,
     MDPParallelEnv,
     agent_observation,
     game_limit,
-    mask_dim,
+    slot_layout,
     slot_observations,
     slot_seeds,
 )
@@ -75,13 +76,14 @@ class StackedGames(BaseVectorEnv):
         seed: int,
         shape_reward: bool,
         history: int = 1,
+        env_state: bool = False,
     ):
         # BaseVectorEnv's bookkeeping without its workers: every slot is served from the arrays here
         self.rules = MDPParallelEnv(env, ref, mdp, obs_dim, shape_reward)
         self.batch = env.unwrapped.stacked_games(n_games)
         self.agents = list(self.rules.order)
         n_agents = len(self.agents)
-        self.layout = AgentLayout(obs_dim, n_agents, mask_dim(env), history)
+        self.layout = slot_layout(env, obs_dim, history, env_state)
         self.frames = AgentFrames(n_games, n_agents, obs_dim, history) if history > 1 else None
         self.limit = game_limit(env) or DEFAULT_MAX_CYCLES
         self.n_games, self.env_num = n_games, n_games * n_agents
@@ -234,7 +236,8 @@ class StackedGames(BaseVectorEnv):
         games = np.unique(ids // n_agents)
         masks = self._masks[games] if self.layout.mask_dim else None
         remembered = None if self.frames is None else self.frames.remembered(games)
-        flat = slot_observations(self._own[games], masks, remembered).reshape(len(games) * n_agents, -1)
+        state = self.batch.world[games] if self.layout.env_state_dim else None
+        flat = slot_observations(self._own[games], masks, remembered, state).reshape(len(games) * n_agents, -1)
         return flat[np.searchsorted(games, ids // n_agents) * n_agents + ids % n_agents]
 
 

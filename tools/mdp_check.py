@@ -111,6 +111,8 @@ def unsupported_design(env_ref: str, mdp: MDPDesign) -> str | None:
             "normalisation would rescale each slot's agent one-hot and action mask; standardise inside "
             "observation() instead"
         )
+    if mdp.env_state and not is_multi_agent(env_ref):
+        return f"env_state=True is for a multi-agent env's centralised critic: {env_ref} is single-agent"
     return None
 
 

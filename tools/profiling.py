@@ -21,6 +21,7 @@ from envs.loading import (
     make_parallel_env,
     make_raw_env,
 )
+from envs.multiagent import env_state_dim
 from envs.spaces import describe_observation, goal_slices, image_slices
 from tools.schemas import EnvProfile, GoalSlices, ImageSlice, SpaceInfo
 
@@ -142,16 +143,17 @@ def profile_env(
         episodes_profiled=len(returns),
         steps_per_second=steps / max(elapsed, 1e-9),
         source=env_source(ref),
-        agents=_agents(ref),
         one_per_process=env_traits(ref)[0],
+        **_agents(ref),
     )
 
 
-def _agents(ref: str) -> list[str]:
+def _agents(ref: str) -> dict:
+    """A multi-agent env's agent ids and the size of its global state (``EnvProfile``'s fields)."""
     if not is_multi_agent(ref):
-        return []
+        return {}
     game = make_parallel_env(ref)
     try:
-        return [str(a) for a in game.possible_agents]
+        return {"agents": [str(a) for a in game.possible_agents], "state_dim": env_state_dim(game)}
     finally:
         game.close()

@@ -133,6 +133,9 @@ class EnvProfile(_Model):
     agents: list[str] = Field(default_factory=list)
     """Agent ids of a multi-agent env (empty for a single-agent env); the other fields then
     describe one agent's view (its observation, action and reward) with the others acting at random."""
+    state_dim: int = 0
+    """The size of a multi-agent env's own global state (PettingZoo's ``state_space``), 0 when it
+    declares none."""
 
     @property
     def multi_agent(self) -> bool:
@@ -172,6 +175,11 @@ class MDPDesign(_Model):
     an ``AlgoConfig`` with ``encoder="cnn"`` reads them with convolutions."""
     goal: GoalSlices | None = None
     """The goals inside observation()'s output, for hindsight relabelling (``AlgoConfig.her_future_k``)."""
+    env_state: bool = Field(
+        False,
+        description="Multi-agent: the centralised critic reads the env's own global state (PettingZoo's "
+        "state()) instead of every agent's observation side by side.",
+    )
     shaping: str | None = None
     summary: str
     rationale: str = ""

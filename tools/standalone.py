@@ -146,14 +146,14 @@ def acting_kind(algorithm_name: str, action_space) -> str:
 def export_standalone(agent_dir: Path, fmt: str = "torchscript") -> Path:
     """Write ``agent_dir/standalone/`` (see the module's docstring); runs in the sandboxed worker,
     since building the policy runs the agent's generated MDP code."""
+    from envs.loading import is_multi_agent
     from tools.agent_io import POLICY_FILE, load_job
     from tools.train_worker import load_policy
-    from tools.vector_envs import agent_layout
 
     if fmt not in FORMATS:
         raise Agent2Error(f"export format {fmt!r}: use one of {', '.join(FORMATS)}")
     job = load_job(agent_dir)
-    if agent_layout(job.env, job.mdp.obs_dim) is not None:
+    if is_multi_agent(job.env):
         raise Agent2Error(f"standalone export supports single-agent policies; {job.env!r} has several agents")
     algorithm, rms = load_policy(job, agent_dir / POLICY_FILE)
     algorithm = algorithm.to("cpu").eval()

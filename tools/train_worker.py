@@ -658,12 +658,7 @@ def load_policy(job: TrainJob, policy_file: Path) -> tuple[Algorithm, Any]:
     """Rebuild the algorithm a job describes and load saved weights; returns (algorithm, obs_rms)."""
     probe = make_mdp_env(job.env, job.mdp.code, job.mdp.obs_dim, shape_reward=False)
     algorithm = build_algorithm(
-        job.algo,
-        job.mdp.input_dim,
-        probe.action_space,
-        agent_layout(job.env, job.mdp.obs_dim, job.mdp.history),
-        job.mdp.images,
-        job.mdp.history,
+        job.algo, job.mdp.input_dim, probe.action_space, agent_layout(job.env, job.mdp), job.mdp.images, job.mdp.history
     ).to(devices.resolve())
     probe.close()
     state = load_checkpoint(policy_file)

@@ -7,7 +7,7 @@ from tianshou.utils import RunningMeanStd
 
 from envs.loading import env_traits, is_multi_agent, make_parallel_env
 from envs.mdp_wrapper import VisitCounts, load_mdp_module, make_mdp_env
-from envs.multiagent import AgentLayout, make_slot_vector_env, mask_dim
+from envs.multiagent import AgentLayout, make_slot_vector_env, slot_layout
 from tools.mdp_check import unsupported_design
 from tools.schemas import MDPDesign
 
@@ -43,6 +43,7 @@ def make_vector_env(
             seed,
             shape_reward,
             mdp.history,
+            mdp.env_state,
         )
     else:
         one_per_process, _ = env_traits(env_ref)
@@ -64,12 +65,12 @@ def make_vector_env(
     return venv
 
 
-def agent_layout(env_ref: str, obs_dim: int, history: int = 1) -> AgentLayout | None:
-    """How a multi-agent env's slot observations split (None for a single-agent env)."""
+def agent_layout(env_ref: str, mdp: MDPDesign) -> AgentLayout | None:
+    """How a multi-agent env's slot observations split under ``mdp`` (None for a single-agent env)."""
     if not is_multi_agent(env_ref):
         return None
     game = make_parallel_env(env_ref)
     try:
-        return AgentLayout(obs_dim, len(game.possible_agents), mask_dim(game), history)
+        return slot_layout(game, mdp.obs_dim, mdp.history, mdp.env_state)
     finally:
         game.close()

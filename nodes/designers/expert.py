@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from nodes.designers import mdp_code
-from nodes.designers.base import DesignContext, Designer, observation_history, reward_term_notes
+from nodes.designers.base import DesignContext, Designer, critic_state, observation_history, reward_term_notes
 from nodes.designers.escalation import escalate, exploration_change, keep_training
 from tools.run_rules import budget_left_for_iteration, finalised, iteration_budget, target_met
 from tools.schemas import (
@@ -233,6 +233,13 @@ class ExpertDesigner(Designer):
         )
         if keeps_goals:
             why.append("raw goals and the env's own reward, so hindsight relabelling can recompute rewards")
+        env_state = critic_state(p)
+        if env_state:
+            parts.append("critic reads the env state")
+            why.append(
+                f"the env's own global state ({p.state_dim} values) is smaller than every agent's observation "
+                f"side by side ({p.obs_dim * len(p.agents)}): the centralised critic reads it"
+            )
         return MDPDesign(
             code=code,
             obs_dim=p.obs_dim,
@@ -240,6 +247,7 @@ class ExpertDesigner(Designer):
             history=history,
             images=p.images,
             goal=p.goal if keeps_goals else None,
+            env_state=env_state,
             shaping=shaping if shaping != "none" else None,
             summary=", ".join(parts),
             rationale="; ".join(why) or "the original MDP is well posed",

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.errors import Agent2Error
 from nodes import prompts
-from nodes.designers.base import DesignContext, Designer, observation_history, reward_terms_text
+from nodes.designers.base import DesignContext, Designer, critic_state, observation_history, reward_terms_text
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
@@ -284,7 +284,9 @@ class LLMDesigner(Designer):
         )
         if ans is None:
             return None
-        return _to_design(ans).model_copy(update={"history": observation_history(ctx)})
+        return _to_design(ans).model_copy(
+            update={"history": observation_history(ctx), "env_state": critic_state(ctx.profile)}
+        )
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:
         ans = self.ask(
@@ -293,7 +295,8 @@ class LLMDesigner(Designer):
             prompts.REPAIR_MDP.format(error=error[-3000:], code=design.code, contract=self.contract(ctx.profile)),
             MDPAnswer,
         )
-        return None if ans is None else _to_design(ans).model_copy(update={"history": design.history})
+        kept = {"history": design.history, "env_state": design.env_state}
+        return None if ans is None else _to_design(ans).model_copy(update=kept)
 
     def select_algorithm(self, ctx: DesignContext) -> AlgoConfig:
         base = self.expert.select_algorithm(ctx)

@@ -86,6 +86,28 @@ def make_masked() -> MaskedAgents:
     return MaskedAgents()
 
 
+class StatefulAgents(LabelledAgents):
+    """The same game with a global state (PettingZoo's ``state()``): ``[t, sum of the last actions]``,
+    smaller than the 9 values of the three observations side by side."""
+
+    state_space = spaces.Box(-1e3, 1e3, (2,), np.float32)
+
+    def reset(self, seed=None, options=None):
+        self.last_sum = 0
+        return super().reset(seed, options)
+
+    def step(self, actions):
+        self.last_sum = sum(int(actions[a]) for a in self.agents)
+        return super().step(actions)
+
+    def state(self) -> np.ndarray:
+        return np.array([self.t, self.last_sum], dtype=np.float32)
+
+
+def make_stateful() -> StatefulAgents:
+    return StatefulAgents()
+
+
 class BlinkingAgents(ParallelEnv):
     """Each of two agents is shown its own cue (+1 or -1) at the first step only, then zeros; on the
     third step its action must match its cue (+1 reward, else -1). A memoryless policy earns 0 on

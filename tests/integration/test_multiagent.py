@@ -8,6 +8,7 @@ import torch
 from conftest import IDENTITY_MDP, MA_FILE, TOY, agent2, tiny_run
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 
+from envs.errors import UnsupportedSpaceError
 from envs.multiagent import AgentLayout
 from tools.algorithms import build_algorithm
 from tools.mdp_check import validate_mdp
@@ -19,6 +20,7 @@ BLINKING = f"{MA_FILE}:make_blinking"
 
 
 MASKED = f"{MA_FILE}:make_masked"
+STATEFUL = f"{MA_FILE}:make_stateful"
 
 
 SHARED_REWARD = IDENTITY_MDP.replace("    return reward\n", "    return info['team_reward']\n")
@@ -72,6 +74,25 @@ def test_each_slot_gets_its_own_agents_reward_and_next_observation():
     # all agents of a game end together, after LENGTH steps
     assert set(np.unique(stats.lens)) == {8}
     venv.close()
+
+
+def test_a_critic_reading_the_env_state_gets_each_games_own_state_in_every_slot(tmp_path):
+    """With the MDP's ``env_state`` the state part is the env's ``state()`` after each step, the same
+    in every slot of a game; an env that declares no state is refused, naming what is missing."""
+    venv = make_vector_env(STATEFUL, _mdp(3).model_copy(update={"env_state": True}), n=2, seed=0, shape_reward=True)
+    assert venv.layout == AgentLayout(obs_dim=3, n_agents=3, env_state_dim=2) and venv.layout.flat_dim == 3 + 3 + 2
+    obs, _ = venv.reset()
+    assert np.array_equal(obs[:, 6:], np.zeros((6, 2)))
+    for t in range(1, 4):
+        acts = np.array([t % 3, 1, 2, 0, 0, 1])  # game 0: slots 0-2, game 1: slots 3-5
+        obs, *_ = venv.step(acts)
+        np.testing.assert_array_equal(obs[:3, 6:], np.tile([t, t % 3 + 3], (3, 1)))
+        np.testing.assert_array_equal(obs[3:, 6:], np.tile([t, 1], (3, 1)))
+    np.testing.assert_array_equal(obs[:, 3:6].argmax(1), [0, 1, 2, 0, 1, 2])  # the one-hot is unchanged
+    with pytest.raises(UnsupportedSpaceError, match="env_state=True, but LabelledAgents declares no state_space"):
+        make_vector_env(TOY, _mdp(3).model_copy(update={"env_state": True}), n=2, seed=0, shape_reward=True)
+    why = validate_mdp("CartPole-v1", _mdp(4).model_copy(update={"env_state": True}), tmp_path)
+    assert why is not None and "env_state=True is for a multi-agent env's centralised critic" in why
 
 
 def test_each_slot_remembers_its_agents_last_observations_and_the_state_stays_current():

@@ -23,6 +23,7 @@ def test_smax_passes_the_pettingzoo_parallel_api_test():
 def test_smax_profiles_and_its_evaluation_reward_is_the_win_indicator():
     p = profile_env("smax_3m", episodes=3)
     assert p.agents == ["ally_0", "ally_1", "ally_2"] and p.max_episode_steps == 100
+    assert p.state_dim == 72  # its world state: 12 values for each of the 6 units
     assert p.action.kind == "discrete" and p.action.n == 8
     mdp = MDPDesign(code=IDENTITY_MDP, obs_dim=p.obs_dim, summary="identity")
     venv = make_vector_env("smax_3m", mdp, n=2, seed=0, shape_reward=False)
@@ -78,24 +79,26 @@ def _play_rounds(venv, rounds: int, seed: int) -> list:
 
 
 @pytest.mark.parametrize(
-    ("code", "dim", "shape", "history"), [(IDENTITY_MDP, None, False, 1), (SHAPING_MDP, 20, True, 3)]
+    ("code", "dim", "shape", "history", "env_state"),
+    [(IDENTITY_MDP, None, False, 1, False), (SHAPING_MDP, 20, True, 3, False), (SHAPING_MDP, 20, True, 1, True)],
 )
-def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch, code, dim, shape, history):
+def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch, code, dim, shape, history, env_state):
     """The vector env steps its SMAX games in one vmapped call (``StackedGames``); with the same
-    seeds and actions every observation (masks and remembered observations included), reward (the
-    MDP's in training, the win metric in evaluation), end and win equals that of games stepped one by
-    one, MDP wrapper and all."""
+    seeds and actions every observation (masks, remembered observations and the env's world state
+    included), reward (the MDP's in training, the win metric in evaluation), end and win equals that of
+    games stepped one by one, MDP wrapper and all."""
     from envs.smax import SMAXBatch, SMAXParallelEnv
     from envs.stacked_games import StackedGames
 
     p = profile_env("smax_3m", episodes=1)
-    mdp = MDPDesign(code=code, obs_dim=dim or p.obs_dim, summary="identity", history=history)
+    mdp = MDPDesign(code=code, obs_dim=dim or p.obs_dim, summary="identity", history=history, env_state=env_state)
     calls: list[int] = []  # games per jitted step
     monkeypatch.setattr(
         SMAXBatch, "step", lambda self, a, s, f=SMAXBatch.step: calls.append(int(s.sum())) or f(self, a, s)
     )
     venv = make_vector_env("smax_3m", mdp, n=4, seed=3, shape_reward=shape)
     assert isinstance(venv, StackedGames) and venv.layout.history == history
+    assert venv.layout.state_dim == (p.state_dim if env_state else 3 * mdp.obs_dim)
     stacked = _play_rounds(venv, 250, seed=0)
     assert sum(1 for c in calls if c > 1) >= 200  # most rounds stepped several games in one call
     calls.clear()
@@ -112,6 +115,13 @@ def test_stacked_smax_games_match_the_same_games_stepped_one_by_one(monkeypatch,
     assert ends > 0
     if not shape:
         assert any(w.any() for *_, w in stacked)  # some battles won
+    if env_state:  # the state part is the world state: every ally's slot of a game holds the same one
+        at = mdp.obs_dim + 3
+        world = np.stack([o[:, at : at + p.state_dim] for o, *_ in stacked])  # [rounds, slots, state]
+        assert np.array_equal(world[:, 0::3], world[:, 1::3]) and np.array_equal(world[:, 0::3], world[:, 2::3])
+        assert (
+            len(np.unique(world.reshape(-1, p.state_dim), axis=0)) > 100 and np.abs(world).max() <= 1
+        )  # unit order (3m: no unit type above 0)
     if history > 1:  # the own part remembers: its oldest frame differs from the newest (the state's)
         d = mdp.obs_dim
         newest = [o[:, (history - 1) * d : history * d] for o, *_ in stacked]

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import IDENTITY_MDP, TOY
+from conftest import IDENTITY_MDP, MA_FILE, TOY
 from pettingzoo.test import parallel_api_test
+from stub_llm import StubLLM
 
 from envs.loading import is_multi_agent, make_env, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
@@ -12,9 +13,12 @@ from envs.multiagent import AgentLayout, MDPParallelEnv
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.llm import LLMDesigner
+from nodes.designers.llm_config import LLMSettings
 from tools.algorithms import AgentView, build_algorithm
 from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, TaskSpec, allowed_algorithms
+
+STATEFUL = f"{MA_FILE}:make_stateful"
 
 
 @pytest.mark.parametrize("ref", ["simple_spread_v3", "simple_reference_v3", TOY])
@@ -93,6 +97,38 @@ def test_expert_picks_mappo_then_shared_then_independent_ppo():
     assert cfg.algorithm == "MAPPO" and cfg.gamma == 0.99 and cfg.on_policy
     assert expert.analyze(ctx).agents == "multi"
     assert expert.alternative("MAPPO", p) == "PPO" and expert.alternative("PPO", p) == "IPPO"
+
+
+@pytest.mark.parametrize("llm", [False, True])
+def test_the_critic_reads_the_env_state_only_where_the_env_gives_a_smaller_one(llm):
+    """The one rule (``critic_state``), whichever designer drafts the MDP: MPE's state is every agent's
+    observation side by side (54 = 3 x 18), so its critic keeps reading those; the stateful toy's 2
+    values are fewer than its 9. A single-agent env has no such choice."""
+    cases = [("simple_spread_v3", 54, False), (STATEFUL, 2, True), ("CartPole-v1", 0, False)]
+    with StubLLM({"MDPAnswer": [{"code": "x = 1", "obs_dim": 3, "summary": "s"}]}) as stub:
+        for ref, state_dim, reads in cases:
+            p = profile_env(ref, episodes=2)
+            assert p.state_dim == state_dim
+            ctx = DesignContext(task=TaskSpec(text="t", env=ref, budget_steps=10_000), profile=p)
+            if llm:
+                mdp = LLMDesigner(LLMSettings(base_url=stub.url, model="stub-model", retries=0)).design_mdp(ctx)
+                assert mdp.summary == "s"  # the model's answer, the rule's choice
+            else:
+                mdp = ExpertDesigner().design_mdp(ctx)
+                assert ("critic reads the env state" in mdp.summary) is reads
+            assert mdp.env_state is reads, ref
+
+
+def test_a_mappo_critic_reading_the_env_state_reads_only_that_part():
+    layout = AgentLayout(obs_dim=3, n_agents=3, env_state_dim=2)
+    space = make_env(TOY).action_space
+    algo = build_algorithm(AlgoConfig(algorithm="MAPPO", hidden_sizes=[16]), layout.flat_dim, space, layout)
+    assert algo.critic.preprocess.nets[0].model[0].in_features == 2 + 3  # the state and the agent's one-hot
+    x = torch.zeros(2, layout.flat_dim)
+    x[:, 3] = 1
+    x2 = x.clone()
+    x2[:, 6:] = 5.0
+    assert not torch.allclose(algo.critic(x2), algo.critic(x))
 
 
 def test_a_remembering_mappo_actor_reads_each_agents_frames_in_order_through_a_gru():
