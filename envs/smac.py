@@ -53,6 +53,8 @@ class SMACParallelEnv(ParallelEnv):
         self.max_cycles = int(info["episode_limit"])
         self._obs_space = spaces.Box(-np.inf, np.inf, (int(info["obs_shape"]),), np.float32)
         self._act_space = spaces.Discrete(int(info["n_actions"]))
+        self.state_space = spaces.Box(-np.inf, np.inf, (int(info["state_shape"]),), np.float32)
+        """SMAC's global state (``get_state``), for a centralised critic that reads it."""
         self._seed: int | None = None
 
     def observation_space(self, agent):

@@ -15,7 +15,7 @@ than the games' step). Evaluation slots carry the game-level infos (SMAX: ``won`
 The batch protocol: ``batch.reset({index: seed or None}) -> (obs [n, agents, dim], masks [n, agents,
 actions])`` (no seed: the game goes on from its own random state) and ``batch.step(actions [games,
 agents], stepped [games]) -> StackedStep``. A batch whose env declares a global state
-(``state_space``) keeps every game's current one in ``batch.world`` ``[games, state_dim]``, for an MDP
+(``state_space``) must keep every game's current one in ``batch.world`` ``[games, state_dim]`` for an MDP
 whose critic reads it (``env_state``).
 """
 
@@ -30,6 +30,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from tianshou.env import BaseVectorEnv
 
+from envs.errors import UnsupportedSpaceError
 from envs.multiagent import (
     DEFAULT_MAX_CYCLES,
     AgentFrames,
@@ -84,6 +85,11 @@ class StackedGames(BaseVectorEnv):
         self.agents = list(self.rules.order)
         n_agents = len(self.agents)
         self.layout = slot_layout(env, obs_dim, history, env_state)
+        if self.layout.env_state_dim and not hasattr(self.batch, "world"):
+            raise UnsupportedSpaceError(
+                f"env_state=True, but {type(self.batch).__name__} keeps no world states (batch.world) "
+                "for the env's declared state_space"
+            )
         self.frames = AgentFrames(n_games, n_agents, obs_dim, history) if history > 1 else None
         self.limit = game_limit(env) or DEFAULT_MAX_CYCLES
         self.n_games, self.env_num = n_games, n_games * n_agents

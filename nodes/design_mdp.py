@@ -11,6 +11,7 @@ import time
 from langchain_core.runnables import RunnableConfig
 
 from nodes.context import announce, design_context, run_designer, store
+from nodes.designers.base import critic_state
 from nodes.state import GeneratorState
 from tools.mdp_check import images_kept, validate_mdp
 from tools.schemas import MDPDesign
@@ -64,7 +65,7 @@ def design_mdp(state: GeneratorState, config: RunnableConfig) -> dict:
             return {"mdp": design, "mdp_errors": errors, "wall_seconds": time.perf_counter() - t0}
         errors.append(error)
         design = who.repair_mdp(ctx, design, error)
-    fallback = state.get("mdp") or original_mdp(state["profile"].obs_dim)
+    fallback = state.get("mdp") or original_mdp(profile.obs_dim).model_copy(update={"env_state": critic_state(profile)})
     announce(
         "design_mdp",
         state["iteration"],

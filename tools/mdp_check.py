@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.loading import is_multi_agent
+from envs.loading import is_multi_agent, make_parallel_env
 from envs.mdp_wrapper import make_mdp_env
+from envs.multiagent import env_state_dim
 from tools import sandbox
 from tools.schemas import ImageSlice, MDPDesign
 
@@ -113,7 +114,17 @@ def unsupported_design(env_ref: str, mdp: MDPDesign) -> str | None:
         )
     if mdp.env_state and not is_multi_agent(env_ref):
         return f"env_state=True is for a multi-agent env's centralised critic: {env_ref} is single-agent"
+    if mdp.env_state and not _declared_state_dim(env_ref):
+        return f"env_state=True, but {env_ref} declares no global state (PettingZoo's state_space)"
     return None
+
+
+def _declared_state_dim(env_ref: str) -> int:
+    game = make_parallel_env(env_ref)
+    try:
+        return env_state_dim(game)
+    finally:
+        game.close()
 
 
 def validate_mdp(env_ref: str, mdp: MDPDesign, work_dir: Path, images: list[ImageSlice] | None = None) -> str | None:

@@ -149,11 +149,16 @@ def profile_env(
 
 
 def _agents(ref: str) -> dict:
-    """A multi-agent env's agent ids and the size of its global state (``EnvProfile``'s fields)."""
+    """A multi-agent env's agent ids, the size of its global state and that of all its agents'
+    observations side by side (``EnvProfile``'s fields)."""
     if not is_multi_agent(ref):
         return {}
     game = make_parallel_env(ref)
     try:
-        return {"agents": [str(a) for a in game.possible_agents], "state_dim": env_state_dim(game)}
+        return {
+            "agents": [str(a) for a in game.possible_agents],
+            "state_dim": env_state_dim(game),
+            "joint_obs_dim": sum(gym.spaces.flatdim(game.observation_space(a)) for a in game.possible_agents),
+        }
     finally:
         game.close()

@@ -136,6 +136,9 @@ class EnvProfile(_Model):
     state_dim: int = 0
     """The size of a multi-agent env's own global state (PettingZoo's ``state_space``), 0 when it
     declares none."""
+    joint_obs_dim: int = 0
+    """Every agent's (flat, unpadded) observation side by side: what a centralised critic reads when
+    it does not read the env's state."""
 
     @property
     def multi_agent(self) -> bool:

@@ -65,10 +65,16 @@ def observation_history(ctx: DesignContext) -> int:
 def critic_state(p: EnvProfile) -> bool:
     """Whether a multi-agent design's centralised critic reads the env's own global state
     (``MDPDesign.env_state``): when the env declares one smaller than every agent's observation side
-    by side (SMAX: its world state, as JaxMARL's MAPPO reads it; MPE's state is that concatenation, so
-    nothing changes there). Measured on SMAX (bench/RESULTS.md, session 21): a mean win rate of 0.835
+    by side, unpadded (SMAX: its world state, as JaxMARL's MAPPO reads it; MPE's state is that
+    concatenation, so nothing changes there). Measured on SMAX (bench/RESULTS.md, session 21): a mean win rate of 0.835
     against 0.81 on smax_3m (two seeds, 1M joint steps), 0.805 against 0.76 on smax_8m (seed 0, 600k)."""
-    return p.multi_agent and 0 < p.state_dim < p.obs_dim * len(p.agents)
+    return p.multi_agent and 0 < p.state_dim < p.joint_obs_dim
+
+
+def design_env_state(ctx: DesignContext) -> bool:
+    """The next MDP design's ``env_state``: the last design's (a reviewer may have set it), else
+    ``critic_state``'s."""
+    return ctx.mdp.env_state if ctx.mdp is not None else critic_state(ctx.profile)
 
 
 DOMINANT_SHARE = 0.9

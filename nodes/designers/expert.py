@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from nodes.designers import mdp_code
-from nodes.designers.base import DesignContext, Designer, critic_state, observation_history, reward_term_notes
+from nodes.designers.base import DesignContext, Designer, design_env_state, observation_history, reward_term_notes
 from nodes.designers.escalation import escalate, exploration_change, keep_training
 from tools.run_rules import budget_left_for_iteration, finalised, iteration_budget, target_met
 from tools.schemas import (
@@ -148,7 +148,16 @@ class ExpertDesigner(Designer):
             if prev.shaping:  # drop the shaping, keep the observation pipeline
                 return self.reshaped(prev, p, ctx.target, "none", ctx.iteration, "kept from the rejected design")
             flipped = not ("standardised obs" in prev.summary or prev.normalize_obs)  # either goes; none: random play's
-            return self.build_mdp(p, ctx.target, "none", SHAPING_SCALE, flipped, ctx.iteration, history=prev.history)
+            return self.build_mdp(
+                p,
+                ctx.target,
+                "none",
+                SHAPING_SCALE,
+                flipped,
+                ctx.iteration,
+                history=prev.history,
+                env_state=prev.env_state,
+            )
         changes = ctx.critique.mdp_changes if (ctx.critique and prev) else MDPChanges()
         if prev is not None and changes.normalize_obs and ctx.critique and ctx.critique.diagnosis == "dead_units":
             return running_normalisation(prev)
@@ -161,7 +170,15 @@ class ExpertDesigner(Designer):
         )
         sanitize = bool(changes.sanitize_reward) or (prev is not None and mdp_code.SANITIZED in prev.summary)
         return self.build_mdp(
-            p, ctx.target, shaping, scale, normalize, ctx.iteration, sanitize, observation_history(ctx)
+            p,
+            ctx.target,
+            shaping,
+            scale,
+            normalize,
+            ctx.iteration,
+            sanitize,
+            observation_history(ctx),
+            design_env_state(ctx),
         )
 
     def reshaped(
@@ -184,6 +201,7 @@ class ExpertDesigner(Designer):
         iteration: int,
         sanitize: bool = False,
         history: int = 1,
+        env_state: bool = False,
     ) -> MDPDesign:
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
@@ -233,12 +251,11 @@ class ExpertDesigner(Designer):
         )
         if keeps_goals:
             why.append("raw goals and the env's own reward, so hindsight relabelling can recompute rewards")
-        env_state = critic_state(p)
         if env_state:
             parts.append("critic reads the env state")
             why.append(
                 f"the env's own global state ({p.state_dim} values) is smaller than every agent's observation "
-                f"side by side ({p.obs_dim * len(p.agents)}): the centralised critic reads it"
+                f"side by side ({p.joint_obs_dim}): the centralised critic reads it"
             )
         return MDPDesign(
             code=code,

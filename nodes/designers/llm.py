@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.errors import Agent2Error
 from nodes import prompts
-from nodes.designers.base import DesignContext, Designer, critic_state, observation_history, reward_terms_text
+from nodes.designers.base import DesignContext, Designer, design_env_state, observation_history, reward_terms_text
 from nodes.designers.escalation import escalate
 from nodes.designers.expert import ExpertDesigner, horizon
 from nodes.designers.llm_config import LLMSettings, api_key
@@ -285,7 +285,7 @@ class LLMDesigner(Designer):
         if ans is None:
             return None
         return _to_design(ans).model_copy(
-            update={"history": observation_history(ctx), "env_state": critic_state(ctx.profile)}
+            update={"history": observation_history(ctx), "env_state": design_env_state(ctx)}
         )
 
     def repair_mdp(self, ctx: DesignContext, design: MDPDesign, error: str) -> MDPDesign | None:

@@ -9,7 +9,8 @@ from conftest import IDENTITY_MDP, MA_FILE, TOY, agent2, tiny_run
 from tianshou.data import Collector, CollectStats, VectorReplayBuffer
 
 from envs.errors import UnsupportedSpaceError
-from envs.multiagent import AgentLayout
+from envs.loading import make_parallel_env
+from envs.multiagent import AgentLayout, JointGame
 from tools.algorithms import build_algorithm
 from tools.mdp_check import validate_mdp
 from tools.schemas import AlgoConfig, MDPDesign
@@ -89,10 +90,14 @@ def test_a_critic_reading_the_env_state_gets_each_games_own_state_in_every_slot(
         np.testing.assert_array_equal(obs[:3, 6:], np.tile([t, t % 3 + 3], (3, 1)))
         np.testing.assert_array_equal(obs[3:, 6:], np.tile([t, 1], (3, 1)))
     np.testing.assert_array_equal(obs[:, 3:6].argmax(1), [0, 1, 2, 0, 1, 2])  # the one-hot is unchanged
-    with pytest.raises(UnsupportedSpaceError, match="env_state=True, but LabelledAgents declares no state_space"):
+    with pytest.raises(ValueError, match="env_state=True, but .*make_env declares no global state"):
         make_vector_env(TOY, _mdp(3).model_copy(update={"env_state": True}), n=2, seed=0, shape_reward=True)
+    with pytest.raises(UnsupportedSpaceError, match="env_state=True, but LabelledAgents declares no state_space"):
+        JointGame(make_parallel_env(TOY), TOY, 3, env_state=True)
     why = validate_mdp("CartPole-v1", _mdp(4).model_copy(update={"env_state": True}), tmp_path)
     assert why is not None and "env_state=True is for a multi-agent env's centralised critic" in why
+    why = validate_mdp(TOY, _mdp(3).model_copy(update={"env_state": True}), tmp_path)
+    assert why is not None and f"env_state=True, but {TOY} declares no global state" in why
 
 
 def test_each_slot_remembers_its_agents_last_observations_and_the_state_stays_current():

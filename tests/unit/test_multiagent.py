@@ -10,7 +10,7 @@ from stub_llm import StubLLM
 from envs.loading import is_multi_agent, make_env, make_parallel_env
 from envs.mdp_wrapper import load_mdp_module
 from envs.multiagent import AgentLayout, MDPParallelEnv
-from nodes.designers.base import DesignContext
+from nodes.designers.base import DesignContext, critic_state
 from nodes.designers.expert import ExpertDesigner
 from nodes.designers.llm import LLMDesigner
 from nodes.designers.llm_config import LLMSettings
@@ -19,6 +19,7 @@ from tools.profiling import profile_env
 from tools.schemas import AlgoConfig, TaskSpec, allowed_algorithms
 
 STATEFUL = f"{MA_FILE}:make_stateful"
+EXPERT = ExpertDesigner()
 
 
 @pytest.mark.parametrize("ref", ["simple_spread_v3", "simple_reference_v3", TOY])
@@ -103,20 +104,30 @@ def test_expert_picks_mappo_then_shared_then_independent_ppo():
 def test_the_critic_reads_the_env_state_only_where_the_env_gives_a_smaller_one(llm):
     """The one rule (``critic_state``), whichever designer drafts the MDP: MPE's state is every agent's
     observation side by side (54 = 3 x 18), so its critic keeps reading those; the stateful toy's 2
-    values are fewer than its 9. A single-agent env has no such choice."""
+    values are fewer than its 9. A single-agent env has no such choice. A later design keeps the last
+    one's choice (a reviewer's edit stays)."""
     cases = [("simple_spread_v3", 54, False), (STATEFUL, 2, True), ("CartPole-v1", 0, False)]
     with StubLLM({"MDPAnswer": [{"code": "x = 1", "obs_dim": 3, "summary": "s"}]}) as stub:
+        designer = LLMDesigner(LLMSettings(base_url=stub.url, model="stub-model", retries=0)) if llm else EXPERT
         for ref, state_dim, reads in cases:
             p = profile_env(ref, episodes=2)
             assert p.state_dim == state_dim
             ctx = DesignContext(task=TaskSpec(text="t", env=ref, budget_steps=10_000), profile=p)
-            if llm:
-                mdp = LLMDesigner(LLMSettings(base_url=stub.url, model="stub-model", retries=0)).design_mdp(ctx)
-                assert mdp.summary == "s"  # the model's answer, the rule's choice
-            else:
-                mdp = ExpertDesigner().design_mdp(ctx)
-                assert ("critic reads the env state" in mdp.summary) is reads
+            mdp = designer.design_mdp(ctx)
             assert mdp.env_state is reads, ref
+            assert ("critic reads the env state" in mdp.summary) is (reads and not llm)
+            ctx.mdp = mdp.model_copy(update={"env_state": not reads})  # a reviewer's edit
+            assert designer.design_mdp(ctx).env_state is (not reads)
+
+
+def test_the_rule_compares_the_state_with_the_observations_unpadded():
+    """Agents with observations of different sizes are padded to the largest in their slots; an env
+    whose state is their plain concatenation (MPE's simple_adversary: 28 values, 3 agents padded to 10)
+    is no smaller than what the critic reads without it."""
+    p = profile_env("simple_spread_v3", episodes=1)
+    assert p.joint_obs_dim == 54 and not critic_state(p)
+    assert not critic_state(p.model_copy(update={"obs_dim": 10, "state_dim": 28, "joint_obs_dim": 28}))
+    assert critic_state(p.model_copy(update={"state_dim": 53}))
 
 
 def test_a_mappo_critic_reading_the_env_state_reads_only_that_part():
