@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import provenance, save_raw
 from bench.zoo import ZOO
+from envs.loading import canonical_ref
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
 from tools.profiling import profile_env
@@ -93,6 +94,7 @@ def main() -> None:
     )
     ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
+    args.env = canonical_ref(args.env)  # the training worker runs in another folder
     if not 1 <= args.history <= MAX_HISTORY:
         ap.error(f"--history must be 1 to {MAX_HISTORY}, got {args.history}")
     prov = provenance()

@@ -1,0 +1,43 @@
+"""bench/fixed_run.py trains a user's env file named by a path relative to where it is called: the
+training worker runs in the iteration folder, so the path is made absolute first."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_an_env_file_named_by_a_relative_path_trains(tmp_path):
+    env = {**os.environ, "AGENT2_TORCH_THREADS": "1"}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "bench/fixed_run.py",
+            "--env",
+            "tests/envfiles/custom_envs.py:make_env",
+            "--preset",
+            "expert",
+            "--algorithm",
+            "PPO",
+            "--budget-steps",
+            "1000",
+            "--eval-episodes",
+            "2",
+            "--folder",
+            str(tmp_path / "iter_1"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["error"] is None, result["error"]
+    assert result["env_steps"] >= 1000
+    assert result["score"] is not None
