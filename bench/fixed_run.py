@@ -12,7 +12,9 @@ loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changi
 
 Prints one JSON line: score (mean ± std over the evaluation episodes of the best test policy,
 original reward), env steps, wall seconds, the test curve, and the training worker's peak memory.
-``--record NAME`` also writes it, with the commit, command and machine, to
+``--max-wall SECONDS`` (or SIGTERM) stops training there: the tests so far and the evaluation of the
+best policy so far are the result, with ``stop_reason`` "stopped"; with ``--folder``, a later call
+continues the run. ``--record NAME`` also writes it, with the commit, command and machine, to
 bench/results/NAME-<commit>.json (the suite, which keeps its own records, leaves it out).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -33,9 +36,10 @@ from envs.loading import canonical_ref
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
 from tools.profiling import profile_env
+from tools.run_files import BEST_POLICY, PROGRESS
 from tools.run_rules import epoch_steps
-from tools.schemas import MAX_HISTORY, AlgoConfig, TrainJob
-from tools.training import run_evaluation, run_training
+from tools.schemas import MAX_HISTORY, AlgoConfig, TrainJob, TrainResult
+from tools.training import run_evaluation, run_training, steps_seen, tested_curve
 
 TESTS_PER_RUN = 10
 
@@ -62,6 +66,14 @@ def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> 
         {**cfg.model_dump(), "test_episodes": 10, "epoch_steps": max(1000, budget // TESTS_PER_RUN), **update}
     )
     return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
+
+
+class Stopped(Exception):
+    """SIGTERM: training is stopped and the run recorded as it stands."""
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped
 
 
 def main() -> None:
@@ -92,6 +104,13 @@ def main() -> None:
         help="the iteration folder to train in and keep (default: a temporary "
         "one); a stopped run called again with it continues from its checkpoint",
     )
+    ap.add_argument(
+        "--max-wall",
+        type=float,
+        metavar="SECONDS",
+        help="stop training after this many seconds (a run cut to fit a sitting; SIGTERM does the same): "
+        "the best policy so far is evaluated and the result says where training stopped",
+    )
     ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
     args.env = canonical_ref(args.env)  # the training worker runs in another folder
@@ -111,13 +130,35 @@ def main() -> None:
         }
     )
     start = time.perf_counter()
+    signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
         folder = args.folder or Path(tmp) / "iter_1"
-        train = run_training(
-            TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None),
-            folder,
-            eval_episodes=args.eval_episodes,
-        )
+        try:
+            train = run_training(
+                TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None),
+                folder,
+                timeout=args.max_wall,
+                eval_episodes=args.eval_episodes,
+            )
+            stopped = (
+                args.max_wall is not None
+                and train.stop_reason == "crash"
+                and time.perf_counter() - start >= args.max_wall
+            )
+        except Stopped:
+            stopped, train = True, None
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the evaluation is short: a second SIGTERM ends it
+        if stopped:  # the tests so far and the best policy so far stand for the run, marked as stopped
+            if not (folder / BEST_POLICY).exists():
+                raise SystemExit(f"stopped before the first test: {folder} holds no policy to evaluate")
+            curve = tested_curve(folder)
+            train = TrainResult(
+                env_steps=steps_seen(folder / PROGRESS),
+                best_test_mean=max(c.mean for c in curve),
+                stop_reason="budget",
+                curve=curve,
+                iter_dir=str(folder),
+            )
         ev = run_evaluation(folder, args.eval_episodes)
     wall = time.perf_counter() - start
     result = {
@@ -136,7 +177,7 @@ def main() -> None:
         "mean_length": ev.mean_length,
         "wall_seconds": wall,
         "curve": [[p.env_step, p.mean] for p in train.curve],
-        "stop_reason": train.stop_reason,
+        "stop_reason": "stopped" if stopped else train.stop_reason,
         "error": train.error or ev.error,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }

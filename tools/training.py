@@ -25,7 +25,7 @@ from tools.run_files import (
     TRAIN_LOCK,
     TRAIN_RESULT,
 )
-from tools.schemas import EvalResult, TrainJob, TrainResult
+from tools.schemas import CurvePoint, EvalResult, TrainJob, TrainResult
 
 ProgressFn = Callable[[dict], None]
 POLL_SECONDS = 0.5
@@ -227,6 +227,16 @@ def _events(progress: Path) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return events
+
+
+def tested_curve(iter_dir: Path) -> list[CurvePoint]:
+    """Every test the iteration's workers logged, in order (a stopped run's curve: its training
+    result was never written)."""
+    return [
+        CurvePoint(env_step=int(e["env_step"]), mean=e["mean"], std=e.get("std", 0.0), wall=e.get("wall", 0.0))
+        for e in _events(iter_dir / PROGRESS)
+        if e.get("kind") == "test" and e.get("mean") is not None
+    ]
 
 
 def steps_seen(progress: Path) -> int:
