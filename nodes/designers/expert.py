@@ -187,7 +187,14 @@ class ExpertDesigner(Designer):
         """``prev``'s observation pipeline (random play's fixed standardisation or running
         normalisation, never one for the other; its history) with the reward shaping ``shaping``."""
         mdp = self.build_mdp(
-            p, target, shaping, SHAPING_SCALE, "standardised obs" in prev.summary, iteration, history=prev.history
+            p,
+            target,
+            shaping,
+            SHAPING_SCALE,
+            "standardised obs" in prev.summary,
+            iteration,
+            history=prev.history,
+            env_state=prev.env_state,
         )
         return running_normalisation(mdp, why) if prev.normalize_obs else mdp
 

@@ -186,3 +186,10 @@ def test_games_take_consecutive_seeds_so_test_and_evaluation_games_never_meet():
     assert len(set(seeds)) == 12
     games = lambda offset, n: set(slot_seeds(7 + offset, n, 3)[::3])  # noqa: E731
     assert not games(TEST_SEED_OFFSET, 200) & games(EVAL_SEED_OFFSET, 200)
+
+
+def test_a_reshaped_design_keeps_the_critics_env_state():
+    p = profile_env(STATEFUL, episodes=2)
+    mdp = EXPERT.design_mdp(DesignContext(task=TaskSpec(text="t", env=STATEFUL, budget_steps=10_000), profile=p))
+    assert mdp.env_state
+    assert EXPERT.reshaped(mdp, p, None, "potential", 2, "kept from the screened design").env_state
