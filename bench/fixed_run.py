@@ -7,6 +7,7 @@ evaluation), without the generator: the tuned-reference contender of the suite.
     python bench/fixed_run.py --env smax_3m --preset expert --algorithm MAPPO --budget-steps 600000 \
         --history 4 [--set 'encoder="gru"'] [--env-state]
 
+``--mdp expert``: the expert designer's first MDP design for the env instead of the env's own MDP.
 ``--preset expert``: the expert designer's default config for ``--algorithm`` on this env (what the
 loop would start that algorithm with), ``--set KEY=VALUE`` (a JSON value) changing single fields.
 
@@ -34,11 +35,12 @@ from bench.common import provenance, save_raw
 from bench.zoo import ZOO
 from envs.loading import canonical_ref
 from nodes.design_mdp import original_mdp
+from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from tools.profiling import profile_env
 from tools.run_files import BEST_POLICY, PROGRESS
 from tools.run_rules import epoch_steps
-from tools.schemas import MAX_HISTORY, AlgoConfig, TrainJob, TrainResult
+from tools.schemas import MAX_HISTORY, AlgoConfig, TaskSpec, TrainJob, TrainResult
 from tools.training import run_evaluation, run_training, steps_seen, tested_curve
 
 TESTS_PER_RUN = 10
@@ -83,6 +85,13 @@ def main() -> None:
     ap.add_argument("--algorithm", default="PPO", help="--preset expert: the algorithm")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="--preset expert: a field")
     ap.add_argument(
+        "--mdp",
+        choices=["original", "expert"],
+        default="original",
+        help="the MDP: the env's own (default; --history, --env-state and --normalize-obs apply to it) or the "
+        "expert designer's first design for the env (what the loop's first iteration trains on)",
+    )
+    ap.add_argument(
         "--history", type=int, default=1, help="the MDP's observation history: the last H observations (memory)"
     )
     ap.add_argument(
@@ -121,14 +130,18 @@ def main() -> None:
         cfg, normalize = zoo_config(args.env, args.budget_steps)
     else:
         cfg, normalize = expert_config(args.env, args.algorithm, args.budget_steps, args.set), args.normalize_obs
-    mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
-        update={
-            "normalize_obs": normalize,
-            "history": args.history,
-            "env_state": args.env_state,
-            "summary": "original MDP" + (f", last {args.history} observations" if args.history > 1 else ""),
-        }
-    )
+    if args.mdp == "expert":  # the loop's first design: the expert's, from the same profile of random play
+        task = TaskSpec(text="a fixed run", env=args.env, budget_steps=args.budget_steps)
+        mdp = ExpertDesigner().design_mdp(DesignContext(task=task, profile=profile_env(args.env)))
+    else:
+        mdp = original_mdp(profile_env(args.env, episodes=1).obs_dim).model_copy(
+            update={
+                "normalize_obs": normalize,
+                "history": args.history,
+                "env_state": args.env_state,
+                "summary": "original MDP" + (f", last {args.history} observations" if args.history > 1 else ""),
+            }
+        )
     start = time.perf_counter()
     signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
@@ -165,9 +178,10 @@ def main() -> None:
         "env": args.env,
         "contender": args.preset,
         "algo": cfg.model_dump(exclude={"rationale"}),
-        "history": args.history,
-        "env_state": args.env_state,
-        "normalize_obs": normalize,
+        "mdp": mdp.summary,
+        "history": mdp.history,
+        "env_state": mdp.env_state,
+        "normalize_obs": mdp.normalize_obs,
         "seed": args.seed,
         "budget_steps": args.budget_steps,
         "env_steps": train.env_steps,

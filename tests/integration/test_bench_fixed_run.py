@@ -1,5 +1,6 @@
-"""bench/fixed_run.py trains a user's env file named by a path relative to where it is called: the
-training worker runs in the iteration folder, so the path is made absolute first."""
+"""bench/fixed_run.py: a user's env file named by a path relative to where it is called trains (the
+training worker runs in the iteration folder, so the path is made absolute first), with the expert's
+MDP design when asked; a run stopped by its wall limit is recorded as stopped."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def test_an_env_file_named_by_a_relative_path_trains(tmp_path):
             "expert",
             "--algorithm",
             "PPO",
+            "--mdp",
+            "expert",
             "--budget-steps",
             "1000",
             "--eval-episodes",
@@ -41,6 +44,7 @@ def test_an_env_file_named_by_a_relative_path_trains(tmp_path):
     assert result["error"] is None, result["error"]
     assert result["env_steps"] >= 1000
     assert result["score"] is not None
+    assert result["mdp"] == "raw obs, original reward"  # the expert's design, not the env's own
 
 
 def test_a_run_stopped_by_max_wall_is_recorded_as_stopped_with_its_tests_and_evaluation(tmp_path):
