@@ -296,6 +296,10 @@ class CurvePoint(_Model):
     mean: float
     std: float
     wall: float
+    untrained: bool = False
+    """The test of the policy before its first update (an iteration that starts from scratch): a
+    baseline, not a peak of learning. Where doing nothing pays (an Ant that stands still earns its
+    healthy reward), it can score above every trained test for a long time."""
 
 
 StopReason = Literal["target", "budget", "plateau", "divergence", "crash", "dead_units"]

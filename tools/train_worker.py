@@ -271,6 +271,9 @@ class TrainWorker:
         self.agents = 1
         """Agents per game: Tianshou counts slot steps, budgets and curves count joint steps."""
         self.since_best = 0
+        """Tests since the best test of a trained policy (``best_trained``), for the plateau rule."""
+        self.best_trained = -math.inf
+        """The best test of a trained policy: the untrained policy's test is a baseline, not a peak to beat."""
         self.plateau = False
         self.train_returns: deque[tuple[int, float]] = deque(maxlen=TRAIN_RETURNS_KEPT)
         """(joint env step, mean training return of the episodes a collect finished), for the plateau rule."""
@@ -318,24 +321,42 @@ class TrainWorker:
             )
         # a test at the step of the last one repeats it: a resumed trainer tests its checkpoint again
         repeat = bool(self.curve) and self.curve[-1].env_step == steps
+        untrained = (
+            self.curve[-1].untrained
+            if repeat
+            else not self.curve and self.restored is None and not self.cfg.warm_start_from
+        )
+        point = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall(), untrained=untrained)
         if repeat:
-            self.curve[-1] = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall())
+            self.curve[-1] = point
         else:
-            self.curve.append(CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall()))
+            self.curve.append(point)
         if mean > self.best_score or confirmation.get("confirmed"):
             self.best_score = mean
-            self.since_best = 0
             self.save_best(steps)
-        else:
-            self.since_best += 0 if repeat else 1  # each resume counted one more test toward a plateau
-            if mean == self.best_score:  # a tie (win rates often tie, at 0 too): keep the more trained policy
-                self.save_best(steps)
+        elif mean == self.best_score:  # a tie (win rates often tie, at 0 too): keep the more trained policy
+            self.save_best(steps)
+        if not untrained:
+            if mean > self.best_trained or confirmation.get("confirmed"):
+                self.best_trained = mean
+                self.since_best = 0
+            else:
+                self.since_best += 0 if repeat else 1  # each resume counted one more test toward a plateau
         half_spent = steps >= 0.5 * self.cfg.budget_steps
         self.plateau = self.since_best >= PLATEAU_TESTS and half_spent and not self.training_still_rising()
         # single-agent only: a multi-agent actor reads its slot layout and masks from more than the obs
         self.alive_share = policy_alive_share(self.algorithm, self.buffer) if self.agents == 1 else None
         alive = {} if self.alive_share is None else {"alive": round(self.alive_share, 4)}
-        self.emit(kind="test", env_step=steps, mean=mean, std=std, best=self.best_score, **alive, **confirmation)
+        self.emit(
+            kind="test",
+            env_step=steps,
+            mean=mean,
+            std=std,
+            best=self.best_score,
+            **alive,
+            **confirmation,
+            **({"untrained": True} if untrained else {}),
+        )
         return mean, std
 
     def on_train(self, steps: int, mean: float) -> None:
@@ -387,6 +408,7 @@ class TrainWorker:
             "pre_steps": self.pre_steps,
             "best_score": self.best_score,
             "since_best": self.since_best,
+            "best_trained": self.best_trained,
             "train_returns": list(self.train_returns),
             "curve": [p.model_dump() for p in self.curve],
             "rng": rng_state(),
@@ -518,6 +540,7 @@ class TrainWorker:
         if best is not None and best.get("score") is not None and best["score"] > self.best_score:
             self.best_score = float(best["score"])
         self.since_best = c.get("since_best", 0)
+        self.best_trained = c.get("best_trained", self.best_score)  # older checkpoints: every test counted
         stopped = c.get("stopped", {})
         self.target_reached, self.plateau = stopped.get("target", False), stopped.get("plateau", False)
         self.alive_share = stopped.get("alive_share")

@@ -233,7 +233,13 @@ def tested_curve(iter_dir: Path) -> list[CurvePoint]:
     """Every test the iteration's workers logged, in order (a stopped run's curve: its training
     result was never written)."""
     return [
-        CurvePoint(env_step=int(e["env_step"]), mean=e["mean"], std=e.get("std", 0.0), wall=e.get("wall", 0.0))
+        CurvePoint(
+            env_step=int(e["env_step"]),
+            mean=e["mean"],
+            std=e.get("std", 0.0),
+            wall=e.get("wall", 0.0),
+            untrained=e.get("untrained", False),
+        )
         for e in _events(iter_dir / PROGRESS)
         if e.get("kind") == "test" and e.get("mean") is not None
     ]

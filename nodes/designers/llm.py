@@ -127,7 +127,11 @@ def curve_text(ctx: DesignContext) -> str:
     if not curve:
         return "(no test yet)"
     idx = sorted(set(np.linspace(0, len(curve) - 1, min(len(curve), 12)).astype(int)))
-    return "\n".join(f"{curve[i].env_step}: {curve[i].mean:.1f} ± {curve[i].std:.1f}" for i in idx)
+    return "\n".join(
+        f"{curve[i].env_step}: {curve[i].mean:.1f} ± {curve[i].std:.1f}"
+        + (" (the untrained policy, before any update)" if curve[i].untrained else "")
+        for i in idx
+    )
 
 
 def _action_text(p: EnvProfile) -> str:

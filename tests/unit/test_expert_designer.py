@@ -56,7 +56,14 @@ def test_unseen_env_from_a_file_gets_a_design():
 
 
 def _judge(
-    ctx: DesignContext, curve: list[float], eval_mean: float | None, stop="budget", mdp=None, algo=None, error=None
+    ctx: DesignContext,
+    curve: list[float],
+    eval_mean: float | None,
+    stop="budget",
+    mdp=None,
+    algo=None,
+    error=None,
+    untrained_first=False,
 ):
     ctx.mdp = mdp or EXPERT.design_mdp(ctx)
     ctx.algo = algo or EXPERT.select_algorithm(ctx)
@@ -66,7 +73,10 @@ def _judge(
         stop_reason=stop,
         iter_dir="/tmp/x",
         error=error,
-        curve=[CurvePoint(env_step=1000 * (i + 1), mean=m, std=1, wall=i) for i, m in enumerate(curve)],
+        curve=[
+            CurvePoint(env_step=1000 * (i + 1), mean=m, std=1, wall=i, untrained=untrained_first and i == 0)
+            for i, m in enumerate(curve)
+        ],
     )
     ctx.eval = EvalResult(
         mean=eval_mean, std=0 if eval_mean is not None else None, episodes=20, returns=[], mean_length=1
@@ -194,3 +204,14 @@ def test_no_critic_warm_starts_from_weights_whose_units_died(cartpole):
     assert EXPERT.select_algorithm(cartpole).warm_start_from == "/tmp/iter_1"
     cartpole.history = [type("R", (), {**record, "stop_reason": "dead_units"})()]
     assert EXPERT.select_algorithm(cartpole).warm_start_from is None
+
+
+def test_the_critic_reads_a_climb_after_an_untrained_best_as_a_climb():
+    """The first test of an iteration trained from scratch is the untrained policy's; where doing
+    nothing pays it can be the best test for long (Ant stands still for 982). Read as the curve's peak,
+    the climb of the trained tests after it looked like a fall (session 7: "unstable", lr x 0.7)."""
+    curve = [-250.0, -1100.0, -900.0, -800.0, -700.0, -600.0, -500.0]
+    unflagged = _judge(ctx_for("Pendulum-v1", target=-200), curve, -500.0)
+    assert unflagged.diagnosis != "still_improving"  # read as the peak, the first test hides the climb
+    flagged = _judge(ctx_for("Pendulum-v1", target=-200), curve, -500.0, untrained_first=True)
+    assert flagged.diagnosis == "still_improving" and flagged.warm_start

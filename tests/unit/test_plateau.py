@@ -7,7 +7,7 @@ import numpy as np
 
 from nodes.design_mdp import original_mdp
 from tools.run_files import JOB
-from tools.schemas import AlgoConfig, TrainJob
+from tools.schemas import AlgoConfig, CurvePoint, TrainJob
 from tools.statistics import rising
 from tools.train_worker import PLATEAU_TESTS, TrainWorker
 
@@ -30,7 +30,8 @@ def stalled_worker(tmp_path, train_returns) -> TrainWorker:
     job = TrainJob(env="CartPole-v1", mdp=original_mdp(4), algo=algo, seed=0, target=None)
     (tmp_path / JOB).write_text(job.model_dump_json())
     worker = TrainWorker(tmp_path)
-    worker.best_score = 1.0  # set by an earlier test: no later test saves a new best
+    worker.curve.append(CurvePoint(env_step=9_000, mean=1.0, std=0.0, wall=0.0))  # an earlier trained test
+    worker.best_score = worker.best_trained = 1.0  # set by it: no later test saves a new best
     steps = np.linspace(10_000, 10_000 + 1000 * PLATEAU_TESTS, len(train_returns))
     for i in range(PLATEAU_TESTS):
         for s, m in zip(steps, train_returns, strict=True):
@@ -150,3 +151,36 @@ def test_the_confirmed_policy_is_the_one_kept_even_below_an_earlier_unconfirmed_
     worker.test_collector = collector(158 + 5 * spread)
     worker.on_test(2000, 160.0, 5.0, 160 + 5 * spread[:10])
     assert worker.target_reached and saved == [1000, 2000] and round(worker.best_score, 1) == 158.7
+
+
+def fresh_worker(tmp_path) -> TrainWorker:
+    algo = AlgoConfig(algorithm="SAC", budget_steps=20_000, epoch_steps=1000)
+    job = TrainJob(env="Pendulum-v1", mdp=original_mdp(3), algo=algo, seed=0, target=None)
+    (tmp_path / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path)
+    worker.save_best = lambda step: None
+    return worker
+
+
+def test_the_untrained_policys_test_is_a_baseline_not_the_best_the_plateau_rule_waits_for(tmp_path):
+    """Ant-v5: the policy before any update stands still and earns 982, and trained tests climbed from
+    -194 to 109 over 100k steps; each trained test that beat the last trained best was progress, yet
+    with the untrained test as the best to beat, the plateau rule stopped the climb (session 7)."""
+    worker = fresh_worker(tmp_path)
+    worker.on_test(1_000, 982.0, 2.0)
+    assert worker.curve[0].untrained and worker.best_score == 982.0  # still the policy kept if none beats it
+    climb = [-70.0, -194.0, -70.0, -68.0, -18.0, -48.0, 0.3, 16.5, 54.5, 42.0, 37.8, 109.0, 90.0, 100.0]
+    for i, mean in enumerate(climb):
+        worker.on_train(2_000 + 1000 * i, 0.0)  # flat training returns: no help from that side
+        worker.on_test(2_000 + 1000 * i, mean, 50.0)
+    assert not any(c.untrained for c in worker.curve[1:])
+    assert worker.best_trained == 109.0 and worker.since_best == 2 and not worker.plateau
+
+
+def test_flat_trained_tests_after_an_untrained_best_are_still_a_plateau(tmp_path):
+    worker = fresh_worker(tmp_path)
+    worker.on_test(1_000, 982.0, 2.0)
+    for i in range(PLATEAU_TESTS + 1):
+        worker.on_train(2_000 + 1000 * i, 0.0)
+        worker.on_test(2_000 + 1000 * i, 100.0 - i, 50.0)
+    assert worker.since_best == PLATEAU_TESTS and worker.plateau
