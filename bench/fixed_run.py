@@ -38,7 +38,7 @@ from nodes.design_mdp import original_mdp
 from nodes.designers.base import DesignContext
 from nodes.designers.expert import ExpertDesigner
 from tools.profiling import profile_env
-from tools.run_files import BEST_POLICY, PROGRESS
+from tools.run_files import BEST_POLICY, PROGRESS, TRAIN_RESULT
 from tools.run_rules import epoch_steps
 from tools.schemas import MAX_HISTORY, AlgoConfig, TaskSpec, TrainJob, TrainResult
 from tools.training import run_evaluation, run_training, steps_seen, tested_curve
@@ -123,6 +123,8 @@ def main() -> None:
     ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
     args = ap.parse_args()
     args.env = canonical_ref(args.env)  # the training worker runs in another folder
+    if args.mdp == "expert" and (args.history != 1 or args.env_state or args.normalize_obs):
+        ap.error("--history, --env-state and --normalize-obs change the env's own MDP: not with --mdp expert")
     if not 1 <= args.history <= MAX_HISTORY:
         ap.error(f"--history must be 1 to {MAX_HISTORY}, got {args.history}")
     prov = provenance()
@@ -143,7 +145,8 @@ def main() -> None:
             }
         )
     start = time.perf_counter()
-    signal.signal(signal.SIGTERM, _stop)
+    if args.max_wall is not None or args.record:  # run by hand; the suite stops its runs outright
+        signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
         folder = args.folder or Path(tmp) / "iter_1"
         try:
@@ -161,6 +164,8 @@ def main() -> None:
         except Stopped:
             stopped, train = True, None
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the evaluation is short: a second SIGTERM ends it
+        if stopped and (folder / TRAIN_RESULT).exists():  # it ended before the stop: its own result stands
+            train, stopped = TrainResult.model_validate_json((folder / TRAIN_RESULT).read_text()), False
         if stopped:  # the tests so far and the best policy so far stand for the run, marked as stopped
             if not (folder / BEST_POLICY).exists():
                 raise SystemExit(f"stopped before the first test: {folder} holds no policy to evaluate")

@@ -46,7 +46,7 @@ from bench.fixed_run import expert_config, zoo_config
 from bench.zoo import ZOO
 from nodes.design_mdp import original_mdp
 from tools.profiling import profile_env
-from tools.run_rules import epoch_steps
+from tools.run_rules import epoch_steps, trained_points
 from tools.schemas import AlgoConfig, TrainJob
 from tools.training import run_evaluation, run_training, steps_consumed
 
@@ -206,6 +206,8 @@ def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, w
     folder = work / f"trial_{trial.number}"
     # tests by env step: a resumed worker tests again what came after its checkpoint
     tests = {int(k): v for k, v in trial.user_attrs.get("tests", {}).items()}
+    # the untrained policy's test: a baseline, not what a trial's settings reached
+    untrained = set(trial.user_attrs.get("untrained", []))
     seen = [0]
 
     def on_progress(event: dict) -> None:
@@ -215,8 +217,12 @@ def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, w
             new = step not in tests
             tests[step] = event["mean"]
             trial.set_user_attr("tests", {str(k): v for k, v in tests.items()})  # the curve: offset + step
-            if new:
-                trial.report(max(tests.values()), len(tests))
+            if event.get("untrained"):
+                untrained.add(step)
+                trial.set_user_attr("untrained", sorted(untrained))
+            trained = [v for k, v in tests.items() if k not in untrained]
+            if new and trained:
+                trial.report(max(trained), len(tests))
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
@@ -224,7 +230,8 @@ def run_trial(trial: optuna.Trial, env: str, mdp, base: AlgoConfig, seed: int, w
         result = run_training(
             TrainJob(env=env, mdp=mdp, algo=cfg, seed=seed + trial.number, target=None), folder, on_progress=on_progress
         )
-        state, value = optuna.trial.TrialState.COMPLETE, result.best_test_mean
+        trained = trained_points(result.curve)
+        state, value = optuna.trial.TrialState.COMPLETE, max((c.mean for c in trained), default=None)
     except optuna.TrialPruned:
         state, value = optuna.trial.TrialState.PRUNED, None
     steps = max(steps_consumed(folder), seen[0])  # a pruned worker dies before its last checkpoint

@@ -2,7 +2,7 @@
 
 - when the target is met (one rule for the worker's tests, the evaluation, the critic, the router
   and the run's status: the score clears the target beyond its noise),
-- which iteration is the best one,
+- which iteration is the best one, and which tests show learning (not the untrained policy's),
 - how the env-step budget is split: iterations, candidates, epochs between tests,
 - each iteration's seed,
 - a run's defaults and the limits on what a user may ask for.
@@ -18,7 +18,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:  # types only: the contract (tools/schemas.py) imports the defaults from here
-    from tools.schemas import AlgoConfig, EvalResult, IterationRecord
+    from tools.schemas import AlgoConfig, CurvePoint, EvalResult, IterationRecord
 
 # -- defaults and limits of a run --------------------------------------------------------------
 DEFAULT_BUDGET_STEPS = 200_000
@@ -67,6 +67,14 @@ the best agent; they say why the run ended: too few env steps left for another i
 both left."""
 AGENT_KEPT: tuple[RunStatus, ...] = ("target_met", "budget_exhausted", "iterations_exhausted", "stopped_by_critic")
 """Statuses of a run that ended with an exported agent (the CLI exits 0)."""
+
+
+def trained_points(curve: list[CurvePoint]) -> list[CurvePoint]:
+    """The tests of trained policies: the curve without the untrained policy's baseline test (kept when
+    it is the only one). Standing still can outscore every trained Ant for 100k steps; read as the
+    curve's peak, it made the fall to the first trained tests look like instability."""
+    trained = [c for c in curve if not c.untrained]
+    return trained or curve
 
 
 def target_met(mean: float | None, std: float | None, episodes: int, target: float | None) -> bool:

@@ -275,6 +275,8 @@ class TrainWorker:
         self.best_trained = -math.inf
         """The best test of a trained policy: the untrained policy's test is a baseline, not a peak to beat."""
         self.plateau = False
+        self.warm_started = False
+        """Whether ``restore`` loaded another iteration's weights (a warm start that fails trains from scratch)."""
         self.train_returns: deque[tuple[int, float]] = deque(maxlen=TRAIN_RETURNS_KEPT)
         """(joint env step, mean training return of the episodes a collect finished), for the plateau rule."""
         self.target_reached = False
@@ -322,9 +324,7 @@ class TrainWorker:
         # a test at the step of the last one repeats it: a resumed trainer tests its checkpoint again
         repeat = bool(self.curve) and self.curve[-1].env_step == steps
         untrained = (
-            self.curve[-1].untrained
-            if repeat
-            else not self.curve and self.restored is None and not self.cfg.warm_start_from
+            self.curve[-1].untrained if repeat else not self.curve and self.restored is None and not self.warm_started
         )
         point = CurvePoint(env_step=steps, mean=mean, std=std, wall=self._wall(), untrained=untrained)
         if repeat:
@@ -521,6 +521,7 @@ class TrainWorker:
                     self.algorithm.load_state_dict(fresh)
                     return
                 self._load_env_state(warm)
+                self.warm_started = True
             return
         if c is None:
             return
@@ -586,7 +587,7 @@ class TrainWorker:
         )
         self.test_collector = EpisodeLengthCollector(self.algorithm, self.test_envs, stats_buffer(len(self.test_envs)))
         warmup = warmup_steps(cfg)
-        if self.restored is None and warmup > 0 and not cfg.warm_start_from:
+        if self.restored is None and warmup > 0 and not self.warm_started:
             with policy_within_training_step(self.algorithm.policy):
                 self.training_collector.reset()
                 stats = self.training_collector.collect(n_step=warmup, random=True)

@@ -230,10 +230,11 @@ def _events(progress: Path) -> list[dict]:
 
 
 def tested_curve(iter_dir: Path) -> list[CurvePoint]:
-    """Every test the iteration's workers logged, in order (a stopped run's curve: its training
-    result was never written)."""
-    return [
-        CurvePoint(
+    """The tests the iteration's workers logged, one per env step in step order, the last of each
+    (a stopped run's curve: its training result was never written). A restarted worker tests its
+    checkpoint again and redoes the tests after it, as the worker's own curve keeps them."""
+    by_step = {
+        int(e["env_step"]): CurvePoint(
             env_step=int(e["env_step"]),
             mean=e["mean"],
             std=e.get("std", 0.0),
@@ -242,7 +243,8 @@ def tested_curve(iter_dir: Path) -> list[CurvePoint]:
         )
         for e in _events(iter_dir / PROGRESS)
         if e.get("kind") == "test" and e.get("mean") is not None
-    ]
+    }
+    return [by_step[k] for k in sorted(by_step)]
 
 
 def steps_seen(progress: Path) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from nodes.designers import mdp_code
 from nodes.designers.base import DesignContext, Designer, design_env_state, observation_history, reward_term_notes
 from nodes.designers.escalation import escalate, exploration_change, keep_training
-from tools.run_rules import budget_left_for_iteration, finalised, iteration_budget, target_met
+from tools.run_rules import budget_left_for_iteration, finalised, iteration_budget, target_met, trained_points
 from tools.schemas import (
     AlgoConfig,
     Critique,
@@ -103,14 +103,6 @@ def hindsight(p: EnvProfile) -> bool:
     return p.goal is not None and p.sparse_reward and not p.multi_agent
 
 
-def trained_points(curve: list[CurvePoint]) -> list[CurvePoint]:
-    """The tests of trained policies: the curve without the untrained policy's baseline test (kept when
-    it is the only one). Standing still can outscore every trained Ant for 100k steps; read as the
-    curve's peak, it made the fall to the first trained tests look like instability."""
-    trained = [c for c in curve if not c.untrained]
-    return trained or curve
-
-
 def _pow2(x: float) -> int:
     return int(2 ** round(math.log2(max(x, 1))))
 
@@ -193,7 +185,8 @@ class ExpertDesigner(Designer):
         self, prev: MDPDesign, p: EnvProfile, target: float | None, shaping: str, iteration: int, why: str
     ) -> MDPDesign:
         """``prev``'s observation pipeline (random play's fixed standardisation or running
-        normalisation, never one for the other; its history) with the reward shaping ``shaping``."""
+        normalisation, never one for the other; its history; what the critic reads) with the reward
+        shaping ``shaping``."""
         mdp = self.build_mdp(
             p,
             target,
@@ -536,7 +529,7 @@ class ExpertDesigner(Designer):
                     Critique(
                         verdict="revise_mdp",
                         diagnosis="no_progress",
-                        reason=f"best test {best:.1f} is no better than random play ({start:.1f}) and the "
+                        reason=f"best trained test {best:.1f} is no better than random play ({start:.1f}) and the "
                         "reward is sparse",
                         changes=["add potential-based shaping from the distance to the start states"],
                         mdp_changes=MDPChanges(shaping="potential"),
@@ -548,7 +541,7 @@ class ExpertDesigner(Designer):
                 Critique(
                     verdict="revise_algo",
                     diagnosis="no_progress",
-                    reason=f"best test {best:.1f} is no better than random play ({start:.1f})",
+                    reason=f"best trained test {best:.1f} is no better than random play ({start:.1f})",
                     changes=[f"switch {algo.algorithm} -> {switch}"],
                     next_algorithm=switch,
                 ),

@@ -184,3 +184,42 @@ def test_flat_trained_tests_after_an_untrained_best_are_still_a_plateau(tmp_path
         worker.on_train(2_000 + 1000 * i, 0.0)
         worker.on_test(2_000 + 1000 * i, 100.0 - i, 50.0)
     assert worker.since_best == PLATEAU_TESTS and worker.plateau
+
+
+def test_a_warm_start_that_finds_no_weights_trains_from_scratch_and_its_first_test_is_untrained(tmp_path):
+    algo = AlgoConfig(
+        algorithm="SAC", budget_steps=20_000, epoch_steps=1000, warm_start_from=str(tmp_path / "no_such_iteration")
+    )
+    job = TrainJob(env="Pendulum-v1", mdp=original_mdp(3), algo=algo, seed=0, target=None)
+    (tmp_path / "iter").mkdir()
+    (tmp_path / "iter" / JOB).write_text(job.model_dump_json())
+    worker = TrainWorker(tmp_path / "iter")
+    worker.build()
+    worker.restore()
+    worker.save_best = lambda step: None
+    assert not worker.warm_started
+    worker.on_test(1_000, -1200.0, 10.0)
+    assert worker.curve[0].untrained
+
+
+def test_a_stopped_runs_curve_has_one_test_per_step_the_last_in_step_order(tmp_path):
+    import json
+
+    from tools.run_files import PROGRESS
+    from tools.training import tested_curve
+
+    events = [
+        {"kind": "test", "env_step": 1000, "mean": 5.0, "untrained": True},
+        {"kind": "test", "env_step": 2000, "mean": 7.0},
+        {"kind": "test", "env_step": 3000, "mean": 9.0},  # after the last checkpoint: lost in a kill
+        {"kind": "collect", "env_step": 3100},
+        {"kind": "test", "env_step": 2000, "mean": 7.5},  # the restarted worker tests its checkpoint again
+        {"kind": "test", "env_step": 3000, "mean": 8.0},  # and redoes the next test
+    ]
+    (tmp_path / PROGRESS).write_text("".join(json.dumps(e) + "\n" for e in events))
+    curve = tested_curve(tmp_path)
+    assert [(c.env_step, c.mean, c.untrained) for c in curve] == [
+        (1000, 5.0, True),
+        (2000, 7.5, False),
+        (3000, 8.0, False),
+    ]
