@@ -12,35 +12,32 @@ import sys
 from conftest import ROOT
 
 
-def test_an_env_file_named_by_a_relative_path_trains(tmp_path):
-    env = {**os.environ, "AGENT2_TORCH_THREADS": "1"}
+def fixed_run(*args: str) -> dict:
     out = subprocess.run(
         [
             sys.executable,
             "bench/fixed_run.py",
-            "--env",
-            "tests/envfiles/custom_envs.py:make_env",
             "--preset",
             "expert",
             "--algorithm",
             "PPO",
-            "--mdp",
-            "expert",
-            "--budget-steps",
-            "1000",
             "--eval-episodes",
             "2",
-            "--folder",
-            str(tmp_path / "iter_1"),
+            *args,
         ],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "AGENT2_TORCH_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_an_env_file_named_by_a_relative_path_trains_on_the_experts_design(tmp_path):
+    env = "tests/envfiles/custom_envs.py:make_env"
+    result = fixed_run("--env", env, "--mdp", "expert", "--budget-steps", "1000", "--folder", str(tmp_path / "iter_1"))
     assert result["error"] is None, result["error"]
     assert result["env_steps"] >= 1000
     assert result["score"] is not None
@@ -48,19 +45,8 @@ def test_an_env_file_named_by_a_relative_path_trains(tmp_path):
 
 
 def test_a_run_stopped_by_max_wall_is_recorded_as_stopped_with_its_tests_and_evaluation(tmp_path):
-    env = {**os.environ, "AGENT2_TORCH_THREADS": "1"}
-    args = ["--env", "CartPole-v1", "--preset", "expert", "--algorithm", "PPO", "--budget-steps", "2000000"]
-    out = subprocess.run(
-        [sys.executable, "bench/fixed_run.py", *args, "--eval-episodes", "2", "--max-wall", "25"]
-        + ["--folder", str(tmp_path / "iter_1")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    folder = str(tmp_path / "iter_1")
+    result = fixed_run("--env", "CartPole-v1", "--budget-steps", "2000000", "--max-wall", "25", "--folder", folder)
     assert result["stop_reason"] == "stopped"
     assert result["error"] is None, result["error"]
     assert 0 < result["env_steps"] < 2_000_000
