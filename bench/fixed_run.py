@@ -27,6 +27,7 @@ import resource
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -70,12 +71,11 @@ def expert_config(env: str, algorithm: str, budget: int, changes: list[str]) -> 
     return cfg if "epoch_steps" in update else cfg.model_copy(update={"epoch_steps": epoch_steps(cfg)})
 
 
-class Stopped(Exception):
-    """SIGTERM: training is stopped and the run recorded as it stands."""
+_STOP = threading.Event()  # SIGTERM: training is stopped and the run recorded as it stands
 
 
 def _stop(signum, frame) -> None:
-    raise Stopped
+    _STOP.set()  # the training loop asks at its next poll: the worker is never left running
 
 
 def main() -> None:
@@ -149,20 +149,16 @@ def main() -> None:
         signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="agent2-fixed-") as tmp:
         folder = args.folder or Path(tmp) / "iter_1"
-        try:
-            train = run_training(
-                TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None),
-                folder,
-                timeout=args.max_wall,
-                eval_episodes=args.eval_episodes,
-            )
-            stopped = (
-                args.max_wall is not None
-                and train.stop_reason == "crash"
-                and time.perf_counter() - start >= args.max_wall
-            )
-        except Stopped:
-            stopped, train = True, None
+        train = run_training(
+            TrainJob(env=args.env, mdp=mdp, algo=cfg, seed=args.seed, target=None),
+            folder,
+            timeout=args.max_wall,
+            eval_episodes=args.eval_episodes,
+            stop=_STOP.is_set,
+        )
+        stopped = train.stop_reason == "crash" and (
+            _STOP.is_set() or (args.max_wall is not None and time.perf_counter() - start >= args.max_wall)
+        )
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the evaluation is short: a second SIGTERM ends it
         if stopped and (folder / TRAIN_RESULT).exists():  # it ended before the stop: its own result stands
             train, stopped = TrainResult.model_validate_json((folder / TRAIN_RESULT).read_text()), False

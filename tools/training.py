@@ -129,8 +129,12 @@ def run_training(
     on_progress: ProgressFn | None = None,
     timeout: float | None = None,
     eval_episodes: int = 0,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process.
+
+    ``timeout`` (seconds) or ``stop`` (asked at every poll; a signal handler sets what it reads) kill
+    the worker; its checkpoint stays, and the result is a crash that says which of them stopped it.
 
     With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
     ``run_evaluation`` then reads instead of starting another process.
@@ -143,11 +147,16 @@ def run_training(
     iter_dir.mkdir(parents=True, exist_ok=True)
     with sandbox.open_append(iter_dir / TRAIN_LOCK) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _train(job, iter_dir, on_progress, timeout, eval_episodes)
+        return _train(job, iter_dir, on_progress, timeout, eval_episodes, stop)
 
 
 def _train(
-    job: TrainJob, iter_dir: Path, on_progress: ProgressFn | None, timeout: float | None, eval_episodes: int
+    job: TrainJob,
+    iter_dir: Path,
+    on_progress: ProgressFn | None,
+    timeout: float | None,
+    eval_episodes: int,
+    stop: Callable[[], bool] | None,
 ) -> TrainResult:
     finished = _finished(job, iter_dir)
     if finished is not None:  # trained before a kill that came later (evaluation, critic): keep it
@@ -166,13 +175,14 @@ def _train(
             with sandbox.open_append(log) as f:
                 f.write(f"\nagent2: removed the temp files of a killed writer: {', '.join(stale)}\n".encode())
         proc = sandbox.start("tools.train_worker", ["train", str(iter_dir), str(eval_episodes)], log)
-        timed_out = False
+        timed_out = stopped = False
         try:
             while proc.poll() is None:
                 offset = follow_progress(progress, offset, on_progress)
-                if timeout is not None and time.perf_counter() - start > timeout:
+                timed_out = timeout is not None and time.perf_counter() - start > timeout
+                stopped = stop is not None and stop()
+                if timed_out or stopped:
                     sandbox.kill(proc)
-                    timed_out = True
                     break
                 time.sleep(POLL_SECONDS)
             follow_progress(progress, offset, on_progress)
@@ -180,7 +190,7 @@ def _train(
             sandbox.kill(proc)
             raise
         signal_no = sandbox.killing_signal(proc.returncode)
-        if timed_out or signal_no is None:
+        if timed_out or stopped or signal_no is None:
             break
         # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
         with sandbox.open_append(log) as f:
@@ -200,7 +210,9 @@ def _train(
                 time.perf_counter() - start,
             )
     reason = (
-        f"timed out after {timeout:.0f} s"
+        "stopped"
+        if stopped
+        else f"timed out after {timeout:.0f} s"
         if timed_out
         else f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts"
         if signal_no is not None

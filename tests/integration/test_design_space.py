@@ -3,6 +3,8 @@ norm through training, evaluation, export, play and warm start; evaluation that 
 until its 95% interval decides the target; the screen's fan-out."""
 
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from nodes.designers.expert import ExpertDesigner
 from nodes.state import RunSettings
 from tools.agent_io import export_agent
 from tools.profiling import profile_env
+from tools.run_files import CHECKPOINT
 from tools.schemas import AlgoConfig, TaskSpec, TrainJob
 from tools.statistics import EVAL_GROWTH_CAP
 from tools.train_worker import evaluate_policy, load_policy
@@ -349,3 +352,40 @@ def test_each_test_line_says_how_much_of_the_acting_network_is_alive(tmp_path, a
     alive = [t.get("alive") for t in tests if t["kind"] == "test"]
     assert len(alive) >= 3 and all(a is not None and 0 < a <= 1 for a in alive[1:]), alive
     assert train.alive_share == alive[-1] and train.stop_reason != "dead_units"
+
+
+def _processes_naming(path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in text:
+            found.append(text)
+    return found
+
+
+def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
+    """``stop`` (what bench/fixed_run.py's SIGTERM handler sets) is asked at every poll: the worker is
+    killed, never left training beside whoever stopped it, and its checkpoint stays to continue."""
+    algo = AlgoConfig(
+        algorithm="PPO", hidden_sizes=[16], collect_steps=64, batch_size=32, repeat=1,
+        n_train_envs=2, budget_steps=10_000_000, epoch_steps=128, test_episodes=2,
+    )  # fmt: skip
+    folder = tmp_path / "stop"
+    progress = folder / "progress.jsonl"
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=algo, seed=0)
+
+    def checkpointed() -> bool:
+        lines = progress.read_text().splitlines() if progress.exists() else []
+        return any(json.loads(line)["kind"] == "checkpoint" for line in lines if line.strip())
+
+    train = run_training(job, folder, stop=checkpointed)
+    assert train.stop_reason == "crash" and "(stopped)" in train.error, train.error
+    assert 0 < train.env_steps < 10_000_000
+    deadline = time.monotonic() + 10  # the sandbox's inner process dies with its parent (bubblewrap's
+    while _processes_naming(folder) and time.monotonic() < deadline:  # --die-with-parent): a moment later
+        time.sleep(0.2)
+    assert not _processes_naming(folder)
+    assert (folder / CHECKPOINT).exists()
