@@ -240,6 +240,7 @@ def main() -> None:
                 "wall_seconds": wall,
                 "update_seconds": before["update"] + update_seconds,
                 "curve": seen["curve"],
+                "untrained_at": [step for step, _ in seen["curve"] if step == 0],  # Tianshou's test before training
                 **({"resumed_at": restored["env_step"]} if restored is not None else {}),
                 "contender": "manual",
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -133,10 +133,13 @@ def _stop(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def steps_to_target(curve: list[list[float]], target: float | None) -> int | None:
+def steps_to_target(curve: list[list[float]], target: float | None, untrained_at=()) -> int | None:
+    """The first env step a *trained* policy's test met ``target``: the tests at ``untrained_at``
+    are of policies before any update (a record's ``untrained_at``), which no contender earned."""
     if target is None:
         return None
-    return next((int(step) for step, mean in curve if mean >= target), None)
+    skip = {int(s) for s in untrained_at}
+    return next((int(step) for step, mean in curve if mean >= target and int(step) not in skip), None)
 
 
 def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str] | None = None) -> dict:
@@ -163,6 +166,7 @@ def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str
         "env_steps": rec["env_steps"],
         "wall": wall,
         "curve": rec["curve"],
+        "untrained_at": rec.get("untrained_at", []),
         **({"returns": rec["returns"]} if "returns" in rec else {}),  # the scored episodes
         # a resumed manual run: the step it continued from, and its wall time over every sitting
         **({"resumed_at": rec["resumed_at"], "run_wall": rec["wall_seconds"]} if "resumed_at" in rec else {}),
@@ -229,15 +233,18 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         iters = db.execute(
             "select iteration, env_steps from iterations where thread_id = ? order by iteration", [thread]
         ).fetchall()
+        marked = any(col[1] == "untrained" for col in db.execute("pragma table_info(metrics)"))  # older runs: not
         points = db.execute(
-            "select iteration, env_step, test_mean from metrics where thread_id = ? order by iteration, env_step",
+            f"select iteration, env_step, test_mean, {'untrained' if marked else '0'} from metrics "
+            "where thread_id = ? order by iteration, env_step",
             [thread],
         ).fetchall()
     offset, offsets = 0, {}
     for it, steps in iters:
         offsets[it] = offset
         offset += steps or 0
-    curve = [[offsets.get(it, 0) + step, mean] for it, step, mean in points]
+    curve = [[offsets.get(it, 0) + step, mean] for it, step, mean, _ in points]
+    untrained_at = [offsets.get(it, 0) + step for it, step, _, untrained in points if untrained]
     best = result.get("best") or {}
     if best.get("eval_mean") is None:
         return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
@@ -248,6 +255,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         "env_steps": result["env_steps_total"],
         "wall": wall,
         "curve": curve,
+        "untrained_at": untrained_at,
         "iterations": len(result["iterations"]),
         "status": result["status"],
         "algorithms": [it["algorithm"] for it in result["iterations"]],
@@ -338,7 +346,11 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
         for contender in dict.fromkeys(r["contender"] for r in records if r["task"] == task):
             rs = [r for r in records if r["task"] == task and r["contender"] == contender]
             scores = [r["score"] for r in rs if r.get("score") is not None]
-            reached = [s for s in (steps_to_target(r.get("curve", []), targets[task]) for r in rs) if s is not None]
+            reached = [
+                s
+                for s in (steps_to_target(r.get("curve", []), targets[task], r.get("untrained_at", ())) for r in rs)
+                if s is not None
+            ]
             rows.append(
                 {
                     "task": task,

@@ -191,10 +191,12 @@ class RunDB:
                     "test_mean": p.mean,
                     "test_std": p.std,
                     "wall": p.wall,
+                    "untrained": int(p.untrained),  # the policy before any update: a baseline, not a result
                 }
                 for p in train.curve
             ],
             pk=("thread_id", "iteration", "env_step"),
+            alter=True,
         )
         if rec.candidates:
             self.db["candidates"].upsert_all(

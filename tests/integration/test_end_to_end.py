@@ -44,6 +44,8 @@ def test_user_env_file_runs_the_loop_exports_and_plays(runs_dir):
     assert play.stdout.count("episode ") == 3
     rows = RunDB(runs_dir).iterations("go-right")
     assert [r["iteration"] for r in rows] == [1, 2]
+    first_tests = [m["untrained"] for m in RunDB(runs_dir).metrics("go-right") if m["iteration"] == 1]
+    assert first_tests[0] == 1 and not any(first_tests[1:]), first_tests  # the baseline test is marked
     shown = agent2("show", "go-right", "--runs-dir", str(runs_dir))
     assert shown.returncode == 0 and result["status"] in shown.stdout
     assert "go-right" in agent2("runs", "--runs-dir", str(runs_dir)).stdout
