@@ -124,6 +124,8 @@ def profile_env(
         obs_high=_finite(obs_space.high, 1e9),
         obs_mean=[float(x) for x in obs_arr.mean(axis=0)],
         obs_std=[float(x) for x in obs_arr.std(axis=0)],
+        obs_median_dev=[float(x) for x in np.median(np.abs(obs_arr - np.median(obs_arr, axis=0)), axis=0)],
+        obs_peak_dev=[float(x) for x in np.abs(obs_arr - obs_arr.mean(axis=0)).max(axis=0)],
         action=_action_info(env.action_space),
         max_episode_steps=max_episode_steps,
         reward_threshold=spec.reward_threshold if spec is not None else None,

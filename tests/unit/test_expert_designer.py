@@ -215,3 +215,26 @@ def test_the_critic_reads_a_climb_after_an_untrained_best_as_a_climb():
     assert unflagged.diagnosis != "still_improving"  # read as the peak, the first test hides the climb
     flagged = _judge(ctx_for("Pendulum-v1", target=-200), curve, -500.0, untrained_first=True)
     assert flagged.diagnosis == "still_improving" and flagged.warm_start
+
+
+def test_an_input_that_is_quiet_most_of_the_time_is_scaled_by_its_jumps_not_its_std():
+    """Ant's contact forces: 0 until a leg touches, then ±1. Their std counts the quiet samples, so
+    standardising by it made every touch the loudest input (bench/RESULTS.md, session 24); scaled by
+    the largest jump random play saw, a touch reads about ±1 while the fast input is standardised."""
+    import numpy as np
+
+    from nodes.designers.expert import _obs_scales
+
+    p = profile_once(f"{ENV_FILE}:contact_sensor")
+    assert p.obs_median_dev[1] == 0.0 and p.obs_std[1] > 0.2  # quiet over half the time, yet a std of ~0.3
+    scales = _obs_scales(p)
+    assert scales[0] == pytest.approx(p.obs_std[0]) and 15 < scales[0] < 25  # the velocity: its std
+    assert scales[1] == pytest.approx(p.obs_peak_dev[1]) and 0.9 < scales[1] < 1.1  # the sensor: its jumps
+    mdp = ExpertDesigner().design_mdp(
+        DesignContext(task=TaskSpec(text="t", env=f"{ENV_FILE}:contact_sensor", budget_steps=1000), profile=p)
+    )
+    assert "standardised obs" in mdp.summary
+    namespace: dict = {}
+    exec(mdp.code, namespace)
+    touch = namespace["observation"](np.array([0.0, 1.0], np.float32))
+    assert 0.8 < touch[1] < 1.2, touch  # was 1 / 0.3 ≈ 3.3 units by its std
