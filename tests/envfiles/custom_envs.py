@@ -289,7 +289,9 @@ class ContactSensor(_Base):
 
     def _obs(self):
         touch = self.np_random.random() < 0.1
-        return np.array([self.np_random.normal(0, 20), self.np_random.choice([-1.0, 1.0]) if touch else 0.0], np.float32)
+        return np.array(
+            [self.np_random.normal(0, 20), self.np_random.choice([-1.0, 1.0]) if touch else 0.0], np.float32
+        )
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
