@@ -192,7 +192,7 @@ def main() -> None:
         "mean_length": ev.mean_length,
         "wall_seconds": wall,
         "curve": [[p.env_step, p.mean] for p in train.curve],
-        "untrained_at": [p.env_step for p in train.curve if p.untrained],
+        "untrained_tests": [i for i, p in enumerate(train.curve) if p.untrained],  # positions in "curve"
         "stop_reason": "stopped" if stopped else train.stop_reason,
         "error": train.error or ev.error,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,

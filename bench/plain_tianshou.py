@@ -240,7 +240,8 @@ def main() -> None:
                 "wall_seconds": wall,
                 "update_seconds": before["update"] + update_seconds,
                 "curve": seen["curve"],
-                "untrained_at": [step for step, _ in seen["curve"] if step == 0],  # Tianshou's test before training
+                # positions in "curve": Tianshou's test before training
+                "untrained_tests": [i for i, (step, _) in enumerate(seen["curve"]) if step == 0],
                 **({"resumed_at": restored["env_step"]} if restored is not None else {}),
                 "contender": "manual",
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

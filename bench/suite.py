@@ -133,13 +133,15 @@ def _stop(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def steps_to_target(curve: list[list[float]], target: float | None, untrained_at=()) -> int | None:
-    """The first env step a *trained* policy's test met ``target``: the tests at ``untrained_at``
-    are of policies before any update (a record's ``untrained_at``), which no contender earned."""
+def steps_to_target(curve: list[list[float]], target: float | None, untrained_tests=()) -> int | None:
+    """The first env step a *trained* policy's test met ``target``: the tests at the positions
+    ``untrained_tests`` in ``curve`` are of policies before any update (a record's
+    ``untrained_tests``), which no contender earned. Positions, not steps: an on-policy iteration's
+    untrained test can share its step with the last test of the iteration before it."""
     if target is None:
         return None
-    skip = {int(s) for s in untrained_at}
-    return next((int(step) for step, mean in curve if mean >= target and int(step) not in skip), None)
+    skip = set(untrained_tests)
+    return next((int(step) for i, (step, mean) in enumerate(curve) if mean >= target and i not in skip), None)
 
 
 def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str] | None = None) -> dict:
@@ -166,7 +168,7 @@ def run_baseline(script: str, task: str, budget: int, seed: int, extra: list[str
         "env_steps": rec["env_steps"],
         "wall": wall,
         "curve": rec["curve"],
-        "untrained_at": rec.get("untrained_at", []),
+        "untrained_tests": rec.get("untrained_tests", []),
         **({"returns": rec["returns"]} if "returns" in rec else {}),  # the scored episodes
         # a resumed manual run: the step it continued from, and its wall time over every sitting
         **({"resumed_at": rec["resumed_at"], "run_wall": rec["wall_seconds"]} if "resumed_at" in rec else {}),
@@ -244,7 +246,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         offsets[it] = offset
         offset += steps or 0
     curve = [[offsets.get(it, 0) + step, mean] for it, step, mean, _ in points]
-    untrained_at = [offsets.get(it, 0) + step for it, step, _, untrained in points if untrained]
+    untrained_tests = [i for i, (_, _, _, untrained) in enumerate(points) if untrained]
     best = result.get("best") or {}
     if best.get("eval_mean") is None:
         return {"error": f"run ended {result['status']} without an evaluated policy", "wall": wall}
@@ -255,7 +257,7 @@ def run_agent2(task: str, budget: int, seed: int, designer: str, runs: Path, thr
         "env_steps": result["env_steps_total"],
         "wall": wall,
         "curve": curve,
-        "untrained_at": untrained_at,
+        "untrained_tests": untrained_tests,
         "iterations": len(result["iterations"]),
         "status": result["status"],
         "algorithms": [it["algorithm"] for it in result["iterations"]],
@@ -348,7 +350,7 @@ def summarise(records: list[dict], targets: dict[str, float | None]) -> list[dic
             scores = [r["score"] for r in rs if r.get("score") is not None]
             reached = [
                 s
-                for s in (steps_to_target(r.get("curve", []), targets[task], r.get("untrained_at", ())) for r in rs)
+                for s in (steps_to_target(r.get("curve", []), targets[task], r.get("untrained_tests", ())) for r in rs)
                 if s is not None
             ]
             rows.append(

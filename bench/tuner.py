@@ -173,14 +173,13 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         }
         for t in study.trials
     ]
-    curve = sorted(
-        [t.user_attrs["offset"] + int(step), mean]
+    tests = sorted(
+        (t.user_attrs["offset"] + int(step), mean, int(step) in t.user_attrs.get("untrained", []))
         for t in study.trials
         for step, mean in t.user_attrs.get("tests", {}).items()
     )
-    untrained_at = sorted(
-        t.user_attrs["offset"] + int(s) for t in study.trials for s in t.user_attrs.get("untrained", [])
-    )
+    curve = [[step, mean] for step, mean, _ in tests]
+    untrained_tests = [i for i, (_, _, untrained) in enumerate(tests) if untrained]  # positions in the curve
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         return {"error": "no trial finished", "trials": log, "env_steps": used, "wall_seconds": wall_before}
@@ -191,7 +190,7 @@ def tune(env: str, budget: int, seed: int, trials: int, eval_episodes: int, work
         "score_std": ev.std,
         "env_steps": used,
         "curve": curve,
-        "untrained_at": untrained_at,
+        "untrained_tests": untrained_tests,
         "trials": log,
         "best_trial": best.number,
         "best_params": best.params,

@@ -119,10 +119,17 @@ class RunDB:
                     "test_mean": float,
                     "test_std": float,
                     "wall": float,
+                    "untrained": int,
                 },
                 pk=("thread_id", "iteration", "env_step"),
                 if_not_exists=True,
             )
+        if "untrained" not in self.db["metrics"].columns_dict:  # a database from before the mark
+            try:
+                self.db["metrics"].add_column("untrained", int)
+            except sqlite3.OperationalError as e:  # another process opening it added it first
+                if "duplicate column" not in str(e):
+                    raise
 
     @patient
     def record_llm_call(self, thread_id: str, iteration: int, row: dict) -> None:
@@ -196,7 +203,6 @@ class RunDB:
                 for p in train.curve
             ],
             pk=("thread_id", "iteration", "env_step"),
-            alter=True,
         )
         if rec.candidates:
             self.db["candidates"].upsert_all(

@@ -105,11 +105,10 @@ class EnvProfile(_Model):
     obs_high: list[float]
     obs_mean: list[float]
     obs_std: list[float]
-    obs_median_dev: list[float] = Field(default_factory=list)
-    """Per entry, the median of |x - median(x)| over random play: 0 where one value holds over half
-    the samples (a contact force that is 0 until a leg touches), however large the std."""
-    obs_peak_dev: list[float] = Field(default_factory=list)
-    """Per entry, the largest |x - mean(x)| random play reached."""
+    obs_active_std: list[float] = Field(default_factory=list)
+    """Per entry the space leaves unbounded and random play holds at one value over half the time (a
+    contact force, 0 until a leg touches): the root mean square of its moves away from that value,
+    over the samples where it moved. 0 for every other entry; empty in profiles before it."""
     action: SpaceInfo
     max_episode_steps: int | None
     reward_threshold: float | None

@@ -190,6 +190,7 @@ def _train(
             sandbox.kill(proc)
             raise
         signal_no = sandbox.killing_signal(proc.returncode)
+        stopped = stopped or (stop is not None and stop())  # killed from outside after a stop: no restart
         if timed_out or stopped or signal_no is None:
             break
         # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint

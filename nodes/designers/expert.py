@@ -45,24 +45,25 @@ def _return_gap(p: EnvProfile, target: float | None) -> float:
     return max(abs(p.random_return_mean), p.random_return_std, 1.0)
 
 
-MOSTLY_CONSTANT = 0.1
-"""An entry whose median deviation is under this share of its std holds one value most of the time."""
-
-
 def _obs_scales(p: EnvProfile) -> np.ndarray:
-    """Each observation entry's unit: its std in random play; an entry that never moved, a quarter of
-    its span (or 1). An entry that holds one value over half the time and jumps now and then (a
-    contact force) is measured by its largest jump instead: its std counts the quiet samples, so
-    dividing by it put every jump at 5-10 units, the loudest inputs of Ant's 105 (bench/RESULTS.md,
-    session 24), where they sit at ±1 raw."""
+    """Each observation entry's spread in random play: its std; an entry that never moved, a quarter
+    of its span (or 1)."""
     std = np.array(p.obs_std)
     span = np.array(p.obs_high) - np.array(p.obs_low)
     fallback = np.where((span > 0) & (span < 1e6), span / 4.0, 1.0)
-    scales = np.where(std > 1e-6, std, fallback)
-    if len(p.obs_median_dev) == len(std) and len(p.obs_peak_dev) == len(std):  # profiles before session 24: not
-        spiky = (std > 1e-6) & (np.array(p.obs_median_dev) < MOSTLY_CONSTANT * std)
-        scales = np.where(spiky, np.maximum(np.array(p.obs_peak_dev), std), scales)
-    return scales
+    return np.where(std > 1e-6, std, fallback)
+
+
+def _input_scales(p: EnvProfile) -> np.ndarray:
+    """The units standardisation divides by: each entry's spread, except that an unbounded entry
+    random play holds at one value over half the time (a contact force) is measured by its moves
+    alone (``obs_active_std``). Its std counts the quiet samples too: Ant's contact forces, ±1 when a
+    leg touches, have a std of 0.24-0.31 in random play, so each touch read as 3-4 units."""
+    scales = _obs_scales(p)
+    if len(p.obs_active_std) != len(scales):  # a profile from before the measurement
+        return scales
+    active = np.array(p.obs_active_std)
+    return np.where(active > 0, np.maximum(active, scales), scales)
 
 
 DIED = "the policy's ReLU units died on the raw inputs"
@@ -227,7 +228,7 @@ class ExpertDesigner(Designer):
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
         if normalize:
-            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean), scale=mdp_code.fmt(_obs_scales(p)))
+            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean), scale=mdp_code.fmt(_input_scales(p)))
             parts.append("standardised obs")
             why.append("observation scales differ widely, so inputs are standardised with random-play statistics")
         else:

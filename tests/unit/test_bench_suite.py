@@ -278,7 +278,7 @@ def test_an_agent2_record_keeps_the_evaluations_episode_metrics(tmp_path):
         db.execute("create table metrics (thread_id, iteration, env_step, test_mean)")
     out = suite.run_agent2("MetaDriveEnv", 400, 0, "expert", runs, "t")
     assert out["score"] == 280.0 and out["metrics"] == {"arrive_dest": 0.6, "route_completion": 0.77}
-    assert out["untrained_at"] == []  # a database from before the mark: no test is taken for untrained
+    assert out["untrained_tests"] == []  # a database from before the mark: no test is taken for untrained
     base = {"task": "MetaDriveEnv", "budget": 400, "env_steps": 400, "wall": 1.0, "curve": [], "commit": "aaa"}
     records = [
         {**base, "contender": "agent2", "seed": 0, **out},
@@ -292,22 +292,25 @@ def test_an_agent2_record_keeps_the_evaluations_episode_metrics(tmp_path):
 
 def test_a_target_met_by_the_untrained_policy_is_not_a_step_to_the_target(tmp_path):
     """An ant that stands still earns its healthy reward before any update: the suite's steps to the
-    target count only trained policies' tests, read from the run database's mark."""
+    target count only trained policies' tests, read from the run database's mark. An on-policy
+    iteration's untrained test shares its step with the last test of the one before: the mark is
+    kept by position, so that trained test still counts."""
     import json
     import sqlite3
 
     runs = tmp_path / "runs"
     (runs / "t").mkdir(parents=True)
-    result = {"best": {"eval_mean": 990.0}, "env_steps_total": 300, "iterations": [{"algorithm": "SAC"}] * 2}
+    result = {"best": {"eval_mean": 990.0}, "env_steps_total": 300, "iterations": [{"algorithm": "PPO"}] * 2}
     (runs / "t" / "result.json").write_text(json.dumps({**result, "status": "target_met"}))
     with sqlite3.connect(runs / "agent2.db") as db:
         db.execute("create table iterations (thread_id, iteration, env_steps)")
         db.executemany("insert into iterations values ('t', ?, ?)", [(1, 200), (2, 100)])
         db.execute("create table metrics (thread_id, iteration, env_step, test_mean, untrained)")
-        rows = [(1, 10, 980.0, 1), (1, 100, 200.0, 0), (1, 200, 970.0, 0), (2, 50, 990.0, 0)]
+        rows = [(1, 0, 980.0, 1), (1, 100, 200.0, 0), (1, 200, 970.0, 0), (2, 0, 975.0, 1), (2, 100, 990.0, 0)]
         db.executemany("insert into metrics values ('t', ?, ?, ?, ?)", rows)
     out = suite.run_agent2("Ant-v5", 300, 0, "expert", runs, "t")
-    assert out["curve"] == [[10, 980.0], [100, 200.0], [200, 970.0], [250, 990.0]]
-    assert out["untrained_at"] == [10]
-    assert suite.steps_to_target(out["curve"], 950.0, out["untrained_at"]) == 200
-    assert suite.steps_to_target(out["curve"], 950.0) == 10  # what the suite counted before the mark
+    assert out["curve"] == [[0, 980.0], [100, 200.0], [200, 970.0], [200, 975.0], [300, 990.0]]
+    assert out["untrained_tests"] == [0, 3]
+    assert suite.steps_to_target(out["curve"], 950.0, out["untrained_tests"]) == 200  # iteration 1's trained test
+    assert suite.steps_to_target(out["curve"], 972.0, out["untrained_tests"]) == 300  # not iteration 2's untrained
+    assert suite.steps_to_target(out["curve"], 950.0) == 0  # what the suite counted before the mark

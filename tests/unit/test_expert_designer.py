@@ -217,19 +217,22 @@ def test_the_critic_reads_a_climb_after_an_untrained_best_as_a_climb():
     assert flagged.diagnosis == "still_improving" and flagged.warm_start
 
 
-def test_an_input_that_is_quiet_most_of_the_time_is_scaled_by_its_jumps_not_its_std():
+def test_an_input_that_is_quiet_most_of_the_time_is_scaled_by_its_moves_not_its_std():
     """Ant's contact forces: 0 until a leg touches, then ±1. Their std counts the quiet samples, so
-    standardising by it made every touch the loudest input (bench/RESULTS.md, session 24); scaled by
-    the largest jump random play saw, a touch reads about ±1 while the fast input is standardised."""
+    standardising by it made every touch the loudest input; scaled by its moves alone, a touch reads
+    about ±1 while the fast input is standardised by its std. Bounded entries (a one-hot, an image)
+    keep their std: their bounds give their scale."""
     import numpy as np
 
-    from nodes.designers.expert import _obs_scales
+    from nodes.designers.expert import _input_scales, _obs_scales
 
     p = profile_once(f"{ENV_FILE}:contact_sensor")
-    assert p.obs_median_dev[1] == 0.0 and p.obs_std[1] > 0.2  # quiet over half the time, yet a std of ~0.3
-    scales = _obs_scales(p)
+    assert p.obs_active_std[0] == 0.0 and 0.9 < p.obs_active_std[1] <= 1.0  # the sensor moves by ±1
+    assert 0.2 < p.obs_std[1] < 0.45  # its std, ~0.3 with the quiet samples
+    scales = _input_scales(p)
     assert scales[0] == pytest.approx(p.obs_std[0]) and 15 < scales[0] < 25  # the velocity: its std
-    assert scales[1] == pytest.approx(p.obs_peak_dev[1]) and 0.9 < scales[1] < 1.1  # the sensor: its jumps
+    assert scales[1] == pytest.approx(p.obs_active_std[1])  # the sensor: its moves
+    assert list(_obs_scales(p)) == pytest.approx(p.obs_std)  # the shaping's spread is the std's
     mdp = ExpertDesigner().design_mdp(
         DesignContext(task=TaskSpec(text="t", env=f"{ENV_FILE}:contact_sensor", budget_steps=1000), profile=p)
     )
@@ -238,3 +241,18 @@ def test_an_input_that_is_quiet_most_of_the_time_is_scaled_by_its_jumps_not_its_
     exec(mdp.code, namespace)
     touch = namespace["observation"](np.array([0.0, 1.0], np.float32))
     assert 0.8 < touch[1] < 1.2, touch  # was 1 / 0.3 ≈ 3.3 units by its std
+
+
+def test_only_unbounded_quiet_entries_are_measured_by_their_moves():
+    import numpy as np
+
+    from tools.profiling import active_std
+
+    rng = np.random.default_rng(0)
+    touch = np.where(rng.random(1000) < 0.1, 1.0, 0.0)
+    obs = np.stack(
+        [touch, touch, rng.normal(size=1000), np.where(rng.random(1000) < 0.7, rng.normal(size=1000), 0.0)], axis=1
+    )
+    low, high = np.array([-np.inf, 0.0, -np.inf, -np.inf]), np.array([np.inf, 1.0, np.inf, np.inf])
+    # unbounded and quiet; bounded (a one-hot's bit); never quiet; quiet (at 0) under half the time
+    assert active_std(obs, low, high) == [1.0, 0.0, 0.0, 0.0]
