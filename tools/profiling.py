@@ -51,14 +51,16 @@ UNBOUNDED = 1e6
 
 def active_std(obs: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[float]:
     """``EnvProfile.obs_active_std`` of the observations ``obs`` (steps x entries): measured on the
-    entries the space leaves unbounded only (an image's or a one-hot's bounds give their scale)."""
+    entries the space leaves unbounded that take values between whole numbers (a measurement, not
+    a one-hot's bit, a flag, a pixel or a cell's code: a Dict's flat vector declares none of them
+    bounded)."""
     low, high = np.asarray(low, dtype=np.float64).reshape(-1), np.asarray(high, dtype=np.float64).reshape(-1)
     out = np.zeros(obs.shape[1])
     for i in np.flatnonzero(~((np.abs(low) < UNBOUNDED) & (np.abs(high) < UNBOUNDED))):
         column = obs[:, i]
         moves = column - np.median(column)
         moved = moves != 0
-        if 0 < moved.mean() < 0.5 and np.all(np.isfinite(moves)):
+        if 0 < moved.mean() < 0.5 and np.all(np.isfinite(moves)) and np.any(column != np.round(column)):
             out[i] = np.sqrt(np.mean(moves[moved] ** 2))
     return [float(x) for x in out]
 
