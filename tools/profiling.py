@@ -45,26 +45,6 @@ def _finite(values: np.ndarray, fill: float) -> list[float]:
     return [float(v) if np.isfinite(v) else fill for v in values.reshape(-1)]
 
 
-UNBOUNDED = 1e6
-"""A declared bound this large (or infinite) says nothing of an entry's scale."""
-
-
-def active_std(obs: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[float]:
-    """``EnvProfile.obs_active_std`` of the observations ``obs`` (steps x entries): measured on the
-    entries the space leaves unbounded that take values between whole numbers (a measurement, not
-    a one-hot's bit, a flag, a pixel or a cell's code: a Dict's flat vector declares none of them
-    bounded)."""
-    low, high = np.asarray(low, dtype=np.float64).reshape(-1), np.asarray(high, dtype=np.float64).reshape(-1)
-    out = np.zeros(obs.shape[1])
-    for i in np.flatnonzero(~((np.abs(low) < UNBOUNDED) & (np.abs(high) < UNBOUNDED))):
-        column = obs[:, i]
-        moves = column - np.median(column)
-        moved = moves != 0
-        if 0 < moved.mean() < 0.5 and np.all(np.isfinite(moves)) and np.any(column != np.round(column)):
-            out[i] = np.sqrt(np.mean(moves[moved] ** 2))
-    return [float(x) for x in out]
-
-
 def is_sparse(returns: np.ndarray) -> bool:
     """Random play gives (almost) the same return every episode: no learning signal to follow.
 
@@ -144,7 +124,6 @@ def profile_env(
         obs_high=_finite(obs_space.high, 1e9),
         obs_mean=[float(x) for x in obs_arr.mean(axis=0)],
         obs_std=[float(x) for x in obs_arr.std(axis=0)],
-        obs_active_std=active_std(obs_arr, obs_space.low, obs_space.high),
         action=_action_info(env.action_space),
         max_episode_steps=max_episode_steps,
         reward_threshold=spec.reward_threshold if spec is not None else None,

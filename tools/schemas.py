@@ -105,11 +105,6 @@ class EnvProfile(_Model):
     obs_high: list[float]
     obs_mean: list[float]
     obs_std: list[float]
-    obs_active_std: list[float] = Field(default_factory=list)
-    """Per entry the space leaves unbounded, that takes values between whole numbers, and that random
-    play holds at one value over half the time (a contact force, 0 until a leg touches): the root mean
-    square of its moves away from that value, over the samples where it moved. 0 for every other
-    entry; empty in profiles before it."""
     action: SpaceInfo
     max_episode_steps: int | None
     reward_threshold: float | None

@@ -54,18 +54,6 @@ def _obs_scales(p: EnvProfile) -> np.ndarray:
     return np.where(std > 1e-6, std, fallback)
 
 
-def _input_scales(p: EnvProfile) -> np.ndarray:
-    """The units standardisation divides by: each entry's spread, except that an unbounded entry
-    random play holds at one value over half the time (a contact force) is measured by its moves
-    alone (``obs_active_std``). Its std counts the quiet samples too: Ant's contact forces, ±1 when a
-    leg touches, have a std of 0.24-0.31 in random play, so each touch read as 3-4 units."""
-    scales = _obs_scales(p)
-    if len(p.obs_active_std) != len(scales):  # a profile from before the measurement
-        return scales
-    active = np.array(p.obs_active_std)
-    return np.where(active > 0, np.maximum(active, scales), scales)
-
-
 DIED = "the policy's ReLU units died on the raw inputs"
 
 
@@ -228,7 +216,7 @@ class ExpertDesigner(Designer):
         code = mdp_code.HEADER.format(designer=self.name, iteration=iteration)
         parts, why = [], []
         if normalize:
-            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean), scale=mdp_code.fmt(_input_scales(p)))
+            code += mdp_code.OBS_STANDARDIZE.format(mean=mdp_code.fmt(p.obs_mean), scale=mdp_code.fmt(_obs_scales(p)))
             parts.append("standardised obs")
             why.append("observation scales differ widely, so inputs are standardised with random-play statistics")
         else:

@@ -108,7 +108,7 @@ def _round(x: Any) -> Any:
 
 
 def profile_text(p: EnvProfile) -> str:
-    return json.dumps(_round(p.model_dump(exclude={"source", "obs_active_std"})), indent=None)
+    return json.dumps(_round(p.model_dump(exclude={"source"})), indent=None)
 
 
 def history_text(history: list[IterationRecord]) -> str:

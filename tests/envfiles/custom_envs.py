@@ -277,34 +277,3 @@ def main_thread_only():
             return super().reset(seed=seed, options=options)
 
     return MainThreadOnly()
-
-
-class ContactSensor(_Base):
-    """A fast velocity (std ~20) beside a contact sensor that reads 0 until, one step in ten, a leg
-    touches and it reads a force of 0.5 to 1 either way: Ant's contact forces in two numbers."""
-
-    def __init__(self):
-        box = spaces.Box(-np.inf, np.inf, (2,), np.float32)
-        super().__init__(box, spaces.Box(-1.0, 1.0, (1,), np.float32), length=50)
-
-    def _obs(self):
-        touch = self.np_random.random() < 0.1
-        return np.array(
-            [
-                self.np_random.normal(0, 20),
-                self.np_random.choice([-1.0, 1.0]) * self.np_random.uniform(0.5, 1.0) if touch else 0.0,
-            ],
-            np.float32,
-        )
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self._obs(), {}
-
-    def step(self, action):
-        self.t += 1
-        return self._obs(), float(-abs(action[0])), False, self.t >= self.length, {}
-
-
-def contact_sensor():
-    return ContactSensor()
