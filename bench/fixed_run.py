@@ -42,7 +42,7 @@ from tools.profiling import profile_env
 from tools.run_files import BEST_POLICY, PROGRESS, TRAIN_RESULT
 from tools.run_rules import epoch_steps
 from tools.schemas import MAX_HISTORY, AlgoConfig, TaskSpec, TrainJob, TrainResult
-from tools.training import run_evaluation, run_training, steps_seen, tested_curve
+from tools.training import interrupted, run_evaluation, run_training, steps_seen, tested_curve
 
 TESTS_PER_RUN = 10
 
@@ -156,9 +156,7 @@ def main() -> None:
             eval_episodes=args.eval_episodes,
             stop=_STOP.is_set,
         )
-        stopped = train.stop_reason == "crash" and (
-            _STOP.is_set() or (args.max_wall is not None and time.perf_counter() - start >= args.max_wall)
-        )
+        stopped = interrupted(train)  # a worker that failed on its own keeps its error
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the evaluation is short: a second SIGTERM ends it
         if stopped and (folder / TRAIN_RESULT).exists():  # it ended before the stop: its own result stands
             train, stopped = TrainResult.model_validate_json((folder / TRAIN_RESULT).read_text()), False

@@ -190,7 +190,8 @@ def _train(
             sandbox.kill(proc)
             raise
         signal_no = sandbox.killing_signal(proc.returncode)
-        stopped = stopped or (stop is not None and stop())  # killed from outside after a stop: no restart
+        # killed from outside after a stop was asked: no restart (a worker that failed on its own stays failed)
+        stopped = stopped or (signal_no is not None and stop is not None and stop())
         if timed_out or stopped or signal_no is None:
             break
         # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
@@ -224,6 +225,14 @@ def _train(
         f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
         steps_seen(progress),
         time.perf_counter() - start,
+    )
+
+
+def interrupted(train: TrainResult) -> bool:
+    """Whether a crash is ``run_training`` killing the worker on purpose (``stop`` or ``timeout``),
+    not a failure of the worker's own."""
+    return train.stop_reason == "crash" and (train.error or "").startswith(
+        ("training worker failed (stopped)", "training worker failed (timed out after")
     )
 
 

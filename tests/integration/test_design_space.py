@@ -19,7 +19,7 @@ from tools.run_files import CHECKPOINT
 from tools.schemas import AlgoConfig, TaskSpec, TrainJob
 from tools.statistics import EVAL_GROWTH_CAP
 from tools.train_worker import evaluate_policy, load_policy
-from tools.training import run_evaluation, run_training
+from tools.training import interrupted, run_evaluation, run_training
 
 COIN = f"{ENV_FILE}:coin_flip"
 
@@ -378,11 +378,12 @@ def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
     job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=algo, seed=0)
 
     def checkpointed() -> bool:
-        lines = progress.read_text().splitlines() if progress.exists() else []
+        lines = progress.read_text().split("\n")[:-1] if progress.exists() else []  # whole lines only
         return any(json.loads(line)["kind"] == "checkpoint" for line in lines if line.strip())
 
     train = run_training(job, folder, stop=checkpointed)
     assert train.stop_reason == "crash" and "(stopped)" in train.error, train.error
+    assert interrupted(train)
     assert 0 < train.env_steps < 10_000_000
     deadline = time.monotonic() + 10  # the sandbox's inner process dies with its parent (bubblewrap's
     while _processes_naming(folder) and time.monotonic() < deadline:  # --die-with-parent): a moment later
