@@ -184,3 +184,15 @@ def quick_win_winners(first_seed: int, envs: int = 10) -> int:
         env.reset(seed=first_seed + i)
         winners += env.win
     return winners
+
+
+def processes_naming(text: str) -> list[int]:
+    """The pids of the processes whose command line holds ``text`` (a folder, an agent's path)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found

@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import httpx2
 import pytest
-from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, cli_args, free_port
+from conftest import ENV_FILE, IDENTITY_MDP, ROOT, agent2, cli_args, free_port, processes_naming
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -98,17 +97,6 @@ def test_stdio_tools_profile_validate_run_and_result(tmp_path):
     assert (tmp_path / "runs" / tid / "run.log").exists()
 
 
-def _processes_naming(text: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text in cmdline.read_bytes().decode(errors="replace"):
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(tmp_path):
     """A long tool call sends progress notifications while it works (clients time out a silent call),
     and a client's cancellation kills the replay; the server goes on serving."""
@@ -155,16 +143,16 @@ def test_evaluate_agent_reports_progress_and_a_cancelled_call_stops_its_replay(t
                 client.call_tool("evaluate_agent", {"agent_dir": str(agent), "episodes": 500}, progress_callback=first)
             )
             deadline = time.time() + 60
-            while not (started and _processes_naming(str(agent))) and time.time() < deadline:
+            while not (started and processes_naming(str(agent))) and time.time() < deadline:
                 await asyncio.sleep(0.2)
-            replaying = _processes_naming(str(agent))
+            replaying = processes_naming(str(agent))
             call.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await call
             deadline = time.time() + 20
-            while _processes_naming(str(agent)) and time.time() < deadline:
+            while processes_naming(str(agent)) and time.time() < deadline:
                 await asyncio.sleep(0.2)
-            left = _processes_naming(str(agent))
+            left = processes_naming(str(agent))
             tasks = _data(await client.call_tool("list_tasks", {}))["tasks"]
             return events, played, replaying, left, tasks
 

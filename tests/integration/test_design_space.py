@@ -4,11 +4,10 @@ until its 95% interval decides the target; the screen's fan-out."""
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BLINK, ENV_FILE, ROOT, agent2, original_design, quick_win_winners
+from conftest import BLINK, ENV_FILE, ROOT, agent2, original_design, processes_naming, quick_win_winners
 
 from nodes.design_mdp import original_mdp
 from nodes.designers.expert import ExpertDesigner
@@ -354,18 +353,6 @@ def test_each_test_line_says_how_much_of_the_acting_network_is_alive(tmp_path, a
     assert train.alive_share == alive[-1] and train.stop_reason != "dead_units"
 
 
-def _processes_naming(path) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in text:
-            found.append(text)
-    return found
-
-
 def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
     """``stop`` (what bench/fixed_run.py's SIGTERM handler sets) is asked at every poll: the worker is
     killed, never left training beside whoever stopped it, and its checkpoint stays to continue."""
@@ -386,7 +373,7 @@ def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
     assert interrupted(train)
     assert 0 < train.env_steps < 10_000_000
     deadline = time.monotonic() + 10  # the sandbox's inner process dies with its parent (bubblewrap's
-    while _processes_naming(folder) and time.monotonic() < deadline:  # --die-with-parent): a moment later
+    while processes_naming(str(folder)) and time.monotonic() < deadline:  # --die-with-parent): a moment later
         time.sleep(0.2)
-    assert not _processes_naming(folder)
+    assert not processes_naming(str(folder))
     assert (folder / CHECKPOINT).exists()
