@@ -32,6 +32,10 @@ POLL_SECONDS = 0.5
 MAX_WORKER_RESTARTS = 2
 """A worker killed by a signal from outside (kill -9, the OOM killer) is restarted from its last
 checkpoint this many times before the iteration counts as crashed."""
+# the words of a crash's error that ``interrupted`` reads back: one place for both
+_FAILED = "training worker failed"
+_STOPPED = "stopped"
+_TIMED_OUT = "timed out after"
 EVAL_TIMEOUT_S = 900.0
 
 
@@ -169,7 +173,11 @@ def _train(
     offset = progress.stat().st_size if progress.exists() else 0
     log = iter_dir / "worker.log"
     start = time.perf_counter()
+    proc, signal_no, timed_out, stopped = None, None, False, False
     for attempt in range(MAX_WORKER_RESTARTS + 1):
+        if stop is not None and stop():  # asked before the first start (or a restart): start no worker
+            stopped = True
+            break
         stale = sandbox.remove_stale_temps(iter_dir)  # a worker killed mid-write left them (kill -9, OOM)
         if stale:
             with sandbox.open_append(log) as f:
@@ -201,7 +209,7 @@ def _train(
                 f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n".encode()
             )
     result_file = iter_dir / TRAIN_RESULT
-    if proc.returncode == 0 and result_file.exists():
+    if proc is not None and proc.returncode == 0 and result_file.exists():
         try:
             return TrainResult.model_validate_json(sandbox.read_text(result_file))
         except (OSError, ValueError) as e:
@@ -212,9 +220,9 @@ def _train(
                 time.perf_counter() - start,
             )
     reason = (
-        "stopped"
+        _STOPPED
         if stopped
-        else f"timed out after {timeout:.0f} s"
+        else f"{_TIMED_OUT} {timeout:.0f} s"
         if timed_out
         else f"killed by signal {signal_no}, {MAX_WORKER_RESTARTS} restarts"
         if signal_no is not None
@@ -222,7 +230,7 @@ def _train(
     )
     return TrainResult.crashed(
         str(iter_dir),
-        f"training worker failed ({reason}):\n{sandbox.log_tail(log)}",
+        f"{_FAILED} ({reason}):\n{sandbox.log_tail(log) if proc is not None else 'no worker was started'}",
         steps_seen(progress),
         time.perf_counter() - start,
     )
@@ -232,7 +240,7 @@ def interrupted(train: TrainResult) -> bool:
     """Whether a crash is ``run_training`` killing the worker on purpose (``stop`` or ``timeout``),
     not a failure of the worker's own."""
     return train.stop_reason == "crash" and (train.error or "").startswith(
-        ("training worker failed (stopped)", "training worker failed (timed out after")
+        (f"{_FAILED} ({_STOPPED})", f"{_FAILED} ({_TIMED_OUT} ")
     )
 
 

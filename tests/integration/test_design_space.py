@@ -377,3 +377,14 @@ def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
         time.sleep(0.2)
     assert not processes_naming(str(folder))
     assert (folder / CHECKPOINT).exists()
+
+
+def test_a_stop_already_asked_starts_no_worker(tmp_path):
+    """A stop set before ``run_training`` begins (a SIGTERM while the run was being set up) starts no
+    worker at all, and the result still reads as a deliberate stop, not a failure."""
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    folder = tmp_path / "never"
+    train = run_training(job, folder, stop=lambda: True)
+    assert train.stop_reason == "crash" and "(stopped)" in train.error and "no worker was started" in train.error
+    assert interrupted(train) and train.env_steps == 0
+    assert not (folder / "worker.log").exists() and not (folder / "progress.jsonl").exists()
