@@ -93,7 +93,8 @@ class Busy(Exception):
 
 
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``cmd`` (one torch thread); its output and wall seconds. Refused once the suite is stopping."""
+    """Run ``cmd`` (one torch thread, or the AGENT2_TORCH_THREADS the caller set); its output and wall
+    seconds. Refused once the suite is stopping."""
     t0 = time.perf_counter()
     with _live_lock:
         if _stopping.is_set():
@@ -104,7 +105,7 @@ def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedP
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "AGENT2_TORCH_THREADS": "1", **(env or {})},
+            env={**os.environ, "AGENT2_TORCH_THREADS": os.environ.get("AGENT2_TORCH_THREADS") or "1", **(env or {})},
         )
         _live.add(proc)
     try:

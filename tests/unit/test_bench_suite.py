@@ -314,3 +314,13 @@ def test_a_target_met_by_the_untrained_policy_is_not_a_step_to_the_target(tmp_pa
     assert suite.steps_to_target(out["curve"], 950.0, out["untrained_tests"]) == 200  # iteration 1's trained test
     assert suite.steps_to_target(out["curve"], 972.0, out["untrained_tests"]) == 300  # not iteration 2's untrained
     assert suite.steps_to_target(out["curve"], 950.0) == 0  # what the suite counted before the mark
+
+
+def test_each_run_takes_one_torch_thread_unless_the_caller_set_its_own(monkeypatch):
+    """``--jobs`` runs share the cores one thread each; a caller's AGENT2_TORCH_THREADS (one job given
+    both cores) reaches the run instead of being overwritten."""
+    cmd = [sys.executable, "-c", "import os; print(os.environ['AGENT2_TORCH_THREADS'])"]
+    monkeypatch.delenv("AGENT2_TORCH_THREADS", raising=False)
+    assert suite._run(cmd)[0].stdout.strip() == "1"
+    monkeypatch.setenv("AGENT2_TORCH_THREADS", "2")
+    assert suite._run(cmd)[0].stdout.strip() == "2"
