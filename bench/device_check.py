@@ -9,8 +9,8 @@ configs for ``--env`` (SAC [256, 256], batch 256; PPO as the expert sets it), ti
 networks over a buffer of random transitions after a warm-up (``--sac-batches``: SAC's gradient step
 at other batch sizes too, the cost side of a lower update-to-data ratio with a larger batch); then ``agent2 run --device D`` for
 ``--run-steps`` env steps (one iteration, an unreachable target) and its training env steps/s.
-Writes bench/results/device-check-<env>-t<threads>-<commit>.json (keyed on the setup: two calls at one
-commit with another env or thread count keep both files).
+Writes bench/results/device-check-<env>-<devices>-t<threads>-<commit>.json (keyed on the setup: two calls
+at one commit with another env, device list or thread count keep both files).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def main() -> None:
                 flush=True,
             )
     save_raw(
-        f"device-check-{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.env)}-t{torch.get_num_threads()}",
+        f"device-check-{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.env)}-{'+'.join(args.devices)}-t{torch.get_num_threads()}",
         prov,
         {
             "env": args.env,

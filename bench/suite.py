@@ -92,6 +92,19 @@ class Busy(Exception):
     """Another suite process is running this job in the same runs folder."""
 
 
+def torch_threads() -> int:
+    """Torch threads each run takes: AGENT2_TORCH_THREADS as the caller set it, else one (``--jobs`` runs
+    share the cores one each)."""
+    raw = os.environ.get("AGENT2_TORCH_THREADS") or "1"
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise SystemExit(f"suite: AGENT2_TORCH_THREADS must be a whole number, got {raw!r}") from None
+    if threads < 1:
+        raise SystemExit(f"suite: AGENT2_TORCH_THREADS must be at least 1, got {raw!r}")
+    return threads
+
+
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``cmd`` (one torch thread, or the AGENT2_TORCH_THREADS the caller set); its output and wall
     seconds. Refused once the suite is stopping."""
@@ -105,7 +118,7 @@ def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedP
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "AGENT2_TORCH_THREADS": os.environ.get("AGENT2_TORCH_THREADS") or "1", **(env or {})},
+            env={**os.environ, "AGENT2_TORCH_THREADS": str(torch_threads()), **(env or {})},
         )
         _live.add(proc)
     try:
@@ -289,7 +302,14 @@ def measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> di
 
 
 def _measure(task: str, contender: str, budget: int, seed: int, runs: Path) -> dict:
-    base = {"task": task, "contender": contender, "seed": seed, "budget": budget, **provenance()}
+    base = {
+        "task": task,
+        "contender": contender,
+        "seed": seed,
+        "budget": budget,
+        **provenance(),
+        "torch_threads": torch_threads(),  # its wall depends on it
+    }
     key = run_key(task, contender, budget, seed)
     before = sitting(runs, key)
     base["run_commits"] = sitting(runs, key, base["commit"])
@@ -597,7 +617,12 @@ def main() -> None:
         choices=[*CONTENDERS, "agent2-llm"],
         help="default: manual, zoo, tuner, agent2 (--quick: without tuner), and agent2-llm with --llm",
     )
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one core each)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="runs at once (one core each: AGENT2_TORCH_THREADS=N gives each run N torch threads)",
+    )
     ap.add_argument("--shard", default="0/1", metavar="I/N", help="--full: only the runs whose index modulo N is I")
     ap.add_argument(
         "--runs-dir",
@@ -624,6 +649,13 @@ def main() -> None:
         help="add the LLM designer as a contender (default: when a model endpoint is configured)",
     )
     args = ap.parse_args()
+    threads, cores = torch_threads(), os.cpu_count() or 1
+    if threads * args.jobs > cores:
+        print(
+            f"suite: warning: {args.jobs} runs at once x {threads} torch threads (AGENT2_TORCH_THREADS) is more "
+            f"than the {cores} cores; threads that share a core make updates ~10x slower",
+            file=sys.stderr,
+        )
     signal.signal(signal.SIGTERM, _stop)
     try:
         shard, shards = (int(x) for x in args.shard.split("/"))

@@ -137,8 +137,9 @@ def run_training(
 ) -> TrainResult:
     """Train (or continue training) the job in ``iter_dir`` in a sandboxed worker process.
 
-    ``timeout`` (seconds) or ``stop`` (asked at every poll; a signal handler sets what it reads) kill
-    the worker; its checkpoint stays, and the result is a crash that says which of them stopped it.
+    ``timeout`` (seconds) or ``stop`` (asked before each start and at every poll; a signal handler sets
+    what it reads) kill the worker, or start none; its checkpoint stays, and the result is a crash that
+    says which of them stopped it.
 
     With ``eval_episodes`` the worker also evaluates the best policy before it exits, which
     ``run_evaluation`` then reads instead of starting another process.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
@@ -324,3 +325,6 @@ def test_each_run_takes_one_torch_thread_unless_the_caller_set_its_own(monkeypat
     assert suite._run(cmd)[0].stdout.strip() == "1"
     monkeypatch.setenv("AGENT2_TORCH_THREADS", "2")
     assert suite._run(cmd)[0].stdout.strip() == "2"
+    monkeypatch.setenv("AGENT2_TORCH_THREADS", "two")
+    with pytest.raises(SystemExit, match="'two'"):
+        suite._run(cmd)
