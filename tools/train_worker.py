@@ -787,10 +787,12 @@ def evaluate(iter_dir: Path, episodes: int, confirm: bool = False) -> None:
 
 
 def torch_threads(iter_dir: Path) -> int:
-    """Intra-op threads: AGENT2_TORCH_THREADS, else the idle cores for wide networks (SAC's
-    256-wide updates run ~1.8x faster on 2 threads than on 1 on an idle 2-core machine) and one
-    for small ones, whose tiny matrix products only lose to thread hand-offs. Threads on a core
-    another process holds make updates ~10x slower, hence the load average."""
+    """Intra-op threads: AGENT2_TORCH_THREADS, else the idle cores for wide networks (an isolated SAC
+    update with 256-wide nets runs 1.5-1.8x faster on 2 threads than on 1 on an idle 2-core machine,
+    though a whole Humanoid training run gained only ~1% of env steps/s: bench/results/
+    humanoid-v5-sac-threads-8b35542.json) and one for small ones, whose tiny matrix products only lose
+    to thread hand-offs. Threads on a core another process holds make updates ~10x slower, hence the
+    load average."""
     raw = os.environ.get("AGENT2_TORCH_THREADS", "")
     if raw:
         try:
