@@ -1,7 +1,8 @@
 """Ant-v5 with half of the expert's random-play standardisation each: the env of session 24's
 observation A/B in bench/RESULTS.md. The expert's design computes clip((x - mean) / scale, ±10);
 ``make_scale_only`` applies clip(x / scale, ±10), ``make_center_only`` x - mean, with the mean and
-scale that design uses (``ant_random_play_stats.json``). Train them with the original MDP
+scale that design uses (``ant_random_play_stats.json``); ``make_shrink_only`` (session 25) centres
+and divides only by the spreads above 1. Train them with the original MDP
 (``bench/fixed_run.py --env bench/envs/ant_standardised_parts.py:make_scale_only``)."""
 
 import json
