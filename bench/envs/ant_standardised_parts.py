@@ -16,8 +16,8 @@ MEAN = np.array(STATS["mean"], dtype=np.float32)
 SCALE = np.array(STATS["scale"], dtype=np.float32)
 
 
-def _wrapped(transform, render_mode=None):
-    env = gym.make("Ant-v5", render_mode=render_mode)
+def _wrapped(transform, render_mode=None, env_id="Ant-v5"):
+    env = gym.make(env_id, render_mode=render_mode)
     return gym.wrappers.TransformObservation(env, transform, env.observation_space)
 
 
@@ -29,9 +29,21 @@ def make_center_only(render_mode=None):
     return _wrapped(lambda x: (x - MEAN).astype(np.float32), render_mode)
 
 
+def _shrunk(mean, scale):
+    return lambda x: np.clip((x - mean) / np.maximum(scale, 1.0), -10.0, 10.0).astype(np.float32)
+
+
 def make_shrink_only(render_mode=None):
     """Centred, and divided by random play's spread only where it exceeds 1: entries random play barely
     moves (height, orientation, joint angles, contact forces) keep their own scale instead of being
     blown up, the fast ones (velocities) are shrunk. Session 25's question: is amplifying the quiet
     entries what slows SAC's start on Ant?"""
-    return _wrapped(lambda x: np.clip((x - MEAN) / np.maximum(SCALE, 1.0), -10.0, 10.0).astype(np.float32), render_mode)
+    return _wrapped(_shrunk(MEAN, SCALE), render_mode)
+
+
+def make_halfcheetah_shrink_only(render_mode=None):
+    """``make_shrink_only``'s transform on HalfCheetah-v5, with its own random play's statistics
+    (``halfcheetah_random_play_stats.json``): does it keep the standardisation's gain there?"""
+    stats = json.loads((Path(__file__).with_name("halfcheetah_random_play_stats.json")).read_text())
+    transform = _shrunk(np.array(stats["mean"], dtype=np.float32), np.array(stats["scale"], dtype=np.float32))
+    return _wrapped(transform, render_mode, "HalfCheetah-v5")
