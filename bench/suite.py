@@ -68,6 +68,7 @@ from bench.common import RESULTS, commit, finish, provenance  # noqa: E402
 from bench.published import LIBRARY, PAPER  # noqa: E402
 from bench.zoo import ZOO  # noqa: E402
 from envs.registry import BUILTIN_TASKS  # noqa: E402
+from tools import devices  # noqa: E402
 from tools.statistics import iqm_ci  # noqa: E402
 
 FULL = RESULTS / "suite"
@@ -95,14 +96,10 @@ class Busy(Exception):
 def torch_threads() -> int:
     """Torch threads each run takes: AGENT2_TORCH_THREADS as the caller set it, else one (``--jobs`` runs
     share the cores one each)."""
-    raw = os.environ.get("AGENT2_TORCH_THREADS") or "1"
-    try:
-        threads = int(raw)
-    except ValueError:
-        raise SystemExit(f"suite: AGENT2_TORCH_THREADS must be a whole number, got {raw!r}") from None
-    if threads < 1:
-        raise SystemExit(f"suite: AGENT2_TORCH_THREADS must be at least 1, got {raw!r}")
-    return threads
+    threads = devices.requested_threads()
+    if threads is not None and threads < 1:
+        raise SystemExit(f"suite: AGENT2_TORCH_THREADS must be at least 1, got {threads}")
+    return threads or 1
 
 
 def _run(cmd: list[str], env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:

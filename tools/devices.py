@@ -22,6 +22,21 @@ class DeviceError(Agent2Error):
     """The device asked for is unknown or not present."""
 
 
+THREADS_ENV = "AGENT2_TORCH_THREADS"
+
+
+def requested_threads() -> int | None:
+    """The torch threads ``$AGENT2_TORCH_THREADS`` asks for, None when it is unset; a value that is not a
+    whole number stops the process with a one-line error naming it."""
+    raw = os.environ.get(THREADS_ENV, "")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{THREADS_ENV} must be a whole number, got {raw!r}") from None
+
+
 def requested() -> str:
     choice = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
     if choice not in CHOICES:

@@ -793,12 +793,9 @@ def torch_threads(iter_dir: Path) -> int:
     humanoid-v5-sac-threads-8b35542.json) and one for small ones, whose tiny matrix products only lose
     to thread hand-offs. Threads on a core another process holds make updates ~10x slower, hence the
     load average."""
-    raw = os.environ.get("AGENT2_TORCH_THREADS", "")
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            raise SystemExit(f"AGENT2_TORCH_THREADS must be a whole number, got {raw!r}") from None
+    asked = devices.requested_threads()
+    if asked is not None:
+        return max(1, asked)
     try:
         widest = max(TrainJob.model_validate_json((iter_dir / JOB).read_text()).algo.hidden_sizes)
     except (OSError, ValueError):
