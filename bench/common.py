@@ -69,10 +69,20 @@ def finish(prov: dict) -> dict:
 
 
 def save_raw(name: str, prov: dict, payload: dict) -> Path:
-    """Write a bench script's raw results to bench/results/<name>-<commit>.json and return the path."""
+    """Write a bench script's raw results to bench/results/<name>-<commit>.json and return the path.
+    A file already there (the same script run again at the same commit, or a stopped run's first
+    sitting) is kept: the new one goes to <name>-<commit>-2.json, -3, and so on."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{prov['commit']}.json"
-    path.write_text(json.dumps({**finish(prov), **payload}, indent=1, default=str))
+    text = json.dumps({**finish(prov), **payload}, indent=1, default=str)
+    n = 1
+    while True:
+        path = RESULTS / (f"{name}-{prov['commit']}.json" if n == 1 else f"{name}-{prov['commit']}-{n}.json")
+        try:
+            with path.open("x") as f:  # exclusive: two runs ending at once do not share a name
+                f.write(text)
+            break
+        except FileExistsError:
+            n += 1
     print(f"raw results: {path.relative_to(ROOT)}", file=sys.stderr)
     return path
 

@@ -16,7 +16,8 @@ original reward), env steps, wall seconds, the test curve, and the training work
 ``--max-wall SECONDS`` (or SIGTERM) stops training there: the tests so far and the evaluation of the
 best policy so far are the result, with ``stop_reason`` "stopped"; with ``--folder``, a later call
 continues the run. ``--record NAME`` also writes it, with the commit, command and machine, to
-bench/results/NAME-<commit>.json (the suite, which keeps its own records, leaves it out).
+bench/results/NAME-<commit>.json (the suite, which keeps its own records, leaves it out); a later
+sitting at the same commit writes NAME-<commit>-2.json beside the first, which stays.
 """
 
 from __future__ import annotations
