@@ -179,6 +179,12 @@ def _train(
         if stop is not None and stop():  # asked before the first start (or a restart): start no worker
             stopped = True
             break
+        if attempt:  # the last worker was killed by a signal from outside (kill -9, the OOM killer)
+            with sandbox.open_append(log) as f:
+                f.write(
+                    f"\nagent2: training worker killed by signal {signal_no}; restart "
+                    f"{attempt} of {MAX_WORKER_RESTARTS} from its last checkpoint\n".encode()
+                )
         stale = sandbox.remove_stale_temps(iter_dir)  # a worker killed mid-write left them (kill -9, OOM)
         if stale:
             with sandbox.open_append(log) as f:
@@ -203,12 +209,6 @@ def _train(
         stopped = stopped or (signal_no is not None and stop is not None and stop())
         if timed_out or stopped or signal_no is None:
             break
-        # killed by a signal from outside (kill -9, the OOM killer): continue from its checkpoint
-        with sandbox.open_append(log) as f:
-            f.write(
-                f"\nagent2: training worker killed by signal {signal_no}; restart "
-                f"{attempt + 1} of {MAX_WORKER_RESTARTS} from its last checkpoint\n".encode()
-            )
     result_file = iter_dir / TRAIN_RESULT
     if proc is not None and proc.returncode == 0 and result_file.exists():
         try:

@@ -388,3 +388,38 @@ def test_a_stop_already_asked_starts_no_worker(tmp_path):
     assert train.stop_reason == "crash" and "(stopped)" in train.error and "no worker was started" in train.error
     assert interrupted(train) and train.env_steps == 0
     assert not (folder / "worker.log").exists() and not (folder / "progress.jsonl").exists()
+
+
+def test_a_worker_killed_at_every_start_is_restarted_twice_and_logged_as_such(tmp_path, monkeypatch):
+    """A worker killed from outside each time it starts (the OOM killer on a job that cannot fit) is
+    restarted ``MAX_WORKER_RESTARTS`` times: one log line per restart made, none for one not made,
+    and the error names the signal and the restarts."""
+    import subprocess
+    import sys
+
+    from tools import sandbox, training
+
+    starts: list[int] = []
+
+    def killed_at_once(module, args, log_path, **limits):
+        starts.append(1)
+        with sandbox.open_append(log_path) as f:
+            return subprocess.Popen(
+                [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    monkeypatch.setattr(sandbox, "start", killed_at_once)
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    train = run_training(job, tmp_path / "oom", stop=lambda: False)
+    restarts = training.MAX_WORKER_RESTARTS
+    assert len(starts) == restarts + 1
+    assert f"killed by signal 9, {restarts} restarts" in train.error and not interrupted(train)
+    log = (tmp_path / "oom" / "worker.log").read_text()
+    lines = [line for line in log.splitlines() if "training worker killed by signal" in line]
+    assert lines == [
+        f"agent2: training worker killed by signal 9; restart {n} of {restarts} from its last checkpoint"
+        for n in range(1, restarts + 1)
+    ]
