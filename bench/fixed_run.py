@@ -121,7 +121,11 @@ def main() -> None:
         help="stop training after this many seconds (a run cut to fit a sitting; SIGTERM does the same): "
         "the best policy so far is evaluated and the result says where training stopped",
     )
-    ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
+    ap.add_argument(
+        "--record",
+        metavar="NAME",
+        help="also write the result to bench/results/NAME-<commit>.json (-2, -3 … when one is there)",
+    )
     args = ap.parse_args()
     args.env = canonical_ref(args.env)  # the training worker runs in another folder
     if args.mdp == "expert" and (args.history != 1 or args.env_state or args.normalize_obs):

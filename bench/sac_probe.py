@@ -189,7 +189,11 @@ def main() -> None:
         help="also train fresh agents of the run's config for K updates on its stored buffer, with raw, "
         "standardised and centred inputs and with layer norm, and report their actors' live units",
     )
-    ap.add_argument("--record", metavar="NAME", help="also write the result to bench/results/NAME-<commit>.json")
+    ap.add_argument(
+        "--record",
+        metavar="NAME",
+        help="also write the result to bench/results/NAME-<commit>.json (-2, -3 … when one is there)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)  # beside training jobs: threads on a busy core make updates ~10x slower
     prov = provenance()
