@@ -390,28 +390,36 @@ def test_a_stop_already_asked_starts_no_worker(tmp_path):
     assert not (folder / "worker.log").exists() and not (folder / "progress.jsonl").exists()
 
 
-def test_a_worker_killed_at_every_start_is_restarted_twice_and_logged_as_such(tmp_path, monkeypatch):
-    """A worker killed from outside each time it starts (the OOM killer on a job that cannot fit) is
-    restarted ``MAX_WORKER_RESTARTS`` times: one log line per restart made, none for one not made,
-    and the error names the signal and the restarts."""
+def _killed_at_once(starts: list[int]):
+    """A stand-in for ``sandbox.start`` whose worker is killed by SIGKILL before it is polled."""
     import subprocess
     import sys
 
-    from tools import sandbox, training
+    from tools import sandbox
 
-    starts: list[int] = []
-
-    def killed_at_once(module, args, log_path, **limits):
+    def start(module, args, log_path, **limits):
         starts.append(1)
         with sandbox.open_append(log_path) as f:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
                 stdout=f,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        proc.wait()
+        return proc
 
-    monkeypatch.setattr(sandbox, "start", killed_at_once)
+    return start
+
+
+def test_a_worker_killed_at_every_start_is_restarted_twice_and_logged_as_such(tmp_path, monkeypatch):
+    """A worker killed from outside each time it starts (the OOM killer on a job that cannot fit) is
+    restarted ``MAX_WORKER_RESTARTS`` times: one log line per restart made, none for one not made,
+    and the error names the signal and the restarts."""
+    from tools import sandbox, training
+
+    starts: list[int] = []
+    monkeypatch.setattr(sandbox, "start", _killed_at_once(starts))
     job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
     train = run_training(job, tmp_path / "oom", stop=lambda: False)
     restarts = training.MAX_WORKER_RESTARTS
@@ -423,3 +431,16 @@ def test_a_worker_killed_at_every_start_is_restarted_twice_and_logged_as_such(tm
         f"agent2: training worker killed by signal 9; restart {n} of {restarts} from its last checkpoint"
         for n in range(1, restarts + 1)
     ]
+
+
+def test_a_worker_killed_after_its_time_is_up_is_not_restarted(tmp_path, monkeypatch):
+    """Killed from outside once the run's time limit has passed: no restart (it would be killed at its
+    first look at the clock), no restart line, and the error says the time ran out."""
+    from tools import sandbox
+
+    starts: list[int] = []
+    monkeypatch.setattr(sandbox, "start", _killed_at_once(starts))
+    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    train = run_training(job, tmp_path / "late", timeout=1e-6, stop=lambda: False)
+    assert len(starts) == 1 and "(timed out after" in train.error, train.error
+    assert "restart" not in (tmp_path / "late" / "worker.log").read_text()
