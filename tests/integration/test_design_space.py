@@ -379,10 +379,14 @@ def test_a_stop_asked_at_a_poll_kills_the_worker_and_says_so(tmp_path):
     assert (folder / CHECKPOINT).exists()
 
 
+def _tiny_blink_job() -> TrainJob:
+    return TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+
+
 def test_a_stop_already_asked_starts_no_worker(tmp_path):
     """A stop set before ``run_training`` begins (a SIGTERM while the run was being set up) starts no
     worker at all, and the result still reads as a deliberate stop, not a failure."""
-    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    job = _tiny_blink_job()
     folder = tmp_path / "never"
     train = run_training(job, folder, stop=lambda: True)
     assert train.stop_reason == "crash" and "(stopped)" in train.error and "no worker was started" in train.error
@@ -420,7 +424,7 @@ def test_a_worker_killed_at_every_start_is_restarted_twice_and_logged_as_such(tm
 
     starts: list[int] = []
     monkeypatch.setattr(sandbox, "start", _killed_at_once(starts))
-    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    job = _tiny_blink_job()
     train = run_training(job, tmp_path / "oom", stop=lambda: False)
     restarts = training.MAX_WORKER_RESTARTS
     assert len(starts) == restarts + 1
@@ -440,7 +444,7 @@ def test_a_worker_killed_after_its_time_is_up_is_not_restarted(tmp_path, monkeyp
 
     starts: list[int] = []
     monkeypatch.setattr(sandbox, "start", _killed_at_once(starts))
-    job = TrainJob(env=BLINK, mdp=original_design(BLINK), algo=AlgoConfig(algorithm="PPO", budget_steps=1000), seed=0)
+    job = _tiny_blink_job()
     train = run_training(job, tmp_path / "late", timeout=1e-6, stop=lambda: False)
     assert len(starts) == 1 and "(timed out after" in train.error, train.error
     assert "restart" not in (tmp_path / "late" / "worker.log").read_text()
