@@ -179,10 +179,10 @@ def _train(
         if stop is not None and stop():  # asked before the first start (or a restart): start no worker
             stopped = True
             break
-        if attempt and timeout is not None and time.perf_counter() - start > timeout:  # no time left to restart
-            timed_out = True
-            break
         if attempt:  # the last worker was killed by a signal from outside (kill -9, the OOM killer)
+            if timeout is not None and time.perf_counter() - start > timeout:  # no time left to restart
+                timed_out = True
+                break
             with sandbox.open_append(log) as f:
                 f.write(
                     f"\nagent2: training worker killed by signal {signal_no}; restart "
