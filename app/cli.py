@@ -261,7 +261,7 @@ def _device_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _llm_flags(p: argparse.ArgumentParser) -> None:
-    from nodes.designers.llm_config import METHODS
+    from nodes.designers.llm_config import MAX_RETRIES, METHODS
 
     g = p.add_argument_group("LLM designer (flags win over AGENT2_*/OPENAI_* environment variables)")
     g.add_argument("--model", help="model name ($AGENT2_MODEL)")
@@ -269,7 +269,9 @@ def _llm_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=_finite_float, help="($AGENT2_TEMPERATURE, default 0.6)")
     g.add_argument("--structured-method", choices=METHODS, help="($AGENT2_STRUCTURED_METHOD, default json_schema)")
     g.add_argument("--llm-timeout", type=_finite_float, help="seconds per request ($AGENT2_TIMEOUT)")
-    g.add_argument("--llm-retries", type=_int_in(0, 100), help="re-asks and HTTP retries ($AGENT2_RETRIES, default 3)")
+    g.add_argument(
+        "--llm-retries", type=_int_in(0, MAX_RETRIES), help="re-asks and HTTP retries ($AGENT2_RETRIES, default 3)"
+    )
     g.add_argument("--token-budget", type=_positive_int, help="tokens per run ($AGENT2_TOKEN_BUDGET)")
 
 

@@ -592,6 +592,17 @@ def met_target(record: dict, target: float | None) -> bool:
     return record["score"] >= target
 
 
+def suite_mode(full: bool, quick: bool, tasks: list[str] | None) -> str:
+    """``full``; ``quick`` (also with ``--tasks``, or with no tasks and no mode); ``custom`` (tasks alone)."""
+    return "full" if full else "quick" if quick or not tasks else "custom"
+
+
+def default_contenders(mode: str, llm: bool) -> list[str]:
+    """The contenders a call that names none runs: ``--quick`` (with or without ``--tasks``) leaves the
+    tuner out; ``agent2-llm`` joins when an LLM endpoint is configured."""
+    return [*(QUICK_CONTENDERS if mode == "quick" else CONTENDERS), *(["agent2-llm"] if llm else [])]
+
+
 def full_records(jobs: list[tuple[str, str, int, int]]) -> list[dict]:
     return [json.loads(p.read_text()) for p in (record_path(*job) for job in jobs) if p.exists()]
 
@@ -666,13 +677,10 @@ def main() -> None:
         from nodes.designers.llm_config import endpoint_configured
 
         args.llm = endpoint_configured()
-    mode_name = "full" if args.full else "quick" if args.quick or not args.tasks else "custom"
+    mode_name = suite_mode(args.full, args.quick, args.tasks)
     budgets = task_budgets(args.tasks, args.budget, args.full, args.quick)
     targets = {t: BUILTIN_TASKS[t].target if t in BUILTIN_TASKS else None for t in budgets}
-    contenders = args.contenders or [
-        *(CONTENDERS if args.full or args.tasks else QUICK_CONTENDERS),
-        *(["agent2-llm"] if args.llm else []),
-    ]
+    contenders = args.contenders or default_contenders(mode_name, args.llm)
     jobs = [
         (task, c, budget, seed)
         for task, budget in budgets.items()

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 METHODS: tuple[str, ...] = ("json_schema", "function_calling", "json_mode")
+MAX_RETRIES = 10
+"""The most re-asks (and HTTP retries) a setting may ask for: each is a whole prompt and answer."""
 
 ENV_VARS = {
     "model": "AGENT2_MODEL",
@@ -33,7 +35,7 @@ class LLMSettings(BaseModel):
     temperature: float = Field(0.6, ge=0, le=2)
     method: StructuredMethod = Field("json_schema", description="How structured answers are requested.")
     timeout: float = Field(120.0, gt=0, description="Seconds per request.")
-    retries: int = Field(3, ge=0, le=10, description="Re-asks after an invalid answer; also HTTP retries.")
+    retries: int = Field(3, ge=0, le=MAX_RETRIES, description="Re-asks after an invalid answer; also HTTP retries.")
     max_tokens: int = Field(2048, gt=0, le=65536, description="Most tokens per answer.")
     token_budget: int = Field(500_000, gt=0, description="Most tokens (prompt + answer) per run.")
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from app.cli import main
 from envs.registry import BUILTIN_TASKS
+from nodes.designers.llm_config import MAX_RETRIES
 from tools.run_folders import THREAD_ID
 
 DOORS = settings(
@@ -196,7 +197,7 @@ NUMBER_DOORS = {  # the flag's value alone must make the command fail: values it
     "play --seed": (lambda v: ["play", "agent", "--seed", v], 0, 10**9),
     "fork --iteration": (lambda v: ["fork", "some-run", "--iteration", v], 1, 50),
     "mcp --port": (lambda v: ["mcp", "--http", "--port", v], 1, 65535),
-    "run --llm-retries": (lambda v: ["run", "--env", "CartPole-v1", "--llm-retries", v], 0, 100),
+    "run --llm-retries": (lambda v: ["run", "--env", "CartPole-v1", "--llm-retries", v], 0, MAX_RETRIES),
 }
 
 

@@ -166,6 +166,17 @@ def test_quick_keeps_its_small_budgets_for_the_tasks_it_is_given():
     assert suite.task_budgets(["Hopper-v5"], None, full=False, quick=True) == {"Hopper-v5": 300_000}
 
 
+def test_quick_leaves_the_tuner_out_also_for_the_tasks_it_is_given():
+    """``--quick --tasks CartPole-v1`` ran the tuner although ``--help`` says --quick leaves it out."""
+    assert suite.suite_mode(False, True, ["CartPole-v1"]) == "quick"
+    assert suite.suite_mode(False, False, ["CartPole-v1"]) == "custom"
+    assert suite.suite_mode(False, False, None) == "quick"
+    assert suite.suite_mode(True, False, ["CartPole-v1"]) == "full"
+    assert "tuner" not in suite.default_contenders("quick", llm=False)
+    assert "tuner" in suite.default_contenders("custom", llm=False)
+    assert suite.default_contenders("full", llm=True) == [*suite.CONTENDERS, "agent2-llm"]
+
+
 def test_a_failed_agent2_run_is_tried_again_under_a_new_thread_a_finished_or_stopped_one_is_kept(tmp_path):
     """A run that ended without an evaluated policy leaves a result.json; reading it again on every call
     recorded the same failure for ever. The next try is a new thread beside it."""
